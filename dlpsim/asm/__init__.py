@@ -1,0 +1,22 @@
+"""Assembler: program text -> immutable :class:`Program` of typed instructions."""
+
+from dlpsim.asm.parser import assemble, assemble_file
+from dlpsim.asm.program import (
+    MEMORY_CORE,
+    Barrier,
+    Compute,
+    CoreId,
+    Instruction,
+    Loop,
+    Move,
+    Program,
+    Statement,
+    Sync,
+    dynamic_count,
+    expand,
+)
+
+__all__ = [
+    "MEMORY_CORE", "Barrier", "Compute", "CoreId", "Instruction", "Loop", "Move", "Program",
+    "Statement", "Sync", "assemble", "assemble_file", "dynamic_count", "expand",
+]

@@ -1,0 +1,318 @@
+"""Program text -> :class:`Program`.
+
+One pass over the lines: each line is stripped of its comment, split into
+tokens that remember their column, and parsed by the rule of its first word.
+The first error stops assembly and names its file, line and column.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from dlpsim.asm.opcodes import COMPUTE_TYPES, DIRECTIVES, MEMORY_NAMES, MNEMONICS, NUMBER_SUFFIXES, Memory
+from dlpsim.asm.program import (
+    Barrier,
+    Compute,
+    CoreSelector,
+    Loop,
+    Move,
+    Operand,
+    Program,
+    Section,
+    Statement,
+    Sync,
+)
+from dlpsim.errors import ProgramError, SourceLocation
+
+# The largest number a program may write: counts and sizes are 64-bit quantities.
+MAX_NUMBER = 2**63 - 1
+
+_COMMENT = re.compile(r";|#|//")
+_TOKEN = re.compile(
+    r"\s*(?:(?P<number>(?:0[xX][0-9A-Fa-f_]+|[0-9][0-9_]*)(?:[KMGkmg](?![A-Za-z0-9_]))?)"
+    r"|(?P<word>\.?[A-Za-z_][A-Za-z0-9_]*)"
+    r"|(?P<punct>[*\[\],-]))"
+)
+
+
+@dataclass(frozen=True)
+class Token:
+    kind: str  # "number", "word" or "punct"
+    text: str
+    location: SourceLocation
+
+
+def strip_comment(line: str) -> str:
+    match = _COMMENT.search(line)
+    return line if match is None else line[: match.start()]
+
+
+def tokenize(line: str, file: str, line_number: int) -> list[Token]:
+    tokens = []
+    text = strip_comment(line)
+    position = 0
+    while position < len(text):
+        if text[position:].strip() == "":
+            break
+        match = _TOKEN.match(text, position)
+        if match is None or match.lastgroup is None:
+            column = position + len(text[position:]) - len(text[position:].lstrip()) + 1
+            character = text[column - 1]
+            raise ProgramError(SourceLocation(file, line_number, column),
+                               f"unexpected character {character!r}")
+        kind = match.lastgroup
+        column = match.start(kind) + 1
+        tokens.append(Token(kind, match.group(kind), SourceLocation(file, line_number, column)))
+        position = match.end()
+    return tokens
+
+
+def number_value(token: Token) -> int:
+    """``4096``, ``0x1000``, ``4K`` (K, M, G are binary: 1024, 1024**2, 1024**3)."""
+    text = token.text.replace("_", "")
+    scale = NUMBER_SUFFIXES.get(text[-1].upper(), 1)
+    if scale != 1:
+        text = text[:-1]
+    try:
+        return int(text, 16 if text.lower().startswith("0x") else 10) * scale
+    except ValueError:
+        raise ProgramError(token.location, f"malformed number {token.text!r}") from None
+
+
+class _Line:
+    """A cursor over one line's tokens, with the parsing rules operands share."""
+
+    def __init__(self, tokens: list[Token], end: SourceLocation):
+        self.tokens = tokens
+        self.position = 0
+        self.end = end  # where "expected X" points when the line runs out
+
+    def peek(self) -> Token | None:
+        return self.tokens[self.position] if self.position < len(self.tokens) else None
+
+    def take(self, what: str) -> Token:
+        token = self.peek()
+        if token is None:
+            raise ProgramError(self.end, f"expected {what}")
+        self.position += 1
+        return token
+
+    def skip_comma(self) -> None:
+        token = self.peek()
+        if token is not None and token.text == ",":
+            self.position += 1
+
+    def finish(self, syntax: str) -> None:
+        token = self.peek()
+        if token is not None:
+            raise ProgramError(token.location,
+                               f"unexpected {token.text!r} after the operands of `{syntax}`")
+
+    def expression(self, what: str) -> tuple[int, SourceLocation]:
+        """A number, or a product of numbers such as ``32*256*4``."""
+        first = self.take(what)
+        if first.kind != "number":
+            raise ProgramError(first.location, f"expected {what}, got {first.text!r}")
+        value = number_value(first)
+        while (token := self.peek()) is not None and token.text == "*":
+            self.position += 1
+            factor = self.take(f"a number after '*' in {what}")
+            if factor.kind != "number":
+                raise ProgramError(factor.location, f"expected a number after '*', got {factor.text!r}")
+            value *= number_value(factor)
+            if value > MAX_NUMBER:
+                break
+        if value > MAX_NUMBER:
+            raise ProgramError(first.location, f"{what} is too large (at most {MAX_NUMBER})")
+        return value, first.location
+
+    def memory(self, what: str) -> Operand:
+        token = self.take(what)
+        memory = MEMORY_NAMES.get(token.text.lower()) if token.kind == "word" else None
+        if memory is None:
+            names = ", ".join(m.value for m in Memory)
+            raise ProgramError(token.location, f"unknown memory {token.text!r} (expected {names})")
+        offset = None
+        bracket = self.peek()
+        if bracket is not None and bracket.text == "[":
+            self.position += 1
+            offset, _ = self.expression(f"an offset into {memory.value}")
+            close = self.take("']' to close the address")
+            if close.text != "]":
+                raise ProgramError(close.location, f"expected ']', got {close.text!r}")
+        return Operand(memory, offset, token.location)
+
+
+class _Assembler:
+    def __init__(self, file: str):
+        self.file = file
+        self.machine: str | None = None
+        self.machine_location: SourceLocation | None = None
+        self.sections: list[Section] = []
+        self.selector = CoreSelector(None, False, None)
+        self.statements: list[Statement] = []
+        # Open loops: (count, location, statements of the enclosing block).
+        self.loops: list[tuple[int, SourceLocation, list[Statement]]] = []
+        self.seen_code = False
+
+    def line(self, number: int, text: str) -> None:
+        tokens = tokenize(text, self.file, number)
+        if not tokens:
+            return
+        end = SourceLocation(self.file, number, len(strip_comment(text).rstrip()) + 2)
+        cursor = _Line(tokens, end)
+        head = cursor.take("an instruction")
+        word = head.text.lower()
+        if head.kind != "word":
+            raise ProgramError(head.location, f"expected an instruction, got {head.text!r}")
+        if word in DIRECTIVES:
+            self.directive(word, head, cursor, text)
+        elif word in MNEMONICS:
+            self.seen_code = True
+            self.instruction(word, head.location, cursor)
+        else:
+            known = ", ".join(list(MNEMONICS) + list(DIRECTIVES))
+            raise ProgramError(head.location, f"unknown instruction {head.text!r} (expected one of {known})")
+
+    def directive(self, word: str, head: Token, cursor: _Line, text: str) -> None:
+        if word == ".machine":
+            if self.machine is not None:
+                raise ProgramError(head.location, f".machine given twice (first at {self.machine_location})")
+            if self.seen_code or self.sections:
+                raise ProgramError(head.location, ".machine must come before any instruction or .core")
+            start = head.location.column - 1 + len(head.text)
+            name = strip_comment(text)[start:].strip()
+            if not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
+                raise ProgramError(cursor.end if not name else head.location,
+                                   "expected a preset name after .machine, e.g. `.machine dlp-m`")
+            self.machine, self.machine_location = name, head.location
+            return
+        # .core
+        if self.loops:
+            _, loop_location, _ = self.loops[-1]
+            raise ProgramError(head.location,
+                               f"`.core` inside the loop opened at {loop_location}: close it with endloop first")
+        selector = self.core_selector(head, cursor)
+        self.close_section()
+        self.selector = selector
+
+    def core_selector(self, head: Token, cursor: _Line) -> CoreSelector:
+        first = cursor.take("which cores: all, mem, N, N-M or N,M,...")
+        if first.kind == "word" and first.text.lower() in ("all", "mem"):
+            cursor.finish(".core")
+            return CoreSelector(None, first.text.lower() == "mem", head.location)
+        cursor.position -= 1
+        indices: list[int] = []
+        while True:
+            low, low_location = cursor.expression("a core number")
+            high = low
+            if (token := cursor.peek()) is not None and token.text == "-":
+                cursor.position += 1
+                high, high_location = cursor.expression("the last core of the range")
+                if high < low:
+                    raise ProgramError(high_location, f"empty core range {low}-{high}")
+            indices.extend(i for i in range(low, high + 1) if i not in indices)
+            if (token := cursor.peek()) is not None and token.text == ",":
+                cursor.position += 1
+                continue
+            cursor.finish(".core")
+            return CoreSelector(tuple(sorted(indices)), False, head.location)
+
+    def instruction(self, word: str, location: SourceLocation, cursor: _Line) -> None:
+        statement: Statement
+        if word == "move":
+            source = cursor.memory("a source memory (DRAM, NRAM, WRAM, SharedRAM)")
+            cursor.skip_comma()
+            destination = cursor.memory("a destination memory (DRAM, NRAM, WRAM, SharedRAM)")
+            cursor.skip_comma()
+            size, size_location = cursor.expression("a size in bytes")
+            cursor.finish(MNEMONICS[word])
+            if size <= 0:
+                raise ProgramError(size_location, f"a move's size must be positive, got {size}")
+            if source.memory is destination.memory:
+                raise ProgramError(destination.location,
+                                   f"move from {source.memory.value} to itself: source and destination must differ")
+            if self.selector.memory_core and {source.memory, destination.memory} != {Memory.DRAM, Memory.SHARED}:
+                raise ProgramError(location,
+                                   "the memory core can only move between DRAM and SharedRAM")
+            statement = Move(source, destination, size, location)
+        elif word == "compute":
+            token = cursor.take("a compute type such as MAC_32")
+            compute_type = COMPUTE_TYPES.get(token.text.upper()) if token.kind == "word" else None
+            if compute_type is None:
+                raise ProgramError(token.location,
+                                   f"unknown compute type {token.text!r} (expected one of {', '.join(COMPUTE_TYPES)})")
+            cursor.skip_comma()
+            count, count_location = cursor.expression("a number of operations")
+            cursor.finish(MNEMONICS[word])
+            if count <= 0:
+                raise ProgramError(count_location, f"a compute's number of operations must be positive, got {count}")
+            if self.selector.memory_core:
+                raise ProgramError(location, "the memory core has no compute unit")
+            statement = Compute(compute_type, count, location)
+        elif word == "loop":
+            count, _ = cursor.expression("a loop count")
+            cursor.finish(MNEMONICS[word])
+            self.loops.append((count, location, self.statements))
+            self.statements = []
+            return
+        elif word == "endloop":
+            cursor.finish(MNEMONICS[word])
+            if not self.loops:
+                raise ProgramError(location, "endloop without a matching loop")
+            count, loop_location, enclosing = self.loops.pop()
+            enclosing.append(Loop(count, tuple(self.statements), loop_location))
+            self.statements = enclosing
+            return
+        elif word == "sync":
+            cursor.finish(MNEMONICS[word])
+            statement = Sync(location)
+        else:
+            cursor.finish(MNEMONICS[word])
+            statement = Barrier(location)
+        self.statements.append(statement)
+
+    def close_section(self) -> None:
+        if self.statements or self.selector.location is not None:
+            self.sections.append(Section(self.selector, tuple(self.statements)))
+        self.statements = []
+
+    def finish(self) -> Program:
+        if self.loops:
+            _, location, _ = self.loops[-1]
+            raise ProgramError(location, "loop without endloop")
+        self.close_section()
+        return Program(self.file, self.machine, self.machine_location, tuple(self.sections))
+
+
+def assemble(text: str, file: str = "<input>") -> Program:
+    """Assemble program text; ``file`` names it in error messages."""
+    assembler = _Assembler(file)
+    for number, line in enumerate(text.splitlines(), start=1):
+        assembler.line(number, line)
+    return assembler.finish()
+
+
+def assemble_file(path: str | Path) -> Program:
+    """Read and assemble a file; unreadable or non-text files are errors, not crashes."""
+    name = str(path)
+    try:
+        data = Path(path).read_bytes()
+    except OSError as error:
+        raise ProgramError(SourceLocation(name, 0, 0), f"cannot read the file: {error.strerror or error}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        before = data[: error.start]
+        line = before.count(b"\n") + 1
+        column = error.start - (before.rfind(b"\n") + 1) + 1
+        raise ProgramError(SourceLocation(name, line, column),
+                           f"the file is not UTF-8 text (byte {data[error.start]:#04x})") from None
+    if "\x00" in text:
+        offset = text.index("\x00")
+        line = text.count("\n", 0, offset) + 1
+        column = offset - (text.rfind("\n", 0, offset) + 1) + 1
+        raise ProgramError(SourceLocation(name, line, column), "the file contains a NUL byte: is it a program?")
+    return assemble(text, name)

@@ -1,0 +1,174 @@
+"""The assembled program: immutable, typed, every statement keeping its source location."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from dlpsim.asm.opcodes import ComputeType, Memory
+from dlpsim.errors import SourceLocation
+
+
+@dataclass(frozen=True)
+class Operand:
+    """A memory named by a ``move``, optionally at a byte offset (``NRAM[0x8000]``)."""
+
+    memory: Memory
+    offset: int | None
+    location: SourceLocation
+
+    def __str__(self) -> str:
+        name = self.memory.value
+        return name if self.offset is None else f"{name}[{self.offset:#x}]"
+
+
+@dataclass(frozen=True)
+class Move:
+    source: Operand
+    destination: Operand
+    size: int  # bytes, > 0
+    location: SourceLocation
+
+    @property
+    def touches_dram(self) -> bool:
+        return Memory.DRAM in (self.source.memory, self.destination.memory)
+
+    def __str__(self) -> str:
+        return f"move {self.source} {self.destination} {self.size}"
+
+
+@dataclass(frozen=True)
+class Compute:
+    type: ComputeType
+    count: int  # operations, > 0
+    location: SourceLocation
+
+    def __str__(self) -> str:
+        return f"compute {self.type} {self.count}"
+
+
+@dataclass(frozen=True)
+class Sync:
+    location: SourceLocation
+
+    def __str__(self) -> str:
+        return "sync"
+
+
+@dataclass(frozen=True)
+class Barrier:
+    location: SourceLocation
+
+    def __str__(self) -> str:
+        return "barrier"
+
+
+@dataclass(frozen=True)
+class Loop:
+    count: int  # >= 0
+    body: tuple[Statement, ...]
+    location: SourceLocation
+
+    def __str__(self) -> str:
+        return f"loop {self.count}"
+
+
+Instruction = Move | Compute | Sync | Barrier
+Statement = Instruction | Loop
+
+
+@dataclass(frozen=True)
+class CoreSelector:
+    """The cores a ``.core`` section addresses: all compute cores, some of them, or ``mem``."""
+
+    indices: tuple[int, ...] | None  # None: every compute core
+    memory_core: bool
+    location: SourceLocation | None  # None for text before any .core line
+
+    def selects(self, core: CoreId, compute_cores: int) -> bool:
+        if core.is_memory_core:
+            return self.memory_core
+        if self.memory_core:
+            return False
+        return self.indices is None or core.index in self.indices
+
+    def __str__(self) -> str:
+        if self.memory_core:
+            return "mem"
+        if self.indices is None:
+            return "all"
+        return ",".join(str(i) for i in self.indices)
+
+
+@dataclass(frozen=True, order=True)
+class CoreId:
+    """A compute core (index 0, 1, ...) or the memory core (index -1)."""
+
+    index: int
+
+    @property
+    def is_memory_core(self) -> bool:
+        return self.index < 0
+
+    @property
+    def name(self) -> str:
+        return "mem" if self.is_memory_core else f"core{self.index}"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+MEMORY_CORE = CoreId(-1)
+
+
+@dataclass(frozen=True)
+class Section:
+    cores: CoreSelector
+    statements: tuple[Statement, ...]
+
+
+@dataclass(frozen=True)
+class Program:
+    """What the assembler returns: the program's sections in text order."""
+
+    file: str
+    machine: str | None  # the preset named by .machine, if any
+    machine_location: SourceLocation | None
+    sections: tuple[Section, ...]
+
+    def stream(self, core: CoreId, compute_cores: int) -> tuple[Statement, ...]:
+        """The core's statements: the concatenation of the sections that include it."""
+        statements: list[Statement] = []
+        for section in self.sections:
+            if section.cores.selects(core, compute_cores):
+                statements.extend(section.statements)
+        return tuple(statements)
+
+
+def expand(statements: tuple[Statement, ...]) -> Iterator[Instruction]:
+    """The dynamic instruction stream: loops unrolled lazily, never materialised."""
+    for statement in statements:
+        if isinstance(statement, Loop):
+            for _ in range(statement.count):
+                yield from expand(statement.body)
+        else:
+            yield statement
+
+
+def dynamic_count(statements: tuple[Statement, ...], kind: type | tuple[type, ...]) -> int:
+    """How many instructions of ``kind`` the stream issues, counted without expanding loops."""
+    total = 0
+    for statement in statements:
+        if isinstance(statement, Loop):
+            total += statement.count * dynamic_count(statement.body, kind)
+        elif isinstance(statement, kind):
+            total += 1
+    return total
+
+
+def walk(statements: tuple[Statement, ...]) -> Iterator[Statement]:
+    """Every statement of the text once, loops included, in text order (no unrolling)."""
+    for statement in statements:
+        yield statement
+        if isinstance(statement, Loop):
+            yield from walk(statement.body)

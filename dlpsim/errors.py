@@ -1,0 +1,51 @@
+"""Errors the user can fix (exit status 2) as opposed to internal bugs (exit 1)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class SourceLocation:
+    """Where a piece of program text came from; columns and lines count from 1."""
+
+    file: str
+    line: int
+    column: int
+
+    def __str__(self) -> str:
+        if self.line <= 0:  # the file as a whole, e.g. when it cannot be read
+            return self.file
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+class UserError(Exception):
+    """Bad input: the message is complete and is shown without a traceback."""
+
+
+class ProgramError(UserError):
+    """An error in a program, reported as ``file:line:col: error: message``."""
+
+    def __init__(self, location: SourceLocation, message: str):
+        super().__init__(f"{location}: error: {message}")
+        self.location = location
+        self.message = message
+
+
+class ConfigError(UserError):
+    """An error in a machine configuration, naming the key and where it came from."""
+
+    def __init__(self, source: str, key: str, message: str):
+        where = f"{source}: " if source else ""
+        super().__init__(f"{where}error: {key}: {message}" if key else f"{where}error: {message}")
+        self.source = source
+        self.key = key
+        self.message = message
+
+
+class ConfigErrors(UserError):
+    """Several configuration errors found in one pass, reported together."""
+
+    def __init__(self, errors: list[ConfigError]):
+        super().__init__("\n".join(str(e) for e in errors))
+        self.errors = errors

@@ -1,0 +1,121 @@
+"""The machine, one frozen dataclass per hardware block.
+
+Values carry their units in their names; the derived per-cycle rates the
+simulator needs (bytes per cycle, operations per cycle) are computed here and
+nowhere else, exactly, as fractions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+
+from dlpsim.asm.opcodes import ComputeType, Memory, Unit
+
+
+@dataclass(frozen=True)
+class LinkConfig:
+    """A DMA link: its bandwidth and the start-up latency of each transfer."""
+
+    bytes_per_second: int | Fraction
+    latency_cycles: int
+
+
+@dataclass(frozen=True)
+class MemoryConfig:
+    capacity_bytes: int
+
+
+@dataclass(frozen=True)
+class MatrixUnitConfig:
+    """Executes MAC_*: ``macs_per_cycle`` MAC_32 per cycle, ``fp16_speedup`` times that for MAC_16."""
+
+    macs_per_cycle: int | Fraction
+    fp16_speedup: int | Fraction
+    latency_cycles: int
+
+
+@dataclass(frozen=True)
+class VectorUnitConfig:
+    """Executes ADD/SUB/MUL (``ops_per_cycle``) and DIV (``div_ops_per_cycle``) at 32 bits."""
+
+    ops_per_cycle: int | Fraction
+    div_ops_per_cycle: int | Fraction
+    fp16_speedup: int | Fraction
+    latency_cycles: int
+
+
+@dataclass(frozen=True)
+class CoreConfig:
+    count: int
+    issue_cycles: int
+    queue_depth: int
+    nram: MemoryConfig
+    wram: MemoryConfig
+    local: LinkConfig  # NRAM <-> WRAM
+    matrix: MatrixUnitConfig
+    vector: VectorUnitConfig
+
+
+@dataclass(frozen=True)
+class DramConfig:
+    capacity_bytes: int
+    link: LinkConfig
+
+
+@dataclass(frozen=True)
+class SharedConfig:
+    """The SharedRAM of a multi-core cluster; ``link`` is each core's own link to it."""
+
+    capacity_bytes: int
+    link: LinkConfig
+
+
+@dataclass(frozen=True)
+class MachineConfig:
+    name: str
+    description: str
+    clock_hz: int | Fraction
+    core: CoreConfig
+    dram: DramConfig
+    shared: SharedConfig | None  # None: no SharedRAM and no memory core
+
+    @property
+    def compute_cores(self) -> int:
+        return self.core.count
+
+    @property
+    def has_memory_core(self) -> bool:
+        return self.shared is not None
+
+    def bytes_per_cycle(self, link: LinkConfig) -> Fraction:
+        return Fraction(link.bytes_per_second) / Fraction(self.clock_hz)
+
+    def capacity(self, memory: Memory) -> int | None:
+        """Bytes a memory holds, or None if this machine has no such memory."""
+        if memory is Memory.DRAM:
+            return self.dram.capacity_bytes
+        if memory is Memory.NRAM:
+            return self.core.nram.capacity_bytes
+        if memory is Memory.WRAM:
+            return self.core.wram.capacity_bytes
+        return None if self.shared is None else self.shared.capacity_bytes
+
+    def ops_per_cycle(self, compute_type: ComputeType) -> Fraction:
+        """The throughput rate(T) of the contract's compute rule."""
+        if compute_type.unit is Unit.MATRIX:
+            rate, speedup = self.core.matrix.macs_per_cycle, self.core.matrix.fp16_speedup
+        else:
+            vector = self.core.vector
+            rate = vector.div_ops_per_cycle if compute_type.operation == "DIV" else vector.ops_per_cycle
+            speedup = vector.fp16_speedup
+        return Fraction(rate) * (Fraction(speedup) if compute_type.bits == 16 else 1)
+
+    def latency_cycles(self, compute_type: ComputeType) -> int:
+        unit = self.core.matrix if compute_type.unit is Unit.MATRIX else self.core.vector
+        return unit.latency_cycles
+
+    @property
+    def peak_macs_per_cycle(self) -> Fraction:
+        """Peak MAC_32 rate of the whole machine, the denominator of MAC utilization."""
+        return Fraction(self.core.matrix.macs_per_cycle) * self.core.count

@@ -1,0 +1,115 @@
+"""Quantities with units, as people write them in presets and on the command line.
+
+Sizes use binary prefixes (KB = 1024 B, as the textbook and the contract do);
+bandwidths and frequencies use decimal ones (GB/s = 1e9 B/s, GHz = 1e9 Hz),
+except the explicit binary forms KiB/s, MiB/s, GiB/s, TiB/s.
+Values are returned exactly, as ``int`` or :class:`fractions.Fraction`.
+"""
+
+from __future__ import annotations
+
+import re
+from fractions import Fraction
+
+_NUMBER = r"(?P<num>[0-9][0-9_]*(?:\.[0-9_]+)?(?:[eE][+-]?[0-9]+)?)"
+
+_SIZE_UNITS = {
+    "": 1, "B": 1,
+    "K": 1024, "KB": 1024, "KIB": 1024,
+    "M": 1024**2, "MB": 1024**2, "MIB": 1024**2,
+    "G": 1024**3, "GB": 1024**3, "GIB": 1024**3,
+    "T": 1024**4, "TB": 1024**4, "TIB": 1024**4,
+}
+_BANDWIDTH_UNITS = {
+    "B/S": 1,
+    "KB/S": 10**3, "MB/S": 10**6, "GB/S": 10**9, "TB/S": 10**12,
+    "KIB/S": 2**10, "MIB/S": 2**20, "GIB/S": 2**30, "TIB/S": 2**40,
+}
+_FREQUENCY_UNITS = {"HZ": 1, "KHZ": 10**3, "MHZ": 10**6, "GHZ": 10**9}
+
+
+class UnitError(ValueError):
+    """A quantity that cannot be read; the message says what was expected."""
+
+
+def _split(text: str, units: dict[str, int], what: str, example: str) -> Fraction:
+    match = re.fullmatch(_NUMBER + r"\s*(?P<unit>[A-Za-z/]*)", text.strip())
+    if not match or match["unit"].upper() not in units:
+        known = ", ".join(u for u in units if u)
+        raise UnitError(f"expected a {what} such as {example!r} (units: {known}), got {text!r}")
+    return Fraction(match["num"].replace("_", "")) * units[match["unit"].upper()]
+
+
+def _exact(value: Fraction) -> int | Fraction:
+    return int(value) if value.denominator == 1 else value
+
+
+def parse_size(value: object) -> int:
+    """Bytes from ``131072``, ``"128KB"``, ``"2MB"`` or ``"128K"``; must be a whole number."""
+    if isinstance(value, bool):
+        raise UnitError(f"expected a size in bytes, got {value!r}")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str):
+        size = _split(value, _SIZE_UNITS, "size", "128KB")
+        if size.denominator != 1:
+            raise UnitError(f"a size must be a whole number of bytes, got {value!r}")
+        return int(size)
+    raise UnitError(f"expected a size such as '128KB' or a number of bytes, got {value!r}")
+
+
+def parse_bandwidth(value: object) -> int | Fraction:
+    """Bytes per second from ``"64GB/s"``, ``"1TB/s"``, ``"12.8GB/s"`` or a number."""
+    return _parse_rate(value, _BANDWIDTH_UNITS, "bandwidth", "64GB/s")
+
+
+def parse_frequency(value: object) -> int | Fraction:
+    """Hertz from ``"1GHz"``, ``"800MHz"`` or a number."""
+    return _parse_rate(value, _FREQUENCY_UNITS, "frequency", "1GHz")
+
+
+def _parse_rate(value: object, units: dict[str, int], what: str, example: str) -> int | Fraction:
+    if isinstance(value, bool):
+        raise UnitError(f"expected a {what} such as {example!r}, got {value!r}")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return _exact(Fraction(repr(value)))
+    if isinstance(value, str):
+        return _exact(_split(value, units, what, example))
+    raise UnitError(f"expected a {what} such as {example!r}, got {value!r}")
+
+
+def format_size(size: int) -> str:
+    """``131072`` -> ``"128 KB"``; exact, falling back to bytes."""
+    for unit, scale in (("TB", 1024**4), ("GB", 1024**3), ("MB", 1024**2), ("KB", 1024)):
+        if size >= scale and size % scale == 0:
+            return f"{size // scale} {unit}"
+    return f"{size} B"
+
+
+def format_rate(value: int | Fraction, units: dict[str, int]) -> str:
+    for unit, scale in sorted(units.items(), key=lambda item: -item[1]):
+        if value >= scale and scale > 1:
+            return f"{float(Fraction(value) / scale):g} {unit}"
+    return f"{float(value):g} {min(units, key=units.get)}"
+
+
+def format_bandwidth(bytes_per_second: int | Fraction) -> str:
+    """``64e9`` -> ``"64 GB/s"``."""
+    return format_rate(bytes_per_second, {"B/s": 1, "KB/s": 10**3, "MB/s": 10**6,
+                                          "GB/s": 10**9, "TB/s": 10**12})
+
+
+def format_frequency(hertz: int | Fraction) -> str:
+    """``1e9`` -> ``"1 GHz"``."""
+    return format_rate(hertz, {"Hz": 1, "kHz": 10**3, "MHz": 10**6, "GHz": 10**9})
+
+
+def format_seconds(seconds: Fraction | float) -> str:
+    """A duration with a readable unit: ``34e-9`` -> ``"34 ns"``."""
+    seconds = float(seconds)
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("us", 1e-6)):
+        if seconds >= scale:
+            return f"{seconds / scale:.6g} {unit}"
+    return f"{seconds / 1e-9:.6g} ns"
