@@ -75,6 +75,7 @@ class Loop:
 
 Instruction = Move | Compute | Sync | Barrier
 Statement = Instruction | Loop
+INSTRUCTION_TYPES = (Move, Compute, Sync, Barrier)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,72 @@
+"""The human-readable summary of a run, as ``dlpsim run`` prints it."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+from dlpsim.sim.stats import Stats
+from dlpsim.units import format_frequency, format_seconds
+
+
+def _percent(value: Fraction | None) -> str:
+    return "n/a" if value is None else f"{float(value) * 100:.1f}%"
+
+
+def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> list[str]:
+    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
+
+    def line(row: tuple[str, ...]) -> str:
+        # text left, numbers right, so columns of figures line up
+        cells = [cell.rjust(width) if cell[:1].isdigit() or cell == "n/a" else cell.ljust(width)
+                 for cell, width in zip(row, widths, strict=True)]
+        return "  ".join(cells).rstrip()
+    return [line(header), *(line(row) for row in rows)]
+
+
+def _number(value: Fraction | int) -> str:
+    value = Fraction(value)
+    return f"{value.numerator}" if value.denominator == 1 else f"{float(value):g}"
+
+
+def format_summary(stats: Stats) -> str:
+    total = stats.cycles
+    compute = stats.compute_bound_cycles
+    dram = stats.dram_bound_cycles
+    limit = "compute-limited" if stats.bound_kind == "compute" else "DRAM-limited"
+    lines = [
+        f"{stats.program} on {stats.machine} ({stats.compute_cores} compute core"
+        f"{'s' if stats.compute_cores > 1 else ''}, {format_frequency(stats.clock_hz)})",
+        "",
+        f"  cycles          {total}",
+        f"  time            {format_seconds(stats.seconds)}",
+        f"  roofline bound  {stats.bound_cycles} cycles, {limit} "
+        f"(compute {compute}, DRAM {dram}: {stats.dram_bytes} B at {_number(stats.dram_bytes_per_cycle)} B/cycle)",
+        f"  efficiency      {_percent(stats.efficiency)} of the bound",
+        f"  MAC operations  {stats.mac_operations}  (utilization {_percent(stats.mac_utilization)} of "
+        f"{_number(stats.peak_macs_per_cycle)} MAC/cycle)",
+        "",
+    ]
+    rows = []
+    for core in stats.cores:
+        for queue in core.queues:
+            if queue.instructions or core.name == "mem" or queue.kind != "move":
+                rows.append((core.name, queue.kind, str(queue.instructions), str(queue.busy_cycles),
+                             _percent(Fraction(queue.busy_cycles, total) if total else None)))
+    lines += _table(("core", "queue", "instructions", "busy cycles", "busy"), rows)
+    lines.append("")
+    rows = []
+    for core in stats.cores:
+        control = dict(core.control_cycles)
+        rows.append((core.name, str(core.finish_cycle), *(str(control[c]) for c in
+                                                          ("queue_full", "sync", "barrier", "finished"))))
+    lines += _table(("core", "finished at", "stalled: queue full", "sync", "barrier", "idle after issue"),
+                    rows)
+    lines.append("")
+    rows = [(link.name, str(link.bytes), str(link.transfers), _number(link.bytes_per_cycle),
+             str(link.busy_cycles), _percent(Fraction(link.busy_cycles, total) if total else None))
+            for link in stats.links if link.transfers]
+    if rows:
+        lines += _table(("link", "bytes", "transfers", "B/cycle", "busy cycles", "busy"), rows)
+    else:
+        lines.append("no transfers")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,144 @@
+"""The ``dlpsim`` command line.
+
+Bad input (programs, configurations, options) is reported in one clear line and
+exits with status 2; a bug in dlpsim exits with status 1 (set DLPSIM_DEBUG=1
+to see its traceback).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+import traceback
+
+import click
+
+from dlpsim import __version__
+from dlpsim.asm import Program, assemble_file
+from dlpsim.errors import ProgramError, UserError
+
+USAGE_ERROR = 2
+INTERNAL_ERROR = 1
+
+
+def _machine_options(command):
+    """--preset, --config and --set, shared by every command that needs a machine."""
+    command = click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+                           help="Override one configuration value, e.g. dram.bandwidth=128GB/s "
+                                "(repeatable).")(command)
+    command = click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None,
+                           help="TOML file whose keys override the preset's.")(command)
+    command = click.option("--preset", default=None,
+                           help="Machine preset (default: the program's .machine, else dlp-s); "
+                                "see `dlpsim presets`.")(command)
+    return command
+
+
+def _load(program: Program | None, preset: str | None, config_file: str | None, overrides):
+    from dlpsim.machine import load_machine, preset_names
+
+    if preset is None and program is not None and program.machine is not None:
+        if program.machine not in preset_names():
+            raise ProgramError(program.machine_location,
+                               f"unknown preset {program.machine!r} in .machine "
+                               f"(known: {', '.join(preset_names())})")
+        preset = program.machine
+    return load_machine(preset, config_file, overrides)
+
+
+def _guarded(function):
+    """Turn user errors into exit status 2 and bugs into exit status 1, never a bare traceback."""
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        try:
+            return function(*args, **kwargs)
+        except UserError as error:
+            click.echo(str(error), err=True)
+            sys.exit(USAGE_ERROR)
+        except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
+            raise
+        except KeyboardInterrupt:
+            click.echo("dlpsim: interrupted", err=True)
+            sys.exit(130)
+        except RecursionError:
+            click.echo("dlpsim: error: the program nests loops too deeply", err=True)
+            sys.exit(USAGE_ERROR)
+        except Exception as error:  # a bug in dlpsim, not in the input
+            click.echo(f"dlpsim: internal error: {type(error).__name__}: {error}", err=True)
+            if os.environ.get("DLPSIM_DEBUG"):
+                traceback.print_exc()
+            else:
+                click.echo("(this is a bug in dlpsim; rerun with DLPSIM_DEBUG=1 for details)", err=True)
+            sys.exit(INTERNAL_ERROR)
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="dlpsim")
+def main():
+    """dlpsim: a cycle-accurate simulator of the textbook deep learning processor (DLP-S, DLP-M)."""
+
+
+@main.command()
+@click.argument("program_file", metavar="PROGRAM", type=click.Path(dir_okay=False))
+@_machine_options
+@click.option("--json", "as_json", is_flag=True, help="Print the results as one JSON object.")
+@click.option("--trace", "trace_file", type=click.Path(dir_okay=False), default=None,
+              help="Write a Chrome trace-event file (open it in Perfetto).")
+@_guarded
+def run(program_file, preset, config_file, overrides, as_json, trace_file):
+    """Simulate PROGRAM and report cycles, time, utilization and the roofline bound."""
+    from dlpsim.analysis.report import format_summary
+    from dlpsim.sim import Recorder, simulate, write_chrome_trace
+
+    program = assemble_file(program_file)
+    machine = _load(program, preset, config_file, overrides)
+    recorder = Recorder() if trace_file else None
+    stats = simulate(program, machine, recorder)
+    if recorder is not None:
+        try:
+            write_chrome_trace(trace_file, recorder, machine.clock_hz,
+                               {"program": program.file, "machine": machine.name, "cycles": stats.cycles})
+        except OSError as error:
+            raise UserError(f"{trace_file}: error: cannot write the trace: {error.strerror}") from None
+    if as_json:
+        click.echo(json.dumps(stats.to_dict(), indent=2))
+    else:
+        click.echo(format_summary(stats), nl=False)
+
+
+@main.command()
+@click.argument("program_file", metavar="PROGRAM", type=click.Path(dir_okay=False))
+@_machine_options
+@click.option("--check", is_flag=True, help="Only validate: print nothing and exit 0 if the program is good.")
+@_guarded
+def asm(program_file, preset, config_file, overrides, check):
+    """Assemble PROGRAM and print each core's instruction listing."""
+    from dlpsim.asm.listing import format_listing
+    from dlpsim.sim.check import bind, core_ids
+
+    program = assemble_file(program_file)
+    machine = _load(program, preset, config_file, overrides)
+    bind(program, machine)
+    if not check:
+        click.echo(format_listing(program, core_ids(machine)), nl=False)
+
+
+@main.command()
+@click.argument("name", required=False)
+@_guarded
+def presets(name):
+    """List the machine presets, or print one (with its documented assumptions)."""
+    from dlpsim.machine import load_machine, preset_names, preset_text
+
+    if name is not None:
+        click.echo(preset_text(name), nl=False)
+        return
+    for preset in preset_names():
+        click.echo(f"{preset:8}  {load_machine(preset).description}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,90 @@
+"""Checks a program against a machine before it runs, and gives each core its stream.
+
+Everything here is decided by the text and the configuration alone: cores the
+machine lacks, SharedRAM on a machine without one, transfers larger than a
+memory, addressed operands past a memory's end, unequal barrier counts.
+"""
+
+from __future__ import annotations
+
+from dlpsim.asm.opcodes import Memory
+from dlpsim.asm.program import (
+    MEMORY_CORE,
+    Barrier,
+    INSTRUCTION_TYPES,
+    CoreId,
+    Move,
+    Operand,
+    Program,
+    Statement,
+    dynamic_count,
+    walk,
+)
+from dlpsim.errors import ProgramError
+from dlpsim.machine import MachineConfig
+from dlpsim.units import format_size
+
+def core_ids(machine: MachineConfig) -> list[CoreId]:
+    cores = [CoreId(i) for i in range(machine.compute_cores)]
+    return cores + [MEMORY_CORE] if machine.has_memory_core else cores
+
+
+def _capacity(capacity: int) -> str:
+    readable = format_size(capacity)
+    return readable if readable == f"{capacity} B" else f"{readable} = {capacity} B"
+
+
+def _check_operand(operand: Operand, size: int, machine: MachineConfig) -> None:
+    capacity = machine.capacity(operand.memory)
+    name = operand.memory.value
+    if capacity is None:
+        raise ProgramError(operand.location,
+                           f"{machine.name} has no {name}: it is a one-cluster machine without a SharedRAM")
+    if size > capacity:
+        raise ProgramError(operand.location,
+                           f"a {size}-byte transfer does not fit {name} ({_capacity(capacity)} "
+                           f"on {machine.name})")
+    if operand.offset is not None and operand.offset + size > capacity:
+        raise ProgramError(operand.location,
+                           f"{operand} + {size} B ends at byte {operand.offset + size}, past the end of "
+                           f"{name} ({capacity} B on {machine.name})")
+
+
+def bind(program: Program, machine: MachineConfig) -> dict[CoreId, tuple[Statement, ...]]:
+    """The non-empty stream of every core that has instructions, after checking the program."""
+    cores = machine.compute_cores
+    for section in program.sections:
+        selector = section.cores
+        if selector.memory_core and not machine.has_memory_core:
+            raise ProgramError(selector.location,
+                               f"{machine.name} has no memory core: `.core mem` needs a machine with a "
+                               "SharedRAM, such as dlp-m")
+        for index in selector.indices or ():
+            if index >= cores:
+                raise ProgramError(selector.location,
+                                   f"core {index} does not exist: {machine.name} has {cores} compute "
+                                   f"core{'s' if cores > 1 else ''} (0-{cores - 1})")
+        for statement in walk(section.statements):
+            if isinstance(statement, Move):
+                for operand in (statement.source, statement.destination):
+                    _check_operand(operand, statement.size, machine)
+
+    streams = {}
+    for core in core_ids(machine):
+        stream = program.stream(core, cores)
+        if dynamic_count(stream, INSTRUCTION_TYPES) > 0:
+            streams[core] = stream
+    _check_barriers(streams)
+    return streams
+
+
+def _check_barriers(streams: dict[CoreId, tuple[Statement, ...]]) -> None:
+    counts = {core: dynamic_count(stream, Barrier) for core, stream in streams.items()}
+    if len(set(counts.values())) <= 1:
+        return
+    most = max(counts, key=lambda core: (counts[core], -core.index))
+    first_barrier = next(s for s in walk(streams[most]) if isinstance(s, Barrier))
+    summary = ", ".join(f"{core} reaches {count}" for core, count in counts.items())
+    raise ProgramError(first_barrier.location,
+                       f"the cores reach different numbers of barriers ({summary}): every core with "
+                       "instructions must reach the same number, or the program would deadlock")

@@ -1,0 +1,107 @@
+"""Builds the SimPy model of a machine for a program, runs it, and collects the Stats."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import simpy
+
+from dlpsim.asm.opcodes import COMPUTE_TYPES, Memory
+from dlpsim.asm.program import Compute, CoreId, Move, Program
+from dlpsim.machine import MachineConfig
+from dlpsim.sim.barrier import ClusterBarrier
+from dlpsim.sim.check import bind
+from dlpsim.sim.compute import ThroughputTiming
+from dlpsim.sim.control import ControlUnit
+from dlpsim.sim.link import Link
+from dlpsim.sim.queues import IssueQueue
+from dlpsim.sim.stats import CoreStats, LinkStats, QueueStats, Stats
+from dlpsim.sim.trace import Recorder
+
+
+def link_name(move: Move, core: CoreId) -> str:
+    """The one link a move uses: DRAM's if it touches DRAM, else the core's SharedRAM or local link."""
+    memories = {move.source.memory, move.destination.memory}
+    if Memory.DRAM in memories:
+        return "dram"
+    if Memory.SHARED in memories:
+        return f"shared.{core.index}"
+    return f"local.{core.index}"
+
+
+class _Core:
+    """One core's queues and control unit, wired to the machine's links."""
+
+    def __init__(self, env: simpy.Environment, core: CoreId, stream, machine: MachineConfig,
+                 links: dict[str, Link], barrier: ClusterBarrier, recorder: Recorder | None):
+        self.core = core
+        self.operations: dict[str, int] = {}
+        self.timing = ThroughputTiming(machine)
+        self.env = env
+        self.links = links
+        depth = machine.core.queue_depth
+        kinds = ("io",) if core.is_memory_core else ("compute", "io", "move")
+        executors = {"compute": self._compute, "io": self._move, "move": self._move}
+        self.queues = {kind: IssueQueue(env, core.name, kind, depth, executors[kind], recorder)
+                       for kind in kinds}
+        self.control = ControlUnit(env, core.name, stream, self.queues, machine.core.issue_cycles,
+                                   barrier, recorder)
+        env.process(self.control.run())
+
+    def _compute(self, instruction: Compute) -> simpy.Event:
+        name = instruction.type.name
+        self.operations[name] = self.operations.get(name, 0) + instruction.count
+        return self.env.timeout(self.timing.cycles(instruction))
+
+    def _move(self, instruction: Move) -> simpy.Event:
+        return self.links[link_name(instruction, self.core)].transfer(instruction.size)
+
+    def stats(self, total_cycles: int) -> CoreStats:
+        control = dict(self.control.cycles)
+        control["finished"] = total_cycles - self.control.done_issuing_at
+        return CoreStats(
+            name=self.core.name,
+            queues=tuple(QueueStats(q.kind, q.instructions, q.busy_cycles) for q in self.queues.values()),
+            control_cycles=tuple(control.items()),
+            operations=tuple(sorted(self.operations.items())),
+            finish_cycle=max(q.last_completion for q in self.queues.values()),
+            barriers=self.control.barriers_passed,
+        )
+
+
+def _links(env: simpy.Environment, machine: MachineConfig, recorder: Recorder | None) -> dict[str, Link]:
+    def make(name, config):
+        return Link(env, name, machine.bytes_per_cycle(config), config.latency_cycles, recorder)
+
+    links = {"dram": make("dram", machine.dram.link)}
+    for index in range(machine.compute_cores):
+        if machine.shared is not None:
+            links[f"shared.{index}"] = make(f"shared.{index}", machine.shared.link)
+        links[f"local.{index}"] = make(f"local.{index}", machine.core.local)
+    return links
+
+
+def simulate(program: Program, machine: MachineConfig, recorder: Recorder | None = None) -> Stats:
+    """Run ``program`` on ``machine``; raises ProgramError if the program does not fit the machine."""
+    streams = bind(program, machine)
+    env = simpy.Environment()
+    links = _links(env, machine, recorder)
+    barrier = ClusterBarrier(env, participants=len(streams))
+    cores = [_Core(env, core, stream, machine, links, barrier, recorder) for core, stream in streams.items()]
+    env.run()
+    total = max((q.last_completion for core in cores for q in core.queues.values()), default=0)
+    needed = sum((Fraction(ops) / machine.ops_per_cycle(COMPUTE_TYPES[kind])
+                  for core in cores for kind, ops in core.operations.items()), Fraction(0))
+    return Stats(
+        program=program.file,
+        machine=machine.name,
+        clock_hz=machine.clock_hz,
+        compute_cores=machine.compute_cores,
+        peak_macs_per_cycle=machine.peak_macs_per_cycle,
+        cycles=total,
+        cores=tuple(core.stats(total) for core in cores),
+        links=tuple(LinkStats(link.name, link.bytes_per_cycle, link.bytes, link.transfers, link.busy_cycles)
+                    for link in links.values()),
+        compute_cycles_needed=needed,
+        dram_bytes_per_cycle=machine.bytes_per_cycle(machine.dram.link),
+    )

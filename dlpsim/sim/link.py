@@ -1,0 +1,91 @@
+"""A DMA link whose bandwidth the active transfers share equally.
+
+The rule (contract, "Transfers"): a transfer of s bytes alone on a link of B
+bytes/cycle with latency L takes L + ceil(s / B) cycles. Transfers active at
+the same time each get B / n bytes per cycle. Shares are re-divided only at
+whole cycles, when a transfer joins or finishes; a transfer finishes at the
+first whole cycle by which all its bytes have been delivered. The latency is
+spent before the transfer joins the sharing.
+
+Arithmetic is exact (fractions), and the link costs one SimPy event per
+change of its set of active transfers, never one per cycle.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from math import ceil
+
+import simpy
+
+
+@dataclass
+class _Transfer:
+    remaining: Fraction  # bytes not yet delivered
+    done: simpy.Event
+
+
+class Link:
+    def __init__(self, env: simpy.Environment, name: str, bytes_per_cycle: Fraction,
+                 latency_cycles: int, recorder=None):
+        self.env = env
+        self.name = name
+        self.bytes_per_cycle = bytes_per_cycle
+        self.latency_cycles = latency_cycles
+        self.recorder = recorder
+        self.active: list[_Transfer] = []  # in joining order, so ties resolve deterministically
+        self._divided_at = 0  # the cycle at which the current shares were set
+        self._timer_generation = 0  # timers from earlier share divisions are ignored
+        self.bytes = 0
+        self.transfers = 0
+        self.busy_cycles = 0
+
+    def transfer(self, size: int) -> simpy.Event:
+        """Start moving ``size`` bytes; the returned event fires when the last byte is delivered."""
+        transfer = _Transfer(Fraction(size), self.env.event())
+        self.bytes += size
+        self.transfers += 1
+        if self.latency_cycles:
+            self.env.timeout(self.latency_cycles).callbacks.append(lambda _: self._join(transfer))
+        else:
+            self._join(transfer)
+        return transfer.done
+
+    def _join(self, transfer: _Transfer) -> None:
+        self._deliver()
+        self.active.append(transfer)
+        self._divide()
+
+    def _deliver(self) -> None:
+        """Credit every active transfer with its share of the cycles since the last division."""
+        now = self.env.now
+        elapsed = now - self._divided_at
+        if elapsed and self.active:
+            share = elapsed * self.bytes_per_cycle / len(self.active)
+            for transfer in self.active:
+                transfer.remaining -= share
+            self.busy_cycles += elapsed
+            if self.recorder is not None:
+                self.recorder.link_segment(self.name, self._divided_at, now, len(self.active))
+        self._divided_at = now
+
+    def _divide(self) -> None:
+        """Set the shares and wake up at the first cycle by which some transfer is complete."""
+        self._timer_generation += 1
+        if not self.active:
+            return
+        share = self.bytes_per_cycle / len(self.active)
+        first_done = ceil(min(t.remaining for t in self.active) / share)
+        generation = self._timer_generation
+        self.env.timeout(first_done).callbacks.append(lambda _: self._on_timer(generation))
+
+    def _on_timer(self, generation: int) -> None:
+        if generation != self._timer_generation:
+            return  # the shares changed since this timer was set
+        self._deliver()
+        finished = [t for t in self.active if t.remaining <= 0]
+        self.active = [t for t in self.active if t.remaining > 0]
+        for transfer in finished:
+            transfer.done.succeed()
+        self._divide()

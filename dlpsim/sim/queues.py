@@ -1,0 +1,68 @@
+"""An issue queue: holds up to ``depth`` instructions, counting the one executing,
+and executes them one at a time in program order.
+
+The queue is driven by callbacks on the completion event of the executing
+instruction rather than by a process of its own, so an instruction costs no
+SimPy event beyond the one that times its execution.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+
+import simpy
+
+from dlpsim.asm.program import Instruction
+
+
+class IssueQueue:
+    def __init__(self, env: simpy.Environment, core: str, kind: str, depth: int,
+                 execute: Callable[[Instruction], simpy.Event], recorder=None):
+        self.env = env
+        self.core = core
+        self.kind = kind  # "compute", "io" or "move"
+        self.depth = depth
+        self.execute = execute
+        self.recorder = recorder
+        self.waiting: deque[Instruction] = deque()
+        self.current: simpy.Event | None = None  # completion of the executing instruction
+        self._executing: Instruction | None = None
+        self._started_at = 0
+        self.occupancy = 0  # waiting + executing
+        self.instructions = 0
+        self.busy_cycles = 0
+        self.last_completion = 0
+
+    @property
+    def full(self) -> bool:
+        return self.occupancy >= self.depth
+
+    @property
+    def busy(self) -> bool:
+        return self.current is not None
+
+    def push(self, instruction: Instruction) -> None:
+        self.occupancy += 1
+        if self.current is None:
+            self._start(instruction)
+        else:
+            self.waiting.append(instruction)
+
+    def _start(self, instruction: Instruction) -> None:
+        self._executing = instruction
+        self._started_at = self.env.now
+        self.current = self.execute(instruction)
+        self.current.callbacks.append(self._complete)
+
+    def _complete(self, _event: simpy.Event) -> None:
+        now = self.env.now
+        self.instructions += 1
+        self.busy_cycles += now - self._started_at
+        self.last_completion = now
+        if self.recorder is not None:
+            self.recorder.instruction(self.core, self.kind, self._executing, self._started_at, now)
+        self.current = None
+        self.occupancy -= 1
+        if self.waiting:
+            self._start(self.waiting.popleft())

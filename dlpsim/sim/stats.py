@@ -1,0 +1,145 @@
+"""The results of a run: frozen, exact, and convertible to the JSON the CLI prints.
+
+Derived figures (time, utilization, the roofline bound, efficiency) are
+computed here from the counters, by the definitions in the contract.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from math import ceil
+
+RESULTS_FORMAT = "dlpsim-results/1"
+
+
+@dataclass(frozen=True)
+class QueueStats:
+    kind: str  # compute, io, move
+    instructions: int
+    busy_cycles: int
+
+
+@dataclass(frozen=True)
+class CoreStats:
+    name: str  # core0, core1, ..., mem
+    queues: tuple[QueueStats, ...]
+    control_cycles: tuple[tuple[str, int], ...]  # cause -> cycles; the causes sum to the run's cycles
+    operations: tuple[tuple[str, int], ...]  # compute type -> operations executed
+    finish_cycle: int  # when its last instruction completed
+    barriers: int
+
+
+@dataclass(frozen=True)
+class LinkStats:
+    name: str  # dram, shared.i, local.i
+    bytes_per_cycle: Fraction
+    bytes: int
+    transfers: int
+    busy_cycles: int  # cycles with at least one transfer active
+
+
+@dataclass(frozen=True)
+class Stats:
+    program: str
+    machine: str
+    clock_hz: int | Fraction
+    compute_cores: int
+    peak_macs_per_cycle: Fraction  # MAC_32 rate x compute cores
+    cycles: int
+    cores: tuple[CoreStats, ...]
+    links: tuple[LinkStats, ...]
+    compute_cycles_needed: Fraction  # sum over types of ops(T) / rate(T), all cores together
+    dram_bytes_per_cycle: Fraction
+
+    @property
+    def seconds(self) -> Fraction:
+        return Fraction(self.cycles) / Fraction(self.clock_hz)
+
+    @property
+    def mac_operations(self) -> int:
+        return sum(ops for core in self.cores for kind, ops in core.operations if kind.startswith("MAC"))
+
+    @property
+    def mac_utilization(self) -> Fraction:
+        if self.cycles == 0:
+            return Fraction(0)
+        return self.mac_operations / (self.peak_macs_per_cycle * self.cycles)
+
+    @property
+    def dram_bytes(self) -> int:
+        return next((link.bytes for link in self.links if link.name == "dram"), 0)
+
+    @property
+    def compute_bound_cycles(self) -> int:
+        return ceil(self.compute_cycles_needed / self.compute_cores)
+
+    @property
+    def dram_bound_cycles(self) -> int:
+        return ceil(self.dram_bytes / self.dram_bytes_per_cycle)
+
+    @property
+    def bound_cycles(self) -> int:
+        return max(self.compute_bound_cycles, self.dram_bound_cycles)
+
+    @property
+    def bound_kind(self) -> str:
+        return "compute" if self.compute_bound_cycles >= self.dram_bound_cycles else "dram"
+
+    @property
+    def efficiency(self) -> Fraction | None:
+        """bound_cycles / cycles; None for a run of zero cycles, which has nothing to compare."""
+        return None if self.cycles == 0 else Fraction(self.bound_cycles, self.cycles)
+
+    def to_dict(self) -> dict:
+        """The JSON form: plain numbers, keys in a fixed order, so output is byte-identical."""
+        def number(value: Fraction | int | None) -> float | int | None:
+            if value is None or isinstance(value, int):
+                return value
+            return int(value) if value.denominator == 1 else float(value)
+
+        total = self.cycles
+        return {
+            "format": RESULTS_FORMAT,
+            "program": self.program,
+            "machine": self.machine,
+            "clock_hz": number(self.clock_hz),
+            "cycles": self.cycles,
+            "seconds": float(self.seconds),
+            "mac_operations": self.mac_operations,
+            "mac_utilization": number(self.mac_utilization),
+            "compute_bound_cycles": self.compute_bound_cycles,
+            "dram_bound_cycles": self.dram_bound_cycles,
+            "bound_cycles": self.bound_cycles,
+            "bound": self.bound_kind,
+            "efficiency": number(self.efficiency),
+            "dram_bytes": self.dram_bytes,
+            "cores": {
+                core.name: {
+                    "finish_cycle": core.finish_cycle,
+                    "barriers": core.barriers,
+                    "operations": dict(core.operations),
+                    "control": dict(core.control_cycles),
+                    "queues": {
+                        queue.kind: {
+                            "instructions": queue.instructions,
+                            "busy_cycles": queue.busy_cycles,
+                            "utilization": number(Fraction(queue.busy_cycles, total) if total else 0),
+                        }
+                        for queue in core.queues
+                    },
+                }
+                for core in self.cores
+            },
+            "links": {
+                link.name: {
+                    "bytes_per_cycle": number(link.bytes_per_cycle),
+                    "bytes": link.bytes,
+                    "transfers": link.transfers,
+                    "busy_cycles": link.busy_cycles,
+                    "bandwidth_utilization": number(
+                        link.bytes / (link.bytes_per_cycle * total) if total else 0),
+                }
+                for link in self.links
+            },
+        }

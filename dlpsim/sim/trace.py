@@ -1,0 +1,75 @@
+"""Recording what happened when, and writing it as a Chrome trace-event file.
+
+The simulator calls a recorder only when one is given, so untraced runs keep
+no per-instruction records and their memory does not grow with run length.
+The file has one track per core queue and control unit, and one per link;
+Perfetto (ui.perfetto.dev) and chrome://tracing open it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+from dlpsim.asm.program import Instruction
+
+
+@dataclass(frozen=True)
+class Interval:
+    track: tuple[str, str]  # (group, lane): ("core0", "compute"), ("links", "dram")
+    name: str
+    start: int
+    end: int
+    args: tuple[tuple[str, object], ...] = ()
+
+
+@dataclass
+class Recorder:
+    intervals: list[Interval] = field(default_factory=list)
+
+    def instruction(self, core: str, queue: str, instruction: Instruction, start: int, end: int) -> None:
+        location = instruction.location
+        self.intervals.append(Interval((core, queue), str(instruction), start, end,
+                                       (("line", location.line), ("kind", type(instruction).__name__))))
+
+    def link_segment(self, link: str, start: int, end: int, active: int) -> None:
+        name = "1 transfer" if active == 1 else f"{active} transfers"
+        self.intervals.append(Interval(("links", link), name, start, end, (("active", active),)))
+
+    def stall(self, core: str, cause: str, start: int, end: int) -> None:
+        self.intervals.append(Interval((core, "control"), f"wait: {cause}", start, end, (("cause", cause),)))
+
+
+def chrome_trace(recorder: Recorder, clock_hz: int | Fraction, metadata: dict) -> dict:
+    """Trace-event JSON: times in microseconds of simulated time at the machine's clock."""
+    microseconds_per_cycle = Fraction(10**6) / Fraction(clock_hz)
+    groups: dict[str, int] = {}
+    lanes: dict[tuple[str, str], int] = {}
+    events: list[dict] = []
+    for interval in recorder.intervals:
+        group, lane = interval.track
+        if group not in groups:
+            groups[group] = len(groups) + 1
+            events.append({"ph": "M", "name": "process_name", "pid": groups[group], "tid": 0,
+                           "args": {"name": group}})
+        if interval.track not in lanes:
+            lanes[interval.track] = len(lanes) + 1
+            events.append({"ph": "M", "name": "thread_name", "pid": groups[group],
+                           "tid": lanes[interval.track], "args": {"name": lane}})
+    for interval in sorted(recorder.intervals, key=lambda i: (i.start, lanes[i.track], i.end)):
+        args = {"start_cycle": interval.start, "end_cycle": interval.end, **dict(interval.args)}
+        events.append({
+            "ph": "X", "name": interval.name, "cat": interval.track[1],
+            "pid": groups[interval.track[0]], "tid": lanes[interval.track],
+            "ts": float(interval.start * microseconds_per_cycle),
+            "dur": float((interval.end - interval.start) * microseconds_per_cycle),
+            "args": args,
+        })
+    return {"traceEvents": events, "displayTimeUnit": "ns", "otherData": metadata}
+
+
+def write_chrome_trace(path: str, recorder: Recorder, clock_hz: int | Fraction, metadata: dict) -> None:
+    with open(path, "w", encoding="utf-8") as file:
+        json.dump(chrome_trace(recorder, clock_hz, metadata), file, separators=(",", ":"))
+        file.write("\n")
