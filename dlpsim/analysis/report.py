@@ -40,7 +40,8 @@ def format_summary(stats: Stats) -> str:
         f"  cycles          {total}",
         f"  time            {format_seconds(stats.seconds)}",
         f"  roofline bound  {stats.bound_cycles} cycles, {limit} "
-        f"(compute {compute}, DRAM {dram}: {stats.dram_bytes} B at {_number(stats.dram_bytes_per_cycle)} B/cycle)",
+        f"(compute {compute}, DRAM {dram}: {stats.dram_bytes} B at "
+        f"{_number(stats.dram_bytes_per_cycle)} B/cycle)",
         f"  efficiency      {_percent(stats.efficiency)} of the bound",
         f"  MAC operations  {stats.mac_operations}  (utilization {_percent(stats.mac_utilization)} of "
         f"{_number(stats.peak_macs_per_cycle)} MAC/cycle)",

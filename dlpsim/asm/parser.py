@@ -28,6 +28,8 @@ from dlpsim.errors import ProgramError, SourceLocation
 
 # The largest number a program may write: counts and sizes are 64-bit quantities.
 MAX_NUMBER = 2**63 - 1
+# Deeper loop nests are refused: no real program needs them, and they would exhaust the stack.
+MAX_LOOP_DEPTH = 100
 
 _COMMENT = re.compile(r";|#|//")
 _TOKEN = re.compile(
@@ -192,8 +194,8 @@ class _Assembler:
         # .core
         if self.loops:
             _, loop_location, _ = self.loops[-1]
-            raise ProgramError(head.location,
-                               f"`.core` inside the loop opened at {loop_location}: close it with endloop first")
+            raise ProgramError(head.location, f"`.core` inside the loop opened at {loop_location}: "
+                                              "close it with endloop first")
         selector = self.core_selector(head, cursor)
         self.close_section()
         self.selector = selector
@@ -232,9 +234,10 @@ class _Assembler:
             if size <= 0:
                 raise ProgramError(size_location, f"a move's size must be positive, got {size}")
             if source.memory is destination.memory:
-                raise ProgramError(destination.location,
-                                   f"move from {source.memory.value} to itself: source and destination must differ")
-            if self.selector.memory_core and {source.memory, destination.memory} != {Memory.DRAM, Memory.SHARED}:
+                raise ProgramError(destination.location, f"move from {source.memory.value} to itself: "
+                                                         "source and destination must differ")
+            memories = {source.memory, destination.memory}
+            if self.selector.memory_core and memories != {Memory.DRAM, Memory.SHARED}:
                 raise ProgramError(location,
                                    "the memory core can only move between DRAM and SharedRAM")
             statement = Move(source, destination, size, location)
@@ -242,19 +245,23 @@ class _Assembler:
             token = cursor.take("a compute type such as MAC_32")
             compute_type = COMPUTE_TYPES.get(token.text.upper()) if token.kind == "word" else None
             if compute_type is None:
+                known = ", ".join(COMPUTE_TYPES)
                 raise ProgramError(token.location,
-                                   f"unknown compute type {token.text!r} (expected one of {', '.join(COMPUTE_TYPES)})")
+                                   f"unknown compute type {token.text!r} (expected one of {known})")
             cursor.skip_comma()
             count, count_location = cursor.expression("a number of operations")
             cursor.finish(MNEMONICS[word])
             if count <= 0:
-                raise ProgramError(count_location, f"a compute's number of operations must be positive, got {count}")
+                raise ProgramError(count_location,
+                                   f"a compute's number of operations must be positive, got {count}")
             if self.selector.memory_core:
                 raise ProgramError(location, "the memory core has no compute unit")
             statement = Compute(compute_type, count, location)
         elif word == "loop":
             count, _ = cursor.expression("a loop count")
             cursor.finish(MNEMONICS[word])
+            if len(self.loops) >= MAX_LOOP_DEPTH:
+                raise ProgramError(location, f"loops nest more than {MAX_LOOP_DEPTH} deep")
             self.loops.append((count, location, self.statements))
             self.statements = []
             return
@@ -301,7 +308,8 @@ def assemble_file(path: str | Path) -> Program:
     try:
         data = Path(path).read_bytes()
     except OSError as error:
-        raise ProgramError(SourceLocation(name, 0, 0), f"cannot read the file: {error.strerror or error}") from None
+        reason = error.strerror or str(error)
+        raise ProgramError(SourceLocation(name, 0, 0), f"cannot read the file: {reason}") from None
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -314,5 +322,6 @@ def assemble_file(path: str | Path) -> Program:
         offset = text.index("\x00")
         line = text.count("\n", 0, offset) + 1
         column = offset - (text.rfind("\n", 0, offset) + 1) + 1
-        raise ProgramError(SourceLocation(name, line, column), "the file contains a NUL byte: is it a program?")
+        raise ProgramError(SourceLocation(name, line, column),
+                           "the file contains a NUL byte: is it a program?")
     return assemble(text, name)

@@ -7,11 +7,10 @@ memory, addressed operands past a memory's end, unequal barrier counts.
 
 from __future__ import annotations
 
-from dlpsim.asm.opcodes import Memory
 from dlpsim.asm.program import (
+    INSTRUCTION_TYPES,
     MEMORY_CORE,
     Barrier,
-    INSTRUCTION_TYPES,
     CoreId,
     Move,
     Operand,
@@ -23,6 +22,7 @@ from dlpsim.asm.program import (
 from dlpsim.errors import ProgramError
 from dlpsim.machine import MachineConfig
 from dlpsim.units import format_size
+
 
 def core_ids(machine: MachineConfig) -> list[CoreId]:
     cores = [CoreId(i) for i in range(machine.compute_cores)]

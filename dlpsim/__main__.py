@@ -1,0 +1,3 @@
+from dlpsim.cli import main
+
+main()
