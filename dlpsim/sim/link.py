@@ -53,9 +53,23 @@ class Link:
         return transfer.done
 
     def _join(self, transfer: _Transfer) -> None:
-        self._deliver()
+        self._settle()
         self.active.append(transfer)
         self._divide()
+
+    def _settle(self) -> None:
+        """Deliver the bytes due up to now and retire the transfers that are complete.
+
+        A transfer may complete at the very cycle another joins, before this
+        link's timer for that cycle has run: it is retired here, so the new
+        shares are divided among the transfers still in flight.
+        """
+        self._deliver()
+        if any(t.remaining <= 0 for t in self.active):
+            finished = [t for t in self.active if t.remaining <= 0]
+            self.active = [t for t in self.active if t.remaining > 0]
+            for transfer in finished:
+                transfer.done.succeed()
 
     def _deliver(self) -> None:
         """Credit every active transfer with its share of the cycles since the last division."""
@@ -83,9 +97,5 @@ class Link:
     def _on_timer(self, generation: int) -> None:
         if generation != self._timer_generation:
             return  # the shares changed since this timer was set
-        self._deliver()
-        finished = [t for t in self.active if t.remaining <= 0]
-        self.active = [t for t in self.active if t.remaining > 0]
-        for transfer in finished:
-            transfer.done.succeed()
+        self._settle()
         self._divide()
