@@ -127,6 +127,21 @@ def asm(program_file, preset, config_file, overrides, check):
 
 
 @main.command()
+@click.argument("program_file", metavar="[PROGRAM]", required=False, type=click.Path(dir_okay=False))
+@_machine_options
+@_guarded
+def config(program_file, preset, config_file, overrides):
+    """Print the effective machine configuration as TOML (after --preset, --config and --set).
+
+    With PROGRAM, its .machine line chooses the preset, as `dlpsim run` would.
+    """
+    from dlpsim.machine.loader import effective_toml
+
+    program = assemble_file(program_file) if program_file else None
+    click.echo(effective_toml(_load(program, preset, config_file, overrides)), nl=False)
+
+
+@main.command()
 @click.argument("name", required=False)
 @_guarded
 def presets(name):

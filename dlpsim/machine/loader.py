@@ -255,3 +255,42 @@ def load_machine(preset: str | None = None, config_file: str | Path | None = Non
     if errors:
         raise ConfigErrors(errors)
     return _build(parsed)
+
+
+def _toml_value(value: object) -> str:
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, Fraction) and value.denominator != 1:
+        return repr(float(value))
+    return str(int(value)) if isinstance(value, Fraction) else str(value)
+
+
+def effective_toml(machine: MachineConfig) -> str:
+    """The machine as a complete TOML file in the presets' schema, with plain numbers:
+    sizes in bytes, bandwidths in B/s, frequency in Hz, latencies in cycles."""
+    def link(config: LinkConfig) -> dict:
+        return {"bandwidth": config.bytes_per_second, "latency": config.latency_cycles}
+
+    core = machine.core
+    sections: dict[str, dict] = {
+        "machine": {"name": machine.name, "description": machine.description},
+        "clock": {"frequency": machine.clock_hz},
+        "core": {"count": core.count, "issue_cycles": core.issue_cycles, "queue_depth": core.queue_depth},
+        "core.nram": {"capacity": core.nram.capacity_bytes},
+        "core.wram": {"capacity": core.wram.capacity_bytes},
+        "core.local": link(core.local),
+        "core.matrix": {"macs_per_cycle": core.matrix.macs_per_cycle,
+                        "fp16_speedup": core.matrix.fp16_speedup, "latency": core.matrix.latency_cycles},
+        "core.vector": {"ops_per_cycle": core.vector.ops_per_cycle,
+                        "div_ops_per_cycle": core.vector.div_ops_per_cycle,
+                        "fp16_speedup": core.vector.fp16_speedup, "latency": core.vector.latency_cycles},
+        "dram": {"capacity": machine.dram.capacity_bytes, **link(machine.dram.link)},
+    }
+    if machine.shared is not None:
+        sections["shared"] = {"capacity": machine.shared.capacity_bytes, **link(machine.shared.link)}
+    lines = []
+    for section, values in sections.items():
+        lines.append(f"[{section}]")
+        lines += [f"{key} = {_toml_value(value)}" for key, value in values.items()]
+        lines.append("")
+    return "\n".join(lines)
