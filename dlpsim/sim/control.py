@@ -42,6 +42,8 @@ class ControlUnit:
         self.cycles = dict.fromkeys(CONTROL_CAUSES[:-1], 0)
         self.done_issuing_at = 0
         self.barriers_passed = 0
+        if recorder is not None:
+            recorder.declare(core, "control")
 
     def run(self) -> Generator[simpy.Event, object, None]:
         env = self.env

@@ -40,6 +40,8 @@ class Link:
         self.bytes = 0
         self.transfers = 0
         self.busy_cycles = 0
+        if recorder is not None:
+            recorder.declare("links", name)
 
     def transfer(self, size: int) -> simpy.Event:
         """Start moving ``size`` bytes; the returned event fires when the last byte is delivered."""

@@ -33,6 +33,8 @@ class IssueQueue:
         self.instructions = 0
         self.busy_cycles = 0
         self.last_completion = 0
+        if recorder is not None:
+            recorder.declare(core, kind)
 
     @property
     def full(self) -> bool:

@@ -27,6 +27,10 @@ class Interval:
 @dataclass
 class Recorder:
     intervals: list[Interval] = field(default_factory=list)
+    tracks: list[tuple[str, str]] = field(default_factory=list)  # every unit's track, used or not
+
+    def declare(self, group: str, lane: str) -> None:
+        self.tracks.append((group, lane))
 
     def instruction(self, core: str, queue: str, instruction: Instruction, start: int, end: int) -> None:
         location = instruction.location
@@ -47,16 +51,18 @@ def chrome_trace(recorder: Recorder, clock_hz: int | Fraction, metadata: dict) -
     groups: dict[str, int] = {}
     lanes: dict[tuple[str, str], int] = {}
     events: list[dict] = []
-    for interval in recorder.intervals:
-        group, lane = interval.track
+    declared = [*recorder.tracks, *(interval.track for interval in recorder.intervals)]
+    # cores first, in the order they were built, then the links they share
+    for group, lane in sorted(declared, key=lambda track: track[0] == "links"):
+        track = (group, lane)
         if group not in groups:
             groups[group] = len(groups) + 1
             events.append({"ph": "M", "name": "process_name", "pid": groups[group], "tid": 0,
                            "args": {"name": group}})
-        if interval.track not in lanes:
-            lanes[interval.track] = len(lanes) + 1
+        if track not in lanes:
+            lanes[track] = len(lanes) + 1
             events.append({"ph": "M", "name": "thread_name", "pid": groups[group],
-                           "tid": lanes[interval.track], "args": {"name": lane}})
+                           "tid": lanes[track], "args": {"name": lane}})
     for interval in sorted(recorder.intervals, key=lambda i: (i.start, lanes[i.track], i.end)):
         args = {"start_cycle": interval.start, "end_cycle": interval.end, **dict(interval.args)}
         events.append({
