@@ -163,7 +163,7 @@ class _Assembler:
         tokens = tokenize(text, self.file, number)
         if not tokens:
             return
-        end = SourceLocation(self.file, number, len(strip_comment(text).rstrip()) + 2)
+        end = SourceLocation(self.file, number, len(strip_comment(text).rstrip()) + 1)
         cursor = _Line(tokens, end)
         head = cursor.take("an instruction")
         word = head.text.lower()
