@@ -30,6 +30,8 @@ from dlpsim.errors import ProgramError, SourceLocation
 MAX_NUMBER = 2**63 - 1
 # Deeper loop nests are refused: no real program needs them, and they would exhaust the stack.
 MAX_LOOP_DEPTH = 100
+# Core numbers beyond this are refused at once rather than listed one by one.
+MAX_CORE_INDEX = 1023
 
 _COMMENT = re.compile(r";|#|//")
 _TOKEN = re.compile(
@@ -215,12 +217,15 @@ class _Assembler:
                 high, high_location = cursor.expression("the last core of the range")
                 if high < low:
                     raise ProgramError(high_location, f"empty core range {low}-{high}")
-            indices.extend(i for i in range(low, high + 1) if i not in indices)
+            if high > MAX_CORE_INDEX:
+                raise ProgramError(low_location, f"core {high} is out of range (cores are numbered "
+                                                 f"from 0 to at most {MAX_CORE_INDEX})")
+            indices.extend(range(low, high + 1))
             if (token := cursor.peek()) is not None and token.text == ",":
                 cursor.position += 1
                 continue
             cursor.finish(".core")
-            return CoreSelector(tuple(sorted(indices)), False, head.location)
+            return CoreSelector(tuple(sorted(set(indices))), False, head.location)
 
     def instruction(self, word: str, location: SourceLocation, cursor: _Line) -> None:
         statement: Statement
