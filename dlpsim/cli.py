@@ -28,7 +28,7 @@ def _machine_options(command):
     command = click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
                            help="Override one configuration value, e.g. dram.bandwidth=128GB/s "
                                 "(repeatable).")(command)
-    command = click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None,
+    command = click.option("--config", "config_file", default=None, metavar="FILE",
                            help="TOML file whose keys override the preset's.")(command)
     command = click.option("--preset", default=None,
                            help="Machine preset (default: the program's .machine, else dlp-s); "
@@ -82,10 +82,10 @@ def main():
 
 
 @main.command()
-@click.argument("program_file", metavar="PROGRAM", type=click.Path(dir_okay=False))
+@click.argument("program_file", metavar="PROGRAM", type=str)
 @_machine_options
 @click.option("--json", "as_json", is_flag=True, help="Print the results as one JSON object.")
-@click.option("--trace", "trace_file", type=click.Path(dir_okay=False), default=None,
+@click.option("--trace", "trace_file", type=str, default=None,
               help="Write a Chrome trace-event file (open it in Perfetto).")
 @_guarded
 def run(program_file, preset, config_file, overrides, as_json, trace_file):
@@ -110,7 +110,7 @@ def run(program_file, preset, config_file, overrides, as_json, trace_file):
 
 
 @main.command()
-@click.argument("program_file", metavar="PROGRAM", type=click.Path(dir_okay=False))
+@click.argument("program_file", metavar="PROGRAM", type=str)
 @_machine_options
 @click.option("--check", is_flag=True, help="Only validate: print nothing and exit 0 if the program is good.")
 @_guarded
@@ -127,7 +127,7 @@ def asm(program_file, preset, config_file, overrides, check):
 
 
 @main.command()
-@click.argument("program_file", metavar="[PROGRAM]", required=False, type=click.Path(dir_okay=False))
+@click.argument("program_file", metavar="[PROGRAM]", required=False, type=str)
 @_machine_options
 @_guarded
 def config(program_file, preset, config_file, overrides):

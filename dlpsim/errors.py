@@ -49,3 +49,28 @@ class ConfigErrors(UserError):
     def __init__(self, errors: list[ConfigError]):
         super().__init__("\n".join(str(e) for e in errors))
         self.errors = errors
+
+
+class WorkloadError(UserError):
+    """A bad layer, network or topology: an impossible shape, an unknown name.
+
+    Shown as ``where: error: message`` (``where`` is often empty; layer errors name
+    the layer in the message itself).
+    """
+
+    def __init__(self, message: str, where: str = ""):
+        super().__init__(f"{where}: error: {message}" if where else f"error: {message}")
+        self.where = where
+        self.message = message
+
+
+class TopologyError(WorkloadError):
+    """An error in a topology CSV file, reported as ``file:row: error: message``.
+
+    Rows count lines from 1 (the header is row 1), as an editor shows them.
+    """
+
+    def __init__(self, file: str, row: int, message: str):
+        super().__init__(message, f"{file}:{row}" if row > 0 else file)
+        self.file = file
+        self.row = row

@@ -8,6 +8,7 @@ Values are returned exactly, as ``int`` or :class:`fractions.Fraction`.
 
 from __future__ import annotations
 
+import math
 import re
 from fractions import Fraction
 
@@ -74,6 +75,8 @@ def _parse_rate(value: object, units: dict[str, int], what: str, example: str) -
     if isinstance(value, int):
         return value
     if isinstance(value, float):
+        if not math.isfinite(value):
+            raise UnitError(f"expected a finite {what} such as {example!r}, got {value!r}")
         return _exact(Fraction(repr(value)))
     if isinstance(value, str):
         return _exact(_split(value, units, what, example))

@@ -258,16 +258,12 @@ def test_directory_as_program_is_a_usage_error(tmp_path):
         assert "directory" in result.stderr
 
 
-@pytest.mark.xfail(strict=True, reason="click's dir_okay=False check answers before dlpsim's reader: "
-                   "'Error: Invalid value for 'PROGRAM': File 'folder' is a directory.' plus usage lines")
 def test_directory_as_program_uses_the_file_error_format(tmp_path):
     (tmp_path / "folder").mkdir()
     result = cli("run", "folder", cwd=tmp_path)
     assert result.stderr.startswith("folder: error:"), result.stderr
 
 
-@pytest.mark.xfail(strict=True, reason="bug: a non-finite TOML float reaches Fraction() and exits 1 with "
-                   "'internal error: ValueError: Invalid literal for Fraction: 'inf''")
 @pytest.mark.parametrize("assignment", ["core.matrix.macs_per_cycle=inf", "dram.bandwidth=nan",
                                         "clock.frequency=1e400"])
 def test_non_finite_numbers_are_bad_values(assignment, tmp_path):

@@ -9,6 +9,7 @@ validated as a whole, collecting every error with its key, before the frozen
 
 from __future__ import annotations
 
+import math
 import tomllib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -38,12 +39,24 @@ def _text(value: object) -> str:
     return value
 
 
-def _whole(minimum: int) -> Callable[[object], int]:
+def _name(value: object) -> str:
+    if not _text(value).strip():
+        raise UnitError("must not be empty")
+    return value
+
+
+# Enough for any cluster worth simulating; more would only make a typo expensive.
+MAX_CORES = 1024
+
+
+def _whole(minimum: int, maximum: int | None = None) -> Callable[[object], int]:
     def parse(value: object) -> int:
         if isinstance(value, bool) or not isinstance(value, int):
             raise UnitError(f"expected a whole number, got {value!r}")
         if value < minimum:
             raise UnitError(f"must be at least {minimum}, got {value}")
+        if maximum is not None and value > maximum:
+            raise UnitError(f"must be at most {maximum}, got {value}")
         return value
     return parse
 
@@ -60,6 +73,8 @@ def _positive(parse: Callable[[object], int | Fraction]) -> Callable[[object], i
 def _rate(value: object) -> int | Fraction:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise UnitError(f"expected a number of operations per cycle, got {value!r}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise UnitError(f"expected a finite number of operations per cycle, got {value!r}")
     rate = Fraction(repr(value)) if isinstance(value, float) else Fraction(value)
     return int(rate) if rate.denominator == 1 else rate
 
@@ -77,10 +92,10 @@ def _link_schema() -> dict:
 
 # Section -> key -> parser. A nested dict is a sub-section.
 SCHEMA: dict = {
-    "machine": {"name": _text, "description": _text},
+    "machine": {"name": _name, "description": _text},
     "clock": {"frequency": _FREQUENCY},
     "core": {
-        "count": _whole(1),
+        "count": _whole(1, MAX_CORES),
         "issue_cycles": _CYCLES,
         "queue_depth": _whole(1),
         "nram": {"capacity": _SIZE},
@@ -241,6 +256,8 @@ def load_machine(preset: str | None = None, config_file: str | Path | None = Non
                  overrides: Iterable[str] = ()) -> MachineConfig:
     """The machine: ``preset`` (default dlp-s), then ``config_file``'s keys, then each override."""
     name = preset or DEFAULT_PRESET
+    if name not in preset_names():
+        raise ConfigError("--preset", "", f"unknown preset {name!r} (known: {', '.join(preset_names())})")
     layers = [_Layer(f"preset {name}", _parse_toml(preset_text(name), f"preset {name}"))]
     if config_file is not None:
         layers.append(_read_file(config_file))

@@ -39,6 +39,7 @@ class _Core:
         self.timing = ThroughputTiming(machine)
         self.env = env
         self.links = links
+        self.routes: dict[int, Link] = {}
         depth = machine.core.queue_depth
         kinds = ("io",) if core.is_memory_core else ("compute", "io", "move")
         executors = {"compute": self._compute, "io": self._move, "move": self._move}
@@ -54,7 +55,10 @@ class _Core:
         return self.env.timeout(self.timing.cycles(instruction))
 
     def _move(self, instruction: Move) -> simpy.Event:
-        return self.links[link_name(instruction, self.core)].transfer(instruction.size)
+        link = self.routes.get(id(instruction))  # loops repeat the same instructions
+        if link is None:
+            link = self.routes[id(instruction)] = self.links[link_name(instruction, self.core)]
+        return link.transfer(instruction.size)
 
     def stats(self, total_cycles: int) -> CoreStats:
         control = dict(self.control.cycles)
@@ -70,14 +74,17 @@ class _Core:
 
 
 def _links(env: simpy.Environment, machine: MachineConfig, recorder: Recorder | None) -> dict[str, Link]:
-    def make(name, config):
-        return Link(env, name, machine.bytes_per_cycle(config), config.latency_cycles, recorder)
+    """The chip's links. Each queue executes one transfer at a time, so the DRAM link carries at
+    most one transfer per io queue, and a core's SharedRAM or local link only its move queue's."""
+    def make(name, config, max_active):
+        return Link(env, name, machine.bytes_per_cycle(config), config.latency_cycles, max_active, recorder)
 
-    links = {"dram": make("dram", machine.dram.link)}
+    io_queues = machine.compute_cores + machine.has_memory_core
+    links = {"dram": make("dram", machine.dram.link, io_queues)}
     for index in range(machine.compute_cores):
         if machine.shared is not None:
-            links[f"shared.{index}"] = make(f"shared.{index}", machine.shared.link)
-        links[f"local.{index}"] = make(f"local.{index}", machine.core.local)
+            links[f"shared.{index}"] = make(f"shared.{index}", machine.shared.link, 1)
+        links[f"local.{index}"] = make(f"local.{index}", machine.core.local, 1)
     return links
 
 

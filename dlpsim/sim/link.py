@@ -7,33 +7,42 @@ whole cycles, when a transfer joins or finishes; a transfer finishes at the
 first whole cycle by which all its bytes have been delivered. The latency is
 spent before the transfer joins the sharing.
 
-Arithmetic is exact (fractions), and the link costs one SimPy event per
-change of its set of active transfers, never one per cycle.
+Arithmetic is exact and in integers: bytes are counted in units of
+1 / (q * lcm(1..N)) byte, where B = p / q and N is the most transfers that can
+be active at once (one per queue that uses the link), so every share B / n is
+a whole number of units per cycle. The link costs one SimPy event per change
+of its set of active transfers, never one per cycle.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
-from math import ceil
+from math import lcm
 
 import simpy
 
 
 @dataclass
 class _Transfer:
-    remaining: Fraction  # bytes not yet delivered
+    remaining: int  # units not yet delivered
     done: simpy.Event
 
 
 class Link:
     def __init__(self, env: simpy.Environment, name: str, bytes_per_cycle: Fraction,
-                 latency_cycles: int, recorder=None):
+                 latency_cycles: int, max_active: int, recorder=None):
         self.env = env
         self.name = name
-        self.bytes_per_cycle = bytes_per_cycle
+        self.bytes_per_cycle = Fraction(bytes_per_cycle)
         self.latency_cycles = latency_cycles
+        self.max_active = max_active
         self.recorder = recorder
+        shares = lcm(*range(1, max_active + 1))
+        self._units_per_byte = self.bytes_per_cycle.denominator * shares
+        # units each of n active transfers receives per cycle, by n
+        self._units_per_cycle = [0] + [self.bytes_per_cycle.numerator * shares // n
+                                       for n in range(1, max_active + 1)]
         self.active: list[_Transfer] = []  # in joining order, so ties resolve deterministically
         self._divided_at = 0  # the cycle at which the current shares were set
         self._timer_generation = 0  # timers from earlier share divisions are ignored
@@ -45,7 +54,7 @@ class Link:
 
     def transfer(self, size: int) -> simpy.Event:
         """Start moving ``size`` bytes; the returned event fires when the last byte is delivered."""
-        transfer = _Transfer(Fraction(size), self.env.event())
+        transfer = _Transfer(size * self._units_per_byte, self.env.event())
         self.bytes += size
         self.transfers += 1
         if self.latency_cycles:
@@ -56,6 +65,8 @@ class Link:
 
     def _join(self, transfer: _Transfer) -> None:
         self._settle()
+        if len(self.active) >= self.max_active:
+            raise RuntimeError(f"link {self.name}: more than {self.max_active} concurrent transfers")
         self.active.append(transfer)
         self._divide()
 
@@ -66,33 +77,32 @@ class Link:
         link's timer for that cycle has run: it is retired here, so the new
         shares are divided among the transfers still in flight.
         """
-        self._deliver()
-        if any(t.remaining <= 0 for t in self.active):
-            finished = [t for t in self.active if t.remaining <= 0]
-            self.active = [t for t in self.active if t.remaining > 0]
-            for transfer in finished:
-                transfer.done.succeed()
-
-    def _deliver(self) -> None:
-        """Credit every active transfer with its share of the cycles since the last division."""
         now = self.env.now
         elapsed = now - self._divided_at
-        if elapsed and self.active:
-            share = elapsed * self.bytes_per_cycle / len(self.active)
-            for transfer in self.active:
-                transfer.remaining -= share
-            self.busy_cycles += elapsed
-            if self.recorder is not None:
-                self.recorder.link_segment(self.name, self._divided_at, now, len(self.active))
         self._divided_at = now
+        if not elapsed or not self.active:
+            return
+        delivered = elapsed * self._units_per_cycle[len(self.active)]
+        self.busy_cycles += elapsed
+        if self.recorder is not None:
+            self.recorder.link_segment(self.name, now - elapsed, now, len(self.active))
+        finished = False
+        for transfer in self.active:
+            transfer.remaining -= delivered
+            finished = finished or transfer.remaining <= 0
+        if finished:
+            done = [t for t in self.active if t.remaining <= 0]
+            self.active = [t for t in self.active if t.remaining > 0]
+            for transfer in done:
+                transfer.done.succeed()
 
     def _divide(self) -> None:
         """Set the shares and wake up at the first cycle by which some transfer is complete."""
         self._timer_generation += 1
         if not self.active:
             return
-        share = self.bytes_per_cycle / len(self.active)
-        first_done = ceil(min(t.remaining for t in self.active) / share)
+        share = self._units_per_cycle[len(self.active)]
+        first_done = -(-min(t.remaining for t in self.active) // share)
         generation = self._timer_generation
         self.env.timeout(first_done).callbacks.append(lambda _: self._on_timer(generation))
 
