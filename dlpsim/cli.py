@@ -17,7 +17,8 @@ import click
 
 from dlpsim import __version__
 from dlpsim.asm import Program, assemble_file
-from dlpsim.errors import ProgramError, UserError
+from dlpsim.errors import ProgramError, RunLimitError, UserError
+from dlpsim.sim.engine import DEFAULT_MAX_CYCLES
 
 USAGE_ERROR = 2
 INTERNAL_ERROR = 1
@@ -87,8 +88,10 @@ def main():
 @click.option("--json", "as_json", is_flag=True, help="Print the results as one JSON object.")
 @click.option("--trace", "trace_file", type=str, default=None,
               help="Write a Chrome trace-event file (open it in Perfetto).")
+@click.option("--max-cycles", type=click.IntRange(min=1), default=DEFAULT_MAX_CYCLES, show_default=True,
+              help="Stop a run that exceeds this many cycles (and refuse one that provably would).")
 @_guarded
-def run(program_file, preset, config_file, overrides, as_json, trace_file):
+def run(program_file, preset, config_file, overrides, as_json, trace_file, max_cycles):
     """Simulate PROGRAM and report cycles, time, utilization and the roofline bound."""
     from dlpsim.analysis.report import format_summary
     from dlpsim.sim import Recorder, simulate, write_chrome_trace
@@ -96,7 +99,7 @@ def run(program_file, preset, config_file, overrides, as_json, trace_file):
     program = assemble_file(program_file)
     machine = _load(program, preset, config_file, overrides)
     recorder = Recorder() if trace_file else None
-    stats = simulate(program, machine, recorder)
+    stats = simulate(program, machine, recorder, max_cycles=max_cycles)
     if recorder is not None:
         try:
             write_chrome_trace(trace_file, recorder, machine.clock_hz,
@@ -107,6 +110,10 @@ def run(program_file, preset, config_file, overrides, as_json, trace_file):
         click.echo(json.dumps(stats.to_dict(), indent=2))
     else:
         click.echo(format_summary(stats), nl=False)
+    if not stats.complete:
+        raise RunLimitError(f"{program.file}: error: stopped at the limit of {max_cycles:,} cycles before "
+                            "the program finished; the figures above cover only those cycles "
+                            "(raise the limit with --max-cycles)")
 
 
 @main.command()
@@ -153,6 +160,40 @@ def presets(name):
         return
     for preset in preset_names():
         click.echo(f"{preset:8}  {load_machine(preset).description}")
+
+
+
+# -- dlpsim net: the workload library (networks and SCALE-Sim topologies) -----------------
+
+
+@main.group(invoke_without_command=True)
+@click.option("--list", "list_networks", is_flag=True, help="List the built-in networks.")
+@click.pass_context
+@_guarded
+def net(ctx, list_networks):
+    """The built-in networks and SCALE-Sim topologies: list them, or summarize one."""
+    from dlpsim.workloads import NETWORKS
+    from dlpsim.workloads.summary import format_list
+
+    if list_networks:
+        click.echo(format_list(list(NETWORKS.values())), nl=False)
+    elif ctx.invoked_subcommand is None:
+        click.echo(ctx.get_help())
+
+
+@net.command("summary")
+@click.argument("name")
+@_guarded
+def net_summary(name):
+    """Print NAME's layers (type, output shape, params, MACs) with totals.
+
+    NAME is a built-in network (see `dlpsim net --list`) or the path of a SCALE-Sim
+    topology CSV file.
+    """
+    from dlpsim.workloads import load_network
+    from dlpsim.workloads.summary import format_summary
+
+    click.echo(format_summary(load_network(name)), nl=False)
 
 
 if __name__ == "__main__":

@@ -20,35 +20,53 @@ class SourceLocation:
 
 
 class UserError(Exception):
-    """Bad input: the message is complete and is shown without a traceback."""
+    """Bad input: the message is complete and is shown without a traceback.
+
+    Subclasses keep their constructor's arguments as ``args`` and format in
+    ``__str__``, so a copy made with ``type(error)(*error.args)`` (as SimPy makes
+    when a process fails) is the same error.
+    """
 
 
 class ProgramError(UserError):
     """An error in a program, reported as ``file:line:col: error: message``."""
 
     def __init__(self, location: SourceLocation, message: str):
-        super().__init__(f"{location}: error: {message}")
+        super().__init__(location, message)
         self.location = location
         self.message = message
+
+    def __str__(self) -> str:
+        return f"{self.location}: error: {self.message}"
+
+
+class RunLimitError(UserError):
+    """A run refused or stopped because it would exceed a limit the user can raise."""
 
 
 class ConfigError(UserError):
     """An error in a machine configuration, naming the key and where it came from."""
 
     def __init__(self, source: str, key: str, message: str):
-        where = f"{source}: " if source else ""
-        super().__init__(f"{where}error: {key}: {message}" if key else f"{where}error: {message}")
+        super().__init__(source, key, message)
         self.source = source
         self.key = key
         self.message = message
+
+    def __str__(self) -> str:
+        where = f"{self.source}: " if self.source else ""
+        return f"{where}error: {self.key}: {self.message}" if self.key else f"{where}error: {self.message}"
 
 
 class ConfigErrors(UserError):
     """Several configuration errors found in one pass, reported together."""
 
     def __init__(self, errors: list[ConfigError]):
-        super().__init__("\n".join(str(e) for e in errors))
+        super().__init__(errors)
         self.errors = errors
+
+    def __str__(self) -> str:
+        return "\n".join(str(e) for e in self.errors)
 
 
 class WorkloadError(UserError):
@@ -59,9 +77,12 @@ class WorkloadError(UserError):
     """
 
     def __init__(self, message: str, where: str = ""):
-        super().__init__(f"{where}: error: {message}" if where else f"error: {message}")
+        super().__init__(message, where)
         self.where = where
         self.message = message
+
+    def __str__(self) -> str:
+        return f"{self.where}: error: {self.message}" if self.where else f"error: {self.message}"
 
 
 class TopologyError(WorkloadError):
@@ -72,5 +93,6 @@ class TopologyError(WorkloadError):
 
     def __init__(self, file: str, row: int, message: str):
         super().__init__(message, f"{file}:{row}" if row > 0 else file)
+        self.args = (file, row, message)
         self.file = file
         self.row = row

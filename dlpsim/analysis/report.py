@@ -33,7 +33,9 @@ def format_summary(stats: Stats) -> str:
     compute = stats.compute_bound_cycles
     dram = stats.dram_bound_cycles
     limit = "compute-limited" if stats.bound_kind == "compute" else "DRAM-limited"
-    lines = [
+    lines = [] if stats.complete else [
+        f"INCOMPLETE: stopped at cycle {total}; every figure covers only the cycles simulated", ""]
+    lines += [
         f"{stats.program} on {stats.machine} ({stats.compute_cores} compute core"
         f"{'s' if stats.compute_cores > 1 else ''}, {format_frequency(stats.clock_hz)})",
         "",

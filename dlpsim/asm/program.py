@@ -147,13 +147,26 @@ class Program:
 
 
 def expand(statements: tuple[Statement, ...]) -> Iterator[Instruction]:
-    """The dynamic instruction stream: loops unrolled lazily, never materialised."""
+    """The dynamic instruction stream: loops unrolled lazily, never materialised.
+
+    A loop whose body issues nothing is skipped, however large its count.
+    """
     for statement in statements:
         if isinstance(statement, Loop):
-            for _ in range(statement.count):
-                yield from expand(statement.body)
+            if statement.count and dynamic_count(statement.body, INSTRUCTION_TYPES):
+                for _ in range(statement.count):
+                    yield from expand(statement.body)
         else:
             yield statement
+
+
+def repetitions(statements: tuple[Statement, ...], times: int = 1) -> Iterator[tuple[Instruction, int]]:
+    """Each instruction of the text with how many times the stream issues it."""
+    for statement in statements:
+        if isinstance(statement, Loop):
+            yield from repetitions(statement.body, times * statement.count)
+        else:
+            yield statement, times
 
 
 def dynamic_count(statements: tuple[Statement, ...], kind: type | tuple[type, ...]) -> int:

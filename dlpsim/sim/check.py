@@ -7,20 +7,27 @@ memory, addressed operands past a memory's end, unequal barrier counts.
 
 from __future__ import annotations
 
+from fractions import Fraction
+from math import ceil
+
+from dlpsim.asm.opcodes import Memory
 from dlpsim.asm.program import (
     INSTRUCTION_TYPES,
     MEMORY_CORE,
     Barrier,
+    Compute,
     CoreId,
     Move,
     Operand,
     Program,
     Statement,
     dynamic_count,
+    repetitions,
     walk,
 )
 from dlpsim.errors import ProgramError
 from dlpsim.machine import MachineConfig
+from dlpsim.sim.compute import ThroughputTiming
 from dlpsim.units import format_size
 
 
@@ -88,3 +95,41 @@ def _check_barriers(streams: dict[CoreId, tuple[Statement, ...]]) -> None:
     raise ProgramError(first_barrier.location,
                        f"the cores reach different numbers of barriers ({summary}): every core with "
                        "instructions must reach the same number, or the program would deadlock")
+
+
+def minimum_cycles(streams: dict[CoreId, tuple[Statement, ...]], machine: MachineConfig) -> tuple[int, str]:
+    """A lower bound on the run's cycles, from the text alone, and what sets it.
+
+    Each queue executes its instructions one at a time, each taking at least its
+    time alone (compute: its exact duration; a transfer: latency + ceil(size / B)
+    on its link at full bandwidth); the DRAM link cannot move the chip's DRAM
+    bytes faster than its bandwidth. Used to refuse, before running, a program
+    that cannot finish within the cycle limit.
+    """
+    timing = ThroughputTiming(machine)
+    dram = machine.dram.link
+    dram_rate = machine.bytes_per_cycle(dram)
+    best = (0, "nothing to do")
+    dram_bytes = 0
+    for core, stream in streams.items():
+        busy = {"compute": 0, "io": 0, "move": 0}
+        for instruction, times in repetitions(stream):
+            if isinstance(instruction, Compute):
+                busy["compute"] += times * timing.cycles(instruction)
+            elif isinstance(instruction, Move):
+                if instruction.touches_dram:
+                    link, queue = dram, "io"
+                    dram_bytes += times * instruction.size
+                else:
+                    shared = Memory.SHARED in (instruction.source.memory, instruction.destination.memory)
+                    link, queue = (machine.shared.link if shared else machine.core.local), "move"
+                    # machine.shared exists: bind() refused SharedRAM on machines without one
+                rate = machine.bytes_per_cycle(link)
+                busy[queue] += times * (link.latency_cycles + ceil(Fraction(instruction.size) / rate))
+        for queue, cycles in busy.items():
+            if cycles > best[0]:
+                best = (cycles, f"{core}'s {queue} queue alone needs {cycles} cycles")
+    dram_cycles = ceil(Fraction(dram_bytes) / dram_rate)
+    if dram_cycles > best[0]:
+        best = (dram_cycles, f"{dram_bytes} bytes over the DRAM link need {dram_cycles} cycles")
+    return best

@@ -15,11 +15,17 @@ from collections.abc import Generator
 import simpy
 
 from dlpsim.asm.program import Barrier, Compute, Move, Statement, Sync, expand
+from dlpsim.errors import ProgramError
 from dlpsim.sim.barrier import ClusterBarrier
 from dlpsim.sim.queues import IssueQueue
 
 # The causes the control unit's time is split into; "finished" is the time after its last issue.
 CONTROL_CAUSES = ("issuing", "queue_full", "sync", "barrier", "finished")
+
+# Only sync and barrier can be issued without time passing (a move or compute takes at least a
+# cycle, and a queue holds a few). A stream that issues this many of them in one cycle is
+# spinning in a loop of nothing but syncs and barriers: stop it with a clear error.
+SPIN_LIMIT = 1_000_000
 
 
 def queue_kind(instruction: Compute | Move) -> str:
@@ -41,16 +47,27 @@ class ControlUnit:
         self.recorder = recorder
         self.cycles = dict.fromkeys(CONTROL_CAUSES[:-1], 0)
         self.done_issuing_at = 0
+        self.finished = False
         self.barriers_passed = 0
+        self.waiting_at: Barrier | None = None  # the barrier it is blocked on, if any
         if recorder is not None:
             recorder.declare(core, "control")
 
     def run(self) -> Generator[simpy.Event, object, None]:
         env = self.env
         routes: dict[int, IssueQueue] = {}  # id(instruction) -> its queue; loops repeat instructions
+        spin_cycle, spins = -1, 0
         for instruction in expand(self.stream):
             kind = type(instruction)
             if kind is Sync or kind is Barrier:
+                if env.now != spin_cycle:
+                    spin_cycle, spins = env.now, 0
+                spins += 1
+                if spins > SPIN_LIMIT:
+                    raise ProgramError(instruction.location,
+                                       f"{self.core} issued over {SPIN_LIMIT:,} sync/barrier instructions at "
+                                       f"cycle {env.now} with no work between them; a loop of nothing but "
+                                       "sync and barrier does nothing")
                 start = env.now
                 for queue in self.queues.values():
                     while queue.current is not None:
@@ -58,8 +75,10 @@ class ControlUnit:
                 self._charge("sync", start)
                 if kind is Barrier:
                     start = env.now
-                    self.barriers_passed += 1
+                    self.waiting_at = instruction
                     yield self.barrier.arrive()
+                    self.waiting_at = None
+                    self.barriers_passed += 1
                     self._charge("barrier", start)
                 continue
             if self.issue_cycles:
@@ -76,6 +95,7 @@ class ControlUnit:
                 self._charge("queue_full", start)
             queue.push(instruction)
         self.done_issuing_at = env.now
+        self.finished = True
 
     def _charge(self, cause: str, start: int) -> None:
         """Count the cycles since ``start`` as spent waiting for ``cause``."""

@@ -8,9 +8,10 @@ import simpy
 
 from dlpsim.asm.opcodes import COMPUTE_TYPES, Memory
 from dlpsim.asm.program import Compute, CoreId, Move, Program
+from dlpsim.errors import ProgramError, RunLimitError
 from dlpsim.machine import MachineConfig
 from dlpsim.sim.barrier import ClusterBarrier
-from dlpsim.sim.check import bind
+from dlpsim.sim.check import bind, minimum_cycles
 from dlpsim.sim.compute import ThroughputTiming
 from dlpsim.sim.control import ControlUnit
 from dlpsim.sim.link import Link
@@ -88,15 +89,40 @@ def _links(env: simpy.Environment, machine: MachineConfig, recorder: Recorder | 
     return links
 
 
-def simulate(program: Program, machine: MachineConfig, recorder: Recorder | None = None) -> Stats:
-    """Run ``program`` on ``machine``; raises ProgramError if the program does not fit the machine."""
+# The default cycle limit: 10 s of simulated time at 1 GHz, far above any shipped program or
+# network, low enough that a runaway program is refused instead of simulated for hours.
+DEFAULT_MAX_CYCLES = 10**10
+
+
+def simulate(program: Program, machine: MachineConfig, recorder: Recorder | None = None,
+             max_cycles: int | None = DEFAULT_MAX_CYCLES) -> Stats:
+    """Run ``program`` on ``machine``.
+
+    Raises ProgramError if the program does not fit the machine, and RunLimitError if it
+    provably needs more than ``max_cycles``. A run that reaches the limit anyway stops there
+    and returns partial Stats (``complete`` False). ``max_cycles=None`` runs to the end.
+    """
     streams = bind(program, machine)
+    if max_cycles is not None:
+        needed, reason = minimum_cycles(streams, machine)
+        if needed > max_cycles:
+            raise RunLimitError(f"{program.file}: error: the program needs at least {needed:,} cycles "
+                                f"({reason}), more than the limit of {max_cycles:,}; not run "
+                                "(raise it with --max-cycles)")
     env = simpy.Environment()
     links = _links(env, machine, recorder)
     barrier = ClusterBarrier(env, participants=len(streams))
     cores = [_Core(env, core, stream, machine, links, barrier, recorder) for core, stream in streams.items()]
-    env.run()
-    total = max((q.last_completion for core in cores for q in core.queues.values()), default=0)
+    # Events at cycle max_cycles still run: a program that ends exactly at the limit is complete.
+    env.run(until=None if max_cycles is None else max_cycles + 1)
+    complete = all(core.control.finished and not any(q.busy for q in core.queues.values())
+                   for core in cores)
+    if complete:
+        total = max((q.last_completion for core in cores for q in core.queues.values()), default=0)
+    elif env.peek() == simpy.core.Infinity:
+        _report_deadlock(cores)
+    else:
+        total = max_cycles
     needed = sum((Fraction(ops) / machine.ops_per_cycle(COMPUTE_TYPES[kind])
                   for core in cores for kind, ops in core.operations.items()), Fraction(0))
     return Stats(
@@ -111,4 +137,21 @@ def simulate(program: Program, machine: MachineConfig, recorder: Recorder | None
                     for link in links.values()),
         compute_cycles_needed=needed,
         dram_bytes_per_cycle=machine.bytes_per_cycle(machine.dram.link),
+        complete=complete,
     )
+
+
+def _report_deadlock(cores: list[_Core]) -> None:
+    """Nothing can happen any more, yet some core has not finished: say who waits where.
+
+    bind() refuses unequal barrier counts, so this is a safety net, not an expected path.
+    """
+    waiting = [core for core in cores if core.control.waiting_at is not None]
+    if not waiting:
+        raise RuntimeError("the simulation stopped with unfinished cores and no barrier to blame")
+    first = waiting[0].control.waiting_at
+    done = [core.core.name for core in cores if core.control.finished]
+    blocked = ", ".join(f"{core.core} waits at the barrier on line {core.control.waiting_at.location.line}"
+                        for core in waiting)
+    finished = f", while {', '.join(done)} finished without reaching it" if done else ""
+    raise ProgramError(first.location, f"deadlock: {blocked}{finished}")

@@ -51,6 +51,9 @@ class Stats:
     links: tuple[LinkStats, ...]
     compute_cycles_needed: Fraction  # sum over types of ops(T) / rate(T), all cores together
     dram_bytes_per_cycle: Fraction
+    # False when the run was stopped at the cycle limit: then every figure covers only the
+    # cycles simulated, and the instructions still executing are not counted.
+    complete: bool = True
 
     @property
     def seconds(self) -> Fraction:
@@ -101,6 +104,7 @@ class Stats:
         total = self.cycles
         return {
             "format": RESULTS_FORMAT,
+            "complete": self.complete,
             "program": self.program,
             "machine": self.machine,
             "clock_hz": number(self.clock_hz),
