@@ -1,0 +1,63 @@
+"""Workloads: layers with exact arithmetic, the built-in networks, and SCALE-Sim topologies.
+
+The workload is kept apart from the machine and from the mapping (the compiler's
+business): a network says what is computed, on which shapes, never how.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+from dlpsim.errors import WorkloadError
+from dlpsim.workloads.layers import (
+    ACTIVATION_COSTS,
+    FP32_BYTES,
+    VECTOR_OPERATIONS,
+    Activation,
+    Add,
+    BatchNorm,
+    Concat,
+    Conv2d,
+    FullyConnected,
+    Layer,
+    LSTMCell,
+    Pool,
+    ReceptiveField,
+    Shape,
+    Window,
+    receptive_fields,
+)
+from dlpsim.workloads.networks import NETWORKS, Network, NetworkBuilder, Node
+
+
+def network_names() -> list[str]:
+    return list(NETWORKS)
+
+
+@functools.cache
+def get_network(name: str) -> Network:
+    """A built-in network by name (networks are immutable, so each is built once)."""
+    if name not in NETWORKS:
+        raise WorkloadError(f"unknown network {name!r} (known: {', '.join(NETWORKS)})")
+    return NETWORKS[name].build()
+
+
+def load_network(name_or_path: str) -> Network:
+    """A built-in network, or a SCALE-Sim topology when given a path to a .csv file."""
+    if name_or_path in NETWORKS:
+        return get_network(name_or_path)
+    if name_or_path.lower().endswith(".csv") or Path(name_or_path).is_file():
+        from dlpsim.workloads.topology import load_topology
+
+        return load_topology(name_or_path)
+    raise WorkloadError(f"unknown network {name_or_path!r} (known: {', '.join(NETWORKS)}; "
+                        "or give the path of a SCALE-Sim topology .csv file)")
+
+
+__all__ = [
+    "ACTIVATION_COSTS", "FP32_BYTES", "NETWORKS", "VECTOR_OPERATIONS", "Activation", "Add",
+    "BatchNorm", "Concat", "Conv2d", "FullyConnected", "LSTMCell", "Layer", "Network",
+    "NetworkBuilder", "Node", "Pool", "ReceptiveField", "Shape", "Window", "get_network",
+    "load_network", "network_names", "receptive_fields",
+]

@@ -1,0 +1,678 @@
+"""Layers with exact shape, parameter, MAC and vector-operation arithmetic.
+
+A layer is the workload of one operator on concrete input shapes: it says what it
+computes, never how a machine maps it (that is the compiler's business).
+
+Shapes are tuples of element counts, outermost first:
+
+- ``(channels, height, width)``: a feature map;
+- ``(features,)``: a vector;
+- ``(rows, features)``: a batch of row vectors, the left operand of a GEMM (SCALE-Sim's
+  GEMM rows; the textbook's "FC 32x256 x 256x128" is 32 rows of 256 features).
+
+Counting conventions
+--------------------
+- **weights**: multiplicative parameters (kernel or matrix entries, batch-norm scales);
+  **biases**: additive ones; **params** = weights + biases. Batch normalization counts
+  its two trainable vectors (scale gamma and shift beta), as frameworks count trainable
+  parameters; the running mean and variance fold into those two at inference, so two
+  values per channel is also exactly what an inference kernel reads.
+- **MACs**: multiply-accumulates of the matrix work (convolution, fully connected, the
+  LSTM gate matrices). A partial window at a border or in ``ceil_mode`` counts in full,
+  as if zero-padded. One MAC is one multiply and one add.
+- **neurons**: the output elements of layers that compute new neurons from a window or
+  a matrix (convolution, fully connected, pooling, LSTM's ``h``). Element-wise layers
+  (activation, batch norm, residual add) and concatenation act on neurons already
+  counted, as the usual AlexNet figure (which counts no ReLU outputs) does.
+- **bytes**: ``weight_bytes`` = params; ``input_bytes`` = every activation element read
+  (for the LSTM cell also its state ``h`` and ``c``); ``output_bytes`` = every element
+  written; all times ``bytes_per_element`` (default 4, FP32).
+
+Vector operation costs (the one table)
+--------------------------------------
+The vector unit executes ADD, SUB, MUL and DIV (the ISA's compute types); everything
+else is decomposed into them. Comparisons are SUBs (the sign of the difference).
+
+======================  ===================================  =======================
+layer                   operations                           per
+======================  ===================================  =======================
+conv / fc with bias     1 ADD (the bias)                     output element
+relu                    1 SUB (compare with 0)               element
+relu6                   2 SUB (compare with 0 and with 6)    element
+leaky_relu              1 SUB + 1 MUL (scale if negative)    element
+sigmoid, tanh           4 SUB + 1 MUL + 1 ADD                element
+max pool                k - 1 SUB (compares)                 output, k = window size
+avg pool                k - 1 ADD + 1 MUL (by 1/k)           output, k = window size
+batch norm (inference)  1 MUL + 1 ADD (x * scale + shift)    element
+add of n inputs         n - 1 ADD                            output element
+concat                  nothing (data movement only)
+LSTM cell               4 ADD (gate biases), 3 sigmoid +     hidden unit
+                        2 tanh, 3 MUL + 1 ADD (c and h)
+======================  ===================================  =======================
+
+Sigmoid and tanh are piecewise-linear, as the DianNao family's output stage evaluates
+them: 16 segments, the segment found by a binary search of 4 compares, then
+``a_i * x + b_i``. The window size ``k`` of pooling counts padding elements (as
+``count_include_pad`` does). No layer here needs DIV; it stays in every dict so that
+consumers can rely on all four keys.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import ClassVar, NoReturn
+
+from dlpsim.errors import WorkloadError
+
+Shape = tuple[int, ...]
+
+FP32_BYTES = 4
+
+VECTOR_OPERATIONS = ("ADD", "SUB", "MUL", "DIV")
+
+# Segments of the piecewise-linear sigmoid/tanh, and the compares that find one.
+PWL_SEGMENTS = 16
+_PWL_COMPARES = PWL_SEGMENTS.bit_length() - 1
+
+
+def _ops(add: int = 0, sub: int = 0, mul: int = 0, div: int = 0) -> dict[str, int]:
+    return {"ADD": add, "SUB": sub, "MUL": mul, "DIV": div}
+
+
+def _scaled(ops: dict[str, int], times: int) -> dict[str, int]:
+    return {op: count * times for op, count in ops.items()}
+
+
+def sum_ops(many: Iterable[dict[str, int]]) -> dict[str, int]:
+    total = _ops()
+    for ops in many:
+        for op, count in ops.items():
+            total[op] += count
+    return total
+
+
+# Element-wise activation functions: vector operations per element (the table above).
+ACTIVATION_COSTS: dict[str, dict[str, int]] = {
+    "relu": _ops(sub=1),
+    "relu6": _ops(sub=2),
+    "leaky_relu": _ops(sub=1, mul=1),
+    "sigmoid": _ops(sub=_PWL_COMPARES, mul=1, add=1),
+    "tanh": _ops(sub=_PWL_COMPARES, mul=1, add=1),
+}
+
+
+def elements(shape: Shape) -> int:
+    return math.prod(shape)
+
+
+def format_shape(shape: Shape) -> str:
+    return "x".join(str(size) for size in shape)
+
+
+@dataclass(frozen=True)
+class Window:
+    """One axis of a sliding window: how a layer maps positions of its input to its output."""
+
+    kernel: int
+    stride: int
+    padding: int
+
+
+IDENTITY = Window(1, 1, 0)
+
+
+@dataclass(frozen=True)
+class ReceptiveField:
+    """The input region one output position sees, along one axis.
+
+    ``size``: input positions covered; ``jump``: input positions between neighbouring
+    outputs; ``offset``: the input coordinate of the first position covered by output 0
+    (negative when it reaches into padding).
+    """
+
+    size: int
+    jump: int
+    offset: int
+
+    def through(self, window: Window) -> ReceptiveField:
+        return ReceptiveField(size=self.size + (window.kernel - 1) * self.jump,
+                              jump=self.jump * window.stride,
+                              offset=self.offset - window.padding * self.jump)
+
+
+INPUT_FIELD = ReceptiveField(1, 1, 0)
+
+
+def receptive_fields(chain: Iterable[Window | tuple[int, int, int]]) -> list[ReceptiveField]:
+    """The receptive field after each layer of a chain of (kernel, stride, padding) windows.
+
+    ``r_out = r_in + (kernel - 1) * jump_in`` and ``jump_out = jump_in * stride``;
+    padding moves the field (``offset``) but does not change its size.
+    """
+    field = INPUT_FIELD
+    fields = []
+    for window in chain:
+        if not isinstance(window, Window):
+            window = Window(*window)
+        field = field.through(window)
+        fields.append(field)
+    return fields
+
+
+def _is_count(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _pair(layer: Layer, what: str, value: object, minimum: int) -> tuple[int, int]:
+    pair = (value, value) if _is_count(value) else value
+    if (not isinstance(pair, tuple) or len(pair) != 2 or not all(_is_count(v) for v in pair)
+            or min(pair) < minimum):
+        layer._fail(f"{what} must be a whole number >= {minimum} or a (height, width) pair of them, "
+                    f"got {value!r}")
+    return pair
+
+
+def _output_size(layer: Layer, axis: str, size: int, window: Window, ceil_mode: bool) -> int:
+    span = size + 2 * window.padding - window.kernel
+    if span < 0:
+        layer._fail(f"a kernel of {window.kernel} does not fit the input {axis} {size} padded by "
+                    f"{window.padding} on each side (the output {axis} would be "
+                    f"{span // window.stride + 1})")
+    if not ceil_mode:
+        return span // window.stride + 1
+    out = -(-span // window.stride) + 1
+    # A last window that would start in the right padding or beyond is dropped (as PyTorch
+    # and Caffe do), so every window overlaps the input or its left padding.
+    if (out - 1) * window.stride >= size + window.padding:
+        out -= 1
+    return out
+
+
+@dataclass(frozen=True, kw_only=True)
+class Layer:
+    """One operator on concrete shapes. Subclasses define the arithmetic."""
+
+    name: str = ""
+
+    kind: ClassVar[str] = "layer"
+    creates_neurons: ClassVar[bool] = False
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str):
+            raise WorkloadError(f"a layer name must be text, got {self.name!r}")
+
+    @property
+    def label(self) -> str:
+        return self.name or self.kind
+
+    def _fail(self, message: str) -> NoReturn:
+        raise WorkloadError(f"{self.label}: {message}")
+
+    def _check_shape(self, shape: object, ranks: tuple[int, ...], what: str = "input") -> Shape:
+        if (not isinstance(shape, tuple) or len(shape) not in ranks
+                or not all(_is_count(size) for size in shape)):
+            expected = " or ".join(f"{rank} sizes" for rank in ranks)
+            self._fail(f"{what} shape must be a tuple of {expected}, got {shape!r}")
+        if min(shape) < 1:
+            self._fail(f"{what} shape {shape} has a size below 1")
+        return shape
+
+    # -- what every layer answers; subclasses override what applies to them --------------
+    # ``input_shapes`` (a tuple of shapes) is a property of one-input layers and a field
+    # of many-input ones, so it is not declared here (a property would shadow the field).
+
+    @property
+    def output_shape(self) -> Shape:
+        raise NotImplementedError
+
+    @property
+    def weights(self) -> int:
+        return 0
+
+    @property
+    def biases(self) -> int:
+        return 0
+
+    @property
+    def params(self) -> int:
+        return self.weights + self.biases
+
+    @property
+    def macs(self) -> int:
+        return 0
+
+    @property
+    def vector_ops(self) -> dict[str, int]:
+        return _ops()
+
+    @property
+    def neurons(self) -> int:
+        return elements(self.output_shape) if self.creates_neurons else 0
+
+    @property
+    def windows(self) -> tuple[Window, Window]:
+        """The (height, width) sliding windows, for receptive fields; identity by default."""
+        return IDENTITY, IDENTITY
+
+    def weight_bytes(self, bytes_per_element: int = FP32_BYTES) -> int:
+        return self.params * bytes_per_element
+
+    def input_bytes(self, bytes_per_element: int = FP32_BYTES) -> int:
+        return sum(elements(shape) for shape in self.input_shapes) * bytes_per_element
+
+    def output_bytes(self, bytes_per_element: int = FP32_BYTES) -> int:
+        return elements(self.output_shape) * bytes_per_element
+
+    def describe(self) -> str:
+        """A short type description for tables, e.g. ``conv 11x11/4``."""
+        return self.kind
+
+
+@dataclass(frozen=True, kw_only=True)
+class _OneInput(Layer):
+    input_shape: Shape
+
+    ranks: ClassVar[tuple[int, ...]] = (1, 2, 3)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self._check_shape(self.input_shape, self.ranks)
+
+    @property
+    def input_shapes(self) -> tuple[Shape, ...]:
+        return (self.input_shape,)
+
+
+def _window_text(kernel: tuple[int, int], stride: tuple[int, int]) -> str:
+    text = f"{kernel[0]}x{kernel[1]}"
+    if stride != (1, 1):
+        text += f"/{stride[0]}" if stride[0] == stride[1] else f"/{stride[0]}x{stride[1]}"
+    return text
+
+
+@dataclass(frozen=True, kw_only=True)
+class Conv2d(_OneInput):
+    """2-D convolution; ``groups`` splits channels (``groups == in_channels``: depthwise).
+
+    Output size per axis: ``floor((size + 2 * padding - kernel) / stride) + 1``, or the
+    ceiling with ``ceil_mode`` (SCALE-Sim's rule, for imported topologies).
+    """
+
+    out_channels: int
+    kernel: int | tuple[int, int]
+    stride: int | tuple[int, int] = 1
+    padding: int | tuple[int, int] = 0
+    groups: int = 1
+    bias: bool = True
+    ceil_mode: bool = False
+
+    kind: ClassVar[str] = "conv"
+    creates_neurons: ClassVar[bool] = True
+    ranks: ClassVar[tuple[int, ...]] = (3,)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        object.__setattr__(self, "kernel", _pair(self, "kernel", self.kernel, 1))
+        object.__setattr__(self, "stride", _pair(self, "stride", self.stride, 1))
+        object.__setattr__(self, "padding", _pair(self, "padding", self.padding, 0))
+        if not _is_count(self.out_channels) or self.out_channels < 1:
+            self._fail(f"out_channels must be a whole number >= 1, got {self.out_channels!r}")
+        if not _is_count(self.groups) or self.groups < 1:
+            self._fail(f"groups must be a whole number >= 1, got {self.groups!r}")
+        channels = self.input_shape[0]
+        if channels % self.groups:
+            self._fail(f"{channels} input channels are not divisible by {self.groups} groups")
+        if self.out_channels % self.groups:
+            self._fail(f"{self.out_channels} output channels are not divisible by {self.groups} groups")
+        _ = self.output_shape  # computed now for its checks: the kernel must fit
+
+    @property
+    def in_channels(self) -> int:
+        return self.input_shape[0]
+
+    @property
+    def windows(self) -> tuple[Window, Window]:
+        return (Window(self.kernel[0], self.stride[0], self.padding[0]),
+                Window(self.kernel[1], self.stride[1], self.padding[1]))
+
+    @property
+    def output_shape(self) -> Shape:
+        _, height, width = self.input_shape
+        window_h, window_w = self.windows
+        return (self.out_channels,
+                _output_size(self, "height", height, window_h, self.ceil_mode),
+                _output_size(self, "width", width, window_w, self.ceil_mode))
+
+    @property
+    def depthwise(self) -> bool:
+        return self.groups > 1 and self.groups == self.in_channels
+
+    @property
+    def _window_macs(self) -> int:
+        """MACs for one output element: its window over the channels of its group."""
+        return self.in_channels // self.groups * self.kernel[0] * self.kernel[1]
+
+    @property
+    def weights(self) -> int:
+        return self.out_channels * self._window_macs
+
+    @property
+    def biases(self) -> int:
+        return self.out_channels if self.bias else 0
+
+    @property
+    def macs(self) -> int:
+        return elements(self.output_shape) * self._window_macs
+
+    @property
+    def vector_ops(self) -> dict[str, int]:
+        return _ops(add=elements(self.output_shape) if self.bias else 0)
+
+    def describe(self) -> str:
+        text = f"{'dwconv' if self.depthwise else 'conv'} {_window_text(self.kernel, self.stride)}"
+        if self.groups > 1 and not self.depthwise:
+            text += f" g{self.groups}"
+        return text + (" ceil" if self.ceil_mode else "")
+
+
+@dataclass(frozen=True, kw_only=True)
+class FullyConnected(_OneInput):
+    """Fully connected (inner product): ``out = W x + b``.
+
+    A feature map input is flattened first; a ``(rows, features)`` input is a batch of
+    rows each multiplied by the same matrix, i.e. a GEMM of M=rows, K=features, N=out.
+    """
+
+    out_features: int
+    bias: bool = True
+
+    kind: ClassVar[str] = "fc"
+    creates_neurons: ClassVar[bool] = True
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not _is_count(self.out_features) or self.out_features < 1:
+            self._fail(f"out_features must be a whole number >= 1, got {self.out_features!r}")
+
+    @property
+    def rows(self) -> int:
+        return self.input_shape[0] if len(self.input_shape) == 2 else 1
+
+    @property
+    def in_features(self) -> int:
+        return self.input_shape[1] if len(self.input_shape) == 2 else elements(self.input_shape)
+
+    @property
+    def output_shape(self) -> Shape:
+        if len(self.input_shape) == 2:
+            return (self.rows, self.out_features)
+        return (self.out_features,)
+
+    @property
+    def windows(self) -> tuple[Window, Window]:
+        if len(self.input_shape) == 3:  # one window over the whole feature map
+            return Window(self.input_shape[1], 1, 0), Window(self.input_shape[2], 1, 0)
+        return IDENTITY, IDENTITY
+
+    @property
+    def weights(self) -> int:
+        return self.in_features * self.out_features
+
+    @property
+    def biases(self) -> int:
+        return self.out_features if self.bias else 0
+
+    @property
+    def macs(self) -> int:
+        return self.rows * self.in_features * self.out_features
+
+    @property
+    def vector_ops(self) -> dict[str, int]:
+        return _ops(add=self.rows * self.out_features if self.bias else 0)
+
+    def describe(self) -> str:
+        return f"gemm M={self.rows}" if len(self.input_shape) == 2 else "fc"
+
+
+POOL_MODES = ("max", "avg")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Pool(_OneInput):
+    """Max or average pooling over each channel; ``stride`` defaults to the kernel."""
+
+    mode: str
+    kernel: int | tuple[int, int]
+    stride: int | tuple[int, int] | None = None
+    padding: int | tuple[int, int] = 0
+    ceil_mode: bool = False
+
+    creates_neurons: ClassVar[bool] = True
+    ranks: ClassVar[tuple[int, ...]] = (3,)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.mode not in POOL_MODES:
+            self._fail(f"unknown pooling mode {self.mode!r} (known: {', '.join(POOL_MODES)})")
+        object.__setattr__(self, "kernel", _pair(self, "kernel", self.kernel, 1))
+        stride = self.kernel if self.stride is None else self.stride
+        object.__setattr__(self, "stride", _pair(self, "stride", stride, 1))
+        object.__setattr__(self, "padding", _pair(self, "padding", self.padding, 0))
+        _ = self.output_shape  # computed now for its checks: the window must fit
+
+    @property
+    def kind(self) -> str:  # type: ignore[override]
+        return f"{self.mode}pool"
+
+    @property
+    def windows(self) -> tuple[Window, Window]:
+        return (Window(self.kernel[0], self.stride[0], self.padding[0]),
+                Window(self.kernel[1], self.stride[1], self.padding[1]))
+
+    @property
+    def output_shape(self) -> Shape:
+        channels, height, width = self.input_shape
+        window_h, window_w = self.windows
+        return (channels,
+                _output_size(self, "height", height, window_h, self.ceil_mode),
+                _output_size(self, "width", width, window_w, self.ceil_mode))
+
+    @property
+    def vector_ops(self) -> dict[str, int]:
+        outputs = elements(self.output_shape)
+        window = self.kernel[0] * self.kernel[1]
+        if self.mode == "max":
+            return _ops(sub=outputs * (window - 1))
+        return _ops(add=outputs * (window - 1), mul=outputs)
+
+    def describe(self) -> str:
+        return f"{self.kind} {_window_text(self.kernel, self.stride)}" + (" ceil" if self.ceil_mode else "")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Activation(_OneInput):
+    """An element-wise activation function; ``function`` is a key of ACTIVATION_COSTS."""
+
+    function: str = "relu"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.function not in ACTIVATION_COSTS:
+            self._fail(f"unknown activation {self.function!r} (known: {', '.join(ACTIVATION_COSTS)})")
+
+    @property
+    def kind(self) -> str:  # type: ignore[override]
+        return self.function
+
+    @property
+    def output_shape(self) -> Shape:
+        return self.input_shape
+
+    @property
+    def vector_ops(self) -> dict[str, int]:
+        return _scaled(ACTIVATION_COSTS[self.function], elements(self.input_shape))
+
+
+@dataclass(frozen=True, kw_only=True)
+class BatchNorm(_OneInput):
+    """Batch normalization at inference: ``x * scale + shift`` per channel.
+
+    The channels are the first axis of a feature map and the last of a vector or batch.
+    """
+
+    kind: ClassVar[str] = "bn"
+
+    @property
+    def channels(self) -> int:
+        return self.input_shape[0] if len(self.input_shape) == 3 else self.input_shape[-1]
+
+    @property
+    def output_shape(self) -> Shape:
+        return self.input_shape
+
+    @property
+    def weights(self) -> int:
+        return self.channels  # scale (gamma)
+
+    @property
+    def biases(self) -> int:
+        return self.channels  # shift (beta)
+
+    @property
+    def vector_ops(self) -> dict[str, int]:
+        count = elements(self.input_shape)
+        return _ops(mul=count, add=count)
+
+
+@dataclass(frozen=True, kw_only=True)
+class _ManyInputs(Layer):
+    input_shapes: tuple[Shape, ...]
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not isinstance(self.input_shapes, tuple) or len(self.input_shapes) < 2:
+            self._fail(f"needs at least two inputs, got {self.input_shapes!r}")
+        for index, shape in enumerate(self.input_shapes, start=1):
+            self._check_shape(shape, (1, 2, 3), f"input {index}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Add(_ManyInputs):
+    """Element-wise sum of equal-shaped inputs (a residual connection)."""
+
+    kind: ClassVar[str] = "add"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if len(set(self.input_shapes)) > 1:
+            shapes = ", ".join(format_shape(shape) for shape in self.input_shapes)
+            self._fail(f"cannot add inputs of different shapes ({shapes})")
+
+    @property
+    def output_shape(self) -> Shape:
+        return self.input_shapes[0]
+
+    @property
+    def vector_ops(self) -> dict[str, int]:
+        return _ops(add=elements(self.output_shape) * (len(self.input_shapes) - 1))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Concat(_ManyInputs):
+    """Concatenation: along channels (first axis) of feature maps, features (last axis) otherwise."""
+
+    kind: ClassVar[str] = "concat"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        ranks = {len(shape) for shape in self.input_shapes}
+        rests = {self._rest(shape) for shape in self.input_shapes}
+        if len(ranks) > 1 or len(rests) > 1:
+            shapes = ", ".join(format_shape(shape) for shape in self.input_shapes)
+            self._fail(f"cannot concatenate inputs whose other sizes differ ({shapes})")
+
+    @property
+    def axis(self) -> int:
+        return 0 if len(self.input_shapes[0]) in (1, 3) else 1
+
+    def _rest(self, shape: Shape) -> Shape:
+        axis = 0 if len(shape) in (1, 3) else 1
+        return shape[:axis] + shape[axis + 1:]
+
+    @property
+    def output_shape(self) -> Shape:
+        first = self.input_shapes[0]
+        joined = sum(shape[self.axis] for shape in self.input_shapes)
+        return first[:self.axis] + (joined,) + first[self.axis + 1:]
+
+
+@dataclass(frozen=True, kw_only=True)
+class LSTMCell(_OneInput):
+    """One time step of an LSTM cell (input, forget, output gates and the cell candidate).
+
+    ``gates = W [x; h_prev] + b`` (4 x hidden rows); ``i, f, o = sigmoid``, ``g = tanh``;
+    ``c = f * c_prev + i * g``; ``h = o * tanh(c)``. The output is ``h``; the state
+    ``h_prev, c_prev`` is read and ``h, c`` written, so they count in the bytes. One bias
+    per gate row (4 x hidden), as the equations and Keras have; PyTorch keeps two
+    (``b_ih`` and ``b_hh``, 8 x hidden) that sum to these.
+    """
+
+    hidden_size: int
+
+    kind: ClassVar[str] = "lstm"
+    creates_neurons: ClassVar[bool] = True
+    ranks: ClassVar[tuple[int, ...]] = (1,)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not _is_count(self.hidden_size) or self.hidden_size < 1:
+            self._fail(f"hidden_size must be a whole number >= 1, got {self.hidden_size!r}")
+
+    @property
+    def input_size(self) -> int:
+        return self.input_shape[0]
+
+    @property
+    def output_shape(self) -> Shape:
+        return (self.hidden_size,)
+
+    @property
+    def state_shapes(self) -> tuple[Shape, Shape]:
+        return (self.hidden_size,), (self.hidden_size,)
+
+    @property
+    def weights(self) -> int:
+        return 4 * self.hidden_size * (self.input_size + self.hidden_size)
+
+    @property
+    def biases(self) -> int:
+        return 4 * self.hidden_size
+
+    @property
+    def macs(self) -> int:
+        return self.weights
+
+    @property
+    def vector_ops(self) -> dict[str, int]:
+        per_unit = sum_ops([
+            _ops(add=4),  # gate biases
+            _scaled(ACTIVATION_COSTS["sigmoid"], 3),  # i, f, o
+            _scaled(ACTIVATION_COSTS["tanh"], 2),  # g and tanh(c)
+            _ops(mul=3, add=1),  # f * c_prev + i * g, then o * tanh(c)
+        ])
+        return _scaled(per_unit, self.hidden_size)
+
+    def input_bytes(self, bytes_per_element: int = FP32_BYTES) -> int:
+        return (self.input_size + 2 * self.hidden_size) * bytes_per_element
+
+    def output_bytes(self, bytes_per_element: int = FP32_BYTES) -> int:
+        return 2 * self.hidden_size * bytes_per_element
+
+    def describe(self) -> str:
+        return f"lstm {self.input_size}->{self.hidden_size}"
+
+
+LAYER_TYPES: tuple[type[Layer], ...] = (Conv2d, FullyConnected, Pool, Activation, BatchNorm, Add,
+                                        Concat, LSTMCell)

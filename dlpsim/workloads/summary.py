@@ -1,0 +1,54 @@
+"""The per-layer table of a network, as ``dlpsim net summary`` prints it."""
+
+from __future__ import annotations
+
+from dlpsim.workloads.layers import FP32_BYTES, VECTOR_OPERATIONS, format_shape
+from dlpsim.workloads.networks import Network
+
+# Column title -> right-aligned (numbers) or not.
+COLUMNS = {"layer": False, "type": False, "output": True, "params": True, "MACs": True}
+
+
+def _align(rows: list[tuple[str, ...]]) -> list[str]:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
+    lines = []
+    for row in rows:
+        cells = [cell.rjust(width) if right else cell.ljust(width)
+                 for cell, width, right in zip(row, widths, COLUMNS.values(), strict=True)]
+        lines.append("  ".join(cells).rstrip())
+    return lines
+
+
+def format_summary(network: Network, bytes_per_element: int = FP32_BYTES) -> str:
+    if len(network.inputs) <= 3:
+        inputs = ", ".join(f"{name} {format_shape(shape)}" for name, shape in network.inputs)
+    else:
+        inputs = f"{len(network.inputs)} (one per layer)"
+    rows = [tuple(COLUMNS)]
+    for node in network.nodes:
+        layer = node.layer
+        rows.append((node.name, layer.describe(), format_shape(layer.output_shape), f"{layer.params:,}",
+                     f"{layer.macs:,}"))
+    rows.append(("total", "", "", f"{network.params:,}", f"{network.macs:,}"))
+    ops = network.vector_ops
+    lines = [
+        f"{network.name}: {network.description}",
+        f"inputs: {inputs}; shapes are CxHxW, features, or rows x features",
+        "",
+        *_align(rows),
+        "",
+        f"layers      {len(network.nodes)}",
+        f"params      {network.params:,} (weights {network.weights:,}, biases {network.biases:,})",
+        f"MACs        {network.macs:,}",
+        f"neurons     {network.neurons:,} (inputs {network.input_neurons:,} + conv, fc, pool "
+        "and lstm outputs)",
+        f"weights     {network.weight_bytes(bytes_per_element):,} bytes at {bytes_per_element} bytes "
+        "per parameter",
+        "vector ops  " + "  ".join(f"{op} {ops[op]:,}" for op in VECTOR_OPERATIONS),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def format_list(entries) -> str:
+    width = max(len(entry.name) for entry in entries)
+    return "".join(f"{entry.name:{width}}  {entry.description}\n" for entry in entries)
