@@ -162,7 +162,6 @@ def presets(name):
         click.echo(f"{preset:8}  {load_machine(preset).description}")
 
 
-
 # -- dlpsim net: the workload library (networks and SCALE-Sim topologies) -----------------
 
 
