@@ -1,0 +1,140 @@
+"""The compiler: a layer and a machine -> a program in the ISA that ``dlpsim run`` accepts.
+
+Three steps, kept apart as Timeloop keeps workload, architecture and mapping apart:
+``lowering`` puts every layer in one shape (a grouped window operator), ``mapping``
+chooses tiles, loop order and the split across cores, and ``codegen`` writes each
+core's double-buffered pipeline as commented ISA text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from math import ceil
+
+from dlpsim.asm import Program, assemble
+from dlpsim.asm.program import Compute, CoreId, Move, repetitions
+from dlpsim.compiler.codegen import core_steps, describe_bytes, fold, layout, split_across_cores, tasks
+from dlpsim.compiler.lowering import Problem, check_lowering, lower
+from dlpsim.compiler.mapping import Mapping, choose_mapping
+from dlpsim.machine import MachineConfig
+from dlpsim.workloads.layers import Layer, format_shape
+
+__all__ = ["CompiledLayer", "compile_layer"]
+
+
+@dataclass(frozen=True)
+class CompiledLayer:
+    layer: Layer
+    machine: MachineConfig
+    mapping: Mapping | None  # None for a layer with nothing to move or compute (concat)
+    text: str
+    program: Program
+    macs: int  # in the program, equal to the layer's
+    dram_bytes: int  # the program's DRAM traffic
+    compute_bound_cycles: int
+    dram_bound_cycles: int
+
+    @property
+    def bound_cycles(self) -> int:
+        return max(self.compute_bound_cycles, self.dram_bound_cycles)
+
+
+def _program_figures(program: Program, machine: MachineConfig) -> tuple[int, int, Fraction]:
+    """MACs, DRAM bytes and compute cycles (all cores) of a program, read from its text."""
+    macs = dram = 0
+    compute = Fraction(0)
+    cores = [CoreId(i) for i in range(machine.compute_cores)]
+    for core in cores:
+        for instruction, times in repetitions(program.stream(core, machine.compute_cores)):
+            if isinstance(instruction, Compute):
+                if instruction.type.operation == "MAC":
+                    macs += times * instruction.count
+                compute += times * Fraction(instruction.count) / machine.ops_per_cycle(instruction.type)
+            elif isinstance(instruction, Move) and instruction.touches_dram:
+                dram += times * instruction.size
+    return macs, dram, compute
+
+
+def _header(layer: Layer, problem: Problem | None, mapping: Mapping | None, machine: MachineConfig,
+            cores_used: int, macs: int, dram: int, compute_bound: int, dram_bound: int,
+            where=None) -> list[str]:
+    shapes = ", ".join(format_shape(shape) for shape in layer.input_shapes)
+    lines = [
+        f"{layer.label}: {layer.describe()}, input {shapes} -> output {format_shape(layer.output_shape)}",
+        f"compiled by dlpsim for {machine.name} ({machine.compute_cores} compute core"
+        f"{'s' if machine.compute_cores > 1 else ''})",
+        "",
+        f"work:   {macs} MACs; vector ops "
+        + (", ".join(f"{op} {count}" for op, count in problem.vector_ops) if problem and problem.vector_ops
+           else "none"),
+    ]
+    if mapping is not None:
+        tile = mapping.tile
+        p = mapping.problem
+        lines += [
+            f"tile:   {tile.groups} of {p.groups} groups x {tile.out_channels} of {p.out_channels} output "
+            f"channels x {tile.in_channels} of {p.in_channels} input channels x {tile.rows} of "
+            f"{p.out_height} rows x {tile.columns} of {p.out_width} columns",
+            f"order:  {mapping.order} (" + ("each weight block stays in WRAM while every input slab "
+                                            "streams past it" if mapping.order == "weights-outer" else
+                                            "each input slab stays in NRAM while every weight block "
+                                            "streams past it") + ")"
+            + ("; input channels split, partial sums accumulate in NRAM" if tile.in_channels < p.in_channels
+               else ""),
+            f"cores:  {cores_used} of {machine.compute_cores}, each a contiguous share of the tiles",
+            f"NRAM:   input slabs at {where.input_buffers[0]:#x} and {where.input_buffers[1]:#x} "
+            f"({describe_bytes(where.slab_bytes)} each), output tiles at {where.output_buffers[0]:#x} and "
+            f"{where.output_buffers[1]:#x} ({describe_bytes(where.output_bytes)} each)",
+            f"WRAM:   two weight buffers of {describe_bytes(where.weight_block_bytes)}; the next block "
+            "streams into the free one in chunks (moves without an address)"
+            if where.weight_block_bytes else "WRAM:   unused",
+        ]
+    lines += [
+        f"DRAM:   {describe_bytes(dram)} moved; the layer's own data are "
+        f"{describe_bytes(layer.input_bytes())} in, {describe_bytes(layer.weight_bytes())} weights, "
+        f"{describe_bytes(layer.output_bytes())} out",
+        f"bound:  {max(compute_bound, dram_bound)} cycles "
+        f"({'compute' if compute_bound >= dram_bound else 'DRAM'}"
+        f"-limited: compute {compute_bound}, DRAM {dram_bound})"
+        + (f"; the tiler estimated {mapping.estimated_cycles}" if mapping else ""),
+        "",
+        "Each step: the io queue fetches the next input slab, writes back the previous output tile",
+        "and streams weights while the compute queue works on the current tile; one sync ends it.",
+    ]
+    return [f"; {line}".rstrip() for line in lines]
+
+
+def compile_layer(layer: Layer, machine: MachineConfig) -> CompiledLayer:
+    """Compile one layer for one machine."""
+    problem = lower(layer)
+    if problem is None:
+        body = ["; nothing to do: the producers of a concatenation write straight into their",
+                "; slices of its output, so it moves no data of its own (an assumption)"]
+        text = "\n".join([f".machine {machine.name}", *body]) + "\n"
+        header = _header(layer, None, None, machine, 0, 0, 0, 0, 0)
+        text = "\n".join(header) + "\n\n" + text
+        return CompiledLayer(layer, machine, None, text, assemble(text, f"{layer.label}.asm"), 0, 0, 0, 0)
+    check_lowering(layer, problem)
+    mapping = choose_mapping(problem, machine)
+    all_tasks = tasks(mapping)
+    shares = split_across_cores(all_tasks, machine)
+    where = layout(all_tasks)
+    body = [f".machine {machine.name}"]
+    for index, share in enumerate(shares):
+        steps = core_steps(share, where, problem.extra_input_bytes if index == 0 else 0)
+        if machine.compute_cores > 1:
+            body += ["", f".core {index}"]
+        else:
+            body.append("")
+        body += fold(steps)
+    body_text = "\n".join(body) + "\n"
+    program = assemble(body_text, f"{layer.label}.asm")
+    macs, dram, compute = _program_figures(program, machine)
+    compute_bound = ceil(compute / machine.compute_cores)
+    dram_bound = ceil(Fraction(dram) / machine.bytes_per_cycle(machine.dram.link))
+    header = _header(layer, problem, mapping, machine, len(shares), macs, dram, compute_bound, dram_bound,
+                     where)
+    text = "\n".join(header) + "\n\n" + body_text
+    program = assemble(text, f"{layer.label}.asm")
+    return CompiledLayer(layer, machine, mapping, text, program, macs, dram, compute_bound, dram_bound)

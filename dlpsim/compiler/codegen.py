@@ -1,0 +1,237 @@
+"""Mapping -> program text: the tasks of each core, pipelined, written as the ISA.
+
+Each core runs its share of the tasks as a software pipeline of steps. Step t
+computes task t on the compute queue while the io queue, in parallel, fetches the
+input slab of task t+1 into the other NRAM input buffer, writes back the output of
+the last finished tile from the other NRAM output buffer, and streams a chunk of
+the next weight block into the other WRAM buffer. One ``sync`` ends each step: the
+only hand-off the ISA needs, since nothing else orders the queues. Runs of equal
+steps are folded into ``loop`` blocks, so the text stays short.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+
+from dlpsim.compiler.mapping import Mapping, input_span
+from dlpsim.machine import MachineConfig
+from dlpsim.units import format_size
+
+
+@dataclass(frozen=True)
+class Task:
+    weight_key: tuple | None  # the weight block it needs (None: no weights)
+    weight_bytes: int
+    input_key: tuple
+    input_bytes: int
+    macs: int
+    vector_ops: tuple[tuple[str, int], ...]  # done on the tile's outputs, with its last chunk
+    output_bytes: int  # written after this task; 0 while partial sums still accumulate
+
+
+def _distribute(total: int, share: int, whole: int, given: int) -> int:
+    """The part of ``total`` for a tile whose outputs end at ``given + share`` of ``whole``:
+    floors of the running proportion, so the parts always sum to ``total`` exactly."""
+    return total * (given + share) // whole - total * given // whole
+
+
+def tasks(mapping: Mapping) -> list[Task]:
+    """Every task of the layer in the mapping's loop order."""
+    problem = mapping.problem
+    element = problem.bytes_per_element
+    groups, outs, ins = mapping.group_split, mapping.out_split, mapping.in_split
+    rows, columns = mapping.row_split, mapping.column_split
+    spatial = [(r, c) for r in rows.ranges() for c in columns.ranges()]
+    in_chunks = ins.ranges()
+    last_chunk = in_chunks[-1]
+    outputs_done = 0
+    result = []
+
+    def one(group: tuple[int, int], out: tuple[int, int], place, chunk: tuple[int, int]) -> Task:
+        nonlocal outputs_done
+        (g0, g1), (n0, n1), (k0, k1) = group, out, chunk
+        (r0, r1), (c0, c1) = place
+        gb, nb, kc = g1 - g0, n1 - n0, k1 - k0
+        h0, h1 = input_span(r0, r1, problem.stride[0], problem.padding[0], problem.kernel[0],
+                            problem.in_height, problem.out_height)
+        w0, w1 = input_span(c0, c1, problem.stride[1], problem.padding[1], problem.kernel[1],
+                            problem.in_width, problem.out_width)
+        per_channel = (kc * problem.window if problem.matrix else 0)
+        per_channel += problem.per_channel_values if k0 == 0 else 0
+        weight_bytes = gb * nb * per_channel * element
+        tile_outputs = gb * nb * (r1 - r0) * (c1 - c0)
+        finishing = chunk == last_chunk
+        vector_ops: tuple[tuple[str, int], ...] = ()
+        output_bytes = 0
+        if finishing:
+            vector_ops = tuple((op, _distribute(count, tile_outputs, problem.outputs, outputs_done))
+                               for op, count in problem.vector_ops)
+            # what is written back (an LSTM step writes h and c, not its gate values)
+            output_bytes = _distribute(problem.output_bytes, tile_outputs, problem.outputs, outputs_done)
+            outputs_done += tile_outputs
+        return Task(
+            weight_key=(group, out, chunk) if weight_bytes else None,
+            weight_bytes=weight_bytes,
+            input_key=(group, chunk, place),
+            input_bytes=(h1 - h0) * (w1 - w0) * gb * kc * problem.input_tensors * element,
+            macs=tile_outputs * kc * problem.window if problem.matrix else 0,
+            vector_ops=vector_ops,
+            output_bytes=output_bytes,
+        )
+
+    for group in groups.ranges():
+        if mapping.order == "weights-outer":
+            for out in outs.ranges():
+                for place in spatial:
+                    result += [one(group, out, place, chunk) for chunk in in_chunks]
+        else:
+            for place in spatial:
+                for out in outs.ranges():
+                    result += [one(group, out, place, chunk) for chunk in in_chunks]
+    return result
+
+
+def _work(task: Task, machine: MachineConfig) -> Fraction:
+    """A task's cycles if nothing else were in the way: its compute or its own traffic."""
+    from dlpsim.asm.opcodes import COMPUTE_TYPES
+
+    compute = Fraction(task.macs) / machine.ops_per_cycle(COMPUTE_TYPES["MAC_32"])
+    for op, count in task.vector_ops:
+        compute += Fraction(count) / machine.ops_per_cycle(COMPUTE_TYPES[f"{op}_32"])
+    traffic = Fraction(task.input_bytes + task.weight_bytes + task.output_bytes)
+    return max(compute, traffic * machine.compute_cores / machine.bytes_per_cycle(machine.dram.link))
+
+
+def split_across_cores(all_tasks: list[Task], machine: MachineConfig) -> list[list[Task]]:
+    """Contiguous shares of about equal work, cut only where a tile's output is complete
+    (a tile's partial sums stay on one core)."""
+    cores = machine.compute_cores
+    work = [_work(task, machine) for task in all_tasks]
+    total = sum(work, Fraction(0))
+    shares: list[list[Task]] = [[] for _ in range(cores)]
+    done = Fraction(0)
+    core = 0
+    for task, cost in zip(all_tasks, work, strict=True):
+        shares[core].append(task)
+        done += cost
+        if task.output_bytes and core < cores - 1 and done >= total * (core + 1) / cores:
+            core += 1
+    return [share for share in shares if share]
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Byte offsets of the double buffers."""
+
+    input_buffers: tuple[int, int]
+    output_buffers: tuple[int, int]
+    slab_bytes: int
+    output_bytes: int
+    weight_block_bytes: int
+
+
+def layout(all_tasks: list[Task]) -> Layout:
+    slab = max(task.input_bytes for task in all_tasks)
+    output = max(max(task.output_bytes for task in all_tasks), 1)
+    weights = max(task.weight_bytes for task in all_tasks)
+    return Layout((0, slab), (2 * slab, 2 * slab + output), slab, output, weights)
+
+
+def _compute_lines(task: Task) -> list[str]:
+    lines = [f"compute MAC_32 {task.macs}"] if task.macs else []
+    lines += [f"compute {op}_32 {count}" for op, count in task.vector_ops if count]
+    return lines
+
+
+def _chunks(size: int, parts: int) -> list[int]:
+    base, extra = divmod(size, parts)
+    return [base + (1 if i < extra else 0) for i in range(parts)]
+
+
+def core_steps(share: list[Task], where: Layout, extra_in: int) -> list[tuple[str, ...]]:
+    """The core's program as a list of steps, each a tuple of lines ending in ``sync``."""
+    # Weight runs: maximal stretches of tasks on one block; block j+1 streams in during run j.
+    runs: list[tuple[int, int]] = []
+    for index, task in enumerate(share):
+        if runs and share[runs[-1][0]].weight_key == task.weight_key:
+            runs[-1] = (runs[-1][0], index + 1)
+        else:
+            runs.append((index, index + 1))
+    prefetch: dict[int, int] = {}  # task index -> bytes of the next block to fetch in that step
+    for (start, end), (next_start, _) in zip(runs, runs[1:], strict=False):
+        block = share[next_start].weight_bytes
+        if block:
+            for offset, chunk in enumerate(_chunks(block, end - start)):
+                if chunk:
+                    prefetch[start + offset] = chunk
+
+    first = share[0]
+    prologue = []
+    if first.weight_bytes:
+        prologue.append(f"move DRAM WRAM {first.weight_bytes}")
+    prologue.append(f"move DRAM NRAM[{where.input_buffers[0]:#x}] {first.input_bytes}")
+    if extra_in:
+        prologue.append(f"move DRAM NRAM {extra_in}")
+    steps = [tuple([*prologue, "sync"])]
+
+    in_buffer = out_buffer = 0
+    pending_store: tuple[int, int] | None = None  # (buffer, bytes) written back in the next step
+    for index, task in enumerate(share):
+        lines = []
+        following = share[index + 1] if index + 1 < len(share) else None
+        next_in_buffer = in_buffer
+        if following is not None and following.input_key != task.input_key:
+            next_in_buffer = 1 - in_buffer
+            lines.append(f"move DRAM NRAM[{where.input_buffers[next_in_buffer]:#x}] {following.input_bytes}")
+        if pending_store is not None:
+            buffer, size = pending_store
+            lines.append(f"move NRAM[{where.output_buffers[buffer]:#x}] DRAM {size}")
+            pending_store = None
+        if index in prefetch:
+            lines.append(f"move DRAM WRAM {prefetch[index]}")
+        lines += _compute_lines(task)
+        steps.append(tuple([*lines, "sync"]))
+        if task.output_bytes:
+            pending_store = (out_buffer, task.output_bytes)
+            out_buffer = 1 - out_buffer
+        in_buffer = next_in_buffer
+
+    epilogue = []
+    if pending_store is not None:
+        buffer, size = pending_store
+        epilogue.append(f"move NRAM[{where.output_buffers[buffer]:#x}] DRAM {size}")
+    if epilogue:
+        steps.append(tuple([*epilogue, "sync"]))
+    return steps
+
+
+def fold(steps: list[tuple[str, ...]], indent: str = "") -> list[str]:
+    """Write steps as lines, folding consecutive repeats (of one step or of a pair) into loops."""
+    lines: list[str] = []
+    index = 0
+    while index < len(steps):
+        best_period, best_repeats = 1, 1
+        for period in (1, 2):
+            block = steps[index:index + period]
+            if len(block) < period:
+                continue
+            repeats = 1
+            while steps[index + repeats * period:index + (repeats + 1) * period] == block:
+                repeats += 1
+            if repeats >= 2 and repeats * period > best_repeats * best_period:
+                best_period, best_repeats = period, repeats
+        block = steps[index:index + best_period]
+        if best_repeats >= 2:
+            lines.append(f"{indent}loop {best_repeats}")
+            lines += [f"{indent}    {line}" for step in block for line in step]
+            lines.append(f"{indent}endloop")
+        else:
+            lines += [f"{indent}{line}" for step in block for line in step]
+        index += best_period * best_repeats
+    return lines
+
+
+def describe_bytes(size: int) -> str:
+    readable = format_size(size)
+    return f"{size} B" if readable == f"{size} B" else f"{size} B ({readable})"

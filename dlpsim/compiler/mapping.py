@@ -1,0 +1,265 @@
+"""Choosing a mapping: tile sizes, loop order and the split across cores.
+
+A tile is ``groups x out_channels x in_channels x rows x columns`` of a Problem
+(in_channels below the full count splits the reduction: the tile's outputs then
+accumulate in NRAM over several tasks). Each core runs a pipeline of tasks with
+double buffers: while the matrix unit works on task t, the io queue fetches the
+input of task t+1, stores the output of task t-1 and streams in the next weight
+block. So a tile must fit twice: two input slabs and two output tiles in NRAM,
+two weight blocks in WRAM.
+
+The search tries every candidate tile and both loop orders against a closed-form
+estimate of the pipeline's time (each step lasts as long as its compute or its
+DRAM traffic at the core's share of the bandwidth, plus the unhidden fill) and
+keeps the fastest. The simulator, not this estimate, gives the real cycles.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from dataclasses import dataclass
+from math import ceil
+
+from dlpsim.asm.opcodes import COMPUTE_TYPES
+from dlpsim.compiler.lowering import Problem
+from dlpsim.errors import WorkloadError
+from dlpsim.machine import MachineConfig
+from dlpsim.units import format_size
+
+ORDERS = ("weights-outer", "input-outer")
+
+
+@dataclass(frozen=True)
+class Tile:
+    groups: int
+    out_channels: int
+    in_channels: int
+    rows: int
+    columns: int
+
+
+@dataclass(frozen=True)
+class Split:
+    """Sizes of the tiles along one dimension: ``count`` tiles, the last possibly smaller."""
+
+    size: int
+    tile: int
+
+    @property
+    def count(self) -> int:
+        return ceil(self.size / self.tile)
+
+    def ranges(self) -> list[tuple[int, int]]:
+        return [(start, min(start + self.tile, self.size)) for start in range(0, self.size, self.tile)]
+
+
+def input_span(out_start: int, out_end: int, stride: int, padding: int, kernel: int, size: int,
+               outputs: int) -> tuple[int, int]:
+    """The input rows (or columns) that output rows [out_start, out_end) read, as a slice.
+
+    Padding is not moved (zeros cost nothing to make). The first and last tiles reach the
+    tensor's edges, so the tiles together move every input element at least once.
+    """
+    first = 0 if out_start == 0 else max(0, out_start * stride - padding)
+    last = size if out_end == outputs else min(size, (out_end - 1) * stride - padding + kernel)
+    return first, max(first, last)
+
+
+@dataclass(frozen=True)
+class Mapping:
+    problem: Problem
+    tile: Tile
+    order: str  # one of ORDERS
+    cores: int
+    estimated_cycles: int
+
+    # -- the tiling of each dimension ----------------------------------------------------
+    @property
+    def group_split(self) -> Split:
+        return Split(self.problem.groups, self.tile.groups)
+
+    @property
+    def out_split(self) -> Split:
+        return Split(self.problem.out_channels, self.tile.out_channels)
+
+    @property
+    def in_split(self) -> Split:
+        return Split(self.problem.in_channels, self.tile.in_channels)
+
+    @property
+    def row_split(self) -> Split:
+        return Split(self.problem.out_height, self.tile.rows)
+
+    @property
+    def column_split(self) -> Split:
+        return Split(self.problem.out_width, self.tile.columns)
+
+
+# -- sizes of one tile's data --------------------------------------------------------------
+
+def _slab_bytes(problem: Problem, tile: Tile) -> int:
+    """The largest input slab of a tile (a full tile away from the edges, halo included)."""
+    rows = min(problem.in_height, (tile.rows - 1) * problem.stride[0] + problem.kernel[0])
+    columns = min(problem.in_width, (tile.columns - 1) * problem.stride[1] + problem.kernel[1])
+    return rows * columns * tile.groups * tile.in_channels * problem.input_tensors * problem.bytes_per_element
+
+
+def _weight_block_bytes(problem: Problem, tile: Tile) -> int:
+    per_channel = (tile.in_channels * problem.window if problem.matrix else 0) + problem.per_channel_values
+    return tile.groups * tile.out_channels * per_channel * problem.bytes_per_element
+
+
+def _output_tile_bytes(problem: Problem, tile: Tile) -> int:
+    return tile.groups * tile.out_channels * tile.rows * tile.columns * problem.bytes_per_element
+
+
+def footprint(problem: Problem, tile: Tile) -> tuple[int, int]:
+    """(NRAM, WRAM) bytes the double-buffered pipeline needs for this tile."""
+    nram = 2 * (_slab_bytes(problem, tile) + _output_tile_bytes(problem, tile))
+    return nram, 2 * _weight_block_bytes(problem, tile)
+
+
+# -- the estimate --------------------------------------------------------------------------
+
+@functools.lru_cache(maxsize=4096)
+def _span_total(split: Split, stride: int, padding: int, kernel: int, size: int) -> int:
+    return sum(b - a for a, b in (input_span(lo, hi, stride, padding, kernel, size, split.size)
+                                  for lo, hi in split.ranges()))
+
+
+def _estimate(problem: Problem, tile: Tile, order: str, machine: MachineConfig) -> tuple[int, float]:
+    """Cycles the pipeline should take with this tile and order, and the DRAM bytes it moves
+    (floats: it only ranks tiles)."""
+    groups = Split(problem.groups, tile.groups)
+    outs = Split(problem.out_channels, tile.out_channels)
+    ins = Split(problem.in_channels, tile.in_channels)
+    rows = Split(problem.out_height, tile.rows)
+    columns = Split(problem.out_width, tile.columns)
+    spatial = rows.count * columns.count
+    tasks = groups.count * outs.count * ins.count * spatial
+
+    # Input slabs, halo included, summed over the spatial tiles, for all channels.
+    slab_area = (_span_total(rows, problem.stride[0], problem.padding[0], problem.kernel[0],
+                             problem.in_height)
+                 * _span_total(columns, problem.stride[1], problem.padding[1], problem.kernel[1],
+                               problem.in_width))
+    input_once = (slab_area * problem.groups * problem.in_channels * problem.input_tensors
+                  * problem.bytes_per_element)
+    weights_once = problem.weight_bytes
+    if order == "weights-outer":  # for group, out block: for spatial tile: for in chunk
+        weights = weights_once * (spatial if ins.count > 1 else 1)
+        inputs = input_once * (outs.count if spatial > 1 or ins.count > 1 else 1)
+    else:  # for group, spatial tile: for out block: for in chunk
+        weights = weights_once * (spatial if outs.count > 1 or ins.count > 1 else 1)
+        inputs = input_once * (outs.count if ins.count > 1 else 1)
+    traffic = weights + inputs + problem.output_bytes + problem.extra_input_bytes
+
+    storing = tasks // ins.count  # tasks that finish an output tile
+    cores = min(machine.compute_cores, storing)
+    dram_per_cycle = _rates(machine)[0]
+    compute = _compute_cycles(problem, machine) / tasks
+    # A step lasts as long as its compute or its traffic at the core's share of the DRAM link;
+    # the steps that also write back a finished tile carry more traffic than the rest.
+    loads = (weights + inputs + problem.extra_input_bytes) / tasks * cores / dram_per_cycle
+    store = problem.output_bytes / storing * cores / dram_per_cycle
+    per_task = (storing * max(compute, loads + store) + (tasks - storing) * max(compute, loads)) / tasks
+    fill = (_slab_bytes(problem, tile) + _weight_block_bytes(problem, tile)) * cores / dram_per_cycle
+    drain = _output_tile_bytes(problem, tile) * cores / dram_per_cycle
+    # Cores share out whole output tiles (a tile's partial sums stay on one core).
+    pipeline = ceil(storing / cores) * ins.count * per_task
+    # Many tiny tasks cost real overhead the averages hide (rounding up every step, edge tiles).
+    return ceil(max(pipeline, traffic / dram_per_cycle) + fill + drain + tasks / cores), traffic
+
+
+@functools.lru_cache(maxsize=64)
+def _rates(machine: MachineConfig) -> tuple[float, dict[str, float]]:
+    per_type = {name: float(machine.ops_per_cycle(kind)) for name, kind in COMPUTE_TYPES.items()}
+    return float(machine.bytes_per_cycle(machine.dram.link)), per_type
+
+
+def _compute_cycles(problem: Problem, machine: MachineConfig) -> float:
+    rates = _rates(machine)[1]
+    cycles = problem.macs / rates["MAC_32"]
+    for operation, count in problem.vector_ops:
+        cycles += count / rates[f"{operation}_32"]
+    return cycles
+
+
+# -- the search ----------------------------------------------------------------------------
+
+@functools.lru_cache(maxsize=1024)
+def _candidates(size: int) -> tuple[int, ...]:
+    """Tile sizes worth trying along a dimension of ``size``: powers of two and halvings."""
+    sizes = {size, ceil(size / 3)}
+    power = 1
+    while power < size:
+        sizes.add(power)
+        sizes.add(ceil(size / power))
+        power *= 2
+    return tuple(sorted(sizes))
+
+
+def choose_mapping(problem: Problem, machine: MachineConfig) -> Mapping:
+    """The fastest mapping by the estimate that fits NRAM and WRAM; an error if none does."""
+    anonymous = dataclasses.replace(problem, name="", description="")  # same shapes, same mapping
+    mapping = _choose(anonymous, machine)
+    return dataclasses.replace(mapping, problem=problem)
+
+
+@functools.lru_cache(maxsize=1024)
+def _choose(problem: Problem, machine: MachineConfig) -> Mapping:
+    nram, wram = machine.core.nram.capacity_bytes, machine.core.wram.capacity_bytes
+    matrix_dims = problem.in_channels > 1 or problem.out_channels > 1
+    group_sizes = [1] if matrix_dims and problem.groups > 1 and problem.out_channels > 1 else \
+        _candidates(problem.groups)
+    best: Mapping | None = None
+    best_key: tuple = ()
+    dram_per_cycle = _rates(machine)[0]
+    smallest = Tile(1, 1, 1, 1, 1)
+    for groups in group_sizes:
+        for out_channels in _candidates(problem.out_channels):
+            for rows in _candidates(problem.out_height):
+                for columns in _candidates(problem.out_width):
+                    # Split the reduction only as far as needed: whole channels accumulate nothing.
+                    tile = _widest_reduction(problem, Tile(groups, out_channels, 1, rows, columns),
+                                             nram, wram)
+                    if tile is None:
+                        continue
+                    for order in ORDERS:
+                        cycles, traffic = _estimate(problem, tile, order, machine)
+                        # Time first; of two mappings within a percent, the one moving less data.
+                        score = cycles + traffic / dram_per_cycle / 100
+                        key = (score, -_volume(tile), order)
+                        if best is None or key < best_key:
+                            best, best_key = Mapping(problem, tile, order, machine.compute_cores, cycles), key
+    if best is None:
+        need_nram, need_wram = footprint(problem, smallest)
+        if need_nram > nram:
+            memory, need, have = "NRAM", need_nram, nram
+        else:
+            memory, need, have = "WRAM", need_wram, wram
+        raise WorkloadError(f"{problem.name}: even the smallest tile (one output, one channel) needs "
+                            f"{need} B of {memory} with double buffering, {need - have} B more than the "
+                            f"{format_size(have)} {memory} of {machine.name}")
+    return best
+
+
+def _widest_reduction(problem: Problem, tile: Tile, nram: int, wram: int) -> Tile | None:
+    """The tile with the most input channels that still fits (footprints grow with them)."""
+    sizes = _candidates(problem.in_channels)
+    low, high = 0, len(sizes) - 1
+    found = None
+    while low <= high:
+        middle = (low + high) // 2
+        candidate = dataclasses.replace(tile, in_channels=sizes[middle])
+        need_nram, need_wram = footprint(problem, candidate)
+        if need_nram <= nram and need_wram <= wram:
+            found, low = candidate, middle + 1
+        else:
+            high = middle - 1
+    return found
+
+
+def _volume(tile: Tile) -> int:
+    return tile.rows * tile.columns * tile.out_channels * tile.in_channels * tile.groups
