@@ -14,7 +14,16 @@ from math import ceil
 
 from dlpsim.asm import Program, assemble
 from dlpsim.asm.program import Compute, CoreId, Move, repetitions
-from dlpsim.compiler.codegen import core_steps, describe_bytes, fold, layout, split_across_cores, tasks
+from dlpsim.compiler.codegen import (
+    core_steps,
+    describe_bytes,
+    fold,
+    layout,
+    split_across_cores,
+    staged_pieces,
+    staging_steps,
+    tasks,
+)
 from dlpsim.compiler.lowering import Problem, check_lowering, lower
 from dlpsim.compiler.mapping import Mapping, choose_mapping
 from dlpsim.machine import MachineConfig
@@ -82,7 +91,10 @@ def _header(layer: Layer, problem: Problem | None, mapping: Mapping | None, mach
                                             "streams past it") + ")"
             + ("; input channels split, partial sums accumulate in NRAM" if tile.in_channels < p.in_channels
                else ""),
-            f"cores:  {cores_used} of {machine.compute_cores}, each a contiguous share of the tiles",
+            f"cores:  {cores_used} of {machine.compute_cores}, each a contiguous share of the tiles"
+            + (f"; the memory core stages the {mapping.staged} in the SharedRAM two pieces ahead, and "
+               "the cores copy each piece from there after the barrier that makes it ready"
+               if mapping.staged else ""),
             f"NRAM:   input slabs at {where.input_buffers[0]:#x} and {where.input_buffers[1]:#x} "
             f"({describe_bytes(where.slab_bytes)} each), output tiles at {where.output_buffers[0]:#x} and "
             f"{where.output_buffers[1]:#x} ({describe_bytes(where.output_bytes)} each)",
@@ -118,11 +130,17 @@ def compile_layer(layer: Layer, machine: MachineConfig) -> CompiledLayer:
     check_lowering(layer, problem)
     mapping = choose_mapping(problem, machine)
     all_tasks = tasks(mapping)
-    shares = split_across_cores(all_tasks, machine)
+    shares = split_across_cores(all_tasks, machine, mapping.staged)
     where = layout(all_tasks)
     body = [f".machine {machine.name}"]
+    pieces = staged_pieces(all_tasks, mapping.staged) if mapping.staged else None
+    if pieces:
+        body += ["", ".core mem",
+                 f"; stage the {mapping.staged} in the SharedRAM, two pieces ahead of the cores"]
+        body += fold(staging_steps(pieces))
     for index, share in enumerate(shares):
-        steps = core_steps(share, where, problem.extra_input_bytes if index == 0 else 0)
+        steps = core_steps(share, where, problem.extra_input_bytes if index == 0 else 0, mapping.staged,
+                           pieces)
         if machine.compute_cores > 1:
             body += ["", f".core {index}"]
         else:

@@ -103,21 +103,36 @@ def _work(task: Task, machine: MachineConfig) -> Fraction:
     return max(compute, traffic * machine.compute_cores / machine.bytes_per_cycle(machine.dram.link))
 
 
-def split_across_cores(all_tasks: list[Task], machine: MachineConfig) -> list[list[Task]]:
+def split_across_cores(all_tasks: list[Task], machine: MachineConfig,
+                       staged: str | None = None) -> list[list[Task]]:
     """Contiguous shares of about equal work, cut only where a tile's output is complete
-    (a tile's partial sums stay on one core)."""
+    (a tile's partial sums stay on one core) and, with a staged operand, only between whole
+    passes over it (so every core needs the staged pieces in the same order)."""
     cores = machine.compute_cores
     work = [_work(task, machine) for task in all_tasks]
     total = sum(work, Fraction(0))
     shares: list[list[Task]] = [[] for _ in range(cores)]
     done = Fraction(0)
     core = 0
-    for task, cost in zip(all_tasks, work, strict=True):
+    for index, (task, cost) in enumerate(zip(all_tasks, work, strict=True)):
         shares[core].append(task)
         done += cost
-        if task.output_bytes and core < cores - 1 and done >= total * (core + 1) / cores:
+        following = all_tasks[index + 1] if index + 1 < len(all_tasks) else None
+        may_cut = task.output_bytes and (staged is None or following is None
+                                         or _pass(following, staged) != _pass(task, staged))
+        if may_cut and core < cores - 1 and done >= total * (core + 1) / cores:
             core += 1
     return [share for share in shares if share]
+
+
+def _pass(task: Task, staged: str) -> tuple:
+    """What a pass over the staged operand is for: with staged weights, one input slab (group
+    and spatial tile); with a staged input, one block of output channels."""
+    if staged == "weights":
+        group, _, place = task.input_key
+        return group, place
+    group, out, _ = task.weight_key
+    return group, out
 
 
 @dataclass(frozen=True)
@@ -149,8 +164,43 @@ def _chunks(size: int, parts: int) -> list[int]:
     return [base + (1 if i < extra else 0) for i in range(parts)]
 
 
-def core_steps(share: list[Task], where: Layout, extra_in: int) -> list[tuple[str, ...]]:
-    """The core's program as a list of steps, each a tuple of lines ending in ``sync``."""
+def _staged_key(task: Task, staged: str) -> tuple | None:
+    return task.weight_key if staged == "weights" else task.input_key
+
+
+def staged_pieces(all_tasks: list[Task], staged: str) -> dict[tuple, tuple[int, int]]:
+    """The staged operand's pieces in the order the cores first need them (the memory core's
+    loading order): key -> (position, bytes)."""
+    pieces: dict[tuple, tuple[int, int]] = {}
+    for task in all_tasks:
+        key = _staged_key(task, staged)
+        if key is not None and key not in pieces:
+            size = task.weight_bytes if staged == "weights" else task.input_bytes
+            pieces[key] = (len(pieces), size)
+    return pieces
+
+
+def staging_steps(pieces: dict[tuple, tuple[int, int]]) -> list[tuple[str, ...]]:
+    """The memory core's program: it runs two pieces ahead, fetching pieces 0 and 1 before
+    barrier 0 and piece b+2 after barrier b, so a core that has passed barrier b may copy any
+    piece up to b+1."""
+    sizes = [size for _, size in sorted(pieces.values())]
+    steps = [tuple(f"move DRAM SharedRAM {size}" for size in sizes[:2])]
+    for barrier in range(len(sizes)):
+        steps.append(("barrier",))
+        if barrier + 2 < len(sizes):
+            steps.append((f"move DRAM SharedRAM {sizes[barrier + 2]}",))
+    return steps
+
+
+def core_steps(share: list[Task], where: Layout, extra_in: int, staged: str | None = None,
+               pieces: dict[tuple, tuple[int, int]] | None = None) -> list[tuple[str, ...]]:
+    """The core's program as a list of steps, each a tuple of lines ending in ``sync``.
+
+    With a ``staged`` operand ("weights" or "input") its pieces come from the SharedRAM,
+    where the memory core puts them (see staging_steps): the core copies a piece only after
+    the barrier that makes it ready, and meets every one of the memory core's barriers.
+    """
     # Weight runs: maximal stretches of tasks on one block; block j+1 streams in during run j.
     runs: list[tuple[int, int]] = []
     for index, task in enumerate(share):
@@ -158,22 +208,43 @@ def core_steps(share: list[Task], where: Layout, extra_in: int) -> list[tuple[st
             runs[-1] = (runs[-1][0], index + 1)
         else:
             runs.append((index, index + 1))
-    prefetch: dict[int, int] = {}  # task index -> bytes of the next block to fetch in that step
+    prefetch: dict[int, tuple[tuple | None, int]] = {}  # task index -> (block, bytes fetched then)
     for (start, end), (next_start, _) in zip(runs, runs[1:], strict=False):
-        block = share[next_start].weight_bytes
-        if block:
-            for offset, chunk in enumerate(_chunks(block, end - start)):
-                if chunk:
-                    prefetch[start + offset] = chunk
+        following = share[next_start]
+        if not following.weight_bytes:
+            continue
+        # From DRAM the next block trickles in over the run; from the SharedRAM it is quick.
+        chunks = ([following.weight_bytes] if staged == "weights"
+                  else _chunks(following.weight_bytes, end - start))
+        for offset, chunk in enumerate(chunks):
+            if chunk:
+                prefetch[start + offset] = (following.weight_key, chunk)
+
+    weight_source = "SharedRAM" if staged == "weights" else "DRAM"
+    input_source = "SharedRAM" if staged == "input" else "DRAM"
+    steps: list[tuple[str, ...]] = []
+    passed = -1  # the last barrier this core has passed
+
+    def ready(key: tuple | None) -> None:
+        """Pass the barriers after which the memory core has staged piece ``key``."""
+        nonlocal passed
+        if pieces is None or key is None:
+            return
+        needed = max(pieces[key][0] - 1, 0)
+        while passed < needed:
+            passed += 1
+            steps.append(("barrier",))
 
     first = share[0]
+    if staged:
+        ready(_staged_key(first, staged))
     prologue = []
     if first.weight_bytes:
-        prologue.append(f"move DRAM WRAM {first.weight_bytes}")
-    prologue.append(f"move DRAM NRAM[{where.input_buffers[0]:#x}] {first.input_bytes}")
+        prologue.append(f"move {weight_source} WRAM {first.weight_bytes}")
+    prologue.append(f"move {input_source} NRAM[{where.input_buffers[0]:#x}] {first.input_bytes}")
     if extra_in:
         prologue.append(f"move DRAM NRAM {extra_in}")
-    steps = [tuple([*prologue, "sync"])]
+    steps.append(tuple([*prologue, "sync"]))
 
     in_buffer = out_buffer = 0
     pending_store: tuple[int, int] | None = None  # (buffer, bytes) written back in the next step
@@ -183,13 +254,19 @@ def core_steps(share: list[Task], where: Layout, extra_in: int) -> list[tuple[st
         next_in_buffer = in_buffer
         if following is not None and following.input_key != task.input_key:
             next_in_buffer = 1 - in_buffer
-            lines.append(f"move DRAM NRAM[{where.input_buffers[next_in_buffer]:#x}] {following.input_bytes}")
+            if staged == "input":
+                ready(following.input_key)
+            lines.append(f"move {input_source} NRAM[{where.input_buffers[next_in_buffer]:#x}] "
+                         f"{following.input_bytes}")
         if pending_store is not None:
             buffer, size = pending_store
             lines.append(f"move NRAM[{where.output_buffers[buffer]:#x}] DRAM {size}")
             pending_store = None
         if index in prefetch:
-            lines.append(f"move DRAM WRAM {prefetch[index]}")
+            key, size = prefetch[index]
+            if staged == "weights":
+                ready(key)
+            lines.append(f"move {weight_source} WRAM {size}")
         lines += _compute_lines(task)
         steps.append(tuple([*lines, "sync"]))
         if task.output_bytes:
@@ -203,6 +280,10 @@ def core_steps(share: list[Task], where: Layout, extra_in: int) -> list[tuple[st
         epilogue.append(f"move NRAM[{where.output_buffers[buffer]:#x}] DRAM {size}")
     if epilogue:
         steps.append(tuple([*epilogue, "sync"]))
+    if pieces is not None:  # every core meets every barrier of the memory core
+        while passed < len(pieces) - 1:
+            passed += 1
+            steps.append(("barrier",))
     return steps
 
 

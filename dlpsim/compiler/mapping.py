@@ -58,11 +58,16 @@ def input_span(out_start: int, out_end: int, stride: int, padding: int, kernel: 
                outputs: int) -> tuple[int, int]:
     """The input rows (or columns) that output rows [out_start, out_end) read, as a slice.
 
-    Padding is not moved (zeros cost nothing to make). The first and last tiles reach the
-    tensor's edges, so the tiles together move every input element at least once.
+    Padding is not moved (zeros cost nothing to make). A slab runs on to where the next
+    tile's begins, and the first and last tiles reach the tensor's edges, so the tiles
+    together move every input element at least once, even where a stride skips some (a
+    DMA moves contiguous rows; it does not pick out every other one).
     """
     first = 0 if out_start == 0 else max(0, out_start * stride - padding)
-    last = size if out_end == outputs else min(size, (out_end - 1) * stride - padding + kernel)
+    if out_end == outputs:
+        last = size
+    else:
+        last = min(size, max((out_end - 1) * stride - padding + kernel, out_end * stride - padding))
     return first, max(first, last)
 
 
@@ -73,6 +78,9 @@ class Mapping:
     order: str  # one of ORDERS
     cores: int
     estimated_cycles: int
+    # "weights" or "input": the memory core stages that operand in the SharedRAM and the cores
+    # copy it from there; None: every core reads DRAM directly.
+    staged: str | None = None
 
     # -- the tiling of each dimension ----------------------------------------------------
     @property
@@ -99,10 +107,18 @@ class Mapping:
 # -- sizes of one tile's data --------------------------------------------------------------
 
 def _slab_bytes(problem: Problem, tile: Tile) -> int:
-    """The largest input slab of a tile (a full tile away from the edges, halo included)."""
-    rows = min(problem.in_height, (tile.rows - 1) * problem.stride[0] + problem.kernel[0])
-    columns = min(problem.in_width, (tile.columns - 1) * problem.stride[1] + problem.kernel[1])
+    """The largest input slab of any of the tile's positions, halo and edges included."""
+    rows = _widest_span(Split(problem.out_height, tile.rows), problem.stride[0], problem.padding[0],
+                        problem.kernel[0], problem.in_height)
+    columns = _widest_span(Split(problem.out_width, tile.columns), problem.stride[1],
+                           problem.padding[1], problem.kernel[1], problem.in_width)
     return rows * columns * tile.groups * tile.in_channels * problem.input_tensors * problem.bytes_per_element
+
+
+@functools.lru_cache(maxsize=4096)
+def _widest_span(split: Split, stride: int, padding: int, kernel: int, size: int) -> int:
+    return max(b - a for a, b in (input_span(lo, hi, stride, padding, kernel, size, split.size)
+                                  for lo, hi in split.ranges()))
 
 
 def _weight_block_bytes(problem: Problem, tile: Tile) -> int:
@@ -128,9 +144,10 @@ def _span_total(split: Split, stride: int, padding: int, kernel: int, size: int)
                                   for lo, hi in split.ranges()))
 
 
-def _estimate(problem: Problem, tile: Tile, order: str, machine: MachineConfig) -> tuple[int, float]:
-    """Cycles the pipeline should take with this tile and order, and the DRAM bytes it moves
-    (floats: it only ranks tiles)."""
+def _estimate(problem: Problem, tile: Tile, order: str, machine: MachineConfig,
+              staged: str | None = None) -> tuple[float, float]:
+    """Cycles the pipeline should take with this tile, order and staging, and the DRAM bytes
+    it moves (floats: it only ranks mappings; infinite if the staged data do not fit)."""
     groups = Split(problem.groups, tile.groups)
     outs = Split(problem.out_channels, tile.out_channels)
     ins = Split(problem.in_channels, tile.in_channels)
@@ -153,23 +170,63 @@ def _estimate(problem: Problem, tile: Tile, order: str, machine: MachineConfig) 
     else:  # for group, spatial tile: for out block: for in chunk
         weights = weights_once * (spatial if outs.count > 1 or ins.count > 1 else 1)
         inputs = input_once * (outs.count if ins.count > 1 else 1)
-    traffic = weights + inputs + problem.output_bytes + problem.extra_input_bytes
+
+    # Staging: the memory core fetches one operand into the SharedRAM once, in the order the
+    # cores first need it, and the cores copy it from there over their own links.
+    staged_bytes = {"weights": weights_once, "input": input_once}.get(staged, 0)
+    if staged and staged_bytes > machine.shared.capacity_bytes:
+        return float("inf"), float("inf")
+    copied = {"weights": weights, "input": inputs}.get(staged, 0)  # bytes over the SharedRAM links
+    core_weights = 0 if staged == "weights" else weights
+    core_inputs = 0 if staged == "input" else inputs
+    traffic = (staged_bytes + core_weights + core_inputs + problem.output_bytes
+               + problem.extra_input_bytes)
 
     storing = tasks // ins.count  # tasks that finish an output tile
-    cores = min(machine.compute_cores, storing)
+    # Cores share out whole output tiles (a tile's partial sums stay on one core); with a staged
+    # operand, whole passes over it (every core must need its pieces in the same order).
+    units = {"weights": groups.count * spatial, "input": groups.count * outs.count}.get(staged, storing)
+    cores = min(machine.compute_cores, units)
     dram_per_cycle = _rates(machine)[0]
     compute = _compute_cycles(problem, machine) / tasks
-    # A step lasts as long as its compute or its traffic at the core's share of the DRAM link;
-    # the steps that also write back a finished tile carry more traffic than the rest.
-    loads = (weights + inputs + problem.extra_input_bytes) / tasks * cores / dram_per_cycle
-    store = problem.output_bytes / storing * cores / dram_per_cycle
-    per_task = (storing * max(compute, loads + store) + (tasks - storing) * max(compute, loads)) / tasks
-    fill = (_slab_bytes(problem, tile) + _weight_block_bytes(problem, tile)) * cores / dram_per_cycle
+    if staged:  # the copies use the core's own SharedRAM link, beside the compute
+        compute = max(compute, copied / tasks / float(machine.bytes_per_cycle(machine.shared.link)))
+    # A step lasts as long as its compute or its DRAM traffic at the core's share of the link.
+    # Weight chunks spread evenly over the steps; input slabs and write-backs come only in some.
+    ratio = cores / dram_per_cycle
+    weight_step = (core_weights + (staged_bytes if staged else 0) / cores) / tasks * ratio
+    reloads = ins.count > 1 or (order == "weights-outer" and spatial > 1)
+    input_steps = tasks if reloads else (tasks / outs.count if order == "input-outer" else groups.count)
+    input_step = (core_inputs + problem.extra_input_bytes) / input_steps * ratio
+    store_step = problem.output_bytes / storing * ratio
+    with_input, with_store = input_steps / tasks, storing / tasks
+    both = min(with_input, with_store)
+    per_task = (both * max(compute, weight_step + input_step + store_step)
+                + (with_input - both) * max(compute, weight_step + input_step)
+                + (with_store - both) * max(compute, weight_step + store_step)
+                + (1 - max(with_input, with_store)) * max(compute, weight_step))
+    block = _weight_block_bytes(problem, tile)
+    slab = _slab_bytes(problem, tile)
+    # Before the first step: the first weight block and input slab of every core (the
+    # memory core stages two pieces ahead of the cores).
+    first = {"weights": 2 * block + cores * slab, "input": 2 * slab + cores * block}
+    fill = first.get(staged, cores * (slab + block)) / dram_per_cycle
     drain = _output_tile_bytes(problem, tile) * cores / dram_per_cycle
-    # Cores share out whole output tiles (a tile's partial sums stay on one core).
-    pipeline = ceil(storing / cores) * ins.count * per_task
+    # The busiest core sets the pace. With few units per core the granularity shows, and
+    # full-size units (not the smaller ones at the edges) are what the busiest core gets.
+    heaviest = (min(tile.groups, problem.groups) * groups.count / problem.groups)
+    if staged != "input":
+        heaviest *= (min(tile.rows, problem.out_height) * min(tile.columns, problem.out_width) * spatial
+                     / (problem.out_height * problem.out_width))
+    if staged != "weights":
+        heaviest *= min(tile.out_channels, problem.out_channels) * outs.count / problem.out_channels
+    share = ceil(units / cores) if units <= 4 * cores else units / cores
+    unit_time = heaviest * (tasks / units) * per_task
+    pipeline = share * unit_time
+    if staged:  # every core's first pass waits for the whole operand to be staged
+        pipeline = max(pipeline, staged_bytes / dram_per_cycle + (share - 1) * unit_time)
     # Many tiny tasks cost real overhead the averages hide (rounding up every step, edge tiles).
-    return ceil(max(pipeline, traffic / dram_per_cycle) + fill + drain + tasks / cores), traffic
+    return max(pipeline, traffic / dram_per_cycle) + fill + drain + tasks / cores, traffic
 
 
 @functools.lru_cache(maxsize=64)
@@ -213,6 +270,11 @@ def _choose(problem: Problem, machine: MachineConfig) -> Mapping:
     matrix_dims = problem.in_channels > 1 or problem.out_channels > 1
     group_sizes = [1] if matrix_dims and problem.groups > 1 and problem.out_channels > 1 else \
         _candidates(problem.groups)
+    variants: list[tuple[str, str | None]] = [(order, None) for order in ORDERS]
+    if machine.shared is not None and machine.compute_cores > 1 and problem.matrix:
+        # Cores sharing out spatial tiles all read every weight block, and cores sharing out
+        # output channels all read every input slab: the memory core can fetch it for all.
+        variants += [("input-outer", "weights"), ("weights-outer", "input")]
     best: Mapping | None = None
     best_key: tuple = ()
     dram_per_cycle = _rates(machine)[0]
@@ -226,13 +288,15 @@ def _choose(problem: Problem, machine: MachineConfig) -> Mapping:
                                              nram, wram)
                     if tile is None:
                         continue
-                    for order in ORDERS:
-                        cycles, traffic = _estimate(problem, tile, order, machine)
+                    for order, staged in variants:
+                        cycles, traffic = _estimate(problem, tile, order, machine, staged)
                         # Time first; of two mappings within a percent, the one moving less data.
                         score = cycles + traffic / dram_per_cycle / 100
-                        key = (score, -_volume(tile), order)
+                        key = (score, -_volume(tile), order, staged or "")
                         if best is None or key < best_key:
-                            best, best_key = Mapping(problem, tile, order, machine.compute_cores, cycles), key
+                            best = Mapping(problem, tile, order, machine.compute_cores, ceil(cycles),
+                                           staged)
+                            best_key = key
     if best is None:
         need_nram, need_wram = footprint(problem, smallest)
         if need_nram > nram:
