@@ -193,13 +193,22 @@ def staging_steps(pieces: dict[tuple, tuple[int, int]]) -> list[tuple[str, ...]]
     return steps
 
 
+def resident(share: list[Task], wram_bytes: int) -> bool:
+    """Whether every weight block the core uses fits in its WRAM at once, so that each is
+    fetched only the first time it is needed."""
+    blocks = {task.weight_key: task.weight_bytes for task in share if task.weight_key is not None}
+    return sum(blocks.values()) <= wram_bytes
+
+
 def core_steps(share: list[Task], where: Layout, extra_in: int, staged: str | None = None,
-               pieces: dict[tuple, tuple[int, int]] | None = None) -> list[tuple[str, ...]]:
+               pieces: dict[tuple, tuple[int, int]] | None = None,
+               keep_weights: bool = False) -> list[tuple[str, ...]]:
     """The core's program as a list of steps, each a tuple of lines ending in ``sync``.
 
     With a ``staged`` operand ("weights" or "input") its pieces come from the SharedRAM,
     where the memory core puts them (see staging_steps): the core copies a piece only after
     the barrier that makes it ready, and meets every one of the memory core's barriers.
+    With ``keep_weights`` (see resident) a weight block is fetched once and kept.
     """
     # Weight runs: maximal stretches of tasks on one block; block j+1 streams in during run j.
     runs: list[tuple[int, int]] = []
@@ -209,10 +218,12 @@ def core_steps(share: list[Task], where: Layout, extra_in: int, staged: str | No
         else:
             runs.append((index, index + 1))
     prefetch: dict[int, tuple[tuple | None, int]] = {}  # task index -> (block, bytes fetched then)
+    fetched = {share[0].weight_key}
     for (start, end), (next_start, _) in zip(runs, runs[1:], strict=False):
         following = share[next_start]
-        if not following.weight_bytes:
+        if not following.weight_bytes or (keep_weights and following.weight_key in fetched):
             continue
+        fetched.add(following.weight_key)
         # From DRAM the next block trickles in over the run; from the SharedRAM it is quick.
         chunks = ([following.weight_bytes] if staged == "weights"
                   else _chunks(following.weight_bytes, end - start))

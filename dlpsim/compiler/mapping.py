@@ -164,12 +164,18 @@ def _estimate(problem: Problem, tile: Tile, order: str, machine: MachineConfig,
     input_once = (slab_area * problem.groups * problem.in_channels * problem.input_tensors
                   * problem.bytes_per_element)
     weights_once = problem.weight_bytes
+    cores = machine.compute_cores
     if order == "weights-outer":  # for group, out block: for spatial tile: for in chunk
         weights = weights_once * (spatial if ins.count > 1 else 1)
         inputs = input_once * (outs.count if spatial > 1 or ins.count > 1 else 1)
+        # a core's share of the weight blocks, when the cores split the output channels
+        weight_share = weights_once / min(cores, groups.count * outs.count)
     else:  # for group, spatial tile: for out block: for in chunk
         weights = weights_once * (spatial if outs.count > 1 or ins.count > 1 else 1)
         inputs = input_once * (outs.count if ins.count > 1 else 1)
+        weight_share = weights_once  # every core passes over every weight block
+    if weight_share <= machine.core.wram.capacity_bytes:  # resident: each block fetched once per core
+        weights = min(weights, weight_share * min(cores, tasks))
 
     # Staging: the memory core fetches one operand into the SharedRAM once, in the order the
     # cores first need it, and the cores copy it from there over their own links.
@@ -223,8 +229,10 @@ def _estimate(problem: Problem, tile: Tile, order: str, machine: MachineConfig,
     share = ceil(units / cores) if units <= 4 * cores else units / cores
     unit_time = heaviest * (tasks / units) * per_task
     pipeline = share * unit_time
-    if staged:  # every core's first pass waits for the whole operand to be staged
-        pipeline = max(pipeline, staged_bytes / dram_per_cycle + (share - 1) * unit_time)
+    if staged:  # every core's first pass waits for the whole operand to be staged, and the
+        # staging shares the DRAM link with the rest of that pass's traffic
+        first_pass = (staged_bytes + (traffic - staged_bytes) / share) / dram_per_cycle
+        pipeline = max(pipeline, first_pass + (share - 1) * unit_time)
     # Many tiny tasks cost real overhead the averages hide (rounding up every step, edge tiles).
     return max(pipeline, traffic / dram_per_cycle) + fill + drain + tasks / cores, traffic
 
@@ -257,15 +265,23 @@ def _candidates(size: int) -> tuple[int, ...]:
     return tuple(sorted(sizes))
 
 
-def choose_mapping(problem: Problem, machine: MachineConfig) -> Mapping:
-    """The fastest mapping by the estimate that fits NRAM and WRAM; an error if none does."""
+def choose_mappings(problem: Problem, machine: MachineConfig, count: int = 1) -> list[Mapping]:
+    """The ``count`` best mappings by the estimate, best first, that fit NRAM and WRAM;
+    an error naming the memory and the shortfall if not even the smallest tile fits."""
     anonymous = dataclasses.replace(problem, name="", description="")  # same shapes, same mapping
-    mapping = _choose(anonymous, machine)
-    return dataclasses.replace(mapping, problem=problem)
+    return [dataclasses.replace(mapping, problem=problem) for mapping in _choose(anonymous, machine)[:count]]
+
+
+def choose_mapping(problem: Problem, machine: MachineConfig) -> Mapping:
+    return choose_mappings(problem, machine)[0]
+
+
+# How many of the best mappings by the estimate are kept, for the compiler to try for real.
+KEPT_MAPPINGS = 12
 
 
 @functools.lru_cache(maxsize=1024)
-def _choose(problem: Problem, machine: MachineConfig) -> Mapping:
+def _choose(problem: Problem, machine: MachineConfig) -> tuple[Mapping, ...]:
     nram, wram = machine.core.nram.capacity_bytes, machine.core.wram.capacity_bytes
     matrix_dims = problem.in_channels > 1 or problem.out_channels > 1
     group_sizes = [1] if matrix_dims and problem.groups > 1 and problem.out_channels > 1 else \
@@ -275,10 +291,8 @@ def _choose(problem: Problem, machine: MachineConfig) -> Mapping:
         # Cores sharing out spatial tiles all read every weight block, and cores sharing out
         # output channels all read every input slab: the memory core can fetch it for all.
         variants += [("input-outer", "weights"), ("weights-outer", "input")]
-    best: Mapping | None = None
-    best_key: tuple = ()
+    ranked: list[tuple[tuple, Mapping]] = []
     dram_per_cycle = _rates(machine)[0]
-    smallest = Tile(1, 1, 1, 1, 1)
     for groups in group_sizes:
         for out_channels in _candidates(problem.out_channels):
             for rows in _candidates(problem.out_height):
@@ -290,15 +304,15 @@ def _choose(problem: Problem, machine: MachineConfig) -> Mapping:
                         continue
                     for order, staged in variants:
                         cycles, traffic = _estimate(problem, tile, order, machine, staged)
+                        if cycles == float("inf"):
+                            continue
                         # Time first; of two mappings within a percent, the one moving less data.
                         score = cycles + traffic / dram_per_cycle / 100
                         key = (score, -_volume(tile), order, staged or "")
-                        if best is None or key < best_key:
-                            best = Mapping(problem, tile, order, machine.compute_cores, ceil(cycles),
-                                           staged)
-                            best_key = key
-    if best is None:
-        need_nram, need_wram = footprint(problem, smallest)
+                        mapping = Mapping(problem, tile, order, machine.compute_cores, ceil(cycles), staged)
+                        ranked.append((key, mapping))
+    if not ranked:
+        need_nram, need_wram = footprint(problem, Tile(1, 1, 1, 1, 1))
         if need_nram > nram:
             memory, need, have = "NRAM", need_nram, nram
         else:
@@ -306,7 +320,8 @@ def _choose(problem: Problem, machine: MachineConfig) -> Mapping:
         raise WorkloadError(f"{problem.name}: even the smallest tile (one output, one channel) needs "
                             f"{need} B of {memory} with double buffering, {need - have} B more than the "
                             f"{format_size(have)} {memory} of {machine.name}")
-    return best
+    ranked.sort(key=lambda item: item[0])
+    return tuple(mapping for _, mapping in ranked[:KEPT_MAPPINGS])
 
 
 def _widest_reduction(problem: Problem, tile: Tile, nram: int, wram: int) -> Tile | None:
