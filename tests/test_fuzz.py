@@ -335,10 +335,6 @@ def test_the_asm_command(folder, text, check):
         assert outcome.stdout == "" if check else outcome.stdout.startswith(str(program)), outcome
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: assemble() splits lines with str.splitlines(), which also breaks at \\x0b \\x0c "
-    "\\x1c-\\x1e \\x85 \\u2028 \\u2029: error lines then disagree with an editor's (and with "
-    "assemble_file's own NUL and UTF-8 errors, which count \\n), and a comment ends at U+2028"))
 def test_only_line_feeds_end_a_line(folder):
     program = folder / "prog.asm"
     outcome = run_program(folder, "sync\x0cfoo\n")  # a form feed is whitespace inside line 1

@@ -34,6 +34,7 @@ from dlpsim.errors import ProgramError
 from dlpsim.machine import load_machine
 from dlpsim.machine.loader import SCHEMA
 from dlpsim.sim import simulate
+from dlpsim.sim.check import MAX_BARRIERS
 from dlpsim.sim.engine import DEFAULT_MAX_CYCLES
 
 REPO = Path(__file__).resolve().parents[1]
@@ -105,10 +106,6 @@ def test_run_past_the_limit_prints_the_partial_report_as_json(tmp_path):
     assert queues["io"]["busy_cycles"] == 8000
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: a stopped run counts the MAC operations and DRAM bytes of instructions still executing "
-    "(they are added when an instruction starts), though Stats says those are not counted and "
-    "the queue figures leave them out"))
 def test_partial_report_leaves_out_instructions_still_executing(tmp_path):
     # bound 2000 (compute 2 x 1000; io 2 x 1000; DRAM 128000 / 64); the syncs make it 3000.
     # At 2500: the load (0..1000) and the first compute (1000..2000) are done; the second
@@ -174,18 +171,40 @@ def test_default_limit_is_documented_and_far_above_every_shipped_program():
 # Spinning: loops of nothing but sync and barrier; loops with nothing in them
 # --------------------------------------------------------------------------------------------
 
+def test_a_loop_of_only_syncs_issues_one_sync_and_finishes_at_once(tmp_path):
+    # A sync right after a sync waits for nothing, so 10^12 of them cost what one costs:
+    # the compute (256 / 256 = 1 cycle) is all the time there is.
+    status, stdout, stderr, elapsed = run_cli(
+        tmp_path, "compute MAC_32 256\nloop 1000000000000\n  sync\n  loop 3\n    sync\n  endloop\n"
+                  "endloop\n", "--json", process=True)
+    assert (status, stderr) == (0, "")
+    assert json.loads(stdout)["cycles"] == 1
+    assert elapsed < 10, elapsed
+
+
 @pytest.mark.parametrize(("text", "line"), [
-    ("compute MAC_32 256\nloop 1000000000000\n  sync\nendloop\n", 3),
     ("loop 1000000000000\n  loop 1000000000000\n    barrier\n  endloop\nendloop\n", 3),
     (".machine dlp-m\n.core all\nloop 1000000000000\n  barrier\nendloop\n", 4),
-], ids=["sync", "barrier-nested", "barrier-four-cores"])
-def test_loop_of_only_sync_and_barrier_is_stopped_naming_its_line(tmp_path, text, line):
+    (".machine dlp-m\nloop 20000\n  loop 999999\n    barrier\n  endloop\n  compute MAC_32 256\nendloop\n", 4),
+], ids=["nested", "four-cores", "between-computes"])
+def test_a_program_reaching_too_many_barriers_is_refused_naming_the_barrier(tmp_path, text, line):
     status, stdout, stderr, elapsed = run_cli(tmp_path, text, process=True)
     assert status == 2
     assert stdout == ""
     assert stderr.startswith(f"{tmp_path / 'p.asm'}:{line}:"), stderr
-    assert "sync/barrier" in stderr
-    assert elapsed < 60, elapsed  # about 1 s per core on a laptop; never hours
+    assert "barriers" in stderr and f"{MAX_BARRIERS:,}" in stderr, stderr
+    assert elapsed < 10, elapsed
+
+
+def test_the_spin_guard_stops_barrier_meetings_that_make_no_progress(monkeypatch):
+    # Below the static barrier limit, a stream of barriers at one cycle is still stopped by the
+    # run-time guard rather than simulated meeting by meeting for ever.
+    monkeypatch.setattr(dlpsim.sim.control, "SPIN_LIMIT", 1000)
+    program = assemble(".machine dlp-m\nloop 5000\n  barrier\nendloop\n", "spin.asm")
+    with pytest.raises(ProgramError) as raised:
+        simulate(program, load_machine("dlp-m"))
+    assert raised.value.location.line == 3
+    assert "sync/barrier" in raised.value.message
 
 
 @pytest.mark.parametrize(("text", "cycles"), [
@@ -202,10 +221,6 @@ def test_loops_with_nothing_to_issue_take_no_time(tmp_path, text, cycles):
     assert elapsed < 10, elapsed
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: the spin limit counts sync/barrier per simulated cycle, so a loop that does one "
-    "cycle of work after each 999,999 syncs is never stopped; its static bound is 20000 "
-    "cycles, within --max-cycles, but it issues 2*10^10 syncs (hours)"))
 def test_syncs_between_short_computes_do_not_run_for_hours(tmp_path):
     (tmp_path / "p.asm").write_text(
         "loop 20000\n  loop 999999\n    sync\n  endloop\n  compute MAC_32 256\nendloop\n")
@@ -283,13 +298,9 @@ def _assert_deadlock_reported(text: str, waiting: str, finished: str, line: int,
 
 DEADLOCKS = [(UNEQUAL_LOOPS, "core1", "core0", 10),
              (UNEQUAL_MEMORY_CORE, "mem", "core0, core1, core2, core3", 5)]
-LIMIT_BUG = pytest.mark.xfail(strict=True, reason=(
-    "bug: with a cycle limit (the CLI always has one) the safety net never fires: SimPy 4.1 "
-    "re-queues the `until` event when it stops, so env.peek() is the limit, not Infinity, and "
-    "the deadlocked run returns complete=False with cycles=max_cycles ('stopped at the limit')"))
 
 
-@pytest.mark.parametrize("max_cycles", [None, pytest.param(DEFAULT_MAX_CYCLES, marks=LIMIT_BUG)],
+@pytest.mark.parametrize("max_cycles", [None, DEFAULT_MAX_CYCLES],
                          ids=["no-limit", "default-limit"])
 @pytest.mark.parametrize(("text", "waiting", "finished", "line"), DEADLOCKS,
                          ids=["compute-cores", "memory-core"])

@@ -302,7 +302,10 @@ class _Assembler:
 def assemble(text: str, file: str = "<input>") -> Program:
     """Assemble program text; ``file`` names it in error messages."""
     assembler = _Assembler(file)
-    for number, line in enumerate(text.splitlines(), start=1):
+    # Only a line feed ends a line (as editors and assemble_file's own error positions count);
+    # other characters str.splitlines() breaks at stay inside their line.
+    for number, line in enumerate(text.split("\n"), start=1):
+        line = line.removesuffix("\r")
         assembler.line(number, line)
     return assembler.finish()
 

@@ -149,13 +149,18 @@ class Program:
 def expand(statements: tuple[Statement, ...]) -> Iterator[Instruction]:
     """The dynamic instruction stream: loops unrolled lazily, never materialised.
 
-    A loop whose body issues nothing is skipped, however large its count.
+    A loop whose body issues nothing is skipped, however large its count, and one whose body
+    issues nothing but syncs issues one sync: a sync right after a sync waits for nothing.
     """
     for statement in statements:
         if isinstance(statement, Loop):
-            if statement.count and dynamic_count(statement.body, INSTRUCTION_TYPES):
-                for _ in range(statement.count):
-                    yield from expand(statement.body)
+            if not statement.count or not dynamic_count(statement.body, INSTRUCTION_TYPES):
+                continue
+            if not dynamic_count(statement.body, (Move, Compute, Barrier)):
+                yield next(s for s in walk(statement.body) if isinstance(s, Sync))
+                continue
+            for _ in range(statement.count):
+                yield from expand(statement.body)
         else:
             yield statement
 

@@ -85,8 +85,18 @@ def bind(program: Program, machine: MachineConfig) -> dict[CoreId, tuple[Stateme
     return streams
 
 
+# Every barrier is a meeting of all the cores, simulated one by one; no real program needs more.
+MAX_BARRIERS = 10**7
+
+
 def _check_barriers(streams: dict[CoreId, tuple[Statement, ...]]) -> None:
     counts = {core: dynamic_count(stream, Barrier) for core, stream in streams.items()}
+    for core, count in counts.items():
+        if count > MAX_BARRIERS:
+            first_barrier = next(s for s in walk(streams[core]) if isinstance(s, Barrier))
+            raise ProgramError(first_barrier.location,
+                               f"{core} reaches {count:,} barriers; dlpsim simulates at most "
+                               f"{MAX_BARRIERS:,} (each is a meeting of every core)")
     if len(set(counts.values())) <= 1:
         return
     most = max(counts, key=lambda core: (counts[core], -core.index))

@@ -46,14 +46,19 @@ class _Core:
         executors = {"compute": self._compute, "io": self._move, "move": self._move}
         self.queues = {kind: IssueQueue(env, core.name, kind, depth, executors[kind], recorder)
                        for kind in kinds}
+        if "compute" in self.queues:
+            self.queues["compute"].on_complete = self._computed
         self.control = ControlUnit(env, core.name, stream, self.queues, machine.core.issue_cycles,
                                    barrier, recorder)
         env.process(self.control.run())
 
     def _compute(self, instruction: Compute) -> simpy.Event:
+        return self.env.timeout(self.timing.cycles(instruction))
+
+    def _computed(self, instruction: Compute) -> None:
+        """Operations count when they complete, so a run stopped early counts only finished work."""
         name = instruction.type.name
         self.operations[name] = self.operations.get(name, 0) + instruction.count
-        return self.env.timeout(self.timing.cycles(instruction))
 
     def _move(self, instruction: Move) -> simpy.Event:
         link = self.routes.get(id(instruction))  # loops repeat the same instructions
@@ -119,9 +124,10 @@ def simulate(program: Program, machine: MachineConfig, recorder: Recorder | None
                    for core in cores)
     if complete:
         total = max((q.last_completion for core in cores for q in core.queues.values()), default=0)
-    elif env.peek() == simpy.core.Infinity:
-        _report_deadlock(cores)
     else:
+        idle = not any(q.busy for core in cores for q in core.queues.values())
+        if idle and all(core.control.finished or core.control.waiting_at is not None for core in cores):
+            _report_deadlock(cores)  # nothing is executing and every unfinished core waits at a barrier
         total = max_cycles
     needed = sum((Fraction(ops) / machine.ops_per_cycle(COMPUTE_TYPES[kind])
                   for core in cores for kind, ops in core.operations.items()), Fraction(0))

@@ -25,6 +25,7 @@ import simpy
 
 @dataclass
 class _Transfer:
+    size: int  # bytes
     remaining: int  # units not yet delivered
     done: simpy.Event
 
@@ -54,9 +55,7 @@ class Link:
 
     def transfer(self, size: int) -> simpy.Event:
         """Start moving ``size`` bytes; the returned event fires when the last byte is delivered."""
-        transfer = _Transfer(size * self._units_per_byte, self.env.event())
-        self.bytes += size
-        self.transfers += 1
+        transfer = _Transfer(size, size * self._units_per_byte, self.env.event())
         if self.latency_cycles:
             self.env.timeout(self.latency_cycles).callbacks.append(lambda _: self._join(transfer))
         else:
@@ -94,6 +93,9 @@ class Link:
             done = [t for t in self.active if t.remaining <= 0]
             self.active = [t for t in self.active if t.remaining > 0]
             for transfer in done:
+                # counted when complete, so a run stopped early counts only delivered transfers
+                self.bytes += transfer.size
+                self.transfers += 1
                 transfer.done.succeed()
 
     def _divide(self) -> None:

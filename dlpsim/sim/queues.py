@@ -33,6 +33,7 @@ class IssueQueue:
         self.instructions = 0
         self.busy_cycles = 0
         self.last_completion = 0
+        self.on_complete: Callable[[Instruction], None] | None = None  # told of each completion
         if recorder is not None:
             recorder.declare(core, kind)
 
@@ -62,6 +63,8 @@ class IssueQueue:
         self.instructions += 1
         self.busy_cycles += now - self._started_at
         self.last_completion = now
+        if self.on_complete is not None:
+            self.on_complete(self._executing)
         if self.recorder is not None:
             self.recorder.instruction(self.core, self.kind, self._executing, self._started_at, now)
         self.current = None
