@@ -195,5 +195,80 @@ def net_summary(name):
     click.echo(format_summary(load_network(name)), nl=False)
 
 
+def _network_machine(preset, config_file, overrides):
+    """The machine of `dlpsim compile` and `dlpsim net run`: --preset (default dlp-s), --config, --set."""
+    return _load(None, preset, config_file, overrides)
+
+
+@net.command("run")
+@click.argument("name")
+@_machine_options
+@click.option("--json", "as_json", is_flag=True, help="Print the results as one JSON object.")
+@click.option("--csv", "csv_file", default=None, metavar="FILE",
+              help="Also write one row per layer, and a TOTAL row, to FILE.")
+@click.option("--max-cycles", type=click.IntRange(min=1), default=DEFAULT_MAX_CYCLES, show_default=True,
+              help="Stop when the layers together exceed this many cycles.")
+@_guarded
+def net_run(name, preset, config_file, overrides, as_json, csv_file, max_cycles):
+    """Compile and simulate every layer of NAME, one after another, and report each and the total.
+
+    NAME is a built-in network (see `dlpsim net --list`) or the path of a SCALE-Sim
+    topology CSV file. The machine is --preset (default dlp-s), --config and --set.
+    """
+    from dlpsim.network_run import format_network_run, run_network
+    from dlpsim.workloads import load_network
+
+    network = load_network(name)
+    machine = _network_machine(preset, config_file, overrides)
+    if as_json or not sys.stderr.isatty():
+        result = run_network(network, machine, max_cycles=max_cycles)
+    else:
+        with click.progressbar(length=len(network.nodes), label=f"{network.name} on {machine.name}",
+                               file=sys.stderr, show_pos=True,
+                               item_show_func=lambda item: item) as bar:
+            def progress(index, total, layer_name):
+                bar.update(index - bar.pos, layer_name)
+
+            result = run_network(network, machine, max_cycles=max_cycles, progress=progress)
+            bar.update(len(network.nodes) - bar.pos, "")
+    if csv_file is not None:
+        result.write_csv(csv_file)
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), indent=2))
+    else:
+        click.echo(format_network_run(result), nl=False)
+
+
+@main.command("compile")
+@click.argument("name")
+@click.option("--layer", "layer_name", required=True, metavar="LAYER",
+              help="The layer to compile (see `dlpsim net summary NAME`).")
+@_machine_options
+@click.option("-o", "--output", "output_file", default=None, metavar="FILE",
+              help="Write the program to FILE (default: print it).")
+@_guarded
+def compile_command(name, layer_name, preset, config_file, overrides, output_file):
+    """Compile one layer of NAME into a program that `dlpsim run` accepts.
+
+    NAME is a built-in network (see `dlpsim net --list`) or the path of a SCALE-Sim
+    topology CSV file. The program's header comment explains the tiling: tile sizes,
+    loop order, bytes moved and the expected bound. The machine is --preset (default
+    dlp-s), --config and --set.
+    """
+    from dlpsim.compiler import compile_layer
+    from dlpsim.workloads import load_network
+
+    layer = load_network(name).layer(layer_name)
+    compiled = compile_layer(layer, _network_machine(preset, config_file, overrides))
+    if output_file is None:
+        click.echo(compiled.text, nl=False)
+        return
+    try:
+        with open(output_file, "w", encoding="utf-8") as file:
+            file.write(compiled.text)
+    except OSError as error:
+        raise UserError(f"{output_file}: error: cannot write the program: {error.strerror}") from None
+
+
 if __name__ == "__main__":
     main()

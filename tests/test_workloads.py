@@ -262,6 +262,28 @@ def test_mlp_and_lstm_lm_by_hand():
     assert lm.layer("decoder").output_shape == (vocabulary,)
 
 
+# -- the textbook's exercises 7.7-7.12 ----------------------------------------------------
+
+
+def test_textbook_fc_layers_match_the_exercises():
+    net = get_network("textbook-fc")
+    # exercise: (rows M, features K, outputs N); MACs = M * K * N, no bias
+    exercises = {"fc7_7": (1, 256, 1), "fc7_8": (32, 256, 128), "fc7_9": (1024, 256, 128),
+                 "fc7_11": (32, 256, 128), "fc7_12": (1024, 256, 2048)}
+    assert [node.name for node in net.nodes] == list(exercises)
+    for name, (rows, features, outputs) in exercises.items():
+        layer = net.layer(name)
+        assert isinstance(layer, FullyConnected) and not layer.bias
+        assert layer.input_shape == (rows, features) and layer.output_shape == (rows, outputs)
+        assert layer.macs == rows * features * outputs
+        assert layer.weight_bytes() == features * outputs * 4
+        assert layer.vector_ops == {"ADD": 0, "SUB": 0, "MUL": 0, "DIV": 0}
+    assert net.layer("fc7_7").macs == 256
+    assert net.layer("fc7_8").macs == net.layer("fc7_11").macs == 1_048_576
+    assert net.layer("fc7_9").macs == 33_554_432
+    assert net.layer("fc7_12").macs == 536_870_912
+    assert net.macs == 256 + 2 * 1_048_576 + 33_554_432 + 536_870_912
+
 # -- every network ------------------------------------------------------------------------
 
 
@@ -273,7 +295,8 @@ def test_every_network_builds_and_adds_up(name):
     assert net.macs == sum(layer.macs for layer in net.layers) > 0
     assert net.weight_bytes() == 4 * net.params and net.weight_bytes(2) == 2 * net.params
     assert set(net.vector_ops) == {"ADD", "SUB", "MUL", "DIV"}
-    assert len(net.outputs) == 1
+    # textbook-fc's layers are independent (one input each), so each is an output
+    assert len(net.outputs) == (len(net.nodes) if name == "textbook-fc" else 1)
     assert len({node.name for node in net.nodes}) == len(net.nodes)
 
 

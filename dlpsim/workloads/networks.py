@@ -574,6 +574,35 @@ def lstm_lm() -> Network:
     return b.build()
 
 
+# -- the textbook's exercises -------------------------------------------------------------
+
+# name -> (rows, in features, out features) of the FC layers of exercises 7.7-7.12, as GEMMs
+# of rows x features times features x outputs (exercise 7.10 is 7.9 with compressed data, so
+# the same shape; 7.11 is 7.8 on DLP-M).
+TEXTBOOK_FC = {
+    "fc7_7": (1, 256, 1),
+    "fc7_8": (32, 256, 128),
+    "fc7_9": (1024, 256, 128),
+    "fc7_11": (32, 256, 128),
+    "fc7_12": (1024, 256, 2048),
+}
+
+
+def textbook_fc() -> Network:
+    """The fully connected layers of the textbook's exercises 7.7-7.12, without biases.
+
+    Each layer reads its own ``(rows, features)`` input (``NAME/input``), so the layers are
+    independent, like the rows of a SCALE-Sim GEMM topology; the exercises' programs in
+    ``programs/`` are hand-written versions of the same layers.
+    """
+    b = NetworkBuilder("textbook-fc", "FC layers of exercises 7.7-7.12 (GEMMs, no bias)",
+                       {f"{name}/input": (rows, features)
+                        for name, (rows, features, _) in TEXTBOOK_FC.items()})
+    for name, (_, _, outputs) in TEXTBOOK_FC.items():
+        b.fc(name, outputs, bias=False, source=f"{name}/input")
+    return b.build()
+
+
 # -- the registry -------------------------------------------------------------------------
 
 
@@ -602,4 +631,6 @@ NETWORKS: dict[str, NetworkEntry] = _entries([
     ("mobilenet", "MobileNet v1, alpha 1.0, 224x224x3", mobilenet),
     ("mlp", "MLP for MNIST, 784-512-256-10", mlp),
     ("lstm-lm", "LSTM language model, one time step (2 x 650 units, 10,000 words)", lstm_lm),
+    ("textbook-fc", "FC layers of exercises 7.7-7.12 as GEMMs without bias (1x256->1 ... "
+     "1024x256->2048)", textbook_fc),
 ])
