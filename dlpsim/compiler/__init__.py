@@ -15,7 +15,7 @@ from fractions import Fraction
 from math import ceil
 
 from dlpsim.asm import Program, assemble
-from dlpsim.asm.program import Compute, CoreId, Move, repetitions
+from dlpsim.asm.program import MEMORY_CORE, Compute, CoreId, Move, repetitions
 from dlpsim.compiler.codegen import (
     core_steps,
     describe_bytes,
@@ -29,7 +29,7 @@ from dlpsim.compiler.codegen import (
 )
 from dlpsim.compiler.lowering import Problem, check_lowering, lower
 from dlpsim.compiler.mapping import KEPT_MAPPINGS, Mapping, choose_mappings
-from dlpsim.errors import RunLimitError
+from dlpsim.errors import RunLimitError, WorkloadError
 from dlpsim.machine import MachineConfig
 from dlpsim.workloads.layers import Layer, format_shape
 
@@ -58,6 +58,8 @@ def _program_figures(program: Program, machine: MachineConfig) -> tuple[int, int
     macs = dram = 0
     compute = Fraction(0)
     cores = [CoreId(i) for i in range(machine.compute_cores)]
+    if machine.has_memory_core:  # it stages data from DRAM into the SharedRAM
+        cores.append(MEMORY_CORE)
     for core in cores:
         for instruction, times in repetitions(program.stream(core, machine.compute_cores)):
             if isinstance(instruction, Compute):
@@ -123,9 +125,9 @@ def _header(layer: Layer, problem: Problem | None, mapping: Mapping | None, mach
     return [f"; {line}".rstrip() for line in lines]
 
 
-# A mapping whose estimate is this close to the bound is taken as it is; for the others the
-# compiler simulates its few best candidates and keeps the fastest (the estimate ranks well
-# but cannot see every stall).
+# A matrix layer's best mapping by the estimate is simulated; if it comes this close to the
+# bound it is taken, else the next candidates are simulated too and the fastest kept (the
+# estimate ranks well but cannot see every stall).
 GOOD_ENOUGH = Fraction(95, 100)
 
 
@@ -140,7 +142,10 @@ def compile_layer(layer: Layer, machine: MachineConfig) -> CompiledLayer:
         text = "\n".join(header) + "\n\n" + text
         return CompiledLayer(layer, machine, None, text, assemble(text, f"{layer.label}.asm"), 0, 0, 0, 0)
     check_lowering(layer, problem)
-    mapping, tried = _select(dataclasses.replace(problem, name="", description=""), machine)
+    try:
+        mapping, tried = _select(dataclasses.replace(problem, name="", description=""), machine)
+    except WorkloadError as error:  # the search knows shapes, not names
+        raise WorkloadError(f"{layer.label}: {error.message}", error.where) from None
     return _build(layer, problem, dataclasses.replace(mapping, problem=problem), machine, tried)
 
 
@@ -149,11 +154,11 @@ def _select(problem: Problem, machine: MachineConfig) -> tuple[Mapping, int]:
     """The mapping to use, and how many candidates were simulated to find it (cached by shape:
     a network repeats layers)."""
     candidates = choose_mappings(problem, machine, KEPT_MAPPINGS)
-    first = _build(None, problem, candidates[0], machine, tried=1)
-    if not problem.matrix or first.bound_cycles >= GOOD_ENOUGH * candidates[0].estimated_cycles:
+    if not problem.matrix:  # streaming vector work: the estimate is as good as a measurement
         return candidates[0], 1
-    from dlpsim.sim import simulate  # the compiler's own measuring stick, used sparingly
+    from dlpsim.sim import simulate  # the compiler's own measuring stick
 
+    first = _build(None, problem, candidates[0], machine, tried=1)
     fastest, fastest_cycles = candidates[0], simulate(first.program, machine).cycles
     tried = 1
     for mapping in candidates[1:]:

@@ -269,7 +269,12 @@ def choose_mappings(problem: Problem, machine: MachineConfig, count: int = 1) ->
     """The ``count`` best mappings by the estimate, best first, that fit NRAM and WRAM;
     an error naming the memory and the shortfall if not even the smallest tile fits."""
     anonymous = dataclasses.replace(problem, name="", description="")  # same shapes, same mapping
-    return [dataclasses.replace(mapping, problem=problem) for mapping in _choose(anonymous, machine)[:count]]
+    try:
+        chosen = _choose(anonymous, machine)[:count]
+    except WorkloadError as error:
+        raise WorkloadError(f"{problem.name}: {error.message}" if problem.name else error.message,
+                            error.where) from None
+    return [dataclasses.replace(mapping, problem=problem) for mapping in chosen]
 
 
 def choose_mapping(problem: Problem, machine: MachineConfig) -> Mapping:
@@ -290,6 +295,8 @@ def _choose(problem: Problem, machine: MachineConfig) -> tuple[Mapping, ...]:
     if machine.shared is not None and machine.compute_cores > 1 and problem.matrix:
         # Cores sharing out spatial tiles all read every weight block, and cores sharing out
         # output channels all read every input slab: the memory core can fetch it for all.
+        # (Not across groups: cores on different groups need different pieces, and the one
+        # staging order would make the later group's cores wait for the earlier's.)
         variants += [("input-outer", "weights"), ("weights-outer", "input")]
     ranked: list[tuple[tuple, Mapping]] = []
     dram_per_cycle = _rates(machine)[0]
@@ -303,6 +310,8 @@ def _choose(problem: Problem, machine: MachineConfig) -> tuple[Mapping, ...]:
                     if tile is None:
                         continue
                     for order, staged in variants:
+                        if staged and ceil(problem.groups / tile.groups) > 1:
+                            continue
                         cycles, traffic = _estimate(problem, tile, order, machine, staged)
                         if cycles == float("inf"):
                             continue
@@ -317,7 +326,7 @@ def _choose(problem: Problem, machine: MachineConfig) -> tuple[Mapping, ...]:
             memory, need, have = "NRAM", need_nram, nram
         else:
             memory, need, have = "WRAM", need_wram, wram
-        raise WorkloadError(f"{problem.name}: even the smallest tile (one output, one channel) needs "
+        raise WorkloadError(f"even the smallest tile (one output, one channel) needs "
                             f"{need} B of {memory} with double buffering, {need - have} B more than the "
                             f"{format_size(have)} {memory} of {machine.name}")
     ranked.sort(key=lambda item: item[0])
