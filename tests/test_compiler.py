@@ -381,15 +381,16 @@ def test_net_run_json_and_csv_are_complete_and_deterministic(tmp_path):
         totals["macs"], totals["cycles"], totals["bound_cycles"])
 
 
-def test_net_run_json_is_the_same_in_every_process():
+def test_net_run_json_and_csv_are_the_same_in_every_process(tmp_path):
     outputs = set()
     for seed in ("0", "12345"):
         environment = {**{k: v for k, v in os.environ.items() if k != "DLPSIM_DEBUG"},
                        "PYTHONHASHSEED": seed}
+        csv_path = tmp_path / f"run-{seed}.csv"
         result = subprocess.run([sys.executable, "-m", "dlpsim.cli", "net", "run", "mlp", "--preset", "dlp-m",
-                                 "--json"], capture_output=True, text=True, env=environment, timeout=120,
-                                cwd=REPO)
+                                 "--json", "--csv", str(csv_path)], capture_output=True, text=True,
+                                env=environment, timeout=120, cwd=REPO)
         assert result.returncode == 0, result.stderr
         assert result.stderr == ""
-        outputs.add(result.stdout)
+        outputs.add((result.stdout, csv_path.read_bytes()))
     assert len(outputs) == 1

@@ -47,6 +47,8 @@ def _name(value: object) -> str:
 
 # Enough for any cluster worth simulating; more would only make a typo expensive.
 MAX_CORES = 1024
+# Deeper queues than this exist in no DLP; the limit keeps a run's memory bounded by the program.
+MAX_QUEUE_DEPTH = 1024
 
 
 def _whole(minimum: int, maximum: int | None = None) -> Callable[[object], int]:
@@ -97,7 +99,7 @@ SCHEMA: dict = {
     "core": {
         "count": _whole(1, MAX_CORES),
         "issue_cycles": _CYCLES,
-        "queue_depth": _whole(1),
+        "queue_depth": _whole(1, MAX_QUEUE_DEPTH),
         "nram": {"capacity": _SIZE},
         "wram": {"capacity": _SIZE},
         "local": _link_schema(),
@@ -149,7 +151,7 @@ def _read_file(path: str | Path) -> _Layer:
 
 def parse_override(assignment: str) -> _Layer:
     """``dram.bandwidth=128GB/s`` -> a one-key layer. TOML literals are typed, the rest is text."""
-    source = f"--set {assignment}"
+    source = f"--set {assignment}" if assignment.isprintable() else f"--set {assignment!r}"
     key, separator, raw = assignment.partition("=")
     key, raw = key.strip(), raw.strip()
     if not separator or not key or not raw:
@@ -255,7 +257,7 @@ def _build(v: dict) -> MachineConfig:
 def load_machine(preset: str | None = None, config_file: str | Path | None = None,
                  overrides: Iterable[str] = ()) -> MachineConfig:
     """The machine: ``preset`` (default dlp-s), then ``config_file``'s keys, then each override."""
-    name = preset or DEFAULT_PRESET
+    name = DEFAULT_PRESET if preset is None else preset
     if name not in preset_names():
         raise ConfigError("--preset", "", f"unknown preset {name!r} (known: {', '.join(preset_names())})")
     layers = [_Layer(f"preset {name}", _parse_toml(preset_text(name), f"preset {name}"))]
