@@ -20,6 +20,8 @@ from fractions import Fraction
 from dlpsim.errors import RunLimitError, UserError
 from dlpsim.machine import MachineConfig
 from dlpsim.sim.engine import DEFAULT_MAX_CYCLES
+from dlpsim.tables import align, json_number, percent
+from dlpsim.units import format_frequency, format_seconds
 from dlpsim.workloads import Network
 
 RESULTS_FORMAT = "dlpsim-network-run/1"
@@ -33,13 +35,6 @@ CSV_COLUMNS = ("layer", "kind", "type", "macs", "dram_bytes", "cycles", "mac_uti
 
 def _ratio(numerator: int | Fraction, denominator: int | Fraction) -> Fraction | None:
     return None if denominator == 0 else Fraction(numerator) / Fraction(denominator)
-
-
-def _number(value: Fraction | int | None) -> float | int | None:
-    """A plain JSON number: an int when whole, else a float."""
-    if value is None or isinstance(value, int):
-        return value
-    return int(value) if value.denominator == 1 else float(value)
 
 
 def _fixed(value: Fraction | None, digits: int = 6) -> str:
@@ -89,12 +84,12 @@ class LayerRun:
             "macs": self.macs,
             "dram_bytes": self.dram_bytes,
             "cycles": self.cycles,
-            "mac_utilization": _number(self.mac_utilization),
+            "mac_utilization": json_number(self.mac_utilization),
             "compute_bound_cycles": self.compute_bound_cycles,
             "dram_bound_cycles": self.dram_bound_cycles,
             "bound_cycles": self.bound_cycles,
             "bound": self.bound_kind,
-            "efficiency": _number(self.efficiency),
+            "efficiency": json_number(self.efficiency),
         }
 
 
@@ -161,9 +156,9 @@ class NetworkRun:
             "network": self.network,
             "description": self.description,
             "machine": self.machine,
-            "clock_hz": _number(self.clock_hz),
+            "clock_hz": json_number(self.clock_hz),
             "compute_cores": self.compute_cores,
-            "peak_macs_per_cycle": _number(self.peak_macs_per_cycle),
+            "peak_macs_per_cycle": json_number(self.peak_macs_per_cycle),
             "layers": [layer.to_dict() for layer in self.layers],
             "totals": {
                 "layers": len(self.layers),
@@ -171,11 +166,11 @@ class NetworkRun:
                 "dram_bytes": self.dram_bytes,
                 "cycles": self.cycles,
                 "seconds": float(self.seconds),
-                "mac_utilization": _number(self.mac_utilization),
+                "mac_utilization": json_number(self.mac_utilization),
                 "compute_bound_cycles": self.compute_bound_cycles,
                 "dram_bound_cycles": self.dram_bound_cycles,
                 "bound_cycles": self.bound_cycles,
-                "efficiency": _number(self.efficiency),
+                "efficiency": json_number(self.efficiency),
             },
         }
 
@@ -253,38 +248,21 @@ TABLE_COLUMNS = {"layer": False, "type": False, "MACs": True, "DRAM bytes": True
                  "MAC util": True, "bound": True, "limit": False, "efficiency": True}
 
 
-def _percent(value: Fraction | None) -> str:
-    return "-" if value is None else f"{float(value) * 100:.1f}%"
-
-
-def _time(seconds: Fraction) -> str:
-    value = float(seconds)
-    for unit, scale in (("s", 1), ("ms", 1e-3), ("us", 1e-6)):
-        if value >= scale:
-            return f"{value / scale:.3f} {unit}"
-    return f"{value / 1e-9:.3f} ns"
-
-
 def format_network_run(run: NetworkRun) -> str:
     """A per-layer table with the totals and the time per inference."""
     rows = [tuple(TABLE_COLUMNS)]
     for layer in run.layers:
         rows.append((layer.name, layer.description, f"{layer.macs:,}", f"{layer.dram_bytes:,}",
-                     f"{layer.cycles:,}", _percent(layer.mac_utilization), f"{layer.bound_cycles:,}",
-                     layer.bound_kind if layer.bound_kind != "none" else "-", _percent(layer.efficiency)))
+                     f"{layer.cycles:,}", percent(layer.mac_utilization), f"{layer.bound_cycles:,}",
+                     layer.bound_kind if layer.bound_kind != "none" else "-", percent(layer.efficiency)))
     rows.append(("total", "", f"{run.macs:,}", f"{run.dram_bytes:,}", f"{run.cycles:,}",
-                 _percent(run.mac_utilization), f"{run.bound_cycles:,}", "", _percent(run.efficiency)))
-    widths = [max(len(row[i]) for row in rows) for i in range(len(TABLE_COLUMNS))]
-    table = []
-    for row in rows:
-        cells = [cell.rjust(width) if right else cell.ljust(width)
-                 for cell, width, right in zip(row, widths, TABLE_COLUMNS.values(), strict=True)]
-        table.append("  ".join(cells).rstrip())
+                 percent(run.mac_utilization), f"{run.bound_cycles:,}", "", percent(run.efficiency)))
+    table = align(rows, list(TABLE_COLUMNS.values()))
     compute = sum(1 for layer in run.layers if layer.bound_kind == "compute")
     dram = sum(1 for layer in run.layers if layer.bound_kind == "dram")
     cores = f"{run.compute_cores} compute core{'s' if run.compute_cores > 1 else ''}"
     lines = [
-        f"{run.network} on {run.machine} ({cores}, {_frequency(run.clock_hz)}): {run.description}",
+        f"{run.network} on {run.machine} ({cores}, {format_frequency(run.clock_hz)}): {run.description}",
         "each layer compiled and simulated alone; layers run one after another",
         "",
         *table,
@@ -293,18 +271,10 @@ def format_network_run(run: NetworkRun) -> str:
         f"MACs                {run.macs:,}",
         f"DRAM bytes          {run.dram_bytes:,}",
         f"cycles              {run.cycles:,}",
-        f"time per inference  {_time(run.seconds)}",
+        f"time per inference  {format_seconds(run.seconds)}",
         f"roofline bound      {run.bound_cycles:,} cycles (the sum of the layers' bounds)",
-        f"efficiency          {_percent(run.efficiency)} of the bound",
-        f"MAC utilization     {_percent(run.mac_utilization)} of {_number(run.peak_macs_per_cycle)} "
+        f"efficiency          {percent(run.efficiency)} of the bound",
+        f"MAC utilization     {percent(run.mac_utilization)} of {json_number(run.peak_macs_per_cycle)} "
         "MAC/cycle",
     ]
     return "\n".join(lines) + "\n"
-
-
-def _frequency(clock_hz: int | Fraction) -> str:
-    value = float(clock_hz)
-    for unit, scale in (("GHz", 1e9), ("MHz", 1e6), ("kHz", 1e3)):
-        if value >= scale:
-            return f"{value / scale:g} {unit}"
-    return f"{value:g} Hz"

@@ -5,22 +5,14 @@ from __future__ import annotations
 from fractions import Fraction
 
 from dlpsim.sim.stats import Stats
+from dlpsim.tables import align, percent
 from dlpsim.units import format_frequency, format_seconds
 
 
-def _percent(value: Fraction | None) -> str:
-    return "n/a" if value is None else f"{float(value) * 100:.1f}%"
-
-
 def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> list[str]:
-    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
-
-    def line(row: tuple[str, ...]) -> str:
-        # text left, numbers right, so columns of figures line up
-        cells = [cell.rjust(width) if cell[:1].isdigit() or cell == "n/a" else cell.ljust(width)
-                 for cell, width in zip(row, widths, strict=True)]
-        return "  ".join(cells).rstrip()
-    return [line(header), *(line(row) for row in rows)]
+    # text left, numbers right, so columns of figures line up
+    right = [any(row[i][:1].isdigit() or row[i] == "n/a" for row in rows) for i in range(len(header))]
+    return align([header, *rows], right)
 
 
 def _number(value: Fraction | int) -> str:
@@ -44,8 +36,8 @@ def format_summary(stats: Stats) -> str:
         f"  roofline bound  {stats.bound_cycles} cycles, {limit} "
         f"(compute {compute}, DRAM {dram}: {stats.dram_bytes} B at "
         f"{_number(stats.dram_bytes_per_cycle)} B/cycle)",
-        f"  efficiency      {_percent(stats.efficiency)} of the bound",
-        f"  MAC operations  {stats.mac_operations}  (utilization {_percent(stats.mac_utilization)} of "
+        f"  efficiency      {percent(stats.efficiency)} of the bound",
+        f"  MAC operations  {stats.mac_operations}  (utilization {percent(stats.mac_utilization)} of "
         f"{_number(stats.peak_macs_per_cycle)} MAC/cycle)",
         "",
     ]
@@ -54,7 +46,7 @@ def format_summary(stats: Stats) -> str:
         for queue in core.queues:
             if queue.instructions or core.name == "mem" or queue.kind != "move":
                 rows.append((core.name, queue.kind, str(queue.instructions), str(queue.busy_cycles),
-                             _percent(Fraction(queue.busy_cycles, total) if total else None)))
+                             percent(Fraction(queue.busy_cycles, total) if total else None)))
     lines += _table(("core", "queue", "instructions", "busy cycles", "busy"), rows)
     lines.append("")
     rows = []
@@ -66,7 +58,7 @@ def format_summary(stats: Stats) -> str:
                     rows)
     lines.append("")
     rows = [(link.name, str(link.bytes), str(link.transfers), _number(link.bytes_per_cycle),
-             str(link.busy_cycles), _percent(Fraction(link.busy_cycles, total) if total else None))
+             str(link.busy_cycles), percent(Fraction(link.busy_cycles, total) if total else None))
             for link in stats.links if link.transfers]
     if rows:
         lines += _table(("link", "bytes", "transfers", "B/cycle", "busy cycles", "busy"), rows)

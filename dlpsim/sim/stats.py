@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 from math import ceil
 
+from dlpsim.tables import json_number
+
 RESULTS_FORMAT = "dlpsim-results/1"
 
 
@@ -96,11 +98,7 @@ class Stats:
 
     def to_dict(self) -> dict:
         """The JSON form: plain numbers, keys in a fixed order, so output is byte-identical."""
-        def number(value: Fraction | int | None) -> float | int | None:
-            if value is None or isinstance(value, int):
-                return value
-            return int(value) if value.denominator == 1 else float(value)
-
+        number = json_number
         total = self.cycles
         return {
             "format": RESULTS_FORMAT,

@@ -2,21 +2,12 @@
 
 from __future__ import annotations
 
+from dlpsim.tables import align
 from dlpsim.workloads.layers import FP32_BYTES, VECTOR_OPERATIONS, format_shape
 from dlpsim.workloads.networks import Network
 
 # Column title -> right-aligned (numbers) or not.
 COLUMNS = {"layer": False, "type": False, "output": True, "params": True, "MACs": True}
-
-
-def _align(rows: list[tuple[str, ...]]) -> list[str]:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
-    lines = []
-    for row in rows:
-        cells = [cell.rjust(width) if right else cell.ljust(width)
-                 for cell, width, right in zip(row, widths, COLUMNS.values(), strict=True)]
-        lines.append("  ".join(cells).rstrip())
-    return lines
 
 
 def format_summary(network: Network, bytes_per_element: int = FP32_BYTES) -> str:
@@ -35,7 +26,7 @@ def format_summary(network: Network, bytes_per_element: int = FP32_BYTES) -> str
         f"{network.name}: {network.description}",
         f"inputs: {inputs}; shapes are CxHxW, features, or rows x features",
         "",
-        *_align(rows),
+        *align(rows, list(COLUMNS.values())),
         "",
         f"layers      {len(network.nodes)}",
         f"params      {network.params:,} (weights {network.weights:,}, biases {network.biases:,})",
