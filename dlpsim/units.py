@@ -91,6 +91,12 @@ def format_size(size: int) -> str:
     return f"{size} B"
 
 
+def describe_size(size: int) -> str:
+    """Exact bytes, with the readable size beside them when it says more: ``"131072 B (128 KB)"``."""
+    readable = format_size(size)
+    return f"{size} B" if readable == f"{size} B" else f"{size} B ({readable})"
+
+
 def format_rate(value: int | Fraction, units: dict[str, int]) -> str:
     for unit, scale in sorted(units.items(), key=lambda item: -item[1]):
         if value >= scale and scale > 1:

@@ -18,7 +18,6 @@ from dlpsim.asm import Program, assemble
 from dlpsim.asm.program import MEMORY_CORE, Compute, CoreId, Move, repetitions
 from dlpsim.compiler.codegen import (
     core_steps,
-    describe_bytes,
     fold,
     layout,
     resident,
@@ -31,6 +30,7 @@ from dlpsim.compiler.lowering import Problem, check_lowering, lower
 from dlpsim.compiler.mapping import KEPT_MAPPINGS, Mapping, choose_mappings
 from dlpsim.errors import RunLimitError, WorkloadError
 from dlpsim.machine import MachineConfig
+from dlpsim.units import describe_size
 from dlpsim.workloads.layers import Layer, format_shape
 
 __all__ = ["CompiledLayer", "compile_layer"]
@@ -102,16 +102,16 @@ def _header(layer: Layer, problem: Problem | None, mapping: Mapping | None, mach
                "the cores copy each piece from there after the barrier that makes it ready"
                if mapping.staged else ""),
             f"NRAM:   input slabs at {where.input_buffers[0]:#x} and {where.input_buffers[1]:#x} "
-            f"({describe_bytes(where.slab_bytes)} each), output tiles at {where.output_buffers[0]:#x} and "
-            f"{where.output_buffers[1]:#x} ({describe_bytes(where.output_bytes)} each)",
-            f"WRAM:   two weight buffers of {describe_bytes(where.weight_block_bytes)}; the next block "
+            f"({describe_size(where.slab_bytes)} each), output tiles at {where.output_buffers[0]:#x} and "
+            f"{where.output_buffers[1]:#x} ({describe_size(where.output_bytes)} each)",
+            f"WRAM:   two weight buffers of {describe_size(where.weight_block_bytes)}; the next block "
             "streams into the free one in chunks (moves without an address)"
             if where.weight_block_bytes else "WRAM:   unused",
         ]
     lines += [
-        f"DRAM:   {describe_bytes(dram)} moved; the layer's own data are "
-        f"{describe_bytes(layer.input_bytes())} in, {describe_bytes(layer.weight_bytes())} weights, "
-        f"{describe_bytes(layer.output_bytes())} out",
+        f"DRAM:   {describe_size(dram)} moved; the layer's own data are "
+        f"{describe_size(layer.input_bytes())} in, {describe_size(layer.weight_bytes())} weights, "
+        f"{describe_size(layer.output_bytes())} out",
         f"bound:  {max(compute_bound, dram_bound)} cycles "
         f"({'compute' if compute_bound >= dram_bound else 'DRAM'}"
         f"-limited: compute {compute_bound}, DRAM {dram_bound})"

@@ -14,9 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 
+from dlpsim.asm.opcodes import COMPUTE_TYPES
 from dlpsim.compiler.mapping import Mapping, input_span
 from dlpsim.machine import MachineConfig
-from dlpsim.units import format_size
 
 
 @dataclass(frozen=True)
@@ -94,8 +94,6 @@ def tasks(mapping: Mapping) -> list[Task]:
 
 def _work(task: Task, machine: MachineConfig) -> Fraction:
     """A task's cycles if nothing else were in the way: its compute or its own traffic."""
-    from dlpsim.asm.opcodes import COMPUTE_TYPES
-
     compute = Fraction(task.macs) / machine.ops_per_cycle(COMPUTE_TYPES["MAC_32"])
     for op, count in task.vector_ops:
         compute += Fraction(count) / machine.ops_per_cycle(COMPUTE_TYPES[f"{op}_32"])
@@ -322,8 +320,3 @@ def fold(steps: list[tuple[str, ...]], indent: str = "") -> list[str]:
             lines += [f"{indent}{line}" for step in block for line in step]
         index += best_period * best_repeats
     return lines
-
-
-def describe_bytes(size: int) -> str:
-    readable = format_size(size)
-    return f"{size} B" if readable == f"{size} B" else f"{size} B ({readable})"

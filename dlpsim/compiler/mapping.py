@@ -277,10 +277,6 @@ def choose_mappings(problem: Problem, machine: MachineConfig, count: int = 1) ->
     return [dataclasses.replace(mapping, problem=problem) for mapping in chosen]
 
 
-def choose_mapping(problem: Problem, machine: MachineConfig) -> Mapping:
-    return choose_mappings(problem, machine)[0]
-
-
 # How many of the best mappings by the estimate are kept, for the compiler to try for real.
 KEPT_MAPPINGS = 12
 

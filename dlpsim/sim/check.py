@@ -28,17 +28,12 @@ from dlpsim.asm.program import (
 from dlpsim.errors import ProgramError
 from dlpsim.machine import MachineConfig
 from dlpsim.sim.compute import ThroughputTiming
-from dlpsim.units import format_size
+from dlpsim.units import describe_size
 
 
 def core_ids(machine: MachineConfig) -> list[CoreId]:
     cores = [CoreId(i) for i in range(machine.compute_cores)]
     return cores + [MEMORY_CORE] if machine.has_memory_core else cores
-
-
-def _capacity(capacity: int) -> str:
-    readable = format_size(capacity)
-    return readable if readable == f"{capacity} B" else f"{readable} = {capacity} B"
 
 
 def _check_operand(operand: Operand, size: int, machine: MachineConfig) -> None:
@@ -49,7 +44,7 @@ def _check_operand(operand: Operand, size: int, machine: MachineConfig) -> None:
                            f"{machine.name} has no {name}: it is a one-cluster machine without a SharedRAM")
     if size > capacity:
         raise ProgramError(operand.location,
-                           f"a {size}-byte transfer does not fit {name} ({_capacity(capacity)} "
+                           f"a {size}-byte transfer does not fit {name} ({describe_size(capacity)} "
                            f"on {machine.name})")
     if operand.offset is not None and operand.offset + size > capacity:
         raise ProgramError(operand.location,
