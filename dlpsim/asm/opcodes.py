@@ -67,7 +67,7 @@ COMPUTE_TYPES: dict[str, ComputeType] = _compute_types()
 # Mnemonic -> operand syntax, as the listing and error messages show it.
 MNEMONICS: dict[str, str] = {
     "move": "move SRC DST SIZE",
-    "compute": "compute TYPE NUM",
+    "compute": "compute TYPE NUM|MxKxN",
     "loop": "loop COUNT",
     "endloop": "endloop",
     "sync": "sync",

@@ -11,7 +11,16 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from dlpsim.asm.opcodes import COMPUTE_TYPES, DIRECTIVES, MEMORY_NAMES, MNEMONICS, NUMBER_SUFFIXES, Memory
+from dlpsim.asm.opcodes import (
+    COMPUTE_TYPES,
+    DIRECTIVES,
+    MEMORY_NAMES,
+    MNEMONICS,
+    NUMBER_SUFFIXES,
+    ComputeType,
+    Memory,
+    Unit,
+)
 from dlpsim.asm.program import (
     Barrier,
     Compute,
@@ -34,8 +43,13 @@ MAX_LOOP_DEPTH = 100
 MAX_CORE_INDEX = 1023
 
 _COMMENT = re.compile(r";|#|//")
+# An ``x`` before a digit separates the dimensions of a shape (``32x256x128``, ``4Kx8x16``), and a
+# suffix may stand just before it. ``0x`` starts a hexadecimal number except straight after such
+# an ``x``: ``3x0x5`` is 3 x 0 x 5, and a hexadecimal dimension after the first needs a space.
 _TOKEN = re.compile(
-    r"\s*(?:(?P<number>(?:0[xX][0-9A-Fa-f_]+|[0-9][0-9_]*)(?:[KMGkmg](?![A-Za-z0-9_]))?)"
+    r"\s*(?:(?P<number>(?:(?<![xX])0[xX][0-9A-Fa-f_]+|[0-9][0-9_]*)"
+    r"(?:[KMGkmg](?![A-Za-z0-9_])|[KMGkmg](?=[xX]\s*[0-9]))?)"
+    r"|(?P<times>[xX](?=\s*[0-9]))"
     r"|(?P<word>\.?[A-Za-z_][A-Za-z0-9_]*)"
     r"|(?P<punct>[*\[\],-]))"
 )
@@ -66,9 +80,10 @@ def tokenize(line: str, file: str, line_number: int) -> list[Token]:
             character = text[column - 1]
             raise ProgramError(SourceLocation(file, line_number, column),
                                f"unexpected character {character!r}")
-        kind = match.lastgroup
-        column = match.start(kind) + 1
-        tokens.append(Token(kind, match.group(kind), SourceLocation(file, line_number, column)))
+        group = match.lastgroup
+        column = match.start(group) + 1
+        kind = "punct" if group == "times" else group
+        tokens.append(Token(kind, match.group(group), SourceLocation(file, line_number, column)))
         position = match.end()
     return tokens
 
@@ -131,6 +146,35 @@ class _Line:
         if value > MAX_NUMBER:
             raise ProgramError(first.location, f"{what} is too large (at most {MAX_NUMBER})")
         return value, first.location
+
+    def shape(self, first: int, first_location: SourceLocation,
+              compute_type: ComputeType) -> tuple[int, int, int] | None:
+        """After the first number of ``compute``: the rest of a shape ``MxKxN``, if an ``x`` follows."""
+        token = self.peek()
+        if token is None or token.text not in ("x", "X"):
+            return None
+        if compute_type.unit is not Unit.MATRIX:
+            raise ProgramError(token.location,
+                               f"a shape MxKxN is only for the matrix unit's MAC types; {compute_type} "
+                               f"takes a number of operations: `compute {compute_type} NUM`")
+        dimensions = [(first, first_location)]
+        for name in ("K", "N"):
+            separator = self.take(f"'x' and the {name} dimension of the shape MxKxN")
+            if separator.text not in ("x", "X"):
+                raise ProgramError(separator.location,
+                                   f"expected 'x' and the {name} dimension of the shape MxKxN, "
+                                   f"got {separator.text!r}")
+            dimensions.append(self.expression(f"the {name} dimension of the shape MxKxN"))
+        if (token := self.peek()) is not None and token.text in ("x", "X"):
+            raise ProgramError(token.location, "a shape has three dimensions, MxKxN, not more")
+        for name, (value, where) in zip("MKN", dimensions, strict=True):
+            if value <= 0:
+                raise ProgramError(where, f"each dimension of a shape must be positive, got {name} = {value}")
+        (m, _), (k, _), (n, _) = dimensions
+        if m * k * n > MAX_NUMBER:
+            raise ProgramError(first_location, f"the shape's {m} x {k} x {n} operations are too many "
+                                               f"(at most {MAX_NUMBER})")
+        return m, k, n
 
     def memory(self, what: str) -> Operand:
         token = self.take(what)
@@ -255,13 +299,16 @@ class _Assembler:
                                    f"unknown compute type {token.text!r} (expected one of {known})")
             cursor.skip_comma()
             count, count_location = cursor.expression("a number of operations")
+            shape = cursor.shape(count, count_location, compute_type)
             cursor.finish(MNEMONICS[word])
-            if count <= 0:
+            if shape is not None:
+                count = shape[0] * shape[1] * shape[2]
+            elif count <= 0:
                 raise ProgramError(count_location,
                                    f"a compute's number of operations must be positive, got {count}")
             if self.selector.memory_core:
                 raise ProgramError(location, "the memory core has no compute unit")
-            statement = Compute(compute_type, count, location)
+            statement = Compute(compute_type, count, location, shape)
         elif word == "loop":
             count, _ = cursor.expression("a loop count")
             cursor.finish(MNEMONICS[word])

@@ -39,11 +39,21 @@ class Move:
 
 @dataclass(frozen=True)
 class Compute:
+    """``compute T NUM``, or for a MAC type ``compute T MxKxN``: a GEMM of M x K by K x N.
+
+    ``count`` is the number of operations either way (M * K * N for a shape); ``shape`` is
+    (M, K, N) when the text gave one. The throughput rule needs only the count; a systolic
+    matrix unit needs the shape to map the product onto its array.
+    """
+
     type: ComputeType
     count: int  # operations, > 0
     location: SourceLocation
+    shape: tuple[int, int, int] | None = None  # (M, K, N), only for MAC types
 
     def __str__(self) -> str:
+        if self.shape is not None:
+            return f"compute {self.type} {'x'.join(str(d) for d in self.shape)}"
         return f"compute {self.type} {self.count}"
 
 
