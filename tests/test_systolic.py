@@ -6,8 +6,13 @@ import pytest
 
 from dlpsim.asm import assemble
 from dlpsim.asm.listing import format_listing
+from dlpsim.asm.opcodes import COMPUTE_TYPES
 from dlpsim.asm.program import Compute, CoreId
-from dlpsim.errors import ProgramError
+from dlpsim.errors import ConfigError, ConfigErrors, ProgramError
+from dlpsim.machine import load_machine
+from dlpsim.machine.loader import effective_toml
+
+SYSTOLIC = ["core.matrix.model=systolic"]
 
 
 def _compute(text: str) -> Compute:
@@ -92,3 +97,51 @@ def test_shape_form_round_trips_through_the_listing():
                 out.append(("loop", statement.count, tuple(shapes(statement.body))))
         return out
     assert shapes(again.sections[0].statements) == shapes(program.sections[0].statements)
+
+
+# -- the configuration -----------------------------------------------------------------------
+
+@pytest.mark.parametrize("preset", ["dlp-s", "dlp-m"])
+def test_presets_keep_the_throughput_model_and_document_a_16x16_array(preset):
+    matrix = load_machine(preset).core.matrix
+    assert (matrix.model, matrix.rows, matrix.columns, matrix.dataflow) == ("throughput", 16, 16, "os")
+    assert not matrix.systolic
+
+
+def test_systolic_configuration_and_its_peak_rate():
+    machine = load_machine("dlp-m", overrides=[*SYSTOLIC, "core.matrix.rows=8", "core.matrix.columns=32",
+                                               "core.matrix.dataflow=WS"])
+    matrix = machine.core.matrix
+    assert (matrix.model, matrix.rows, matrix.columns, matrix.dataflow) == ("systolic", 8, 32, "ws")
+    # one MAC per processing element per cycle, at either precision; macs_per_cycle is not used
+    assert machine.ops_per_cycle(COMPUTE_TYPES["MAC_32"]) == 256
+    assert machine.ops_per_cycle(COMPUTE_TYPES["MAC_16"]) == 256
+    assert machine.ops_per_cycle(COMPUTE_TYPES["ADD_32"]) == 64  # the vector unit is untouched
+    assert machine.peak_macs_per_cycle == 4 * 256
+
+
+def test_the_effective_configuration_prints_and_reloads_the_systolic_keys(tmp_path):
+    machine = load_machine("dlp-s", overrides=[*SYSTOLIC, "core.matrix.dataflow=is", "core.matrix.rows=4"])
+    text = effective_toml(machine)
+    for line in ('model = "systolic"', "rows = 4", "columns = 16", 'dataflow = "is"'):
+        assert line in text
+    path = tmp_path / "m.toml"
+    path.write_text(text)
+    assert load_machine("dlp-s", config_file=path) == machine
+
+
+@pytest.mark.parametrize(("assignment", "says"), [
+    ("core.matrix.model=systolc", "unknown matrix model 'systolc' (known: throughput, systolic)"),
+    ("core.matrix.model=3", "unknown matrix model 3 (known: throughput, systolic)"),
+    ("core.matrix.dataflow=rs", "unknown dataflow 'rs' (known: os, ws, is)"),
+    ("core.matrix.rows=0", "must be at least 1, got 0"),
+    ("core.matrix.columns=-4", "must be at least 1, got -4"),
+    ("core.matrix.rows=2.5", "expected a whole number"),
+    ("core.matrix.columns=16x16", "expected a whole number"),
+    ("core.matrix.rows=100000", "must be at most 65536"),
+])
+def test_bad_systolic_settings_are_errors_naming_the_key(assignment, says):
+    with pytest.raises((ConfigError, ConfigErrors)) as caught:
+        load_machine("dlp-s", overrides=[assignment])
+    key = assignment.partition("=")[0]
+    assert f"--set {assignment}: error: {key}: {says}" in str(caught.value), str(caught.value)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 
-from dlpsim.asm.opcodes import ComputeType, Memory, Unit
+from dlpsim.asm.opcodes import COMPUTE_TYPES, ComputeType, Memory, Unit
 
 
 @dataclass(frozen=True)
@@ -26,13 +26,33 @@ class MemoryConfig:
     capacity_bytes: int
 
 
+# The matrix unit's timing models (dlpsim/sim/compute.py holds one strategy for each).
+MATRIX_MODELS = ("throughput", "systolic")
+# How a systolic array maps a GEMM: output, weight or input stationary.
+DATAFLOWS = ("os", "ws", "is")
+
+
 @dataclass(frozen=True)
 class MatrixUnitConfig:
-    """Executes MAC_*: ``macs_per_cycle`` MAC_32 per cycle, ``fp16_speedup`` times that for MAC_16."""
+    """Executes MAC_*, timed by ``model``.
+
+    ``throughput`` (the textbook's rule): ``macs_per_cycle`` MAC_32 per cycle, ``fp16_speedup``
+    times that for MAC_16. ``systolic``: a ``rows`` x ``columns`` array of processing elements,
+    one MAC per element per cycle whatever the precision, running ``dataflow``; its peak,
+    rows x columns MACs per cycle, replaces ``macs_per_cycle`` and ``fp16_speedup``.
+    """
 
     macs_per_cycle: int | Fraction
     fp16_speedup: int | Fraction
     latency_cycles: int
+    model: str  # one of MATRIX_MODELS
+    rows: int
+    columns: int
+    dataflow: str  # one of DATAFLOWS
+
+    @property
+    def systolic(self) -> bool:
+        return self.model == "systolic"
 
 
 @dataclass(frozen=True)
@@ -104,7 +124,10 @@ class MachineConfig:
     def ops_per_cycle(self, compute_type: ComputeType) -> Fraction:
         """The throughput rate(T) of the contract's compute rule."""
         if compute_type.unit is Unit.MATRIX:
-            rate, speedup = self.core.matrix.macs_per_cycle, self.core.matrix.fp16_speedup
+            matrix = self.core.matrix
+            if matrix.systolic:  # one MAC per processing element per cycle, at either precision
+                return Fraction(matrix.rows * matrix.columns)
+            rate, speedup = matrix.macs_per_cycle, matrix.fp16_speedup
         else:
             vector = self.core.vector
             rate = vector.div_ops_per_cycle if compute_type.operation == "DIV" else vector.ops_per_cycle
@@ -118,4 +141,4 @@ class MachineConfig:
     @property
     def peak_macs_per_cycle(self) -> Fraction:
         """Peak MAC_32 rate of the whole machine, the denominator of MAC utilization."""
-        return Fraction(self.core.matrix.macs_per_cycle) * self.core.count
+        return self.ops_per_cycle(COMPUTE_TYPES["MAC_32"]) * self.core.count

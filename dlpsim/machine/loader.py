@@ -19,6 +19,8 @@ from pathlib import Path
 
 from dlpsim.errors import ConfigError, ConfigErrors
 from dlpsim.machine.config import (
+    DATAFLOWS,
+    MATRIX_MODELS,
     CoreConfig,
     DramConfig,
     LinkConfig,
@@ -81,6 +83,18 @@ def _rate(value: object) -> int | Fraction:
     return int(rate) if rate.denominator == 1 else rate
 
 
+def _choice(what: str, names: tuple[str, ...]) -> Callable[[object], str]:
+    """One of ``names``, compared case-insensitively; an unknown name lists the known ones."""
+    def parse(value: object) -> str:
+        if isinstance(value, str) and value.strip().lower() in names:
+            return value.strip().lower()
+        raise UnitError(f"unknown {what} {value!r} (known: {', '.join(names)})")
+    return parse
+
+
+# No systolic array is this large; the limit keeps a typo from looking like a design.
+MAX_ARRAY_SIDE = 65536
+
 _SIZE = _positive(parse_size)
 _BANDWIDTH = _positive(parse_bandwidth)
 _FREQUENCY = _positive(parse_frequency)
@@ -103,7 +117,9 @@ SCHEMA: dict = {
         "nram": {"capacity": _SIZE},
         "wram": {"capacity": _SIZE},
         "local": _link_schema(),
-        "matrix": {"macs_per_cycle": _RATE, "fp16_speedup": _RATE, "latency": _CYCLES},
+        "matrix": {"model": _choice("matrix model", MATRIX_MODELS), "macs_per_cycle": _RATE,
+                   "fp16_speedup": _RATE, "latency": _CYCLES, "rows": _whole(1, MAX_ARRAY_SIDE),
+                   "columns": _whole(1, MAX_ARRAY_SIDE), "dataflow": _choice("dataflow", DATAFLOWS)},
         "vector": {"ops_per_cycle": _RATE, "div_ops_per_cycle": _RATE, "fp16_speedup": _RATE,
                    "latency": _CYCLES},
     },
@@ -245,7 +261,9 @@ def _build(v: dict) -> MachineConfig:
             wram=MemoryConfig(core["wram"]["capacity"]),
             local=link(core["local"]),
             matrix=MatrixUnitConfig(core["matrix"]["macs_per_cycle"], core["matrix"]["fp16_speedup"],
-                                    core["matrix"]["latency"]),
+                                    core["matrix"]["latency"], core["matrix"]["model"],
+                                    core["matrix"]["rows"], core["matrix"]["columns"],
+                                    core["matrix"]["dataflow"]),
             vector=VectorUnitConfig(core["vector"]["ops_per_cycle"], core["vector"]["div_ops_per_cycle"],
                                     core["vector"]["fp16_speedup"], core["vector"]["latency"]),
         ),
@@ -298,8 +316,10 @@ def effective_toml(machine: MachineConfig) -> str:
         "core.nram": {"capacity": core.nram.capacity_bytes},
         "core.wram": {"capacity": core.wram.capacity_bytes},
         "core.local": link(core.local),
-        "core.matrix": {"macs_per_cycle": core.matrix.macs_per_cycle,
-                        "fp16_speedup": core.matrix.fp16_speedup, "latency": core.matrix.latency_cycles},
+        "core.matrix": {"model": core.matrix.model, "macs_per_cycle": core.matrix.macs_per_cycle,
+                        "fp16_speedup": core.matrix.fp16_speedup, "latency": core.matrix.latency_cycles,
+                        "rows": core.matrix.rows, "columns": core.matrix.columns,
+                        "dataflow": core.matrix.dataflow},
         "core.vector": {"ops_per_cycle": core.vector.ops_per_cycle,
                         "div_ops_per_cycle": core.vector.div_ops_per_cycle,
                         "fp16_speedup": core.vector.fp16_speedup, "latency": core.vector.latency_cycles},
