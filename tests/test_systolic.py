@@ -2,15 +2,30 @@
 
 from __future__ import annotations
 
+import json
+from math import ceil
+
 import pytest
+from click.testing import CliRunner
 
 from dlpsim.asm import assemble
 from dlpsim.asm.listing import format_listing
 from dlpsim.asm.opcodes import COMPUTE_TYPES
 from dlpsim.asm.program import Compute, CoreId
+from dlpsim.cli import main
 from dlpsim.errors import ConfigError, ConfigErrors, ProgramError
 from dlpsim.machine import load_machine
+from dlpsim.machine.config import DATAFLOWS, MATRIX_MODELS
 from dlpsim.machine.loader import effective_toml
+from dlpsim.sim import simulate
+from dlpsim.sim.check import bind, minimum_cycles
+from dlpsim.sim.compute import (
+    DATAFLOW_MAPPINGS,
+    TIMING_MODELS,
+    SystolicTiming,
+    ThroughputTiming,
+    compute_timing,
+)
 
 SYSTOLIC = ["core.matrix.model=systolic"]
 
@@ -145,3 +160,190 @@ def test_bad_systolic_settings_are_errors_naming_the_key(assignment, says):
         load_machine("dlp-s", overrides=[assignment])
     key = assignment.partition("=")[0]
     assert f"--set {assignment}: error: {key}: {says}" in str(caught.value), str(caught.value)
+
+
+# -- the systolic timing rule ----------------------------------------------------------------
+
+def rule(dataflow: str, m: int, k: int, n: int, rows: int, columns: int) -> int:
+    """The documented rule, written out again: folds x (fill + stream + drain)."""
+    drain = rows + columns - 2
+    if dataflow == "os":  # M on the rows, N on the columns, K streamed; nothing to preload
+        return ceil(m / rows) * ceil(n / columns) * (0 + k + drain)
+    if dataflow == "ws":  # K on the rows, N on the columns, M streamed; weights preloaded
+        return ceil(k / rows) * ceil(n / columns) * (rows + m + drain)
+    assert dataflow == "is"  # K on the rows, M on the columns, N streamed; inputs preloaded
+    return ceil(k / rows) * ceil(m / columns) * (rows + n + drain)
+
+
+def cycles(text: str, *overrides: str, preset: str = "dlp-s") -> int:
+    machine = load_machine(preset, overrides=list(overrides))
+    return simulate(assemble(text), machine).cycles
+
+
+def systolic(dataflow: str, rows: int = 16, columns: int = 16) -> list[str]:
+    return [*SYSTOLIC, f"core.matrix.dataflow={dataflow}", f"core.matrix.rows={rows}",
+            f"core.matrix.columns={columns}"]
+
+
+# Worked by hand on a 16 x 16 array (fill + stream + drain, drain = 16 + 16 - 2 = 30):
+HAND = [
+    # os: folds ceil(M/16) x ceil(N/16); each 0 + K + 30
+    ("os", (16, 16, 16), 1 * 1 * (0 + 16 + 30)),    # one full fold: 46
+    ("os", (8, 8, 8), 1 * 1 * (0 + 8 + 30)),        # one partial fold costs as a full one: 38
+    ("os", (32, 16, 16), 2 * 1 * (0 + 16 + 30)),    # M over two folds: 92
+    ("os", (20, 30, 40), 2 * 3 * (0 + 30 + 30)),    # partial folds on both sides: 360
+    ("os", (1, 1000, 1), 1 * 1 * (0 + 1000 + 30)),  # a long dot product: 1030
+    # ws: folds ceil(K/16) x ceil(N/16); each 16 + M + 30
+    ("ws", (16, 16, 16), 1 * 1 * (16 + 16 + 30)),   # 62
+    ("ws", (20, 30, 40), 2 * 3 * (16 + 20 + 30)),   # 396
+    ("ws", (100, 17, 5), 2 * 1 * (16 + 100 + 30)),  # K = 17 needs a second fold: 292
+    # is: folds ceil(K/16) x ceil(M/16); each 16 + N + 30
+    ("is", (16, 16, 16), 1 * 1 * (16 + 16 + 30)),   # 62
+    ("is", (20, 30, 40), 2 * 2 * (16 + 40 + 30)),   # 344
+    ("is", (33, 8, 1), 1 * 3 * (16 + 1 + 30)),      # M = 33 over three folds: 141
+]
+
+
+@pytest.mark.parametrize(("dataflow", "shape", "expected"), HAND)
+def test_systolic_cycles_worked_by_hand(dataflow, shape, expected):
+    m, k, n = shape
+    assert rule(dataflow, m, k, n, 16, 16) == expected
+    assert cycles(f"compute MAC_32 {m}x{k}x{n}", *systolic(dataflow)) == expected
+
+
+@pytest.mark.parametrize("dataflow", DATAFLOWS)
+@pytest.mark.parametrize(("rows", "columns"), [(16, 16), (8, 4), (4, 8), (1, 1), (3, 5)])
+@pytest.mark.parametrize("shape", [(1, 1, 1), (4, 5, 6), (7, 9, 11), (16, 16, 16), (17, 33, 15),
+                                   (64, 8, 3), (5, 100, 40)])
+def test_systolic_cycles_follow_the_rule(dataflow, rows, columns, shape):
+    """Rectangular arrays tell rows from columns; the shapes hit full and partial folds."""
+    m, k, n = shape
+    machine = load_machine("dlp-s", overrides=systolic(dataflow, rows, columns))
+    timing = compute_timing(machine)
+    assert isinstance(timing, SystolicTiming)
+    assert timing.cycles(_compute(f"compute MAC_32 {m}x{k}x{n}")) == rule(dataflow, m, k, n, rows, columns)
+    assert timing.cycles(_compute(f"compute MAC_16 {m}x{k}x{n}")) == rule(dataflow, m, k, n, rows, columns)
+
+
+# SCALE-Sim v3.0.0's "Total Cycles" for GEMM topologies (CALC bandwidth, no stalls), recorded by
+# running it: (dataflow, ArrayHeight, ArrayWidth, (M, K, N), Total Cycles). docs/systolic.md.
+SCALESIM = [
+    ("os", 16, 16, (16, 16, 16), 45),
+    ("os", 16, 16, (8, 8, 8), 37),
+    ("os", 16, 16, (17, 33, 15), 125),
+    ("os", 16, 16, (64, 64, 64), 1503),
+    ("os", 16, 16, (1, 1, 1), 30),
+    ("os", 16, 16, (20, 30, 40), 359),
+    ("os", 16, 16, (49, 32, 58), 991),
+    ("ws", 16, 16, (16, 16, 16), 61),
+    ("ws", 16, 16, (8, 8, 8), 53),
+    ("ws", 16, 16, (17, 33, 15), 188),
+    ("ws", 16, 16, (64, 64, 64), 1759),
+    ("ws", 16, 16, (1, 1, 1), 46),
+    ("ws", 16, 16, (20, 30, 40), 395),
+    ("ws", 16, 16, (49, 32, 58), 759),
+    ("is", 16, 16, (16, 16, 16), 61),
+    ("is", 16, 16, (8, 8, 8), 53),
+    ("is", 16, 16, (17, 33, 15), 365),
+    ("is", 16, 16, (64, 64, 64), 1759),
+    ("is", 16, 16, (1, 1, 1), 46),
+    ("is", 16, 16, (20, 30, 40), 343),
+    ("is", 16, 16, (49, 32, 58), 831),
+    ("os", 8, 4, (17, 33, 15), 515),
+    ("os", 8, 4, (9, 61, 32), 1135),
+    ("ws", 8, 4, (17, 33, 15), 699),
+    ("ws", 8, 4, (9, 61, 32), 1727),
+    ("is", 8, 4, (17, 33, 15), 824),
+    ("is", 8, 4, (9, 61, 32), 1199),
+    ("os", 4, 8, (17, 33, 15), 429),
+    ("os", 4, 8, (35, 46, 56), 3527),
+    ("ws", 4, 8, (17, 33, 15), 557),
+    ("ws", 4, 8, (35, 46, 56), 4115),
+    ("is", 4, 8, (17, 33, 15), 782),
+    ("is", 4, 8, (35, 46, 56), 4199),
+]
+
+
+@pytest.mark.parametrize(("dataflow", "rows", "columns", "shape", "total"), SCALESIM)
+def test_systolic_cycles_are_scalesims_total_plus_one(dataflow, rows, columns, shape, total):
+    m, k, n = shape
+    assert cycles(f"compute MAC_32 {m}x{k}x{n}", *systolic(dataflow, rows, columns)) == total + 1
+
+
+def test_latency_adds_to_the_systolic_time():
+    assert cycles("compute MAC_32 20x30x40", *systolic("os"), "core.matrix.latency=7") == 360 + 7
+
+
+def test_plain_form_on_a_systolic_machine_runs_at_the_array_peak():
+    # no shape to map: ceil(n / (rows x columns)), like the throughput rule at that rate
+    assert cycles("compute MAC_32 1000", *systolic("ws", 8, 4)) == ceil(1000 / 32)
+    assert cycles("compute MAC_16 1000", *systolic("ws", 8, 4)) == ceil(1000 / 32)
+    latency = "core.matrix.latency=3"
+    assert cycles("compute MAC_32 1000", *systolic("ws", 8, 4), latency) == 3 + ceil(1000 / 32)
+
+
+def test_vector_types_keep_the_throughput_rule_on_a_systolic_machine():
+    text = "compute ADD_32 1000\ncompute DIV_16 1000"
+    assert cycles(text, *systolic("is")) == ceil(1000 / 64) + ceil(1000 / 32)
+
+
+@pytest.mark.parametrize("preset", ["dlp-s", "dlp-m"])
+@pytest.mark.parametrize(("shape", "plain"), [("4x5x6", "120"), ("32x256x128", "32*256*128"),
+                                               ("17x33x15", "8415")])
+def test_throughput_machines_time_a_shape_as_its_operation_count(preset, shape, plain):
+    for kind in ("MAC_32", "MAC_16"):
+        shaped = cycles(f"compute {kind} {shape}", preset=preset)
+        assert shaped == cycles(f"compute {kind} {plain}", preset=preset)
+    assert cycles("compute MAC_32 4x5x6") == cycles("compute MAC_32 120") == 1
+
+
+def test_every_systolic_cycle_count_is_at_least_the_peak_rate_bound():
+    """The roofline bound uses rows x columns MACs per cycle: never more than the array achieves."""
+    for dataflow in DATAFLOWS:
+        for rows, columns in ((16, 16), (8, 4), (3, 5)):
+            for m, k, n in ((1, 1, 1), (4, 5, 6), (17, 33, 15), (64, 64, 64), (100, 3, 7)):
+                assert rule(dataflow, m, k, n, rows, columns) >= m * k * n / (rows * columns)
+
+
+def test_a_systolic_run_reports_efficiency_at_most_one():
+    machine = load_machine("dlp-s", overrides=systolic("os"))
+    stats = simulate(assemble("compute MAC_32 64x64x64\ncompute MAC_32 16x16x16\n"), machine)
+    assert stats.cycles == 4 * 4 * (64 + 30) + 46
+    assert stats.bound_cycles == ceil((64**3 + 16**3) / 256) <= stats.cycles
+
+
+def test_minimum_cycles_uses_the_configured_model():
+    text = "loop 3\n  compute MAC_32 20x30x40\nendloop\n"
+    for overrides, per in (([], ceil(24000 / 256)), (systolic("os"), 360), (systolic("ws"), 396)):
+        machine = load_machine("dlp-s", overrides=overrides)
+        program = assemble(text)
+        needed, reason = minimum_cycles(bind(program, machine), machine)
+        assert needed == 3 * per == simulate(program, machine).cycles, reason
+
+
+def test_the_registries_name_exactly_what_the_configuration_accepts():
+    assert set(TIMING_MODELS) == set(MATRIX_MODELS)
+    assert set(DATAFLOW_MAPPINGS) == set(DATAFLOWS)
+    assert isinstance(compute_timing(load_machine("dlp-s")), ThroughputTiming)
+    assert isinstance(compute_timing(load_machine("dlp-s", overrides=SYSTOLIC)), SystolicTiming)
+
+
+def test_a_systolic_run_through_the_cli(tmp_path):
+    program = tmp_path / "gemm.asm"
+    program.write_text("move DRAM NRAM 4096\nsync\ncompute MAC_32 20x30x40\ncompute ADD_32 64\n")
+    runner = CliRunner()
+    args = ["run", str(program), "--json", "--set", "core.matrix.model=systolic"]
+    result = runner.invoke(main, args)
+    assert result.exit_code == 0, result.output
+    # 4096 B at 64 B/cycle, then the os GEMM (360) and the bias add (1)
+    assert json.loads(result.stdout)["cycles"] == 64 + 360 + 1
+    result = runner.invoke(main, [*args, "--set", "core.matrix.dataflow=ws"])
+    assert json.loads(result.stdout)["cycles"] == 64 + 396 + 1
+    result = runner.invoke(main, ["run", str(program), "--json"])
+    assert json.loads(result.stdout)["cycles"] == 64 + ceil(24000 / 256) + 1
+    result = runner.invoke(main, ["run", str(program), "--set", "core.matrix.model=sistolic"])
+    assert result.exit_code == 2
+    assert "core.matrix.model: unknown matrix model 'sistolic' (known: throughput, systolic)" in result.stderr
+    result = runner.invoke(main, ["config", "--set", "core.matrix.model=systolic"])
+    assert result.exit_code == 0
+    assert 'model = "systolic"' in result.stdout and 'dataflow = "os"' in result.stdout

@@ -27,7 +27,7 @@ from dlpsim.asm.program import (
 )
 from dlpsim.errors import ProgramError
 from dlpsim.machine import MachineConfig
-from dlpsim.sim.compute import ThroughputTiming
+from dlpsim.sim.compute import compute_timing
 from dlpsim.units import describe_size
 
 
@@ -106,12 +106,12 @@ def minimum_cycles(streams: dict[CoreId, tuple[Statement, ...]], machine: Machin
     """A lower bound on the run's cycles, from the text alone, and what sets it.
 
     Each queue executes its instructions one at a time, each taking at least its
-    time alone (compute: its exact duration; a transfer: latency + ceil(size / B)
-    on its link at full bandwidth); the DRAM link cannot move the chip's DRAM
-    bytes faster than its bandwidth. Used to refuse, before running, a program
-    that cannot finish within the cycle limit.
+    time alone (compute: its exact duration under the configured timing model; a
+    transfer: latency + ceil(size / B) on its link at full bandwidth); the DRAM link
+    cannot move the chip's DRAM bytes faster than its bandwidth. Used to refuse,
+    before running, a program that cannot finish within the cycle limit.
     """
-    timing = ThroughputTiming(machine)
+    timing = compute_timing(machine)
     dram = machine.dram.link
     dram_rate = machine.bytes_per_cycle(dram)
     best = (0, "nothing to do")

@@ -12,7 +12,7 @@ from dlpsim.errors import ProgramError, RunLimitError
 from dlpsim.machine import MachineConfig
 from dlpsim.sim.barrier import ClusterBarrier
 from dlpsim.sim.check import bind, minimum_cycles
-from dlpsim.sim.compute import ThroughputTiming
+from dlpsim.sim.compute import compute_timing
 from dlpsim.sim.control import ControlUnit
 from dlpsim.sim.link import Link
 from dlpsim.sim.queues import IssueQueue
@@ -37,7 +37,7 @@ class _Core:
                  links: dict[str, Link], barrier: ClusterBarrier, recorder: Recorder | None):
         self.core = core
         self.operations: dict[str, int] = {}
-        self.timing = ThroughputTiming(machine)
+        self.timing = compute_timing(machine)
         self.env = env
         self.links = links
         self.routes: dict[int, Link] = {}
