@@ -1,0 +1,571 @@
+"""Sweep configuration values: simulate a network once per value and follow utilization and time
+(exercise 6.8).
+
+``--vary KEY=V1,V2,...`` names any numeric key of the machine configuration (the keys
+``--set`` takes) and its values, written as ``--set`` takes them (``12.8GB/s``, ``128KB``,
+``512``). ``a,b,...,z`` expands to a series ending exactly at ``z``: doubling when the
+values written before ``...`` double (``16,32,...,4096``), else stepping evenly when they
+step evenly (``10,20,30,...,100``), else multiplying by their constant ratio
+(``16,64,256,...,4096``). Each value is applied after the preset, ``--config`` and
+``--set``, through :func:`dlpsim.machine.load_machine`, and the network is compiled and
+simulated on that machine by :func:`dlpsim.network_run.run_network`; one ``--vary`` gives a
+line per layer, two give a grid (a heat map).
+
+MAC utilization is the contract's: MACs executed / (peak MAC_32 rate x compute cores x
+cycles), per layer and for the whole network; the *roofline limit* of utilization is the
+same with the bound's cycles in place of the simulated ones.
+
+The computation imports no matplotlib; :func:`plot_sweep` imports it lazily (Agg canvas).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+
+from dlpsim.errors import ConfigError, UserError
+from dlpsim.machine import MachineConfig, load_machine
+from dlpsim.machine.loader import SCHEMA, parse_override
+from dlpsim.network_run import LayerRun, NetworkRun, run_network
+from dlpsim.sim.engine import DEFAULT_MAX_CYCLES
+from dlpsim.tables import align, percent
+from dlpsim.units import UnitError, format_seconds
+from dlpsim.workloads import Network
+
+SWEEP_FORMAT = "dlpsim-sweep/1"
+ELLIPSIS = ("...", "\u2026")
+MAX_VALUES = 1000  # values of one --vary
+MAX_POINTS = 10_000  # simulations of one sweep
+MAX_VARIES = 2
+
+# progress(index, total, setting): called before point ``index`` (from 0) of ``total`` is simulated.
+Progress = Callable[[int, int, str], None]
+
+
+def _is_numeric(rule) -> bool:
+    """Whether a schema rule takes numbers (sizes, rates, counts), found by trying a few: names,
+    descriptions and choices (a strategy's name) refuse them all."""
+    for probe in (1, 64, 1024):
+        try:
+            value = rule(probe)
+        except Exception:  # any refusal means "not this probe"
+            continue
+        if isinstance(value, int | Fraction) and not isinstance(value, bool):
+            return True
+    return False
+
+
+def numeric_keys(schema: dict = SCHEMA, prefix: str = "") -> list[str]:
+    """Every configuration key whose value is a number (the ones a sweep can vary)."""
+    keys = []
+    for key, rule in schema.items():
+        if isinstance(rule, dict):
+            keys += numeric_keys(rule, f"{prefix}{key}.")
+        elif _is_numeric(rule):
+            keys.append(f"{prefix}{key}")
+    return keys
+
+
+# Key (its last part) -> how values are shown on an axis: (unit, scale from the stored unit).
+_DISPLAY = {
+    "bandwidth": ("GB/s", 10**9), "capacity": ("KB", 1024), "frequency": ("GHz", 10**9),
+    "macs_per_cycle": ("MAC_32 per cycle per core", 1), "ops_per_cycle": ("operations per cycle per core", 1),
+    "div_ops_per_cycle": ("DIV_32 per cycle per core", 1), "fp16_speedup": ("x the 32-bit rate", 1),
+    "latency": ("cycles", 1), "issue_cycles": ("cycles", 1), "queue_depth": ("instructions", 1),
+    "count": ("compute cores", 1), "rows": ("processing elements", 1), "columns": ("processing elements", 1),
+}
+# The unit each key is stored in (what the CSV's numbers mean).
+_STORED = {"bandwidth": "B/s", "capacity": "B", "frequency": "Hz"}
+
+
+def display_unit(key: str) -> tuple[str, int]:
+    return _DISPLAY.get(key.rsplit(".", 1)[-1], ("", 1))
+
+
+def stored_unit(key: str) -> str:
+    return _STORED.get(key.rsplit(".", 1)[-1], display_unit(key)[0])
+
+
+def format_value(key: str, value: int | Fraction) -> str:
+    """A value in its axis unit, without the unit: 12800000000 B/s -> ``12.8``."""
+    unit, scale = display_unit(key)
+    return f"{float(Fraction(value) / scale):g}"
+
+
+@dataclass(frozen=True)
+class Vary:
+    """One swept key: its values (exact, in the unit the configuration stores) and the text of each
+    as given to ``--set``."""
+
+    key: str
+    values: tuple[int | Fraction, ...]
+    texts: tuple[str, ...]
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return tuple(format_value(self.key, value) for value in self.values)
+
+    @property
+    def axis_label(self) -> str:
+        unit = display_unit(self.key)[0]
+        return f"{self.key} ({unit})" if unit else self.key
+
+    def to_dict(self) -> dict:
+        return {"key": self.key, "values": [_plain(value) for value in self.values],
+                "texts": list(self.texts)}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Vary:
+        return cls(str(data["key"]), tuple(_whole(_exact(value)) for value in data["values"]),
+                   tuple(str(text) for text in data["texts"]))
+
+
+def _exact(value: object) -> Fraction:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ValueError(f"expected a number, got {value!r}")
+    return Fraction(repr(value)) if isinstance(value, float) else Fraction(value)
+
+
+def _whole(value: Fraction) -> int | Fraction:
+    return int(value) if value.denominator == 1 else value
+
+
+def _plain(value: int | Fraction) -> int | str:
+    value = Fraction(value)
+    return value.numerator if value.denominator == 1 else f"{value.numerator}/{value.denominator}"
+
+
+def _rule(key: str):
+    rule: object = SCHEMA
+    for part in key.split("."):
+        if not isinstance(rule, dict) or part not in rule:
+            return None
+        rule = rule[part]
+    return None if isinstance(rule, dict) else rule
+
+
+def _parse_one(source: str, key: str, text: str) -> int | Fraction:
+    """``text`` as ``--set KEY=TEXT`` reads it, then parsed by the key's rule: a number in its unit."""
+    layer = parse_override(f"{key}={text}")
+    value: object = layer.values
+    for part in key.split("."):
+        value = value[part]
+    try:
+        parsed = _rule(key)(value)
+    except UnitError as error:
+        raise ConfigError(source, key, f"{text!r}: {error}") from None
+    if isinstance(parsed, bool) or not isinstance(parsed, int | Fraction):
+        raise ConfigError(source, key, f"{text!r}: not a number")
+    return parsed
+
+
+def _text(value: Fraction) -> str:
+    """A generated value as --set text: an integer, or a decimal."""
+    return str(value.numerator) if value.denominator == 1 else repr(float(value))
+
+
+def _series(source: str, key: str, given: list[Fraction], end: Fraction) -> list[Fraction]:
+    """Expand ``given..., end``: doubling, else evenly stepped, else a constant ratio; ending at ``end``."""
+    def steps_evenly() -> Fraction | None:
+        differences = {b - a for a, b in itertools.pairwise(given)}
+        return differences.pop() if len(differences) == 1 and 0 not in differences else None
+
+    def constant_ratio() -> Fraction | None:
+        if any(value <= 0 for value in given):
+            return None
+        ratios = {b / a for a, b in itertools.pairwise(given)}
+        return ratios.pop() if len(ratios) == 1 and 1 not in ratios else None
+
+    ratio = constant_ratio()
+    halves = ratio in (2, Fraction(1, 2))  # doubling (or halving) wins over even steps
+    step = None if halves else steps_evenly()
+    if ratio is None and step is None:
+        raise ConfigError(source, key, "before '...' the values must double, step evenly or have a "
+                          "constant ratio, e.g. 16,32,...,4096 or 10,20,30,...,100")
+    if end in given:
+        raise ConfigError(source, key, f"the series ends at {_text(end)}, which is already before '...'")
+    values = list(given)
+    while len(values) <= MAX_VALUES:
+        last = values[-1]
+        if last == end:
+            return values
+        following = last * ratio if step is None else last + step
+        if (following - last) * (end - last) <= 0 or abs(following - last) > abs(end - last):
+            break  # past the end without meeting it
+        values.append(following)
+    if len(values) > MAX_VALUES:
+        raise ConfigError(source, key, f"the series has more than {MAX_VALUES} values")
+    kind = f"doubles ({_text(given[0])}, {_text(given[1])}, ...)" if halves and ratio == 2 else (
+        f"halves ({_text(given[0])}, {_text(given[1])}, ...)" if halves else
+        f"steps by {_text(step)}" if step is not None else f"multiplies by {_text(ratio)}")
+    hint = " (write three values before '...' for an evenly stepped series)" if halves else ""
+    raise ConfigError(source, key, f"the series {kind} and never reaches {_text(end)}; it goes "
+                      f"{', '.join(_text(v) for v in values[-3:])}, then past it{hint}")
+
+
+def parse_vary(spec: str) -> Vary:
+    """``KEY=V1,V2,...`` (with ``a,b,...,z`` series) -> a :class:`Vary`; a bad key or value is a
+    ConfigError naming the key."""
+    source = f"--vary {spec}" if spec.isprintable() else f"--vary {spec!r}"
+    key, separator, raw = spec.partition("=")
+    key, raw = key.strip(), raw.strip()
+    if not separator or not key or not raw:
+        raise ConfigError(source, key, "expected KEY=V1,V2,..., e.g. --vary core.matrix.macs_per_cycle="
+                          "16,32,...,4096")
+    rule = _rule(key)
+    if rule is None or key not in numeric_keys():
+        raise ConfigError(source, key, "not a numeric configuration key (these can be varied: "
+                          f"{', '.join(numeric_keys())})")
+    items = [item.strip() for item in raw.split(",")]
+    if any(not item for item in items):
+        raise ConfigError(source, key, "an empty value between commas")
+    dots = [index for index, item in enumerate(items) if item in ELLIPSIS]
+    if not dots:
+        texts = items
+        values = [_parse_one(source, key, text) for text in items]
+    else:
+        where = dots[0]
+        if len(dots) > 1 or where < 2 or where != len(items) - 2:
+            raise ConfigError(source, key, "write a series as a,b,...,z: at least two values before '...' "
+                              "and exactly one after it")
+        given = [Fraction(_parse_one(source, key, text)) for text in items[:where]]
+        end = Fraction(_parse_one(source, key, items[-1]))
+        series = _series(source, key, given, end)
+        texts = items[:where] + [_text(value) for value in series[where:-1]] + [items[-1]]
+        values = [_whole(value) for value in series]
+        for text, value in zip(texts, values, strict=True):  # generated texts must read back the same
+            if _parse_one(source, key, text) != value:
+                raise ConfigError(source, key, f"the series value {_text(Fraction(value))} is not a valid "
+                                  "value of this key")
+    if len(values) > MAX_VALUES:
+        raise ConfigError(source, key, f"more than {MAX_VALUES} values")
+    return Vary(key, tuple(values), tuple(texts))
+
+
+@dataclass(frozen=True)
+class SweepPoint:
+    """One simulation: the value of each swept key (in the order of the varies) and the network's run."""
+
+    values: tuple[int | Fraction, ...]
+    texts: tuple[str, ...]
+    run: NetworkRun
+
+    def setting(self, varies: Sequence[Vary]) -> str:
+        return " ".join(f"{vary.key}={text}" for vary, text in zip(varies, self.texts, strict=True))
+
+    @property
+    def bound_mac_utilization(self) -> Fraction:
+        """The utilization the roofline bound allows: MACs / (peak x bound cycles)."""
+        run = self.run
+        if run.bound_cycles == 0:
+            return Fraction(0)
+        return run.macs / (run.peak_macs_per_cycle * run.bound_cycles)
+
+    def layer_bound_mac_utilization(self, layer: LayerRun) -> Fraction:
+        bound = layer.bound_cycles
+        return Fraction(0) if bound == 0 else layer.macs / (layer.peak_macs_per_cycle * bound)
+
+
+@dataclass(frozen=True)
+class Sweep:
+    network: str
+    description: str
+    machine: str  # the machine's name (its preset)
+    settings: tuple[str, ...]  # the --set overrides every point shares
+    varies: tuple[Vary, ...]
+    points: tuple[SweepPoint, ...]  # the first vary outermost
+
+    @property
+    def layer_names(self) -> tuple[str, ...]:
+        return tuple(layer.name for layer in self.points[0].run.layers) if self.points else ()
+
+    @property
+    def mac_layer_names(self) -> tuple[str, ...]:
+        """The layers with MACs (the others have no MAC utilization to show)."""
+        return tuple(layer.name for layer in self.points[0].run.layers if layer.macs) if self.points else ()
+
+    # -- output ---------------------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        return {"format": SWEEP_FORMAT, "network": self.network, "description": self.description,
+                "machine": self.machine, "settings": list(self.settings),
+                "varies": [vary.to_dict() for vary in self.varies],
+                "points": [{"values": [_plain(value) for value in point.values], "texts": list(point.texts),
+                            "run": point.run.to_dict()} for point in self.points]}
+
+    def write_json(self, path) -> None:
+        from dlpsim.analysis.roofline import _write
+
+        _write(path, json.dumps(self.to_dict(), indent=2) + "\n", "results file")
+
+    def csv_rows(self) -> list[tuple[str, ...]]:
+        """One row per point: the swept values (in the stored unit: B/s, B, Hz, per cycle), the
+        network's totals, then each layer's cycles and MAC utilization."""
+        header = [*(vary.key for vary in self.varies), *TOTAL_COLUMNS]
+        for name in self.layer_names:
+            header += [f"{name}:cycles", f"{name}:mac_utilization"]
+        rows = [tuple(header)]
+        for point in self.points:
+            run = point.run
+            row = [*(_csv_number(value) for value in point.values), str(run.macs), str(run.dram_bytes),
+                   str(run.cycles), f"{float(run.seconds):.9g}", _fixed(run.mac_utilization),
+                   _fixed(point.bound_mac_utilization), str(run.bound_cycles), _fixed(run.efficiency)]
+            for layer in run.layers:
+                row += [str(layer.cycles), _fixed(layer.mac_utilization)]
+            rows.append(tuple(row))
+        return rows
+
+    def write_csv(self, path) -> None:
+        from dlpsim.analysis.roofline import _write_csv
+
+        _write_csv(path, self.csv_rows())
+
+
+TOTAL_COLUMNS = ("macs", "dram_bytes", "cycles", "seconds", "mac_utilization", "bound_mac_utilization",
+                 "bound_cycles", "efficiency")
+
+
+def _fixed(value: Fraction | None) -> str:
+    return "" if value is None else f"{float(value):.6f}"
+
+
+def _csv_number(value: int | Fraction) -> str:
+    value = Fraction(value)
+    return str(value.numerator) if value.denominator == 1 else f"{float(value):.12g}"
+
+
+def sweep_machines(varies: Sequence[Vary], preset: str | None = None, config_file=None,
+                   overrides: Sequence[str] = ()) -> list[tuple[tuple[int, ...], MachineConfig]]:
+    """The machine of every point (index of each vary's value, machine), all loaded before any run,
+    so a bad combination is reported at once."""
+    if not varies:
+        raise UserError("error: give at least one --vary KEY=V1,V2,...")
+    if len(varies) > MAX_VARIES:
+        raise UserError(f"error: at most {MAX_VARIES} --vary (a line plot or a heat map)")
+    keys = [vary.key for vary in varies]
+    if len(set(keys)) != len(keys):
+        raise UserError(f"error: --vary {keys[0] if keys[0] in keys[1:] else keys[1]} is given twice")
+    total = 1
+    for vary in varies:
+        total *= len(vary.values)
+    if total > MAX_POINTS:
+        raise UserError(f"error: the sweep has {total:,} points; at most {MAX_POINTS:,}")
+    machines = []
+    for indices in itertools.product(*(range(len(vary.values)) for vary in varies)):
+        sets = [f"{vary.key}={vary.texts[i]}" for vary, i in zip(varies, indices, strict=True)]
+        machines.append((indices, load_machine(preset, config_file, [*overrides, *sets])))
+    return machines
+
+
+def sweep(network: Network, varies: Sequence[Vary], *, preset: str | None = None, config_file=None,
+          overrides: Sequence[str] = (), max_cycles: int | None = DEFAULT_MAX_CYCLES,
+          progress: Progress | None = None) -> Sweep:
+    """Simulate ``network`` once per combination of the varies' values (the first vary outermost)."""
+    machines = sweep_machines(varies, preset, config_file, overrides)
+    points = []
+    for number, (indices, machine) in enumerate(machines):
+        texts = tuple(vary.texts[i] for vary, i in zip(varies, indices, strict=True))
+        setting = " ".join(f"{vary.key}={text}" for vary, text in zip(varies, texts, strict=True))
+        if progress is not None:
+            progress(number, len(machines), setting)
+        try:
+            run = run_network(network, machine, max_cycles=max_cycles)
+        except UserError as error:
+            raise UserError(f"--vary {setting}: {error}") from None
+        points.append(SweepPoint(tuple(vary.values[i] for vary, i in zip(varies, indices, strict=True)),
+                                 texts, run))
+    return Sweep(network.name, network.description, machines[0][1].name, tuple(overrides), tuple(varies),
+                 tuple(points))
+
+
+def _network_run_from_dict(data: dict) -> NetworkRun:
+    peak = _exact(data["peak_macs_per_cycle"])
+    layers = tuple(LayerRun(str(layer["name"]), str(layer["kind"]), str(layer["type"]), int(layer["macs"]),
+                            int(layer["dram_bytes"]), int(layer["cycles"]),
+                            int(layer["compute_bound_cycles"]), int(layer["dram_bound_cycles"]), peak)
+                   for layer in data["layers"])
+    return NetworkRun(str(data["network"]), str(data["description"]), str(data["machine"]),
+                      _whole(_exact(data["clock_hz"])), int(data["compute_cores"]), peak, layers)
+
+
+def load_sweep(path) -> Sweep:
+    """A sweep saved with :meth:`Sweep.write_json`, to redraw without simulating."""
+    from dlpsim.analysis.roofline import _read_results
+
+    data = _read_results(path, SWEEP_FORMAT)
+    try:
+        varies = tuple(Vary.from_dict(vary) for vary in data["varies"])
+        points = tuple(SweepPoint(tuple(_whole(_exact(value)) for value in point["values"]),
+                                  tuple(str(text) for text in point["texts"]),
+                                  _network_run_from_dict(point["run"]))
+                       for point in data["points"])
+        if not points or any(len(point.values) != len(varies) for point in points):
+            raise ValueError("points and varies do not match")
+        return Sweep(str(data["network"]), str(data["description"]), str(data["machine"]),
+                     tuple(str(setting) for setting in data["settings"]), varies, points)
+    except (KeyError, TypeError, ValueError, ZeroDivisionError) as error:
+        raise UserError(f"{path}: error: not a valid {SWEEP_FORMAT} results file ({error!r})") from None
+
+
+def format_sweep(result: Sweep) -> str:
+    """The table `dlpsim sweep` prints: one row per point."""
+    header = (*(vary.axis_label for vary in result.varies), "cycles", "time", "MAC util", "roofline limit",
+              "efficiency")
+    rows = [header]
+    for point in result.points:
+        run = point.run
+        rows.append((*(format_value(vary.key, value) for vary, value in zip(result.varies, point.values,
+                                                                            strict=True)),
+                     f"{run.cycles:,}", format_seconds(run.seconds), percent(run.mac_utilization),
+                     percent(point.bound_mac_utilization), percent(run.efficiency, "-")))
+    lines = [f"{result.network} on {result.machine}"
+             + (f" with {' '.join('--set ' + s for s in result.settings)}" if result.settings else "")
+             + f": {len(result.points)} simulations", ""]
+    lines += align(rows, [True] * len(header))
+    lines += ["", "MAC utilization = MACs / (peak MAC/cycle x cycles); the roofline limit uses the bound's "
+              "cycles instead"]
+    return "\n".join(lines) + "\n"
+
+
+# -- drawing ---------------------------------------------------------------------------------------
+
+MAX_LABELLED_LAYERS = 12
+
+
+def _x_axis(axes, vary: Vary) -> list[float]:
+    """Set up the x axis for ``vary``: logarithmic (base 2) when its values are positive and span 8x
+    or more, ticks at the values. Returns the x positions."""
+    from matplotlib.ticker import FixedLocator, NullLocator
+
+    scale = display_unit(vary.key)[1]
+    xs = [float(Fraction(value) / scale) for value in vary.values]
+    if min(xs) > 0 and max(xs) / min(xs) >= 8:
+        axes.set_xscale("log", base=2)
+    axes.xaxis.set_major_locator(FixedLocator(xs))
+    axes.xaxis.set_minor_locator(NullLocator())
+    axes.set_xticklabels(vary.labels, rotation=45 if len(xs) > 8 else 0)
+    axes.set_xlabel(vary.axis_label)
+    return xs
+
+
+def draw_sweep(figure, result: Sweep) -> None:
+    if len(result.varies) == 1:
+        _draw_lines(figure, result)
+    else:
+        _draw_heat_map(figure, result)
+
+
+def _title(result: Sweep) -> str:
+    settings = f", {', '.join(result.settings)}" if result.settings else ""
+    return f"{result.network} on {result.machine}{settings} (simulated, batch 1)"
+
+
+def _draw_lines(figure, result: Sweep) -> None:
+    from matplotlib import colormaps
+
+    vary = result.varies[0]
+    utilization_axes = figure.add_subplot(1, 2, 1)
+    time_axes = figure.add_subplot(1, 2, 2)
+    xs = _x_axis(utilization_axes, vary)
+    _x_axis(time_axes, vary)
+    names = result.mac_layer_names
+    unit, factor = _time_unit(result)
+    labelled = len(names) <= MAX_LABELLED_LAYERS
+    palette = colormaps["tab20" if len(names) > 10 else "tab10"]
+    for index, name in enumerate(names):
+        layers = [point.run.layer(name) for point in result.points]
+        style = ({"color": palette(index % palette.N), "linewidth": 1.2, "marker": "o", "markersize": 3.5,
+                  "label": name} if labelled else
+                 {"color": "#9a9a9a", "linewidth": 0.6, "alpha": 0.6,
+                  "label": f"each of the {len(names)} MAC layers" if index == 0 else "_"})
+        utilization_axes.plot(xs, [float(layer.mac_utilization) * 100 for layer in layers], **style)
+        time_axes.plot(xs, [float(layer.cycles / point.run.clock_hz) * factor
+                            for layer, point in zip(layers, result.points, strict=True)],
+                       **{**style, "label": "_"})
+    vector = [sum(layer.cycles for layer in point.run.layers if not layer.macs) for point in result.points]
+    if any(vector):
+        time_axes.plot(xs, [float(cycles / point.run.clock_hz) * factor for cycles, point in
+                            zip(vector, result.points, strict=True)],
+                       color="#555555", linestyle="--", linewidth=1.3, label="vector-only layers, together")
+    utilization_axes.plot(xs, [float(point.run.mac_utilization) * 100 for point in result.points],
+                          color="black", linewidth=2.6, marker="o", markersize=6, label="whole network",
+                          zorder=5)
+    utilization_axes.plot(xs, [float(point.bound_mac_utilization) * 100 for point in result.points],
+                          color="black", linewidth=1.2, linestyle=":", label="whole network, roofline limit",
+                          zorder=4)
+    time_axes.plot(xs, [float(point.run.seconds) * factor for point in result.points], color="black",
+                   linewidth=2.6, marker="o", markersize=6, zorder=5)
+    utilization_axes.set_ylabel("MAC utilization (% of peak MAC_32 per cycle)")
+    utilization_axes.set_ylim(0, 105)
+    utilization_axes.set_title("MAC utilization", fontsize=10)
+    time_axes.set_yscale("log")
+    time_axes.set_ylabel(f"time per inference ({unit}, log scale)")
+    time_axes.set_title("time", fontsize=10)
+    for axes in (utilization_axes, time_axes):
+        axes.grid(True, linewidth=0.5, alpha=0.5)
+    handles, labels = utilization_axes.get_legend_handles_labels()
+    more_handles, more_labels = time_axes.get_legend_handles_labels()
+    figure.legend(handles + more_handles, labels + more_labels, loc="upper left", bbox_to_anchor=(0.835, 0.9),
+                  fontsize=8.5, frameon=False, title="layer", title_fontsize=9)
+    figure.suptitle(f"MAC utilization and time vs {vary.key}: {_title(result)}", fontsize=11)
+
+
+def _time_unit(result: Sweep) -> tuple[str, float]:
+    """ms, or us when every point takes under a millisecond: (unit, factor from seconds)."""
+    longest = max(float(point.run.seconds) for point in result.points)
+    return ("ms", 1e3) if longest >= 1e-3 else ("us", 1e6)
+
+
+def _draw_heat_map(figure, result: Sweep) -> None:
+    import numpy
+    from matplotlib.colors import LogNorm
+    from matplotlib.ticker import FuncFormatter
+
+    across, down = result.varies
+    shape = (len(down.values), len(across.values))
+    utilization = numpy.zeros(shape)
+    times = numpy.zeros(shape)
+    unit, factor = _time_unit(result)
+    for index, point in enumerate(result.points):
+        column, row = divmod(index, len(down.values))
+        utilization[row, column] = float(point.run.mac_utilization) * 100
+        times[row, column] = float(point.run.seconds) * factor
+    panels = ((utilization, "MAC utilization of the whole network (%)", {"vmin": 0, "vmax": 100}, "viridis",
+               "{:.1f}"),
+              (times, f"time per inference ({unit})",
+               {"norm": LogNorm(vmin=times.min(), vmax=max(times.max(), times.min() * 1.01))},
+               "magma_r", "{:.3g}"))
+    for number, (data, title, scale, colours, text) in enumerate(panels, start=1):
+        axes = figure.add_subplot(1, 2, number)
+        image = axes.imshow(data, origin="lower", aspect="auto", cmap=colours, **scale)
+        axes.set_xticks(range(len(across.values)), across.labels,
+                        rotation=45 if len(across.values) > 8 else 0)
+        axes.set_yticks(range(len(down.values)), down.labels)
+        axes.set_xlabel(across.axis_label)
+        axes.set_ylabel(down.axis_label)
+        axes.set_title(title, fontsize=10)
+        bar = figure.colorbar(image, ax=axes, fraction=0.05)
+        plain = FuncFormatter(lambda value, _: f"{value:g}")
+        bar.ax.yaxis.set_major_formatter(plain)
+        bar.ax.yaxis.set_minor_formatter(plain if number == 2 else FuncFormatter(lambda value, _: ""))
+        if data.size <= 150:
+            middle = (data.max() + data.min()) / 2 if number == 1 else (data.max() * data.min()) ** 0.5
+            for (row, column), value in numpy.ndenumerate(data):
+                dark = value < middle if number == 1 else value > middle
+                axes.text(column, row, text.format(value), ha="center", va="center", fontsize=7.5,
+                          color="white" if dark else "black")
+    figure.suptitle(f"{across.key} x {down.key}: {_title(result)}", fontsize=11)
+
+
+def plot_sweep(result: Sweep, output: str | None = None, *, show: bool = False) -> None:
+    """Save the chart to ``output`` (its extension picks the format) and/or show it (``show``)."""
+    from dlpsim.analysis.figures import render
+
+    if len(result.varies) == 1:
+        render(lambda figure: draw_sweep(figure, result), (13.5, 5.8), output, show=show,
+               left=0.06, right=0.82, bottom=0.14, top=0.88, wspace=0.22)
+    else:
+        render(lambda figure: draw_sweep(figure, result), (14, 6.0), output, show=show,
+               left=0.06, right=0.95, bottom=0.14, top=0.88, wspace=0.25)
