@@ -11,8 +11,9 @@ from click.testing import CliRunner
 from dlpsim.asm import assemble
 from dlpsim.asm.listing import format_listing
 from dlpsim.asm.opcodes import COMPUTE_TYPES
-from dlpsim.asm.program import Compute, CoreId
+from dlpsim.asm.program import Compute, CoreId, repetitions
 from dlpsim.cli import main
+from dlpsim.compiler import compile_layer
 from dlpsim.errors import ConfigError, ConfigErrors, ProgramError
 from dlpsim.machine import load_machine
 from dlpsim.machine.config import DATAFLOWS, MATRIX_MODELS
@@ -26,6 +27,7 @@ from dlpsim.sim.compute import (
     ThroughputTiming,
     compute_timing,
 )
+from dlpsim.workloads import get_network
 
 SYSTOLIC = ["core.matrix.model=systolic"]
 
@@ -347,3 +349,31 @@ def test_a_systolic_run_through_the_cli(tmp_path):
     result = runner.invoke(main, ["config", "--set", "core.matrix.model=systolic"])
     assert result.exit_code == 0
     assert 'model = "systolic"' in result.stdout and 'dataflow = "os"' in result.stdout
+
+
+# -- the compiler ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("preset", "network", "layer"), [
+    ("dlp-s", "textbook-fc", "fc7_8"), ("dlp-m", "lenet5", "c3"), ("dlp-s", "alexnet", "conv2"),
+])
+def test_compiled_matrix_work_is_in_the_shape_form(preset, network, layer):
+    """Every MAC instruction the compiler writes has a shape whose M*K*N are the layer's MACs, so a
+    throughput machine times it as before and a systolic machine can map it."""
+    the_layer = get_network(network).layer(layer)
+    compiled = compile_layer(the_layer, load_machine(preset))
+    macs = 0
+    for core in (CoreId(i) for i in range(compiled.machine.compute_cores)):
+        for instruction, times in repetitions(compiled.program.stream(core, compiled.machine.compute_cores)):
+            if isinstance(instruction, Compute) and instruction.type.name == "MAC_32":
+                assert instruction.shape is not None, instruction
+                m, k, n = instruction.shape
+                macs += times * m * k * n
+    assert macs == the_layer.macs == compiled.macs
+
+
+def test_a_compiled_layer_runs_on_a_systolic_machine():
+    machine = load_machine("dlp-s", overrides=systolic("ws"))
+    compiled = compile_layer(get_network("textbook-fc").layer("fc7_8"), machine)
+    stats = simulate(compiled.program, machine)
+    assert stats.complete and stats.cycles >= stats.bound_cycles
+    assert stats.cycles > simulate(compiled.program, load_machine("dlp-s")).cycles  # fills and drains

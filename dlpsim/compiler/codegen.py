@@ -26,6 +26,9 @@ class Task:
     input_key: tuple
     input_bytes: int
     macs: int
+    # (M, K, N) of the task's GEMM: M output positions (rows x columns x groups of the tile),
+    # K reduction length (the chunk's input channels x the kernel window), N output channels
+    shape: tuple[int, int, int] | None
     vector_ops: tuple[tuple[str, int], ...]  # done on the tile's outputs, with its last chunk
     output_bytes: int  # written after this task; 0 while partial sums still accumulate
 
@@ -76,6 +79,7 @@ def tasks(mapping: Mapping) -> list[Task]:
             input_key=(group, chunk, place),
             input_bytes=(h1 - h0) * (w1 - w0) * gb * kc * problem.input_tensors * element,
             macs=tile_outputs * kc * problem.window if problem.matrix else 0,
+            shape=(gb * (r1 - r0) * (c1 - c0), kc * problem.window, nb) if problem.matrix else None,
             vector_ops=vector_ops,
             output_bytes=output_bytes,
         )
@@ -152,7 +156,12 @@ def layout(all_tasks: list[Task]) -> Layout:
 
 
 def _compute_lines(task: Task) -> list[str]:
-    lines = [f"compute MAC_32 {task.macs}"] if task.macs else []
+    """The task's compute instructions; its matrix work in the shape form, M*K*N = its MACs, so a
+    throughput machine times it as before and a systolic one can map it onto its array."""
+    lines = []
+    if task.macs:
+        m, k, n = task.shape
+        lines.append(f"compute MAC_32 {m}x{k}x{n}")
     lines += [f"compute {op}_32 {count}" for op, count in task.vector_ops if count]
     return lines
 
