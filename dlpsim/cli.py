@@ -88,31 +88,108 @@ def main():
 @click.option("--json", "as_json", is_flag=True, help="Print the results as one JSON object.")
 @click.option("--trace", "trace_file", type=str, default=None,
               help="Write a Chrome trace-event file (open it in Perfetto).")
+@click.option("--timeline", "timeline_file", type=str, default=None, metavar="FILE",
+              help="Draw a Gantt chart of every queue and link over time to FILE (.png, .svg or .pdf).")
+@click.option("--show", is_flag=True, help="Open the timeline in a window (needs a display).")
 @click.option("--max-cycles", type=click.IntRange(min=1), default=DEFAULT_MAX_CYCLES, show_default=True,
               help="Stop a run that exceeds this many cycles (and refuse one that provably would).")
 @_guarded
-def run(program_file, preset, config_file, overrides, as_json, trace_file, max_cycles):
+def run(program_file, preset, config_file, overrides, as_json, trace_file, timeline_file, show, max_cycles):
     """Simulate PROGRAM and report cycles, time, utilization and the roofline bound."""
     from dlpsim.analysis.report import format_summary
     from dlpsim.sim import Recorder, simulate, write_chrome_trace
 
+    if timeline_file is not None:
+        from dlpsim.analysis.imagefile import image_format
+
+        image_format(timeline_file, "timeline")  # a bad extension is refused before simulating
     program = assemble_file(program_file)
     machine = _load(program, preset, config_file, overrides)
-    recorder = Recorder() if trace_file else None
+    recorder = Recorder() if trace_file or timeline_file or show else None
     stats = simulate(program, machine, recorder, max_cycles=max_cycles)
-    if recorder is not None:
+    if trace_file:
         try:
             write_chrome_trace(trace_file, recorder, machine.clock_hz,
                                {"program": program.file, "machine": machine.name, "cycles": stats.cycles})
         except OSError as error:
             raise UserError(f"{trace_file}: error: cannot write the trace: {error.strerror}") from None
+    timeline = None
+    if timeline_file or show:
+        from dlpsim.analysis.timeline import build_timeline, write_timeline
+
+        timeline = build_timeline(recorder, stats)
+        if timeline_file:
+            write_timeline(timeline, timeline_file)
     if as_json:
         click.echo(json.dumps(stats.to_dict(), indent=2))
     else:
         click.echo(format_summary(stats), nl=False)
+    if show:
+        from dlpsim.analysis.timeline import show_timeline
+
+        show_timeline(timeline)
     if not stats.complete:
         raise RunLimitError(f"{program.file}: error: stopped at the limit of {max_cycles:,} cycles before "
                             "the program finished; the figures above cover only those cycles "
+                            "(raise the limit with --max-cycles)")
+
+
+@main.command()
+@click.argument("target", metavar="PROGRAM|NETWORK")
+@_machine_options
+@click.option("-o", "--output", "output_file", required=True, metavar="FILE",
+              help="The report: FILE.html (one self-contained file) or FILE.md (its images in "
+                   "FILE_files/ beside it).")
+@click.option("--max-cycles", type=click.IntRange(min=1), default=DEFAULT_MAX_CYCLES, show_default=True,
+              help="Stop a run (or a network's layers together) that exceeds this many cycles.")
+@_guarded
+def report(target, preset, config_file, overrides, output_file, max_cycles):
+    """Write a report to hand in: the summary tables, the timeline and the roofline position.
+
+    TARGET is a program file, a built-in network (see `dlpsim net --list`) or a SCALE-Sim
+    topology CSV file. For a network the report holds its per-layer table, totals and the
+    roofline of its layers. The machine is --preset, --config and --set, as for `dlpsim run`
+    (a network's default preset is dlp-s).
+    """
+    import shlex
+
+    from dlpsim.analysis.document import (
+        network_document,
+        program_document,
+        report_format,
+        report_target,
+        write_document,
+    )
+
+    report_format(output_file)  # a bad extension is refused before simulating
+    words = ["dlpsim", "report", target]
+    for option, value in (("--preset", preset), ("--config", config_file)):
+        if value is not None:
+            words += [option, value]
+    for override in overrides:
+        words += ["--set", override]
+    if max_cycles != DEFAULT_MAX_CYCLES:
+        words += ["--max-cycles", str(max_cycles)]
+    command = " ".join(shlex.quote(word) for word in words)
+    if report_target(target) == "network":
+        from dlpsim.network_run import run_network
+        from dlpsim.workloads import load_network
+
+        network = load_network(target)
+        machine = _network_machine(preset, config_file, overrides)
+        document = network_document(run_network(network, machine, max_cycles=max_cycles), machine, command)
+        write_document(document, output_file)
+        return
+    from dlpsim.sim import Recorder, simulate
+
+    program = assemble_file(target)
+    machine = _load(program, preset, config_file, overrides)
+    recorder = Recorder()
+    stats = simulate(program, machine, recorder, max_cycles=max_cycles)
+    write_document(program_document(stats, recorder, machine, command), output_file)
+    if not stats.complete:
+        raise RunLimitError(f"{program.file}: error: stopped at the limit of {max_cycles:,} cycles before "
+                            f"the program finished; the report ({output_file}) covers only those cycles "
                             "(raise the limit with --max-cycles)")
 
 

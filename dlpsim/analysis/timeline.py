@@ -1,0 +1,347 @@
+"""A Gantt chart of a run: every core's queues and control unit, and every link, over time.
+
+``build_timeline`` turns a run's :class:`~dlpsim.sim.trace.Recorder` into lanes (one per
+issue queue, one per control unit for its waits, one per link) and either
+
+- **exact** bars, one per instruction, wait or link segment, when the run recorded at most
+  ``max_bars`` intervals (a few hundred instructions), or
+- **aggregated** busy fractions: the run is cut into ``buckets`` equal spans of cycles,
+  and each lane shows, per span, the fraction of its cycles spent on each kind of work,
+  stacked in the lane's height (a full-height strip is a lane busy the whole span).
+
+Bars are coloured by kind: MAC vs vector compute, DRAM loads vs stores, on-chip moves vs
+SharedRAM copies, the control unit's waits (sync, barrier, full queue), and on the links
+how many transfers share the link. Building the data needs numpy only; ``draw_timeline``
+imports matplotlib when called and draws on a plain Figure (Agg canvas, no display).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+import numpy as np
+
+from dlpsim.sim.stats import Stats
+from dlpsim.sim.trace import Interval, Recorder
+from dlpsim.units import format_frequency, format_seconds
+
+MAX_EXACT_BARS = 2000  # more recorded intervals than this: aggregate
+BUCKETS = 400  # spans of the aggregated view
+MAX_LINK_SHARES = 5  # link segments shared by more transfers are drawn as this many
+
+# category -> (legend label, colour), in legend and stacking order
+CATEGORIES: dict[str, tuple[str, str]] = {
+    "mac": ("compute: MAC (matrix unit)", "#3170b8"),
+    "vector": ("compute: ADD/SUB/MUL/DIV (vector unit)", "#8d5cc0"),
+    "load": ("io: load from DRAM", "#3b9c4a"),
+    "store": ("io: store to DRAM", "#ec8a2c"),
+    "move": ("move: NRAM <-> WRAM", "#22a9b8"),
+    "shared": ("move: SharedRAM copy", "#9a6a3c"),
+    "issuing": ("control: issuing", "#b0b0b0"),
+    "queue_full": ("control: stalled, queue full", "#d6403a"),
+    "sync": ("control: waiting at sync", "#f3d98f"),
+    "barrier": ("control: waiting at barrier", "#eb94cc"),
+    "link1": ("link: 1 transfer", "#bdbdbd"),
+    "link2": ("link: 2 transfers share it", "#8f8f8f"),
+    "link3": ("link: 3 transfers share it", "#666666"),
+    "link4": ("link: 4 transfers share it", "#404040"),
+    "link5": (f"link: {MAX_LINK_SHARES} or more share it", "#161616"),
+    "other": ("other", "#e0e0e0"),
+}
+_ORDER = {name: index for index, name in enumerate(CATEGORIES)}
+
+
+@dataclass(frozen=True)
+class Lane:
+    group: str  # core0, core1, ..., mem, or "links"
+    name: str  # compute, io, move, control, or the link's name
+
+    @property
+    def track(self) -> tuple[str, str]:
+        return (self.group, self.name)
+
+    @property
+    def label(self) -> str:
+        return f"link {self.name}" if self.group == "links" else f"{self.group} {self.name}"
+
+
+@dataclass(frozen=True)
+class Bar:
+    lane: int  # index into Timeline.lanes
+    start: int
+    end: int
+    category: str
+
+
+@dataclass(frozen=True, eq=False)
+class Timeline:
+    title: str
+    cycles: int
+    clock_hz: int | Fraction
+    complete: bool
+    lanes: tuple[Lane, ...]
+    intervals: int  # recorded intervals the chart covers
+    mode: str  # "exact" or "aggregated"
+    bars: tuple[Bar, ...] = ()  # exact mode
+    edges: np.ndarray | None = None  # aggregated mode: bucket edges in cycles (integers)
+    # aggregated mode: (lane, category) -> busy fraction of each bucket
+    fractions: dict[tuple[int, str], np.ndarray] = field(default_factory=dict)
+    used: tuple[str, ...] = ()  # categories present, in CATEGORIES order
+    busy_cycles: tuple[int, ...] = ()  # per lane: cycles covered by its intervals
+
+    @property
+    def busy_lanes(self) -> frozenset[int]:
+        """The lanes with at least one interval."""
+        return frozenset(lane for lane, busy in enumerate(self.busy_cycles) if busy)
+
+    @property
+    def bucket_cycles(self) -> float:
+        """The mean span of an aggregated bucket, in cycles."""
+        return 0.0 if self.edges is None else self.cycles / max(1, len(self.edges) - 1)
+
+
+def category(interval: Interval) -> str:
+    """The kind of work an interval shows, as the key of CATEGORIES."""
+    group, lane = interval.track
+    if group == "links":
+        active = dict(interval.args).get("active", 1)
+        return f"link{min(int(active), MAX_LINK_SHARES)}"
+    if lane == "control":
+        cause = dict(interval.args).get("cause")
+        return cause if cause in CATEGORIES else "other"
+    words = interval.name.split()  # the instruction as written: "compute MAC_32 256", "move DRAM NRAM 64"
+    if lane == "compute" and len(words) >= 2:
+        return "mac" if words[1].upper().startswith("MAC") else "vector"
+    if lane in ("io", "move") and len(words) >= 3:
+        source, destination = words[1].upper(), words[2].upper()
+        if source.startswith("DRAM"):
+            return "load"
+        if destination.startswith("DRAM"):
+            return "store"
+        return "shared" if "SHAREDRAM" in (source[:9], destination[:9]) else "move"
+    return "other"
+
+
+def _lanes(recorder: Recorder) -> tuple[Lane, ...]:
+    """Every declared track and any recorded one: the cores in build order, then the links."""
+    seen: dict[tuple[str, str], None] = {}
+    for track in [*recorder.tracks, *(interval.track for interval in recorder.intervals)]:
+        seen.setdefault(track, None)
+    groups: dict[str, list[str]] = {}
+    for group, lane in seen:
+        groups.setdefault(group, []).append(lane)
+    order = {"compute": 0, "io": 1, "move": 2, "control": 3}
+    lanes = []
+    for group in sorted(groups, key=lambda g: g == "links"):  # stable: cores keep their order
+        names = groups[group]
+        if group != "links":
+            names = sorted(names, key=lambda name: order.get(name, len(order)))
+        lanes.extend(Lane(group, name) for name in names)
+    return tuple(lanes)
+
+
+def _busy(starts: np.ndarray, ends: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Cycles covered by the intervals [start, end) within each bucket [edges[i], edges[i+1]).
+
+    Coverage up to x is sum(clip(x - start, 0, len)) = x * #(start < x) - sum(start < x),
+    minus the same for the ends: exact integers, O((n + buckets) log n).
+    """
+    def covered(points: np.ndarray) -> np.ndarray:
+        points = np.sort(points)
+        prefix = np.concatenate(([0], np.cumsum(points)))
+        below = np.searchsorted(points, edges, side="left")
+        return edges * below - prefix[below]
+
+    return np.diff(covered(starts) - covered(ends))
+
+
+def build_timeline(recorder: Recorder, stats: Stats, *, title: str | None = None,
+                   max_bars: int = MAX_EXACT_BARS, buckets: int = BUCKETS) -> Timeline:
+    """The chart's data: exact bars for at most ``max_bars`` intervals, else ``buckets`` spans."""
+    lanes = _lanes(recorder)
+    index = {lane.track: i for i, lane in enumerate(lanes)}
+    kinds = list(CATEGORIES)
+    intervals = recorder.intervals
+    cycles = max([stats.cycles, *(interval.end for interval in intervals)], default=0)
+    if title is None:
+        title = f"{stats.program} on {stats.machine}"
+    # One code per (lane, kind): lane * len(kinds) + kind. A lane's name and an interval's
+    # text decide its kind, and loops repeat the same few texts, so each is classified once.
+    codes: dict[tuple[tuple[str, str], str], int] = {}
+
+    def code(interval: Interval) -> int:
+        key = (interval.track, interval.name)
+        value = codes.get(key)
+        if value is None:
+            value = codes[key] = index[interval.track] * len(kinds) + _ORDER[category(interval)]
+        return value
+
+    count = len(intervals)
+    keys = np.fromiter((code(interval) for interval in intervals), dtype=np.int64, count=count)
+    starts = np.fromiter((interval.start for interval in intervals), dtype=np.int64, count=count)
+    ends = np.fromiter((interval.end for interval in intervals), dtype=np.int64, count=count)
+    keep = ends > starts
+    keys, starts, ends = keys[keep], starts[keep], ends[keep]
+    lane_of, kind_of = np.divmod(keys, len(kinds))
+    used = tuple(kinds[kind] for kind in np.unique(kind_of).tolist())
+    busy = np.zeros(len(lanes), dtype=np.int64)
+    np.add.at(busy, lane_of, ends - starts)
+    common = dict(title=title, cycles=cycles, clock_hz=stats.clock_hz, complete=stats.complete,
+                  lanes=lanes, intervals=len(keys), used=used,
+                  busy_cycles=tuple(busy.tolist()))
+    if len(keys) <= max_bars:
+        order = np.lexsort((ends, starts, lane_of))
+        bars = tuple(Bar(lane, start, end, kinds[kind]) for lane, start, end, kind in zip(
+            lane_of[order].tolist(), starts[order].tolist(), ends[order].tolist(), kind_of[order].tolist(),
+            strict=True))
+        return Timeline(mode="exact", bars=bars, **common)
+    buckets = max(1, min(buckets, cycles))
+    edges = (np.arange(buckets + 1, dtype=np.int64) * cycles) // buckets
+    widths = np.diff(edges).astype(np.float64)
+    order = np.argsort(keys, kind="stable")
+    groups, first = np.unique(keys[order], return_index=True)
+    fractions = {}
+    for key, low, high in zip(groups.tolist(), first.tolist(), [*first.tolist()[1:], len(keys)], strict=True):
+        chosen = order[low:high]
+        lane, kind = divmod(key, len(kinds))
+        fractions[(lane, kinds[kind])] = _busy(starts[chosen], ends[chosen], edges) / widths
+    return Timeline(mode="aggregated", edges=edges, fractions=fractions, **common)
+
+
+# -- drawing ----------------------------------------------------------------------------------
+
+def _time_unit(seconds: float) -> tuple[str, float]:
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("us", 1e-6)):
+        if seconds >= scale:
+            return unit, scale
+    return "ns", 1e-9
+
+
+def _darker(colour: str, factor: float = 0.6) -> tuple[float, float, float]:
+    from matplotlib.colors import to_rgb
+
+    return tuple(channel * factor for channel in to_rgb(colour))
+
+
+def figure_size(timeline: Timeline) -> tuple[float, float]:
+    """Inches: 13 wide, a fixed part for titles, axes and legend, and a third of an inch a lane."""
+    legend_rows = -(-len(timeline.used) // 5)
+    return 13.0, 1.9 + 0.34 * len(timeline.lanes) + 0.25 * legend_rows
+
+
+def draw_timeline(timeline: Timeline, figure=None):
+    """Draw the chart on ``figure`` (a new headless matplotlib Figure if None) and return it."""
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Patch
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
+
+    if figure is None:
+        figure = Figure(figsize=figure_size(timeline), layout="constrained")
+    ax = figure.add_subplot()
+    lanes = timeline.lanes
+    height = 0.72
+    span = max(1, timeline.cycles)
+
+    if timeline.mode == "exact":
+        spans: dict[tuple[int, str], list[tuple[int, int]]] = {}
+        for bar in timeline.bars:
+            spans.setdefault((bar.lane, bar.category), []).append((bar.start, bar.end - bar.start))
+        for (lane, kind), ranges in spans.items():
+            colour = CATEGORIES[kind][1]
+            # a dark outline marks each bar's ends and keeps bars of a cycle or two visible
+            ax.broken_barh(ranges, (lane - height / 2, height), facecolors=colour,
+                           edgecolors=[_darker(colour)], linewidth=0.6)
+    else:
+        from matplotlib.collections import PolyCollection
+
+        edges = timeline.edges.astype(np.float64)
+        ax.add_collection(PolyCollection(
+            [[(0, lane - height / 2), (span, lane - height / 2), (span, lane + height / 2),
+              (0, lane + height / 2)] for lane in range(len(lanes))],
+            facecolors="#f4f4f4", edgecolors="none", zorder=0.5), autolim=False)
+        polygons: dict[str, list[np.ndarray]] = {kind: [] for kind in timeline.used}
+        for lane in range(len(lanes)):
+            bottom = np.full(len(edges) - 1, lane + height / 2, dtype=np.float64)
+            for kind in timeline.used:
+                fraction = timeline.fractions.get((lane, kind))
+                if fraction is None:
+                    continue
+                top = bottom - fraction * height  # the y axis is inverted: lanes grow upwards
+                polygons[kind].append(_band(edges, bottom, top))
+                bottom = top
+        for kind, bands in polygons.items():
+            ax.add_collection(PolyCollection(bands, facecolors=CATEGORIES[kind][1], edgecolors="none",
+                                             linewidths=0), autolim=False)
+
+    # lanes top to bottom, a rule between cores and before the links
+    ax.set_ylim(len(lanes) - 0.5, -0.5)
+    ax.set_yticks(range(len(lanes)), [lane.label for lane in lanes])
+    for lane, label in enumerate(ax.get_yticklabels()):
+        if lane not in timeline.busy_lanes:
+            label.set_color("#9a9a9a")
+    # each lane's share of the run at the right: busy queues and links, waiting control units
+    for lane, busy in enumerate(timeline.busy_cycles):
+        ax.text(1.004, lane, f"{100 * busy / span:.1f}%", transform=ax.get_yaxis_transform(),
+                va="center", ha="left", fontsize=9, color="#333333" if busy else "#9a9a9a")
+    ax.text(1.004, -0.5, "of run", transform=ax.get_yaxis_transform(), va="bottom", ha="left",
+            fontsize=8, color="#555555")
+    for lane in range(1, len(lanes)):
+        if lanes[lane].group != lanes[lane - 1].group:
+            ax.axhline(lane - 0.5, color="#555555", linewidth=0.8)
+    ax.tick_params(axis="y", length=0)
+    ax.set_xlim(0, span)
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=12, integer=True))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:,.0f}"))
+    ax.set_xlabel("cycle")
+    ax.grid(axis="x", color="#dddddd", linewidth=0.6)
+    ax.set_axisbelow(True)
+
+    seconds_per_cycle = 1.0 / float(timeline.clock_hz)
+    unit, scale = _time_unit(span * seconds_per_cycle)
+    top_axis = ax.secondary_xaxis("top", functions=(lambda c: c * seconds_per_cycle / scale,
+                                                     lambda t: t * scale / seconds_per_cycle))
+    top_axis.set_xlabel(f"time at {format_frequency(timeline.clock_hz)} ({unit})")
+
+    seconds = Fraction(timeline.cycles) / Fraction(timeline.clock_hz)
+    headline = f"{timeline.title}: {timeline.cycles:,} cycles = {format_seconds(seconds)}"
+    if not timeline.complete:
+        headline += " (INCOMPLETE: stopped at the cycle limit)"
+    if timeline.mode == "exact":
+        detail = f"every instruction, wait and link segment ({timeline.intervals:,} bars)"
+    else:
+        detail = (f"{timeline.intervals:,} intervals aggregated: busy fraction of each lane per span of "
+                  f"{timeline.bucket_cycles:,.0f} cycles (strip height = fraction busy)")
+    ax.set_title(f"{headline}\n{detail}", fontsize=11)
+
+    handles = [Patch(facecolor=CATEGORIES[kind][1], edgecolor=_darker(CATEGORIES[kind][1]),
+                     linewidth=0.6, label=CATEGORIES[kind][0]) for kind in timeline.used]
+    if handles:
+        rows = -(-len(handles) // 5)
+        figure.legend(handles=handles, loc="outside lower center", ncols=-(-len(handles) // rows),
+                      frameon=False, fontsize=9)
+    return figure
+
+
+def _band(edges: np.ndarray, bottom: np.ndarray, top: np.ndarray) -> np.ndarray:
+    """The outline of the step-shaped band between ``bottom`` and ``top`` over the buckets."""
+    x = np.repeat(edges, 2)[1:-1]  # e0 e1 e1 e2 e2 ... eN
+    upper = np.column_stack((x, np.repeat(top, 2)))
+    lower = np.column_stack((x[::-1], np.repeat(bottom, 2)[::-1]))
+    return np.concatenate((upper, lower))
+
+
+def write_timeline(timeline: Timeline, path: str) -> None:
+    """Draw the chart and write it to ``path``; the format follows the extension."""
+    from dlpsim.analysis.imagefile import image_format, save_figure
+
+    image_format(path, "timeline")  # refuse an unknown extension before drawing
+    save_figure(draw_timeline(timeline), path, "timeline")
+
+
+def show_timeline(timeline: Timeline) -> None:
+    """Open the chart in a window (the only place pyplot is used; only on --show)."""
+    import matplotlib.pyplot as pyplot
+
+    draw_timeline(timeline, pyplot.figure(figsize=figure_size(timeline), layout="constrained"))
+    pyplot.show()
