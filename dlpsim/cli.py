@@ -316,6 +316,162 @@ def net_run(name, preset, config_file, overrides, as_json, csv_file, max_cycles)
         click.echo(format_network_run(result), nl=False)
 
 
+# -- dlpsim roofline and dlpsim sweep: analyzers over simulated networks (exercises 6.8, 6.10, 6.13)
+
+
+def _with_progress(label, length, work):
+    """``work(progress)``, with a progress bar on stderr when it is a terminal (else progress is None)."""
+    if not sys.stderr.isatty():
+        return work(None)
+    with click.progressbar(length=length, label=label, file=sys.stderr, show_pos=True,
+                           item_show_func=lambda item: item) as bar:
+        def progress(index, total, name):
+            bar.update(index - bar.pos, name)
+
+        result = work(progress)
+        bar.update(length - bar.pos, "")
+    return result
+
+
+def _refuse_with_from(from_file, **given):
+    """--from redraws a saved results file: options that would simulate make no sense with it."""
+    used = [option for option, value in given.items() if value]
+    if from_file is not None and used:
+        raise UserError(f"error: --from {from_file} redraws saved results without simulating; drop "
+                        f"{', '.join(used)}")
+
+
+def _wrote(path, what):
+    click.echo(f"wrote {what} {path}")
+
+
+_ANALYZER_FILES = [
+    click.option("-o", "--output", "output_file", default=None, metavar="FILE",
+                 help="Write the chart to FILE; its extension picks the format (.png, .svg, .pdf)."),
+    click.option("--csv", "csv_file", default=None, metavar="FILE", help="Write the chart's data to FILE."),
+    click.option("--results", "results_file", default=None, metavar="FILE",
+                 help="Save the data as a versioned JSON results file, to redraw it later with --from."),
+    click.option("--from", "from_file", default=None, metavar="FILE",
+                 help="Redraw from a results file saved with --results, without simulating."),
+    click.option("--show", is_flag=True, help="Also open the chart in a window (needs a display)."),
+    click.option("--max-cycles", type=click.IntRange(min=1), default=DEFAULT_MAX_CYCLES, show_default=True,
+                 help="Stop when the layers of one network together exceed this many cycles."),
+]
+
+
+def _analyzer_files(command):
+    for option in reversed(_ANALYZER_FILES):
+        command = option(command)
+    return command
+
+
+@main.command("roofline")
+@_machine_options
+@click.option("--net", "network_names", multiple=True, metavar="NAME",
+              help="Simulate NAME (a built-in network or a SCALE-Sim .csv) and draw each of its layers "
+                   "(repeatable: one colour and marker per network).")
+@_analyzer_files
+@_guarded
+def roofline_command(preset, config_file, overrides, network_names, output_file, csv_file, results_file,
+                     from_file, show, max_cycles):
+    """Draw the machine's roofline (exercise 6.10) and the layers of networks under it (6.13).
+
+    Log-log: the peak-compute ceiling, the DRAM-bandwidth slope and the ridge point, with
+    performance in GOP/s and operational intensity in operations per DRAM byte (1 MAC = 2
+    operations). Each layer with MACs is a point at 2 x its MACs over its simulated DRAM
+    bytes and time; layers without MACs (vector-unit work) are not drawn. Prints the
+    numbers; the chart needs -o FILE or --show.
+    """
+    from dlpsim.analysis.figures import check_output
+    from dlpsim.analysis.roofline import format_roofline, load_roofline, plot_roofline, roofline
+    from dlpsim.network_run import run_network
+    from dlpsim.workloads import load_network
+
+    _refuse_with_from(from_file, **{"--net": network_names, "--preset": preset, "--config": config_file,
+                                    "--set": overrides})
+    check_output(output_file)
+    if from_file is not None:
+        result = load_roofline(from_file)
+    else:
+        machine = _network_machine(preset, config_file, overrides)
+        networks = [load_network(name) for name in network_names]  # every name checked before any run
+        runs = []
+        for network in networks:
+            runs.append(_with_progress(
+                f"{network.name} on {machine.name}", len(network.nodes),
+                lambda progress, network=network: run_network(network, machine, max_cycles=max_cycles,
+                                                              progress=progress)))
+        result = roofline(machine, runs)
+    click.echo(format_roofline(result), nl=False)
+    if csv_file is not None:
+        result.write_csv(csv_file)
+        _wrote(csv_file, "the data to")
+    if results_file is not None:
+        result.write_json(results_file)
+        _wrote(results_file, "the results to")
+    if output_file is not None or show:
+        plot_roofline(result, output_file, show=show)
+        if output_file is not None:
+            _wrote(output_file, "the roofline to")
+
+
+@main.command("sweep")
+@click.option("--net", "network_name", default=None, metavar="NAME",
+              help="The network to simulate: a built-in network or a SCALE-Sim .csv file.")
+@_machine_options
+@click.option("--vary", "varies", multiple=True, metavar="KEY=V1,V2,...",
+              help="A numeric configuration key and its values, as --set takes them; a,b,...,z is a "
+                   "series (16,32,...,4096 doubles, 10,20,30,...,100 steps evenly). Once: a line per "
+                   "layer; twice: a heat map.")
+@_analyzer_files
+@_guarded
+def sweep_command(network_name, preset, config_file, overrides, varies, output_file, csv_file, results_file,
+                  from_file, show, max_cycles):
+    """Simulate a network once per value of configuration keys, and plot MAC utilization and time
+    (exercise 6.8).
+
+    Each value is applied after --preset, --config and --set. With one --vary: MAC
+    utilization and time per inference against the value, per layer and for the whole
+    network; with two: heat maps. The table goes to stdout; -o FILE draws the chart and,
+    unless --csv is given, writes its data beside it (FILE with the extension .csv).
+    """
+    from pathlib import Path
+
+    from dlpsim.analysis.figures import check_output
+    from dlpsim.analysis.sweep import format_sweep, load_sweep, parse_vary, plot_sweep, sweep, sweep_machines
+    from dlpsim.workloads import load_network
+
+    _refuse_with_from(from_file, **{"--net": network_name, "--preset": preset, "--config": config_file,
+                                    "--set": overrides, "--vary": varies})
+    check_output(output_file)
+    if from_file is not None:
+        result = load_sweep(from_file)
+    else:
+        if network_name is None:
+            raise UserError("error: give the network to simulate with --net NAME (or redraw saved results "
+                            "with --from FILE)")
+        parsed = [parse_vary(spec) for spec in varies]
+        network = load_network(network_name)
+        points = len(sweep_machines(parsed, preset, config_file, overrides))  # every machine checked first
+        result = _with_progress(
+            f"{network.name}: {points} simulations", points,
+            lambda progress: sweep(network, parsed, preset=preset, config_file=config_file,
+                                   overrides=overrides, max_cycles=max_cycles, progress=progress))
+    click.echo(format_sweep(result), nl=False)
+    if csv_file is None and output_file is not None:
+        csv_file = str(Path(output_file).with_suffix(".csv"))
+    if csv_file is not None:
+        result.write_csv(csv_file)
+        _wrote(csv_file, "the data to")
+    if results_file is not None:
+        result.write_json(results_file)
+        _wrote(results_file, "the results to")
+    if output_file is not None or show:
+        plot_sweep(result, output_file, show=show)
+        if output_file is not None:
+            _wrote(output_file, "the chart to")
+
+
 @main.command("compile")
 @click.argument("name")
 @click.option("--layer", "layer_name", required=True, metavar="LAYER",

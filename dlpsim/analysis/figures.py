@@ -1,34 +1,35 @@
-"""Saving and showing figures: headless by default.
+"""Saving and showing the analyzers' charts: headless by default.
 
-Figures are drawn on a ``matplotlib.figure.Figure`` with the Agg canvas, never through
+Charts are drawn on a ``matplotlib.figure.Figure`` with the Agg canvas, never through
 pyplot's default (GUI) backend, so no display is needed; the output file's extension
-chooses the format. Only ``show=True`` (the ``--show`` option) opens a window, through
-pyplot. matplotlib is imported here, when a figure is made, never at module import.
+chooses the format and :mod:`dlpsim.analysis.imagefile` writes it byte-for-byte
+reproducibly. Only ``show=True`` (the ``--show`` option) opens a window, through pyplot.
+matplotlib is imported here, when a chart is made, never at module import.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
+from dlpsim.analysis.imagefile import image_format, save_figure
 from dlpsim.errors import UserError
 
-FORMATS = (".png", ".svg", ".pdf")
+DPI = 110
 NON_INTERACTIVE = ("agg", "pdf", "svg", "ps", "cairo", "pgf", "template")
 
 
 def check_output(path: str | None) -> None:
     """Refuse an output file whose extension is not a supported image format (before any work)."""
-    if path is not None and Path(path).suffix.lower() not in FORMATS:
-        raise UserError(f"{path}: error: the image format comes from the extension; use one of "
-                        f"{', '.join(FORMATS)}")
+    if path is not None:
+        image_format(path, "chart")
 
 
 def render(draw: Callable, size: tuple[float, float], output: str | None, *, show: bool = False,
            **margins: float) -> None:
     """Make a figure of ``size`` inches, ``draw(figure)`` into it, save it to ``output`` and/or show it.
 
-    ``margins`` (left, right, bottom, top, wspace, hspace) go to ``subplots_adjust``.
+    ``margins`` (left, right, bottom, top, wspace, hspace) go to ``subplots_adjust``, before
+    drawing: the angle of text laid along a line depends on the axes' shape.
     """
     check_output(output)
     if output is not None:
@@ -39,15 +40,11 @@ def render(draw: Callable, size: tuple[float, float], output: str | None, *, sho
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
 
-        figure = Figure(figsize=size, dpi=110)
+        figure = Figure(figsize=size, dpi=DPI)
         FigureCanvasAgg(figure)
-        figure.subplots_adjust(**margins)  # before drawing: text angles depend on the axes' shape
+        figure.subplots_adjust(**margins)
         draw(figure)
-        try:
-            with matplotlib.rc_context({"svg.hashsalt": "dlpsim"}):  # SVG ids without randomness
-                figure.savefig(output, metadata=_metadata(output))
-        except OSError as error:
-            raise UserError(f"{output}: error: cannot write the image: {error.strerror}") from None
+        save_figure(figure, output, "chart", dpi=DPI)
     if show:
         import matplotlib.pyplot as pyplot  # only here: --show needs the interactive backend
 
@@ -58,13 +55,3 @@ def render(draw: Callable, size: tuple[float, float], output: str | None, *, sho
         figure.subplots_adjust(**margins)
         draw(figure)
         pyplot.show()
-
-
-def _metadata(output: str) -> dict:
-    """No creation date or software version in the file, so the same data give the same bytes."""
-    suffix = Path(output).suffix.lower()
-    if suffix == ".png":
-        return {"Software": None}
-    if suffix == ".svg":
-        return {"Date": None, "Creator": None}
-    return {"CreationDate": None, "Creator": None, "Producer": None}

@@ -493,8 +493,9 @@ def _draw_lines(figure, result: Sweep) -> None:
                           color="black", linewidth=2.6, marker="o", markersize=6, label="whole network",
                           zorder=5)
     utilization_axes.plot(xs, [float(point.bound_mac_utilization) * 100 for point in result.points],
-                          color="black", linewidth=1.2, linestyle=":", label="whole network, roofline limit",
-                          zorder=4)
+                          color="#777777", linewidth=1.2, linestyle=":", marker="D", markersize=3.5,
+                          markerfacecolor="white", markeredgecolor="black", markeredgewidth=0.8,
+                          label="whole network, roofline limit", zorder=6)
     time_axes.plot(xs, [float(point.run.seconds) * factor for point in result.points], color="black",
                    linewidth=2.6, marker="o", markersize=6, zorder=5)
     utilization_axes.set_ylabel("MAC utilization (% of peak MAC_32 per cycle)")
