@@ -52,6 +52,7 @@ Systolic (``core.matrix.model = "systolic"``)
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from math import ceil
 from typing import Protocol
@@ -145,7 +146,7 @@ class SystolicTiming:
 
 
 # core.matrix.model -> its strategy; the loader accepts exactly these names (MATRIX_MODELS).
-TIMING_MODELS: dict[str, type[ThroughputTiming] | type[SystolicTiming]] = {
+TIMING_MODELS: dict[str, Callable[[MachineConfig], ComputeTiming]] = {
     "throughput": ThroughputTiming,
     "systolic": SystolicTiming,
 }
