@@ -403,16 +403,7 @@ def roofline_command(preset, config_file, overrides, network_names, output_file,
                                                               progress=progress)))
         result = roofline(machine, runs)
     click.echo(format_roofline(result), nl=False)
-    if csv_file is not None:
-        result.write_csv(csv_file)
-        _wrote(csv_file, "the data to")
-    if results_file is not None:
-        result.write_json(results_file)
-        _wrote(results_file, "the results to")
-    if output_file is not None or show:
-        plot_roofline(result, output_file, show=show)
-        if output_file is not None:
-            _wrote(output_file, "the roofline to")
+    _write_analysis(result, plot_roofline, "the roofline", output_file, csv_file, results_file, show)
 
 
 @main.command("sweep")
@@ -460,6 +451,11 @@ def sweep_command(network_name, preset, config_file, overrides, varies, output_f
     click.echo(format_sweep(result), nl=False)
     if csv_file is None and output_file is not None:
         csv_file = str(Path(output_file).with_suffix(".csv"))
+    _write_analysis(result, plot_sweep, "the chart", output_file, csv_file, results_file, show)
+
+
+def _write_analysis(result, plot, what: str, output_file, csv_file, results_file, show: bool) -> None:
+    """Write an analyzer's CSV, versioned results and chart, each only when asked for."""
     if csv_file is not None:
         result.write_csv(csv_file)
         _wrote(csv_file, "the data to")
@@ -467,9 +463,9 @@ def sweep_command(network_name, preset, config_file, overrides, varies, output_f
         result.write_json(results_file)
         _wrote(results_file, "the results to")
     if output_file is not None or show:
-        plot_sweep(result, output_file, show=show)
+        plot(result, output_file, show=show)
         if output_file is not None:
-            _wrote(output_file, "the chart to")
+            _wrote(output_file, f"{what} to")
 
 
 @main.command("compile")
