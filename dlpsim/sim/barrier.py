@@ -9,15 +9,15 @@ class ClusterBarrier:
     def __init__(self, env: simpy.Environment, participants: int):
         self.env = env
         self.participants = participants
-        self._arrived = 0
-        self._release = env.event()
+        self.arrived = 0
+        self.release = env.event()
 
     def arrive(self) -> simpy.Event:
         """Count this core in; the event fires when the last participant arrives."""
-        release = self._release
-        self._arrived += 1
-        if self._arrived == self.participants:
-            self._arrived = 0
-            self._release = self.env.event()
+        release = self.release
+        self.arrived += 1
+        if self.arrived == self.participants:
+            self.arrived = 0
+            self.release = self.env.event()
             release.succeed()
         return release

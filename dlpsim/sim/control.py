@@ -10,14 +10,13 @@ the run is counted under one cause, so the causes add up to the total.
 
 from __future__ import annotations
 
-from collections.abc import Generator
-
 import simpy
 
-from dlpsim.asm.program import Barrier, Compute, Move, Statement, Sync, expand
+from dlpsim.asm.program import Barrier, Compute, Instruction, Move, Statement, Sync
 from dlpsim.errors import ProgramError
 from dlpsim.sim.barrier import ClusterBarrier
 from dlpsim.sim.queues import IssueQueue
+from dlpsim.sim.stream import StreamCursor
 
 # The causes the control unit's time is split into; "finished" is the time after its last issue.
 CONTROL_CAUSES = ("issuing", "queue_full", "sync", "barrier", "finished")
@@ -35,13 +34,25 @@ def queue_kind(instruction: Compute | Move) -> str:
 
 
 class ControlUnit:
+    """Issues one core's stream.
+
+    Like the issue queues, it is driven by callbacks rather than by a SimPy process:
+    when it must wait, it hangs ``_resume`` on the event it waits for, and everything it
+    remembers meanwhile is an attribute (what it holds, what it waits for and since when,
+    where its cursor is). So an instruction costs no event of its own, and the machine's
+    state can be read, compared and moved in time by fast-forward.
+    """
+
     def __init__(self, env: simpy.Environment, core: str, stream: tuple[Statement, ...],
                  queues: dict[str, IssueQueue], issue_cycles: int, barrier: ClusterBarrier,
                  recorder=None):
         self.env = env
         self.core = core
-        self.stream = stream
+        self.cursor = StreamCursor(stream)
+        self._instructions = iter(self.cursor)  # one generator, resumed wherever issuing stopped
         self.queues = queues
+        self._queue_order = tuple(queues.values())
+        self._routes: dict[int, IssueQueue] = {}  # id(instruction) -> its queue; loops repeat them
         self.issue_cycles = issue_cycles
         self.barrier = barrier
         self.recorder = recorder
@@ -49,57 +60,114 @@ class ControlUnit:
         self.done_issuing_at = 0
         self.finished = False
         self.barriers_passed = 0
+        self.holding: Instruction | None = None  # the instruction being issued, or the sync/barrier
+        self.waiting_for: str | None = None  # the cause it is waiting for now, if any
+        self.waiting_since = 0
         self.waiting_at: Barrier | None = None  # the barrier it is blocked on, if any
+        self.spin_cycle, self.spins = -1, 0  # syncs and barriers issued in cycle spin_cycle
         if recorder is not None:
             recorder.declare(core, "control")
 
-    def run(self) -> Generator[simpy.Event, object, None]:
-        env = self.env
-        routes: dict[int, IssueQueue] = {}  # id(instruction) -> its queue; loops repeat instructions
-        spin_cycle, spins = -1, 0
-        for instruction in expand(self.stream):
+    def start(self) -> None:
+        """Begin issuing at the current cycle, after whatever is already scheduled for it."""
+        self.env.timeout(0).callbacks.append(self._resume)
+
+    def _resume(self, _event: simpy.Event | None = None) -> None:
+        """Go on from where it waited; issue until it must wait again or the stream ends."""
+        if self.waiting_for == "queue_full":  # first: the common case of a loop bound by one unit
+            queue = self._routes[id(self.holding)]
+            if queue.occupancy >= queue.depth:
+                queue.current.callbacks.append(self._resume)
+                return
+            self._charge()
+            queue.push(self.holding)
+        elif not self._end_wait():
+            return
+        self._issue()
+
+    def _end_wait(self) -> bool:
+        """What it waited for (other than room in a queue) has happened: finish that step.
+        False if it must wait on."""
+        cause = self.waiting_for
+        if cause == "sync":
+            return self._sync()
+        if cause == "barrier":
+            self._charge()
+            self.waiting_at = None
+            self.barriers_passed += 1
+            return True
+        if cause == "issuing":
+            self._charge()
+            return self._push(self.holding)
+        return True  # not waiting: the first call, at the start of the run
+
+    def _issue(self) -> None:
+        for instruction in self._instructions:
+            self.holding = instruction
             kind = type(instruction)
             if kind is Sync or kind is Barrier:
-                if env.now != spin_cycle:
-                    spin_cycle, spins = env.now, 0
-                spins += 1
-                if spins > SPIN_LIMIT:
-                    raise ProgramError(instruction.location,
-                                       f"{self.core} issued over {SPIN_LIMIT:,} sync/barrier instructions at "
-                                       f"cycle {env.now} with no work between them; a loop of nothing but "
-                                       "sync and barrier does nothing")
-                start = env.now
-                for queue in self.queues.values():
-                    while queue.current is not None:
-                        yield queue.current
-                self._charge("sync", start)
-                if kind is Barrier:
-                    start = env.now
-                    self.waiting_at = instruction
-                    yield self.barrier.arrive()
-                    self.waiting_at = None
-                    self.barriers_passed += 1
-                    self._charge("barrier", start)
-                continue
-            if self.issue_cycles:
-                start = env.now
-                yield env.timeout(self.issue_cycles)
-                self._charge("issuing", start)
-            queue = routes.get(id(instruction))
-            if queue is None:
-                queue = routes[id(instruction)] = self.queues[queue_kind(instruction)]
-            if queue.occupancy >= queue.depth:
-                start = env.now
-                while queue.occupancy >= queue.depth:
-                    yield queue.current
-                self._charge("queue_full", start)
-            queue.push(instruction)
-        self.done_issuing_at = env.now
+                self._count_spin(instruction)
+                self._wait("sync")
+                if not self._sync():
+                    return
+            elif self.issue_cycles:
+                self._wait("issuing")
+                self.env.timeout(self.issue_cycles).callbacks.append(self._resume)
+                return
+            elif not self._push(instruction):
+                return
+        self.holding = None
+        self.done_issuing_at = self.env.now
         self.finished = True
 
-    def _charge(self, cause: str, start: int) -> None:
-        """Count the cycles since ``start`` as spent waiting for ``cause``."""
+    def _sync(self) -> bool:
+        """A sync waits until every queue is idle; a barrier then waits for the other cores.
+        True when it is through."""
+        for queue in self._queue_order:
+            if queue.current is not None:
+                queue.current.callbacks.append(self._resume)
+                return False
+        self._charge()
+        if type(self.holding) is Barrier:
+            self._wait("barrier")
+            self.waiting_at = self.holding
+            self.barrier.arrive().callbacks.append(self._resume)
+            return False
+        return True
+
+    def _push(self, instruction: Compute | Move) -> bool:
+        """Hand the instruction to its queue; False if the queue is full and it must wait."""
+        queue = self._routes.get(id(instruction))
+        if queue is None:
+            queue = self._routes[id(instruction)] = self.queues[queue_kind(instruction)]
+        if queue.occupancy >= queue.depth:
+            self._wait("queue_full")
+            queue.current.callbacks.append(self._resume)
+            return False
+        queue.push(instruction)
+        return True
+
+    def _count_spin(self, instruction: Sync | Barrier) -> None:
         now = self.env.now
+        if now != self.spin_cycle:
+            self.spin_cycle, self.spins = now, 0
+        self.spins += 1
+        if self.spins > SPIN_LIMIT:
+            raise ProgramError(instruction.location,
+                               f"{self.core} issued over {SPIN_LIMIT:,} sync/barrier instructions at "
+                               f"cycle {now} with no work between them; a loop of nothing but "
+                               "sync and barrier does nothing")
+
+    def _wait(self, cause: str) -> None:
+        self.waiting_for = cause
+        self.waiting_since = self.env.now
+
+    def _charge(self) -> None:
+        """Count the cycles since the wait began as spent waiting for its cause."""
+        now = self.env.now
+        start = self.waiting_since
+        cause = self.waiting_for
+        self.waiting_for = None
         if now > start:
             self.cycles[cause] += now - start
             if self.recorder is not None:

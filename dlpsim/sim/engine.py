@@ -14,6 +14,7 @@ from dlpsim.sim.barrier import ClusterBarrier
 from dlpsim.sim.check import bind, minimum_cycles
 from dlpsim.sim.compute import compute_timing
 from dlpsim.sim.control import ControlUnit
+from dlpsim.sim.fastforward import FastForward
 from dlpsim.sim.link import Link
 from dlpsim.sim.queues import IssueQueue
 from dlpsim.sim.stats import CoreStats, LinkStats, QueueStats, Stats
@@ -36,8 +37,8 @@ class _Core:
     def __init__(self, env: simpy.Environment, core: CoreId, stream, machine: MachineConfig,
                  links: dict[str, Link], barrier: ClusterBarrier, recorder: Recorder | None):
         self.core = core
-        self.operations: dict[str, int] = {}
         self.timing = compute_timing(machine)
+        self._computes: dict[int, tuple[Compute, int]] = {}  # id -> (instruction, cycles); loops repeat them
         self.env = env
         self.links = links
         self.routes: dict[int, Link] = {}
@@ -47,18 +48,27 @@ class _Core:
         self.queues = {kind: IssueQueue(env, core.name, kind, depth, executors[kind], recorder)
                        for kind in kinds}
         if "compute" in self.queues:
-            self.queues["compute"].on_complete = self._computed
+            self.queues["compute"].completions = {}
         self.control = ControlUnit(env, core.name, stream, self.queues, machine.core.issue_cycles,
                                    barrier, recorder)
-        env.process(self.control.run())
+        self.control.start()
 
     def _compute(self, instruction: Compute) -> simpy.Event:
-        return self.env.timeout(self.timing.cycles(instruction))
+        known = self._computes.get(id(instruction))
+        if known is None:
+            known = self._computes[id(instruction)] = (instruction, self.timing.cycles(instruction))
+        return self.env.timeout(known[1])
 
-    def _computed(self, instruction: Compute) -> None:
-        """Operations count when they complete, so a run stopped early counts only finished work."""
-        name = instruction.type.name
-        self.operations[name] = self.operations.get(name, 0) + instruction.count
+    @property
+    def operations(self) -> dict[str, int]:
+        """Operations of the compute instructions completed, by compute type."""
+        totals: dict[str, int] = {}
+        queue = self.queues.get("compute")
+        for key, times in (queue.completions.items() if queue else ()):
+            instruction = self._computes[key][0]
+            name = instruction.type.name
+            totals[name] = totals.get(name, 0) + times * instruction.count
+        return totals
 
     def _move(self, instruction: Move) -> simpy.Event:
         link = self.routes.get(id(instruction))  # loops repeat the same instructions
@@ -100,8 +110,11 @@ DEFAULT_MAX_CYCLES = 10**10
 
 
 def simulate(program: Program, machine: MachineConfig, recorder: Recorder | None = None,
-             max_cycles: int | None = DEFAULT_MAX_CYCLES) -> Stats:
+             max_cycles: int | None = DEFAULT_MAX_CYCLES, fast_forward: bool = True) -> Stats:
     """Run ``program`` on ``machine``.
+
+    With ``fast_forward`` (and no recorder), the repeats of a loop's steady state are
+    skipped analytically (dlpsim.sim.fastforward); the Stats are the same either way.
 
     Raises ProgramError if the program does not fit the machine, and RunLimitError if it
     provably needs more than ``max_cycles``. A run that reaches the limit anyway stops there
@@ -118,6 +131,10 @@ def simulate(program: Program, machine: MachineConfig, recorder: Recorder | None
     links = _links(env, machine, recorder)
     barrier = ClusterBarrier(env, participants=len(streams))
     cores = [_Core(env, core, stream, machine, links, barrier, recorder) for core, stream in streams.items()]
+    if fast_forward and recorder is None:
+        FastForward(env, [core.control for core in cores],
+                    [queue for core in cores for queue in core.queues.values()],
+                    list(links.values()), barrier, max_cycles)
     # Events at cycle max_cycles still run: a program that ends exactly at the limit is complete.
     env.run(until=None if max_cycles is None else max_cycles + 1)
     complete = all(core.control.finished and not any(q.busy for q in core.queues.values())

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import partial
 from math import lcm
 
 import simpy
@@ -45,8 +46,8 @@ class Link:
         self._units_per_cycle = [0] + [self.bytes_per_cycle.numerator * shares // n
                                        for n in range(1, max_active + 1)]
         self.active: list[_Transfer] = []  # in joining order, so ties resolve deterministically
-        self._divided_at = 0  # the cycle at which the current shares were set
-        self._timer_generation = 0  # timers from earlier share divisions are ignored
+        self.divided_at = 0  # the cycle at which the current shares were set
+        self.timer_generation = 0  # timers from earlier share divisions are ignored
         self.bytes = 0
         self.transfers = 0
         self.busy_cycles = 0
@@ -57,12 +58,12 @@ class Link:
         """Start moving ``size`` bytes; the returned event fires when the last byte is delivered."""
         transfer = _Transfer(size, size * self._units_per_byte, self.env.event())
         if self.latency_cycles:
-            self.env.timeout(self.latency_cycles).callbacks.append(lambda _: self._join(transfer))
+            self.env.timeout(self.latency_cycles).callbacks.append(partial(self._join, transfer))
         else:
             self._join(transfer)
         return transfer.done
 
-    def _join(self, transfer: _Transfer) -> None:
+    def _join(self, transfer: _Transfer, _event: simpy.Event | None = None) -> None:
         self._settle()
         if len(self.active) >= self.max_active:
             raise RuntimeError(f"link {self.name}: more than {self.max_active} concurrent transfers")
@@ -77,8 +78,8 @@ class Link:
         shares are divided among the transfers still in flight.
         """
         now = self.env.now
-        elapsed = now - self._divided_at
-        self._divided_at = now
+        elapsed = now - self.divided_at
+        self.divided_at = now
         if not elapsed or not self.active:
             return
         delivered = elapsed * self._units_per_cycle[len(self.active)]
@@ -100,16 +101,16 @@ class Link:
 
     def _divide(self) -> None:
         """Set the shares and wake up at the first cycle by which some transfer is complete."""
-        self._timer_generation += 1
+        self.timer_generation += 1
         if not self.active:
             return
         share = self._units_per_cycle[len(self.active)]
         first_done = -(-min(t.remaining for t in self.active) // share)
-        generation = self._timer_generation
-        self.env.timeout(first_done).callbacks.append(lambda _: self._on_timer(generation))
+        generation = self.timer_generation
+        self.env.timeout(first_done).callbacks.append(partial(self._on_timer, generation))
 
-    def _on_timer(self, generation: int) -> None:
-        if generation != self._timer_generation:
+    def _on_timer(self, generation: int, _event: simpy.Event) -> None:
+        if generation != self.timer_generation:
             return  # the shares changed since this timer was set
         self._settle()
         self._divide()

@@ -27,13 +27,15 @@ class IssueQueue:
         self.recorder = recorder
         self.waiting: deque[Instruction] = deque()
         self.current: simpy.Event | None = None  # completion of the executing instruction
-        self._executing: Instruction | None = None
-        self._started_at = 0
+        self.executing: Instruction | None = None
+        self.started_at = 0
         self.occupancy = 0  # waiting + executing
         self.instructions = 0
         self.busy_cycles = 0
         self.last_completion = 0
-        self.on_complete: Callable[[Instruction], None] | None = None  # told of each completion
+        # id(instruction) -> times it completed, kept only where asked (the compute queue's
+        # operations are counted from it, so a run stopped early counts only finished work)
+        self.completions: dict[int, int] | None = None
         if recorder is not None:
             recorder.declare(core, kind)
 
@@ -53,20 +55,23 @@ class IssueQueue:
             self.waiting.append(instruction)
 
     def _start(self, instruction: Instruction) -> None:
-        self._executing = instruction
-        self._started_at = self.env.now
-        self.current = self.execute(instruction)
-        self.current.callbacks.append(self._complete)
+        self.executing = instruction
+        self.started_at = self.env.now
+        current = self.current = self.execute(instruction)
+        current.callbacks.append(self._complete)
 
     def _complete(self, _event: simpy.Event) -> None:
         now = self.env.now
+        executed = self.executing
         self.instructions += 1
-        self.busy_cycles += now - self._started_at
+        self.busy_cycles += now - self.started_at
         self.last_completion = now
-        if self.on_complete is not None:
-            self.on_complete(self._executing)
+        completions = self.completions
+        if completions is not None:
+            key = id(executed)
+            completions[key] = completions.get(key, 0) + 1
         if self.recorder is not None:
-            self.recorder.instruction(self.core, self.kind, self._executing, self._started_at, now)
+            self.recorder.instruction(self.core, self.kind, executed, self.started_at, now)
         self.current = None
         self.occupancy -= 1
         if self.waiting:

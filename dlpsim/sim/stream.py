@@ -1,0 +1,113 @@
+"""A control unit's position in its instruction stream, kept as explicit loop frames.
+
+``expand()`` (dlpsim.asm.program) defines the dynamic stream; a StreamCursor yields
+the same instructions, but holds its position as data: one frame per open loop,
+with the index of the next statement of the loop body and the iteration it is in.
+Fast-forward (dlpsim.sim.fastforward) reads that position to recognise a repeated
+machine state and moves an iteration counter forward to skip the repeats, which a
+generator's hidden locals would not allow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from dlpsim.asm.program import INSTRUCTION_TYPES, Barrier, Compute, Loop, Move, Statement, Sync, dynamic_count
+
+
+@dataclass(frozen=True)
+class _Repeat:
+    """A loop that issues something, its body normalised the same way (count >= 1)."""
+
+    count: int
+    body: tuple
+
+
+def normalise(statements: tuple[Statement, ...]) -> tuple:
+    """The statements with expand()'s two shortcuts applied once, ahead of the run.
+
+    A loop that issues nothing disappears; a loop that issues nothing but syncs becomes
+    its first sync (a sync right after a sync waits for nothing).
+    """
+    result: list = []
+    for statement in statements:
+        if not isinstance(statement, Loop):
+            result.append(statement)
+        elif statement.count and dynamic_count(statement.body, INSTRUCTION_TYPES):
+            if dynamic_count(statement.body, (Move, Compute, Barrier)):
+                result.append(_Repeat(statement.count, normalise(statement.body)))
+            else:
+                result.append(_first_sync(statement.body))
+    return tuple(result)
+
+
+def _first_sync(statements: tuple[Statement, ...]) -> Sync:
+    for statement in statements:
+        if isinstance(statement, Sync):
+            return statement
+        if isinstance(statement, Loop) and statement.count:
+            inner = _first_sync(statement.body)
+            if inner is not None:
+                return inner
+    return None
+
+
+class StreamCursor:
+    """Iterates a core's dynamic instruction stream; ``frames`` is its position.
+
+    Each frame is a list ``[body, next_index, iteration, count]``; the first frame is
+    the whole stream (iteration 0 of 1). ``on_iteration``, if set, is called each time
+    a loop goes round to a new iteration, so an observer can tell that one did.
+    """
+
+    def __init__(self, statements: tuple[Statement, ...]):
+        self.frames: list[list] = [[normalise(statements), 0, 0, 1]]
+        self.on_iteration = None
+
+    def __iter__(self) -> Iterator:
+        frames = self.frames
+        while frames:
+            frame = frames[-1]
+            body = frame[0]
+            index = frame[1]
+            if index < len(body):
+                statement = body[index]
+                frame[1] = index + 1
+                if type(statement) is _Repeat:
+                    frames.append([statement.body, 0, 0, statement.count])
+                else:
+                    yield statement
+                continue
+            # the end of a body: go round again, or leave the loop
+            frame[2] += 1
+            if frame[2] < frame[3]:
+                frame[1] = 0
+                if self.on_iteration is not None:
+                    self.on_iteration()
+            else:
+                frames.pop()
+
+    @property
+    def finished(self) -> bool:
+        return not self.frames
+
+    def position(self) -> tuple:
+        """Where the cursor is, loop counters left out: (body, next index) per frame."""
+        return tuple((id(frame[0]), frame[1]) for frame in self.frames)
+
+    def iterations(self) -> tuple[int, ...]:
+        """The iteration each open frame is in, outermost first."""
+        return tuple(frame[2] for frame in self.frames)
+
+    def remaining_iterations(self, depth: int) -> int:
+        """Iterations of the frame at ``depth`` after the one it is in."""
+        frame = self.frames[depth]
+        return frame[3] - 1 - frame[2]
+
+    def skip_iterations(self, depth: int, iterations: int) -> None:
+        """Move the frame at ``depth`` forward by whole iterations, keeping its place in the body."""
+        frame = self.frames[depth]
+        if not 0 <= iterations <= frame[3] - 1 - frame[2]:
+            raise ValueError(f"cannot skip {iterations} iterations with {frame[3] - 1 - frame[2]} left")
+        frame[2] += iterations
