@@ -93,8 +93,12 @@ def main():
 @click.option("--show", is_flag=True, help="Open the timeline in a window (needs a display).")
 @click.option("--max-cycles", type=click.IntRange(min=1), default=DEFAULT_MAX_CYCLES, show_default=True,
               help="Stop a run that exceeds this many cycles (and refuse one that provably would).")
+@click.option("--no-fast-forward", "no_fast_forward", is_flag=True,
+              help="Simulate every loop iteration event by event instead of skipping the repeats "
+                   "of a steady state (the results are the same; for checking and timing).")
 @_guarded
-def run(program_file, preset, config_file, overrides, as_json, trace_file, timeline_file, show, max_cycles):
+def run(program_file, preset, config_file, overrides, as_json, trace_file, timeline_file, show, max_cycles,
+        no_fast_forward):
     """Simulate PROGRAM and report cycles, time, utilization and the roofline bound."""
     from dlpsim.analysis.report import format_summary
     from dlpsim.sim import Recorder, simulate, write_chrome_trace
@@ -105,8 +109,8 @@ def run(program_file, preset, config_file, overrides, as_json, trace_file, timel
         image_format(timeline_file, "timeline")  # a bad extension is refused before simulating
     program = assemble_file(program_file)
     machine = _load(program, preset, config_file, overrides)
-    recorder = Recorder() if trace_file or timeline_file or show else None
-    stats = simulate(program, machine, recorder, max_cycles=max_cycles)
+    recorder = Recorder() if trace_file or timeline_file or show else None  # records every iteration
+    stats = simulate(program, machine, recorder, max_cycles=max_cycles, fast_forward=not no_fast_forward)
     if trace_file:
         try:
             write_chrome_trace(trace_file, recorder, machine.clock_hz,
@@ -285,8 +289,11 @@ def _network_machine(preset, config_file, overrides):
               help="Also write one row per layer, and a TOTAL row, to FILE.")
 @click.option("--max-cycles", type=click.IntRange(min=1), default=DEFAULT_MAX_CYCLES, show_default=True,
               help="Stop when the layers together exceed this many cycles.")
+@click.option("--no-fast-forward", "no_fast_forward", is_flag=True,
+              help="Simulate every loop iteration event by event instead of skipping the repeats "
+                   "of a steady state (the results are the same; for checking and timing).")
 @_guarded
-def net_run(name, preset, config_file, overrides, as_json, csv_file, max_cycles):
+def net_run(name, preset, config_file, overrides, as_json, csv_file, max_cycles, no_fast_forward):
     """Compile and simulate every layer of NAME, one after another, and report each and the total.
 
     NAME is a built-in network (see `dlpsim net --list`) or the path of a SCALE-Sim
@@ -298,7 +305,7 @@ def net_run(name, preset, config_file, overrides, as_json, csv_file, max_cycles)
     network = load_network(name)
     machine = _network_machine(preset, config_file, overrides)
     if as_json or not sys.stderr.isatty():
-        result = run_network(network, machine, max_cycles=max_cycles)
+        result = run_network(network, machine, max_cycles=max_cycles, fast_forward=not no_fast_forward)
     else:
         with click.progressbar(length=len(network.nodes), label=f"{network.name} on {machine.name}",
                                file=sys.stderr, show_pos=True,
@@ -306,7 +313,8 @@ def net_run(name, preset, config_file, overrides, as_json, csv_file, max_cycles)
             def progress(index, total, layer_name):
                 bar.update(index - bar.pos, layer_name)
 
-            result = run_network(network, machine, max_cycles=max_cycles, progress=progress)
+            result = run_network(network, machine, max_cycles=max_cycles, progress=progress,
+                                 fast_forward=not no_fast_forward)
             bar.update(len(network.nodes) - bar.pos, "")
     if csv_file is not None:
         result.write_csv(csv_file)

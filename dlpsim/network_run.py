@@ -196,12 +196,13 @@ class NetworkRun:
 
 
 def run_network(network: Network, machine: MachineConfig, *, max_cycles: int | None = DEFAULT_MAX_CYCLES,
-                progress: Progress | None = None) -> NetworkRun:
+                progress: Progress | None = None, fast_forward: bool = True) -> NetworkRun:
     """Compile and simulate every layer of ``network`` on ``machine``, in order.
 
     ``max_cycles`` limits the whole network (the layers' cycles together); a network that
     needs more is stopped with a RunLimitError naming the layer. Errors of a layer (one
-    that fits no tile, say) propagate as they are: they name the layer.
+    that fits no tile, say) propagate as they are: they name the layer. ``fast_forward``
+    is simulate()'s: the results are the same either way.
     """
     from dlpsim.compiler import compile_layer
     from dlpsim.sim import simulate
@@ -220,7 +221,7 @@ def run_network(network: Network, machine: MachineConfig, *, max_cycles: int | N
         if body not in simulated:
             budget = None if max_cycles is None else max_cycles - used
             try:
-                stats = simulate(compiled.program, machine, max_cycles=budget)
+                stats = simulate(compiled.program, machine, max_cycles=budget, fast_forward=fast_forward)
             except RunLimitError:
                 stats = None
             if stats is None or not stats.complete:

@@ -40,15 +40,20 @@ def _size(draw) -> str:
     return str(size)
 
 
+SHORT_TRIPS = st.integers(0, 3)
+# Trip counts long enough for a loop to settle into a steady state and repeat it.
+LONG_TRIPS = st.integers(0, 3) | st.integers(4, 400)
+
+
 @st.composite
-def _body(draw, depth: int, memory_core: bool, shared: bool) -> list[str]:
+def _body(draw, depth: int, memory_core: bool, shared: bool, trips=SHORT_TRIPS) -> list[str]:
     """A few statements without barriers (so every core's barrier count is set by the caller)."""
     lines: list[str] = []
     for _ in range(draw(st.integers(1, 5))):
         kind = draw(st.sampled_from(["move", "move", "compute", "compute", "sync", "loop"]))
         if kind == "loop" and depth < 2:
-            lines.append(f"loop {draw(st.integers(0, 3))}")
-            lines += draw(_body(depth + 1, memory_core, shared))
+            lines.append(f"loop {draw(trips)}")
+            lines += draw(_body(depth + 1, memory_core, shared, trips))
             lines.append("endloop")
         elif kind == "sync":
             lines.append("sync")
@@ -87,21 +92,22 @@ _SHARED_OVERRIDES = {
 
 
 @st.composite
-def valid_runs(draw) -> Run:
+def valid_runs(draw, trips=SHORT_TRIPS) -> Run:
+    """``trips`` draws the loops' trip counts: LONG_TRIPS for programs that fast-forward."""
     multi = draw(st.booleans())
     overrides = []
     options = {**_TIMING_OVERRIDES, **(_SHARED_OVERRIDES if multi else {})}
     for key in draw(st.lists(st.sampled_from(sorted(options)), max_size=4, unique=True)):
         overrides.append(f"{key}={draw(options[key])}")
     if not multi:
-        return Run("\n".join(draw(_body(0, False, False))) + "\n", "dlp-s", tuple(overrides))
+        return Run("\n".join(draw(_body(0, False, False, trips))) + "\n", "dlp-s", tuple(overrides))
 
     cores = draw(st.integers(2, 4))
     if cores != 4:
         overrides.append(f"core.count={cores}")
     # Each selected group of cores gets the same skeleton of barriers: bodies separated by
     # a barrier, or by a loop (the same trip count for every core) ending in a barrier.
-    separators = draw(st.lists(st.integers(0, 3) | st.none(), max_size=2))
+    separators = draw(st.lists(trips | st.none(), max_size=2))
     groups = draw(st.sampled_from(["each", "all"]))
     selectors = [str(i) for i in range(cores)] if groups == "each" else ["all"]
     selectors = [s for s in selectors + ["mem"] if draw(st.integers(0, 4)) > 0]
@@ -110,14 +116,14 @@ def valid_runs(draw) -> Run:
         memory_core = selector == "mem"
         lines.append(f".core {selector}")
         for index in range(len(separators) + 1):
-            lines += draw(_body(0, memory_core, True))
+            lines += draw(_body(0, memory_core, True, trips))
             if index == len(separators):
                 break
-            trips = separators[index]
-            if trips is None:
+            separator = separators[index]
+            if separator is None:
                 lines.append("barrier")
             else:
-                lines.append(f"loop {trips}")
-                lines += draw(_body(1, memory_core, True))
+                lines.append(f"loop {separator}")
+                lines += draw(_body(1, memory_core, True, trips))
                 lines += ["barrier", "endloop"]
     return Run("\n".join(lines) + "\n", "dlp-m", tuple(overrides))

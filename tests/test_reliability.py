@@ -28,7 +28,7 @@ from test_cli import assert_no_traceback, cli
 import dlpsim.sim.check
 import dlpsim.sim.control
 import dlpsim.sim.engine
-from dlpsim.asm import assemble, expand
+from dlpsim.asm import assemble
 from dlpsim.cli import main
 from dlpsim.errors import ProgramError
 from dlpsim.machine import load_machine
@@ -36,6 +36,7 @@ from dlpsim.machine.loader import SCHEMA
 from dlpsim.sim import simulate
 from dlpsim.sim.check import MAX_BARRIERS
 from dlpsim.sim.engine import DEFAULT_MAX_CYCLES
+from dlpsim.sim.stream import StreamCursor
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -346,8 +347,8 @@ def test_memory_does_not_grow_with_loop_iterations():
 
 
 def test_memory_check_catches_eager_loop_expansion(monkeypatch):
-    eager = lambda statements: iter(list(expand(statements)))  # noqa: E731
-    monkeypatch.setattr(dlpsim.sim.control, "expand", eager)
+    lazy = StreamCursor.__iter__
+    monkeypatch.setattr(StreamCursor, "__iter__", lambda cursor: iter(list(lazy(cursor))))
     with pytest.raises(AssertionError):
         _assert_flat_memory()
 
@@ -358,22 +359,23 @@ def test_memory_check_catches_eager_loop_expansion(monkeypatch):
 HEADROOM_MB = 48
 MEMORY_CAPPED_RUN = """\
 import resource, sys
-from dlpsim.asm import assemble, expand
+from dlpsim.asm import assemble
 from dlpsim.machine import load_machine
 from dlpsim.sim import simulate
-import dlpsim.sim.control
+from dlpsim.sim.stream import StreamCursor
 
 def vm_size():
     with open("/proc/self/status") as status:
         return next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmSize:"))
 
 if sys.argv[2] == "eager":
-    dlpsim.sim.control.expand = lambda statements: iter(list(expand(statements)))
+    lazy = StreamCursor.__iter__
+    StreamCursor.__iter__ = lambda cursor: iter(list(lazy(cursor)))
 program = assemble(f"loop {sys.argv[1]}\\n  compute MAC_32 256\\nendloop\\n", "m.asm")
 machine = load_machine("dlp-s")
 cap = vm_size() + int(sys.argv[3]) * 2**20
 resource.setrlimit(resource.RLIMIT_AS, (cap, resource.getrlimit(resource.RLIMIT_AS)[1]))
-print(simulate(program, machine).cycles)
+print(simulate(program, machine, fast_forward=False).cycles)  # every iteration, one by one
 """
 TEN_MILLION = 10_000_000
 _MEMORY_TEST = "test_ten_million_iterations_under_a_memory_cap"
