@@ -51,10 +51,14 @@ from dlpsim.sim.queues import IssueQueue
 # else due at its cycle has run.
 END_OF_CYCLE = 2
 
-# Observations kept before they are dropped and taken more sparsely (every 2nd, 4th, ...
-# loop iteration), so a run whose state never repeats pays little for trying.
-MAX_REMEMBERED = 2048
+# After this many observations in a row of states never seen before, observations are taken
+# more sparsely (every 2nd loop iteration, then every 4th, ... up to MAX_STRIDE), so a run
+# whose state does not repeat pays little for trying. A periodic state is still found at
+# any stride: sampled every s iterations, a period of p iterations repeats after p / gcd(p, s)
+# samples. At most MAX_REMEMBERED states are kept.
+MISSES_BEFORE_THINNING = 64
 MAX_STRIDE = 1024
+MAX_REMEMBERED = 4096
 
 
 class _Unrecognised(Exception):
@@ -98,6 +102,7 @@ class FastForward:
         self._queue_names = {id(queue): f"{queue.core}.{queue.kind}" for queue in queues}
         self._seen: dict[tuple, _Observation] = {}
         self._stride = 1  # observe at every stride-th loop iteration
+        self._misses = 0  # observations in a row that found a new state
         self._iterations_until_observed = 1
         self._observing = False
         for control in controls:
@@ -109,11 +114,18 @@ class FastForward:
         if self._observing:
             return
         self._iterations_until_observed -= 1
-        if self._iterations_until_observed > 0:
+        if self._iterations_until_observed > 0 or not self._could_repeat():
             return
         self._iterations_until_observed = self._stride
         self._observing = True
         _Observer(self.env, self._observe)
+
+    def _could_repeat(self) -> bool:
+        """False while some core issues outside any loop: its place in the stream, and so the
+        machine's state, cannot come round again. (A core blocked at a barrier can stay put
+        while the others repeat a loop; a finished one too.)"""
+        return all(len(control.cursor.frames) > 1 or control.finished or control.waiting_for == "barrier"
+                   for control in self.controls)
 
     def _stop(self) -> None:
         for control in self.controls:
@@ -131,12 +143,17 @@ class FastForward:
         counters = self._counters()
         earlier = self._seen.get(key)
         self._seen[key] = _Observation(now, iterations, counters)
-        if earlier is not None and self._skip(earlier, iterations):
-            self._seen.clear()
+        if earlier is not None:
+            self._misses = 0
+            if self._skip(earlier, iterations):
+                self._seen.clear()
             return
+        self._misses += 1
+        if self._misses >= MISSES_BEFORE_THINNING:
+            self._misses = 0
+            self._stride = min(2 * self._stride, MAX_STRIDE)
         if len(self._seen) > MAX_REMEMBERED:
             self._seen.clear()
-            self._stride = min(2 * self._stride, MAX_STRIDE)
 
     # -- the state ----------------------------------------------------------------------
 
