@@ -352,10 +352,17 @@ def test_a_systolic_run_through_the_cli(tmp_path):
     assert result.exit_code == 0, result.output
     # 4096 B at 64 B/cycle, then the os GEMM (360) and the bias add (1)
     assert json.loads(result.stdout)["cycles"] == 64 + 360 + 1
+    assert json.loads(result.stdout)["matrix_unit"] == "16x16 systolic array, os dataflow"
     result = runner.invoke(main, [*args, "--set", "core.matrix.dataflow=ws"])
     assert json.loads(result.stdout)["cycles"] == 64 + 396 + 1
     result = runner.invoke(main, ["run", str(program), "--json"])
     assert json.loads(result.stdout)["cycles"] == 64 + ceil(24000 / 256) + 1
+    assert json.loads(result.stdout)["matrix_unit"] == "throughput"
+    result = runner.invoke(main, ["run", str(program), "--set", "core.matrix.model=systolic",
+                                  "--set", "core.matrix.rows=8", "--set", "core.matrix.dataflow=is"])
+    assert result.stdout.splitlines()[0].endswith("(1 compute core, 1 GHz, 8x16 systolic array, is dataflow)")
+    result = runner.invoke(main, ["run", str(program)])
+    assert result.stdout.splitlines()[0].endswith("(1 compute core, 1 GHz)")
     result = runner.invoke(main, ["run", str(program), "--set", "core.matrix.model=sistolic"])
     assert result.exit_code == 2
     assert "core.matrix.model: unknown matrix model 'sistolic' (known: throughput, systolic)" in result.stderr

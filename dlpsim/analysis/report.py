@@ -20,6 +20,11 @@ def _number(value: Fraction | int) -> str:
     return f"{value.numerator}" if value.denominator == 1 else f"{float(value):g}"
 
 
+def _array(stats: Stats) -> str:
+    """The systolic array, when the run used one (the throughput model is the textbook's)."""
+    return "" if stats.matrix_unit == "throughput" else f", {stats.matrix_unit}"
+
+
 def format_summary(stats: Stats) -> str:
     total = stats.cycles
     compute = stats.compute_bound_cycles
@@ -29,7 +34,7 @@ def format_summary(stats: Stats) -> str:
         f"INCOMPLETE: stopped at cycle {total}; every figure covers only the cycles simulated", ""]
     lines += [
         f"{stats.program} on {stats.machine} ({stats.compute_cores} compute core"
-        f"{'s' if stats.compute_cores > 1 else ''}, {format_frequency(stats.clock_hz)})",
+        f"{'s' if stats.compute_cores > 1 else ''}, {format_frequency(stats.clock_hz)}{_array(stats)})",
         "",
         f"  cycles          {total}",
         f"  time            {format_seconds(stats.seconds)}",

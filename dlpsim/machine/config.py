@@ -139,6 +139,14 @@ class MachineConfig:
         return unit.latency_cycles
 
     @property
+    def matrix_unit(self) -> str:
+        """The matrix unit's timing model in words: "throughput", or "16x16 systolic array, os dataflow"."""
+        matrix = self.core.matrix
+        if matrix.model == "systolic":
+            return f"{matrix.rows}x{matrix.columns} systolic array, {matrix.dataflow} dataflow"
+        return matrix.model
+
+    @property
     def peak_macs_per_cycle(self) -> Fraction:
         """Peak MAC_32 rate of the whole machine, the denominator of MAC utilization."""
         return self.ops_per_cycle(COMPUTE_TYPES["MAC_32"]) * self.core.count

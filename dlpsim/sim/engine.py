@@ -154,6 +154,7 @@ def simulate(program: Program, machine: MachineConfig, recorder: Recorder | None
         clock_hz=machine.clock_hz,
         compute_cores=machine.compute_cores,
         peak_macs_per_cycle=machine.peak_macs_per_cycle,
+        matrix_unit=machine.matrix_unit,
         cycles=total,
         cores=tuple(core.stats(total) for core in cores),
         links=tuple(LinkStats(link.name, link.bytes_per_cycle, link.bytes, link.transfers, link.busy_cycles)

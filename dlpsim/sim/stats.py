@@ -56,6 +56,7 @@ class Stats:
     # False when the run was stopped at the cycle limit: then every figure covers only the
     # cycles simulated, and the instructions still executing are not counted.
     complete: bool = True
+    matrix_unit: str = "throughput"  # the matrix unit's timing model: MachineConfig.matrix_unit
 
     @property
     def seconds(self) -> Fraction:
@@ -105,6 +106,7 @@ class Stats:
             "complete": self.complete,
             "program": self.program,
             "machine": self.machine,
+            "matrix_unit": self.matrix_unit,
             "clock_hz": number(self.clock_hz),
             "cycles": self.cycles,
             "seconds": float(self.seconds),
