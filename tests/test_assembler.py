@@ -44,6 +44,24 @@ def test_every_statement_remembers_file_line_and_column():
     assert (sync.location.line, sync.location.column) == (3, 2)
 
 
+def test_repeated_lines_each_keep_their_own_place():
+    """A repeated line (generated programs repeat a few lines thousands of times) makes the
+    statement its first occurrence made, at its own line: the same program as when every line
+    is different text (here, by a comment of its own)."""
+    block = ["loop 3", "  move DRAM NRAM[0x40] 64", "  compute MAC_32 2x3x4", "  sync", "  loop 2",
+             "    barrier", "  endloop", "endloop"]
+    lines = [".machine dlp-m", ".core 0-1", *block, ".core mem", "loop 2", "move DRAM SRAM 8", "barrier",
+             "endloop", ".core 0-1", *block, *block]
+    program = assemble("\n".join(lines), "t.asm")
+    distinct = "\n".join(f"{line} ; {number}" for number, line in enumerate(lines))
+    assert program == assemble(distinct, "t.asm")
+    loops = program.stream(CoreId(1), 2)
+    assert [loop.location.line for loop in loops] == [3, 17, 25]
+    assert [loop.body[0].location.line for loop in loops] == [4, 18, 26]
+    assert {loop.body[0].destination.location.column for loop in loops} == {13}
+    assert [loop.body[3].body[0].location.line for loop in loops] == [8, 22, 30]
+
+
 @pytest.mark.parametrize("text, size", [
     ("move DRAM NRAM 32*256*4", 32 * 256 * 4),
     ("move DRAM NRAM 32 * 256 * 4", 32 * 256 * 4),
@@ -146,6 +164,11 @@ def test_program_and_instructions_are_immutable():
     ("sync\n.machine dlp-m", 2, 1, "must come before"),
     (".machine dlp-m\n.machine dlp-s", 2, 1, "given twice"),
     ("loop 1\n" * 101, 101, 1, "nest more than 100"),
+    # A repeated line is checked against where it stands, like its first occurrence.
+    ("move DRAM NRAM 4\n.core mem\nmove DRAM NRAM 4", 3, 1, "only move between DRAM and SharedRAM"),
+    ("compute MAC_32 4\n.core mem\ncompute MAC_32 4", 3, 1, "no compute unit"),
+    ("loop 2\nsync\nendloop\nendloop", 4, 1, "endloop without a matching loop"),
+    ("loop 2\nendloop\nloop 2\n", 3, 1, "loop without endloop"),
 ])
 def test_errors_name_line_and_column(text, line, column, words):
     with pytest.raises(ProgramError) as raised:

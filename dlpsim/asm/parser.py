@@ -193,6 +193,23 @@ class _Line:
         return Operand(memory, offset, token.location)
 
 
+def _on_line(statement: Statement, number: int) -> Statement:
+    """The statement the same line of text makes on line ``number`` of the same file."""
+    def at(location: SourceLocation) -> SourceLocation:
+        return SourceLocation(location.file, number, location.column)
+
+    if isinstance(statement, Move):
+        source, destination = statement.source, statement.destination
+        return Move(Operand(source.memory, source.offset, at(source.location)),
+                    Operand(destination.memory, destination.offset, at(destination.location)),
+                    statement.size, at(statement.location))
+    if isinstance(statement, Compute):
+        return Compute(statement.type, statement.count, at(statement.location), statement.shape)
+    if isinstance(statement, Loop):
+        return Loop(statement.count, statement.body, at(statement.location))
+    return type(statement)(at(statement.location))
+
+
 class _Assembler:
     def __init__(self, file: str):
         self.file = file
@@ -204,8 +221,17 @@ class _Assembler:
         # Open loops: (count, location, statements of the enclosing block).
         self.loops: list[tuple[int, SourceLocation, list[Statement]]] = []
         self.seen_code = False
+        # Instruction lines already parsed, by their text: what each said, at the line it was on.
+        # Generated programs repeat a few lines thousands of times; a repeat is only moved to its
+        # own line, not parsed again (a line's text alone decides what it parses to).
+        self.parsed: dict[str, tuple[Statement | None, SourceLocation]] = {}
 
     def line(self, number: int, text: str) -> None:
+        if (seen := self.parsed.get(text)) is not None:
+            statement, location = seen
+            self.place(None if statement is None else _on_line(statement, number),
+                       SourceLocation(location.file, number, location.column))
+            return
         tokens = tokenize(text, self.file, number)
         if not tokens:
             return
@@ -218,8 +244,9 @@ class _Assembler:
         if word in DIRECTIVES:
             self.directive(word, head, cursor, text)
         elif word in MNEMONICS:
-            self.seen_code = True
-            self.instruction(word, head.location, cursor)
+            statement = self.instruction(word, head.location, cursor)
+            self.parsed[text] = (statement, head.location)
+            self.place(statement, head.location)
         else:
             known = ", ".join(list(MNEMONICS) + list(DIRECTIVES))
             raise ProgramError(head.location, f"unknown instruction {head.text!r} (expected one of {known})")
@@ -271,8 +298,9 @@ class _Assembler:
             cursor.finish(".core")
             return CoreSelector(tuple(sorted(set(indices))), False, head.location)
 
-    def instruction(self, word: str, location: SourceLocation, cursor: _Line) -> None:
-        statement: Statement
+    def instruction(self, word: str, location: SourceLocation, cursor: _Line) -> Statement | None:
+        """What an instruction line says, checked as far as its text alone can be: a loop with no
+        body yet for ``loop``, None for ``endloop``. ``place`` checks it against its context."""
         if word == "move":
             source = cursor.memory("a source memory (DRAM, NRAM, WRAM, SharedRAM)")
             cursor.skip_comma()
@@ -285,12 +313,8 @@ class _Assembler:
             if source.memory is destination.memory:
                 raise ProgramError(destination.location, f"move from {source.memory.value} to itself: "
                                                          "source and destination must differ")
-            memories = {source.memory, destination.memory}
-            if self.selector.memory_core and memories != {Memory.DRAM, Memory.SHARED}:
-                raise ProgramError(location,
-                                   "the memory core can only move between DRAM and SharedRAM")
-            statement = Move(source, destination, size, location)
-        elif word == "compute":
+            return Move(source, destination, size, location)
+        if word == "compute":
             token = cursor.take("a compute type such as MAC_32")
             compute_type = COMPUTE_TYPES.get(token.text.upper()) if token.kind == "word" else None
             if compute_type is None:
@@ -306,32 +330,39 @@ class _Assembler:
             elif count <= 0:
                 raise ProgramError(count_location,
                                    f"a compute's number of operations must be positive, got {count}")
-            if self.selector.memory_core:
-                raise ProgramError(location, "the memory core has no compute unit")
-            statement = Compute(compute_type, count, location, shape)
-        elif word == "loop":
+            return Compute(compute_type, count, location, shape)
+        if word == "loop":
             count, _ = cursor.expression("a loop count")
             cursor.finish(MNEMONICS[word])
+            return Loop(count, (), location)
+        cursor.finish(MNEMONICS[word])
+        if word == "endloop":
+            return None
+        return Sync(location) if word == "sync" else Barrier(location)
+
+    def place(self, statement: Statement | None, location: SourceLocation) -> None:
+        """Add an instruction line's statement where the text has got to (in the current
+        section, in the innermost open loop), or open or close a loop."""
+        self.seen_code = True
+        if self.selector.memory_core:
+            if isinstance(statement, Move) and {statement.source.memory,
+                                                statement.destination.memory} != {Memory.DRAM, Memory.SHARED}:
+                raise ProgramError(location, "the memory core can only move between DRAM and SharedRAM")
+            if isinstance(statement, Compute):
+                raise ProgramError(location, "the memory core has no compute unit")
+        if isinstance(statement, Loop):
             if len(self.loops) >= MAX_LOOP_DEPTH:
                 raise ProgramError(location, f"loops nest more than {MAX_LOOP_DEPTH} deep")
-            self.loops.append((count, location, self.statements))
+            self.loops.append((statement.count, location, self.statements))
             self.statements = []
-            return
-        elif word == "endloop":
-            cursor.finish(MNEMONICS[word])
+        elif statement is None:  # endloop
             if not self.loops:
                 raise ProgramError(location, "endloop without a matching loop")
             count, loop_location, enclosing = self.loops.pop()
             enclosing.append(Loop(count, tuple(self.statements), loop_location))
             self.statements = enclosing
-            return
-        elif word == "sync":
-            cursor.finish(MNEMONICS[word])
-            statement = Sync(location)
         else:
-            cursor.finish(MNEMONICS[word])
-            statement = Barrier(location)
-        self.statements.append(statement)
+            self.statements.append(statement)
 
     def close_section(self) -> None:
         if self.statements or self.selector.location is not None:
