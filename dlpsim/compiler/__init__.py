@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+from collections import Counter
 from dataclasses import dataclass
 from fractions import Fraction
 from math import ceil
 
 from dlpsim.asm import Program, assemble
+from dlpsim.asm.opcodes import ComputeType
 from dlpsim.asm.program import MEMORY_CORE, Compute, CoreId, Move, repetitions
 from dlpsim.compiler.codegen import (
+    Layout,
     core_steps,
     fold,
     layout,
@@ -38,7 +41,7 @@ __all__ = ["CompiledLayer", "compile_layer"]
 
 @dataclass(frozen=True)
 class CompiledLayer:
-    layer: Layer | None  # None only for the compiler's own trial builds
+    layer: Layer
     machine: MachineConfig
     mapping: Mapping | None  # None for a layer with nothing to move or compute (concat)
     text: str
@@ -56,18 +59,21 @@ class CompiledLayer:
 def _program_figures(program: Program, machine: MachineConfig) -> tuple[int, int, Fraction]:
     """MACs, DRAM bytes and compute cycles (all cores) of a program, read from its text."""
     macs = dram = 0
-    compute = Fraction(0)
+    operations: Counter[ComputeType] = Counter()
     cores = [CoreId(i) for i in range(machine.compute_cores)]
     if machine.has_memory_core:  # it stages data from DRAM into the SharedRAM
         cores.append(MEMORY_CORE)
     for core in cores:
         for instruction, times in repetitions(program.stream(core, machine.compute_cores)):
             if isinstance(instruction, Compute):
-                if instruction.type.operation == "MAC":
-                    macs += times * instruction.count
-                compute += times * Fraction(instruction.count) / machine.ops_per_cycle(instruction.type)
+                operations[instruction.type] += times * instruction.count
             elif isinstance(instruction, Move) and instruction.touches_dram:
                 dram += times * instruction.size
+    compute = Fraction(0)
+    for kind, count in operations.items():
+        if kind.operation == "MAC":
+            macs += count
+        compute += Fraction(count) / machine.ops_per_cycle(kind)
     return macs, dram, compute
 
 
@@ -125,6 +131,23 @@ def _header(layer: Layer, problem: Problem | None, mapping: Mapping | None, mach
     return [f"; {line}".rstrip() for line in lines]
 
 
+@dataclass(frozen=True)
+class _Body:
+    """The program of one mapping without its header comment, and its figures."""
+
+    text: str  # from the .machine line on
+    cores_used: int
+    where: Layout
+    macs: int
+    dram_bytes: int
+    compute_bound_cycles: int
+    dram_bound_cycles: int
+
+    @property
+    def bound_cycles(self) -> int:
+        return max(self.compute_bound_cycles, self.dram_bound_cycles)
+
+
 # A matrix layer's best mapping by the estimate is simulated; if it comes this close to the
 # bound it is taken, else the next candidates are simulated too and the fastest kept (the
 # estimate ranks well but cannot see every stall).
@@ -143,41 +166,46 @@ def compile_layer(layer: Layer, machine: MachineConfig) -> CompiledLayer:
         return CompiledLayer(layer, machine, None, text, assemble(text, f"{layer.label}.asm"), 0, 0, 0, 0)
     check_lowering(layer, problem)
     try:
-        mapping, tried = _select(dataclasses.replace(problem, name="", description=""), machine)
+        mapping, body, tried = _select(dataclasses.replace(problem, name="", description=""), machine)
     except WorkloadError as error:  # the search knows shapes, not names
         raise WorkloadError(f"{layer.label}: {error.message}", error.where) from None
-    return _build(layer, problem, dataclasses.replace(mapping, problem=problem), machine, tried)
+    mapping = dataclasses.replace(mapping, problem=problem)
+    header = _header(layer, problem, mapping, machine, body.cores_used, body.macs, body.dram_bytes,
+                     body.compute_bound_cycles, body.dram_bound_cycles, body.where, tried)
+    text = "\n".join(header) + "\n\n" + body.text
+    return CompiledLayer(layer, machine, mapping, text, assemble(text, f"{layer.label}.asm"), body.macs,
+                         body.dram_bytes, body.compute_bound_cycles, body.dram_bound_cycles)
 
 
 @functools.lru_cache(maxsize=1024)
-def _select(problem: Problem, machine: MachineConfig) -> tuple[Mapping, int]:
-    """The mapping to use, and how many candidates were simulated to find it (cached by shape:
-    a network repeats layers)."""
+def _select(problem: Problem, machine: MachineConfig) -> tuple[Mapping, _Body, int]:
+    """The mapping to use, its program, and how many candidates were simulated to find it
+    (cached by shape: a network repeats layers)."""
     candidates = choose_mappings(problem, machine, KEPT_MAPPINGS)
     if not problem.matrix:  # streaming vector work: the estimate is as good as a measurement
-        return candidates[0], 1
+        body, _ = _build(problem, candidates[0], machine)
+        return candidates[0], body, 1
     from dlpsim.sim import simulate  # the compiler's own measuring stick
 
-    first = _build(None, problem, candidates[0], machine, tried=1)
-    fastest, fastest_cycles = candidates[0], simulate(first.program, machine).cycles
+    first, program = _build(problem, candidates[0], machine)
+    fastest, fastest_body, fastest_cycles = candidates[0], first, simulate(program, machine).cycles
     tried = 1
     for mapping in candidates[1:]:
         if first.bound_cycles >= GOOD_ENOUGH * fastest_cycles:
             break
         tried += 1
-        program = _build(None, problem, mapping, machine, tried=1).program
+        body, program = _build(problem, mapping, machine)
         try:  # a candidate that cannot beat the fastest so far is stopped at its time
             stats = simulate(program, machine, max_cycles=fastest_cycles - 1)
         except RunLimitError:
             continue
         if stats.complete:
-            fastest, fastest_cycles = mapping, stats.cycles
-    return fastest, tried
+            fastest, fastest_body, fastest_cycles = mapping, body, stats.cycles
+    return fastest, fastest_body, tried
 
 
-def _build(layer: Layer | None, problem: Problem, mapping: Mapping, machine: MachineConfig,
-           tried: int) -> CompiledLayer:
-    """The program of one mapping (``layer`` None: a trial without a header)."""
+def _build(problem: Problem, mapping: Mapping, machine: MachineConfig) -> tuple[_Body, Program]:
+    """The program of one mapping, as text and assembled."""
     all_tasks = tasks(mapping)
     shares = split_across_cores(all_tasks, machine, mapping.staged)
     where = layout(all_tasks)
@@ -195,16 +223,9 @@ def _build(layer: Layer | None, problem: Problem, mapping: Mapping, machine: Mac
         else:
             body.append("")
         body += fold(steps)
-    body_text = "\n".join(body) + "\n"
-    program = assemble(body_text, f"{problem.name or 'trial'}.asm")
+    text = "\n".join(body) + "\n"
+    program = assemble(text, "trial.asm")
     macs, dram, compute = _program_figures(program, machine)
     compute_bound = ceil(compute / machine.compute_cores)
     dram_bound = ceil(Fraction(dram) / machine.bytes_per_cycle(machine.dram.link))
-    if layer is None:
-        return CompiledLayer(layer, machine, mapping, body_text, program, macs, dram, compute_bound,
-                             dram_bound)
-    header = _header(layer, problem, mapping, machine, len(shares), macs, dram, compute_bound, dram_bound,
-                     where, tried)
-    text = "\n".join(header) + "\n\n" + body_text
-    program = assemble(text, f"{layer.label}.asm")
-    return CompiledLayer(layer, machine, mapping, text, program, macs, dram, compute_bound, dram_bound)
+    return _Body(text, len(shares), where, macs, dram, compute_bound, dram_bound), program

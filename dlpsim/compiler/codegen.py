@@ -12,7 +12,7 @@ steps are folded into ``loop`` blocks, so the text stays short.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from fractions import Fraction
+from math import lcm
 
 from dlpsim.asm.opcodes import COMPUTE_TYPES
 from dlpsim.compiler.mapping import Mapping, input_span
@@ -96,13 +96,29 @@ def tasks(mapping: Mapping) -> list[Task]:
     return result
 
 
-def _work(task: Task, machine: MachineConfig) -> Fraction:
-    """A task's cycles if nothing else were in the way: its compute or its own traffic."""
-    compute = Fraction(task.macs) / machine.ops_per_cycle(COMPUTE_TYPES["MAC_32"])
-    for op, count in task.vector_ops:
-        compute += Fraction(count) / machine.ops_per_cycle(COMPUTE_TYPES[f"{op}_32"])
-    traffic = Fraction(task.input_bytes + task.weight_bytes + task.output_bytes)
-    return max(compute, traffic * machine.compute_cores / machine.bytes_per_cycle(machine.dram.link))
+@dataclass(frozen=True)
+class _Costs:
+    """What a MAC, a vector operation and a byte of the task's own traffic add to a task's work,
+    in units of 1/D cycle for a D that makes each an integer: work is then summed and compared
+    exactly in integers."""
+
+    mac: int
+    vector: dict[str, int]  # by operation: ADD, SUB, MUL, DIV
+    byte: int  # at the core's share of the DRAM link
+
+    @classmethod
+    def of(cls, machine: MachineConfig) -> _Costs:
+        cycles = {kind.operation: 1 / machine.ops_per_cycle(kind)
+                  for kind in COMPUTE_TYPES.values() if kind.bits == 32}
+        byte = machine.compute_cores / machine.bytes_per_cycle(machine.dram.link)
+        scale = lcm(byte.denominator, *(each.denominator for each in cycles.values()))
+        units = {operation: int(each * scale) for operation, each in cycles.items()}
+        return cls(units.pop("MAC"), units, int(byte * scale))
+
+    def work(self, task: Task) -> int:
+        """A task's cycles (times D) if nothing else were in the way: its compute or its own traffic."""
+        compute = task.macs * self.mac + sum(count * self.vector[op] for op, count in task.vector_ops)
+        return max(compute, (task.input_bytes + task.weight_bytes + task.output_bytes) * self.byte)
 
 
 def split_across_cores(all_tasks: list[Task], machine: MachineConfig,
@@ -111,10 +127,11 @@ def split_across_cores(all_tasks: list[Task], machine: MachineConfig,
     (a tile's partial sums stay on one core) and, with a staged operand, only between whole
     passes over it (so every core needs the staged pieces in the same order)."""
     cores = machine.compute_cores
-    work = [_work(task, machine) for task in all_tasks]
-    total = sum(work, Fraction(0))
+    costs = _Costs.of(machine)
+    work = [costs.work(task) for task in all_tasks]
+    total = sum(work)
     shares: list[list[Task]] = [[] for _ in range(cores)]
-    done = Fraction(0)
+    done = 0
     core = 0
     for index, (task, cost) in enumerate(zip(all_tasks, work, strict=True)):
         shares[core].append(task)
@@ -122,7 +139,7 @@ def split_across_cores(all_tasks: list[Task], machine: MachineConfig,
         following = all_tasks[index + 1] if index + 1 < len(all_tasks) else None
         may_cut = task.output_bytes and (staged is None or following is None
                                          or _pass(following, staged) != _pass(task, staged))
-        if may_cut and core < cores - 1 and done >= total * (core + 1) / cores:
+        if may_cut and core < cores - 1 and done * cores >= total * (core + 1):
             core += 1
     return [share for share in shares if share]
 

@@ -144,7 +144,7 @@ def _span_total(split: Split, stride: int, padding: int, kernel: int, size: int)
                                   for lo, hi in split.ranges()))
 
 
-def _estimate(problem: Problem, tile: Tile, order: str, machine: MachineConfig,
+def _estimate(problem: Problem, tile: Tile, order: str, machine: MachineConfig, rates: _Rates,
               staged: str | None = None) -> tuple[float, float]:
     """Cycles the pipeline should take with this tile, order and staging, and the DRAM bytes
     it moves (floats: it only ranks mappings; infinite if the staged data do not fit)."""
@@ -193,10 +193,10 @@ def _estimate(problem: Problem, tile: Tile, order: str, machine: MachineConfig,
     # operand, whole passes over it (every core must need its pieces in the same order).
     units = {"weights": groups.count * spatial, "input": groups.count * outs.count}.get(staged, storing)
     cores = min(machine.compute_cores, units)
-    dram_per_cycle = _rates(machine)[0]
-    compute = _compute_cycles(problem, machine) / tasks
+    dram_per_cycle = rates.dram
+    compute = rates.compute_cycles(problem) / tasks
     if staged:  # the copies use the core's own SharedRAM link, beside the compute
-        compute = max(compute, copied / tasks / float(machine.bytes_per_cycle(machine.shared.link)))
+        compute = max(compute, copied / tasks / rates.shared)
     # A step lasts as long as its compute or its DRAM traffic at the core's share of the link.
     # Weight chunks spread evenly over the steps; input slabs and write-backs come only in some.
     ratio = cores / dram_per_cycle
@@ -237,18 +237,25 @@ def _estimate(problem: Problem, tile: Tile, order: str, machine: MachineConfig,
     return max(pipeline, traffic / dram_per_cycle) + fill + drain + tasks / cores, traffic
 
 
-@functools.lru_cache(maxsize=64)
-def _rates(machine: MachineConfig) -> tuple[float, dict[str, float]]:
-    per_type = {name: float(machine.ops_per_cycle(kind)) for name, kind in COMPUTE_TYPES.items()}
-    return float(machine.bytes_per_cycle(machine.dram.link)), per_type
+@dataclass(frozen=True)
+class _Rates:
+    """A machine's rates as floats, worked out once for a whole search."""
 
+    dram: float  # bytes per cycle over the DRAM link
+    shared: float | None  # bytes per cycle over a core's SharedRAM link (None: no SharedRAM)
+    ops: dict[str, float]  # operations per cycle, by compute type
 
-def _compute_cycles(problem: Problem, machine: MachineConfig) -> float:
-    rates = _rates(machine)[1]
-    cycles = problem.macs / rates["MAC_32"]
-    for operation, count in problem.vector_ops:
-        cycles += count / rates[f"{operation}_32"]
-    return cycles
+    @classmethod
+    def of(cls, machine: MachineConfig) -> _Rates:
+        return cls(float(machine.bytes_per_cycle(machine.dram.link)),
+                   None if machine.shared is None else float(machine.bytes_per_cycle(machine.shared.link)),
+                   {name: float(machine.ops_per_cycle(kind)) for name, kind in COMPUTE_TYPES.items()})
+
+    def compute_cycles(self, problem: Problem) -> float:
+        cycles = problem.macs / self.ops["MAC_32"]
+        for operation, count in problem.vector_ops:
+            cycles += count / self.ops[f"{operation}_32"]
+        return cycles
 
 
 # -- the search ----------------------------------------------------------------------------
@@ -295,7 +302,7 @@ def _choose(problem: Problem, machine: MachineConfig) -> tuple[Mapping, ...]:
         # staging order would make the later group's cores wait for the earlier's.)
         variants += [("input-outer", "weights"), ("weights-outer", "input")]
     ranked: list[tuple[tuple, Mapping]] = []
-    dram_per_cycle = _rates(machine)[0]
+    rates = _Rates.of(machine)
     for groups in group_sizes:
         for out_channels in _candidates(problem.out_channels):
             for rows in _candidates(problem.out_height):
@@ -308,11 +315,11 @@ def _choose(problem: Problem, machine: MachineConfig) -> tuple[Mapping, ...]:
                     for order, staged in variants:
                         if staged and ceil(problem.groups / tile.groups) > 1:
                             continue
-                        cycles, traffic = _estimate(problem, tile, order, machine, staged)
+                        cycles, traffic = _estimate(problem, tile, order, machine, rates, staged)
                         if cycles == float("inf"):
                             continue
                         # Time first; of two mappings within a percent, the one moving less data.
-                        score = cycles + traffic / dram_per_cycle / 100
+                        score = cycles + traffic / rates.dram / 100
                         key = (score, -_volume(tile), order, staged or "")
                         mapping = Mapping(problem, tile, order, machine.compute_cores, ceil(cycles), staged)
                         ranked.append((key, mapping))
