@@ -202,7 +202,9 @@ def run_network(network: Network, machine: MachineConfig, *, max_cycles: int | N
     ``max_cycles`` limits the whole network (the layers' cycles together); a network that
     needs more is stopped with a RunLimitError naming the layer. Errors of a layer (one
     that fits no tile, say) propagate as they are: they name the layer. ``fast_forward``
-    is simulate()'s: the results are the same either way.
+    is simulate()'s: the results are the same either way. The compiler simulates a matrix
+    layer's program to choose its mapping (fast-forwarding): with ``fast_forward``, that run
+    is the layer's, and the program is not simulated a second time.
     """
     from dlpsim.compiler import compile_layer
     from dlpsim.sim import simulate
@@ -220,10 +222,12 @@ def run_network(network: Network, machine: MachineConfig, *, max_cycles: int | N
         body = "\n".join(line for line in compiled.text.splitlines() if not line.startswith(";"))
         if body not in simulated:
             budget = None if max_cycles is None else max_cycles - used
-            try:
-                stats = simulate(compiled.program, machine, max_cycles=budget, fast_forward=fast_forward)
-            except RunLimitError:
-                stats = None
+            stats = compiled.measured if fast_forward else None  # run by the compiler already
+            if stats is None:
+                try:
+                    stats = simulate(compiled.program, machine, max_cycles=budget, fast_forward=fast_forward)
+                except RunLimitError:
+                    stats = None
             if stats is None or not stats.complete:
                 raise RunLimitError(f"{network.name}: error: layer {node.name} would pass the limit of "
                                     f"{max_cycles:,} cycles for the network ({used:,} used by the "

@@ -122,6 +122,14 @@ def test_compiled_figures_equal_the_simulated_ones(preset, network, layer):
 
 
 @pytest.mark.parametrize("preset, network, layer", CASES)
+def test_the_compilers_own_run_is_the_programs(preset, network, layer):
+    """A matrix layer's program is simulated (without its header) to choose the mapping: that
+    run, kept for net run, is what simulating the program gives."""
+    _, _, result, stats = compiled(preset, network, layer)
+    assert result.measured == (stats if result.mapping.problem.matrix else None)
+
+
+@pytest.mark.parametrize("preset, network, layer", CASES)
 def test_tiles_fit_the_memories(preset, network, layer):
     _, machine, result, _ = compiled(preset, network, layer)
     bind(result.program, machine)  # refuses an addressed operand beyond its memory
@@ -290,6 +298,8 @@ def test_net_run_stops_at_the_cycle_limit_naming_the_layer():
     first = run.layers[0].cycles
     _refused(invoke("net", "run", "lenet5", "--max-cycles", str(first + 1)),
              "lenet5: error: layer tanh1 would pass the limit of", f"({first:,} used by the layers before it")
+    _refused(invoke("net", "run", "lenet5", "--max-cycles", str(first - 1)),  # c1: run by the compiler
+             f"lenet5: error: layer c1 would pass the limit of {first - 1:,} cycles", "(0 used by")
     assert invoke("net", "run", "lenet5", "--max-cycles", str(run.cycles)).exit_code == 0
 
 

@@ -14,6 +14,7 @@ from collections import Counter
 from dataclasses import dataclass
 from fractions import Fraction
 from math import ceil
+from typing import TYPE_CHECKING
 
 from dlpsim.asm import Program, assemble
 from dlpsim.asm.opcodes import ComputeType
@@ -36,6 +37,9 @@ from dlpsim.machine import MachineConfig
 from dlpsim.units import describe_size
 from dlpsim.workloads.layers import Layer, format_shape
 
+if TYPE_CHECKING:
+    from dlpsim.sim.stats import Stats
+
 __all__ = ["CompiledLayer", "compile_layer"]
 
 
@@ -50,6 +54,9 @@ class CompiledLayer:
     dram_bytes: int  # the program's DRAM traffic
     compute_bound_cycles: int
     dram_bound_cycles: int
+    # What simulate() gives for this program (fast-forwarding), when the compiler ran it to choose
+    # the mapping (a matrix layer); None if it did not.
+    measured: Stats | None = None
 
     @property
     def bound_cycles(self) -> int:
@@ -166,42 +173,52 @@ def compile_layer(layer: Layer, machine: MachineConfig) -> CompiledLayer:
         return CompiledLayer(layer, machine, None, text, assemble(text, f"{layer.label}.asm"), 0, 0, 0, 0)
     check_lowering(layer, problem)
     try:
-        mapping, body, tried = _select(dataclasses.replace(problem, name="", description=""), machine)
+        choice = _select(dataclasses.replace(problem, name="", description=""), machine)
     except WorkloadError as error:  # the search knows shapes, not names
         raise WorkloadError(f"{layer.label}: {error.message}", error.where) from None
-    mapping = dataclasses.replace(mapping, problem=problem)
+    mapping, body = dataclasses.replace(choice.mapping, problem=problem), choice.body
+    file = f"{layer.label}.asm"
     header = _header(layer, problem, mapping, machine, body.cores_used, body.macs, body.dram_bytes,
-                     body.compute_bound_cycles, body.dram_bound_cycles, body.where, tried)
+                     body.compute_bound_cycles, body.dram_bound_cycles, body.where, choice.tried)
     text = "\n".join(header) + "\n\n" + body.text
-    return CompiledLayer(layer, machine, mapping, text, assemble(text, f"{layer.label}.asm"), body.macs,
-                         body.dram_bytes, body.compute_bound_cycles, body.dram_bound_cycles)
+    # The header is comments: the simulated run of the body alone is this program's.
+    measured = None if choice.measured is None else dataclasses.replace(choice.measured, program=file)
+    return CompiledLayer(layer, machine, mapping, text, assemble(text, file), body.macs, body.dram_bytes,
+                         body.compute_bound_cycles, body.dram_bound_cycles, measured)
+
+
+@dataclass(frozen=True)
+class _Choice:
+    mapping: Mapping
+    body: _Body  # its program
+    tried: int  # how many candidates were simulated to find it
+    measured: Stats | None  # its program's simulated run (None: chosen by the estimate alone)
 
 
 @functools.lru_cache(maxsize=1024)
-def _select(problem: Problem, machine: MachineConfig) -> tuple[Mapping, _Body, int]:
-    """The mapping to use, its program, and how many candidates were simulated to find it
-    (cached by shape: a network repeats layers)."""
+def _select(problem: Problem, machine: MachineConfig) -> _Choice:
+    """The mapping to use (cached by shape: a network repeats layers)."""
     candidates = choose_mappings(problem, machine, KEPT_MAPPINGS)
     if not problem.matrix:  # streaming vector work: the estimate is as good as a measurement
         body, _ = _build(problem, candidates[0], machine)
-        return candidates[0], body, 1
+        return _Choice(candidates[0], body, 1, None)
     from dlpsim.sim import simulate  # the compiler's own measuring stick
 
     first, program = _build(problem, candidates[0], machine)
-    fastest, fastest_body, fastest_cycles = candidates[0], first, simulate(program, machine).cycles
+    fastest, fastest_body, measured = candidates[0], first, simulate(program, machine)
     tried = 1
     for mapping in candidates[1:]:
-        if first.bound_cycles >= GOOD_ENOUGH * fastest_cycles:
+        if first.bound_cycles >= GOOD_ENOUGH * measured.cycles:
             break
         tried += 1
         body, program = _build(problem, mapping, machine)
         try:  # a candidate that cannot beat the fastest so far is stopped at its time
-            stats = simulate(program, machine, max_cycles=fastest_cycles - 1)
+            stats = simulate(program, machine, max_cycles=measured.cycles - 1)
         except RunLimitError:
             continue
         if stats.complete:
-            fastest, fastest_body, fastest_cycles = mapping, body, stats.cycles
-    return fastest, fastest_body, tried
+            fastest, fastest_body, measured = mapping, body, stats
+    return _Choice(fastest, fastest_body, tried, measured if measured.complete else None)
 
 
 def _build(problem: Problem, mapping: Mapping, machine: MachineConfig) -> tuple[_Body, Program]:
