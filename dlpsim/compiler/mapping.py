@@ -144,97 +144,107 @@ def _span_total(split: Split, stride: int, padding: int, kernel: int, size: int)
                                   for lo, hi in split.ranges()))
 
 
-def _estimate(problem: Problem, tile: Tile, order: str, machine: MachineConfig, rates: _Rates,
-              staged: str | None = None) -> tuple[float, float]:
-    """Cycles the pipeline should take with this tile, order and staging, and the DRAM bytes
-    it moves (floats: it only ranks mappings; infinite if the staged data do not fit)."""
-    groups = Split(problem.groups, tile.groups)
-    outs = Split(problem.out_channels, tile.out_channels)
-    ins = Split(problem.in_channels, tile.in_channels)
-    rows = Split(problem.out_height, tile.rows)
-    columns = Split(problem.out_width, tile.columns)
-    spatial = rows.count * columns.count
-    tasks = groups.count * outs.count * ins.count * spatial
+class _Estimate:
+    """The estimate of one tile's pipeline: called with a loop order and a staging, the cycles
+    the pipeline should take and the DRAM bytes it moves (floats: it only ranks mappings;
+    infinite if the staged data do not fit). What does not depend on the order or the staging
+    is worked out once, for all of them."""
 
-    # Input slabs, halo included, summed over the spatial tiles, for all channels.
-    slab_area = (_span_total(rows, problem.stride[0], problem.padding[0], problem.kernel[0],
-                             problem.in_height)
-                 * _span_total(columns, problem.stride[1], problem.padding[1], problem.kernel[1],
-                               problem.in_width))
-    input_once = (slab_area * problem.groups * problem.in_channels * problem.input_tensors
-                  * problem.bytes_per_element)
-    weights_once = problem.weight_bytes
-    cores = machine.compute_cores
-    if order == "weights-outer":  # for group, out block: for spatial tile: for in chunk
-        weights = weights_once * (spatial if ins.count > 1 else 1)
-        inputs = input_once * (outs.count if spatial > 1 or ins.count > 1 else 1)
-        # a core's share of the weight blocks, when the cores split the output channels
-        weight_share = weights_once / min(cores, groups.count * outs.count)
-    else:  # for group, spatial tile: for out block: for in chunk
-        weights = weights_once * (spatial if outs.count > 1 or ins.count > 1 else 1)
-        inputs = input_once * (outs.count if ins.count > 1 else 1)
-        weight_share = weights_once  # every core passes over every weight block
-    if weight_share <= machine.core.wram.capacity_bytes:  # resident: each block fetched once per core
-        weights = min(weights, weight_share * min(cores, tasks))
+    def __init__(self, problem: Problem, tile: Tile, machine: MachineConfig, rates: _Rates):
+        self.problem, self.tile, self.machine, self.rates = problem, tile, machine, rates
+        rows = Split(problem.out_height, tile.rows)
+        columns = Split(problem.out_width, tile.columns)
+        self.groups = Split(problem.groups, tile.groups).count
+        self.outs = Split(problem.out_channels, tile.out_channels).count
+        self.ins = Split(problem.in_channels, tile.in_channels).count
+        self.spatial = rows.count * columns.count
+        self.tasks = self.groups * self.outs * self.ins * self.spatial
+        # Input slabs, halo included, summed over the spatial tiles, for all channels.
+        slab_area = (_span_total(rows, problem.stride[0], problem.padding[0], problem.kernel[0],
+                                 problem.in_height)
+                     * _span_total(columns, problem.stride[1], problem.padding[1], problem.kernel[1],
+                                   problem.in_width))
+        self.input_once = (slab_area * problem.groups * problem.in_channels * problem.input_tensors
+                           * problem.bytes_per_element)
+        self.block = _weight_block_bytes(problem, tile)
+        self.slab = _slab_bytes(problem, tile)
+        self.output_tile = _output_tile_bytes(problem, tile)
 
-    # Staging: the memory core fetches one operand into the SharedRAM once, in the order the
-    # cores first need it, and the cores copy it from there over their own links.
-    staged_bytes = {"weights": weights_once, "input": input_once}.get(staged, 0)
-    if staged and staged_bytes > machine.shared.capacity_bytes:
-        return float("inf"), float("inf")
-    copied = {"weights": weights, "input": inputs}.get(staged, 0)  # bytes over the SharedRAM links
-    core_weights = 0 if staged == "weights" else weights
-    core_inputs = 0 if staged == "input" else inputs
-    traffic = (staged_bytes + core_weights + core_inputs + problem.output_bytes
-               + problem.extra_input_bytes)
+    def __call__(self, order: str, staged: str | None = None) -> tuple[float, float]:
+        problem, tile, machine = self.problem, self.tile, self.machine
+        groups, outs, ins, spatial, tasks = self.groups, self.outs, self.ins, self.spatial, self.tasks
+        input_once = self.input_once
+        weights_once = problem.weight_bytes
+        cores = machine.compute_cores
+        if order == "weights-outer":  # for group, out block: for spatial tile: for in chunk
+            weights = weights_once * (spatial if ins > 1 else 1)
+            inputs = input_once * (outs if spatial > 1 or ins > 1 else 1)
+            # a core's share of the weight blocks, when the cores split the output channels
+            weight_share = weights_once / min(cores, groups * outs)
+        else:  # for group, spatial tile: for out block: for in chunk
+            weights = weights_once * (spatial if outs > 1 or ins > 1 else 1)
+            inputs = input_once * (outs if ins > 1 else 1)
+            weight_share = weights_once  # every core passes over every weight block
+        if weight_share <= machine.core.wram.capacity_bytes:  # resident: each block fetched once per core
+            weights = min(weights, weight_share * min(cores, tasks))
 
-    storing = tasks // ins.count  # tasks that finish an output tile
-    # Cores share out whole output tiles (a tile's partial sums stay on one core); with a staged
-    # operand, whole passes over it (every core must need its pieces in the same order).
-    units = {"weights": groups.count * spatial, "input": groups.count * outs.count}.get(staged, storing)
-    cores = min(machine.compute_cores, units)
-    dram_per_cycle = rates.dram
-    compute = rates.compute_cycles(problem) / tasks
-    if staged:  # the copies use the core's own SharedRAM link, beside the compute
-        compute = max(compute, copied / tasks / rates.shared)
-    # A step lasts as long as its compute or its DRAM traffic at the core's share of the link.
-    # Weight chunks spread evenly over the steps; input slabs and write-backs come only in some.
-    ratio = cores / dram_per_cycle
-    weight_step = (core_weights + (staged_bytes if staged else 0) / cores) / tasks * ratio
-    reloads = ins.count > 1 or (order == "weights-outer" and spatial > 1)
-    input_steps = tasks if reloads else (tasks / outs.count if order == "input-outer" else groups.count)
-    input_step = (core_inputs + problem.extra_input_bytes) / input_steps * ratio
-    store_step = problem.output_bytes / storing * ratio
-    with_input, with_store = input_steps / tasks, storing / tasks
-    both = min(with_input, with_store)
-    per_task = (both * max(compute, weight_step + input_step + store_step)
-                + (with_input - both) * max(compute, weight_step + input_step)
-                + (with_store - both) * max(compute, weight_step + store_step)
-                + (1 - max(with_input, with_store)) * max(compute, weight_step))
-    block = _weight_block_bytes(problem, tile)
-    slab = _slab_bytes(problem, tile)
-    # Before the first step: the first weight block and input slab of every core (the
-    # memory core stages two pieces ahead of the cores).
-    first = {"weights": 2 * block + cores * slab, "input": 2 * slab + cores * block}
-    fill = first.get(staged, cores * (slab + block)) / dram_per_cycle
-    drain = _output_tile_bytes(problem, tile) * cores / dram_per_cycle
-    # The busiest core sets the pace. With few units per core the granularity shows, and
-    # full-size units (not the smaller ones at the edges) are what the busiest core gets.
-    heaviest = (min(tile.groups, problem.groups) * groups.count / problem.groups)
-    if staged != "input":
-        heaviest *= (min(tile.rows, problem.out_height) * min(tile.columns, problem.out_width) * spatial
-                     / (problem.out_height * problem.out_width))
-    if staged != "weights":
-        heaviest *= min(tile.out_channels, problem.out_channels) * outs.count / problem.out_channels
-    share = ceil(units / cores) if units <= 4 * cores else units / cores
-    unit_time = heaviest * (tasks / units) * per_task
-    pipeline = share * unit_time
-    if staged:  # every core's first pass waits for the whole operand to be staged, and the
-        # staging shares the DRAM link with the rest of that pass's traffic
-        first_pass = (staged_bytes + (traffic - staged_bytes) / share) / dram_per_cycle
-        pipeline = max(pipeline, first_pass + (share - 1) * unit_time)
-    # Many tiny tasks cost real overhead the averages hide (rounding up every step, edge tiles).
-    return max(pipeline, traffic / dram_per_cycle) + fill + drain + tasks / cores, traffic
+        # Staging: the memory core fetches one operand into the SharedRAM once, in the order the
+        # cores first need it, and the cores copy it from there over their own links.
+        staged_bytes = {"weights": weights_once, "input": input_once}.get(staged, 0)
+        if staged and staged_bytes > machine.shared.capacity_bytes:
+            return float("inf"), float("inf")
+        copied = {"weights": weights, "input": inputs}.get(staged, 0)  # bytes over the SharedRAM links
+        core_weights = 0 if staged == "weights" else weights
+        core_inputs = 0 if staged == "input" else inputs
+        traffic = (staged_bytes + core_weights + core_inputs + problem.output_bytes
+                   + problem.extra_input_bytes)
+
+        storing = tasks // ins  # tasks that finish an output tile
+        # Cores share out whole output tiles (a tile's partial sums stay on one core); with a staged
+        # operand, whole passes over it (every core must need its pieces in the same order).
+        units = {"weights": groups * spatial, "input": groups * outs}.get(staged, storing)
+        cores = min(machine.compute_cores, units)
+        dram_per_cycle = self.rates.dram
+        compute = self.rates.compute_cycles(problem) / tasks
+        if staged:  # the copies use the core's own SharedRAM link, beside the compute
+            compute = max(compute, copied / tasks / self.rates.shared)
+        # A step lasts as long as its compute or its DRAM traffic at the core's share of the link.
+        # Weight chunks spread evenly over the steps; input slabs and write-backs come only in some.
+        ratio = cores / dram_per_cycle
+        weight_step = (core_weights + (staged_bytes if staged else 0) / cores) / tasks * ratio
+        reloads = ins > 1 or (order == "weights-outer" and spatial > 1)
+        input_steps = tasks if reloads else (tasks / outs if order == "input-outer" else groups)
+        input_step = (core_inputs + problem.extra_input_bytes) / input_steps * ratio
+        store_step = problem.output_bytes / storing * ratio
+        with_input, with_store = input_steps / tasks, storing / tasks
+        both = min(with_input, with_store)
+        per_task = (both * max(compute, weight_step + input_step + store_step)
+                    + (with_input - both) * max(compute, weight_step + input_step)
+                    + (with_store - both) * max(compute, weight_step + store_step)
+                    + (1 - max(with_input, with_store)) * max(compute, weight_step))
+        block, slab = self.block, self.slab
+        # Before the first step: the first weight block and input slab of every core (the
+        # memory core stages two pieces ahead of the cores).
+        first = {"weights": 2 * block + cores * slab, "input": 2 * slab + cores * block}
+        fill = first.get(staged, cores * (slab + block)) / dram_per_cycle
+        drain = self.output_tile * cores / dram_per_cycle
+        # The busiest core sets the pace. With few units per core the granularity shows, and
+        # full-size units (not the smaller ones at the edges) are what the busiest core gets.
+        heaviest = (min(tile.groups, problem.groups) * groups / problem.groups)
+        if staged != "input":
+            heaviest *= (min(tile.rows, problem.out_height) * min(tile.columns, problem.out_width) * spatial
+                         / (problem.out_height * problem.out_width))
+        if staged != "weights":
+            heaviest *= min(tile.out_channels, problem.out_channels) * outs / problem.out_channels
+        share = ceil(units / cores) if units <= 4 * cores else units / cores
+        unit_time = heaviest * (tasks / units) * per_task
+        pipeline = share * unit_time
+        if staged:  # every core's first pass waits for the whole operand to be staged, and the
+            # staging shares the DRAM link with the rest of that pass's traffic
+            first_pass = (staged_bytes + (traffic - staged_bytes) / share) / dram_per_cycle
+            pipeline = max(pipeline, first_pass + (share - 1) * unit_time)
+        # Many tiny tasks cost real overhead the averages hide (rounding up every step, edge tiles).
+        return max(pipeline, traffic / dram_per_cycle) + fill + drain + tasks / cores, traffic
 
 
 @dataclass(frozen=True)
@@ -312,10 +322,11 @@ def _choose(problem: Problem, machine: MachineConfig) -> tuple[Mapping, ...]:
                                              nram, wram)
                     if tile is None:
                         continue
+                    estimate = _Estimate(problem, tile, machine, rates)
                     for order, staged in variants:
                         if staged and ceil(problem.groups / tile.groups) > 1:
                             continue
-                        cycles, traffic = _estimate(problem, tile, order, machine, rates, staged)
+                        cycles, traffic = estimate(order, staged)
                         if cycles == float("inf"):
                             continue
                         # Time first; of two mappings within a percent, the one moving less data.
@@ -343,7 +354,7 @@ def _widest_reduction(problem: Problem, tile: Tile, nram: int, wram: int) -> Til
     found = None
     while low <= high:
         middle = (low + high) // 2
-        candidate = dataclasses.replace(tile, in_channels=sizes[middle])
+        candidate = Tile(tile.groups, tile.out_channels, sizes[middle], tile.rows, tile.columns)
         need_nram, need_wram = footprint(problem, candidate)
         if need_nram <= nram and need_wram <= wram:
             found, low = candidate, middle + 1
