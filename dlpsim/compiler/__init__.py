@@ -49,7 +49,6 @@ class CompiledLayer:
     machine: MachineConfig
     mapping: Mapping | None  # None for a layer with nothing to move or compute (concat)
     text: str
-    program: Program
     macs: int  # in the program, equal to the layer's
     dram_bytes: int  # the program's DRAM traffic
     compute_bound_cycles: int
@@ -57,6 +56,12 @@ class CompiledLayer:
     # What simulate() gives for this program (fast-forwarding), when the compiler ran it to choose
     # the mapping (a matrix layer); None if it did not.
     measured: Stats | None = None
+
+    @functools.cached_property
+    def program(self) -> Program:
+        """The text assembled, when first asked for (net run does not need the program of a
+        layer the compiler has simulated)."""
+        return assemble(self.text, f"{self.layer.label}.asm")
 
     @property
     def bound_cycles(self) -> int:
@@ -170,21 +175,21 @@ def compile_layer(layer: Layer, machine: MachineConfig) -> CompiledLayer:
         text = "\n".join([f".machine {machine.name}", *body]) + "\n"
         header = _header(layer, None, None, machine, 0, 0, 0, 0, 0)
         text = "\n".join(header) + "\n\n" + text
-        return CompiledLayer(layer, machine, None, text, assemble(text, f"{layer.label}.asm"), 0, 0, 0, 0)
+        return CompiledLayer(layer, machine, None, text, 0, 0, 0, 0)
     check_lowering(layer, problem)
     try:
         choice = _select(dataclasses.replace(problem, name="", description=""), machine)
     except WorkloadError as error:  # the search knows shapes, not names
         raise WorkloadError(f"{layer.label}: {error.message}", error.where) from None
     mapping, body = dataclasses.replace(choice.mapping, problem=problem), choice.body
-    file = f"{layer.label}.asm"
     header = _header(layer, problem, mapping, machine, body.cores_used, body.macs, body.dram_bytes,
                      body.compute_bound_cycles, body.dram_bound_cycles, body.where, choice.tried)
     text = "\n".join(header) + "\n\n" + body.text
     # The header is comments: the simulated run of the body alone is this program's.
-    measured = None if choice.measured is None else dataclasses.replace(choice.measured, program=file)
-    return CompiledLayer(layer, machine, mapping, text, assemble(text, file), body.macs, body.dram_bytes,
-                         body.compute_bound_cycles, body.dram_bound_cycles, measured)
+    measured = (None if choice.measured is None
+                else dataclasses.replace(choice.measured, program=f"{layer.label}.asm"))
+    return CompiledLayer(layer, machine, mapping, text, body.macs, body.dram_bytes, body.compute_bound_cycles,
+                         body.dram_bound_cycles, measured)
 
 
 @dataclass(frozen=True)
