@@ -46,6 +46,11 @@ def tasks(mapping: Mapping) -> list[Task]:
     groups, outs, ins = mapping.group_split, mapping.out_split, mapping.in_split
     rows, columns = mapping.row_split, mapping.column_split
     spatial = [(r, c) for r in rows.ranges() for c in columns.ranges()]
+    # the input rows x columns each spatial tile reads, halo included
+    row_spans = {r: input_span(*r, problem.stride[0], problem.padding[0], problem.kernel[0],
+                               problem.in_height, problem.out_height) for r in rows.ranges()}
+    column_spans = {c: input_span(*c, problem.stride[1], problem.padding[1], problem.kernel[1],
+                                  problem.in_width, problem.out_width) for c in columns.ranges()}
     in_chunks = ins.ranges()
     last_chunk = in_chunks[-1]
     outputs_done = 0
@@ -56,10 +61,7 @@ def tasks(mapping: Mapping) -> list[Task]:
         (g0, g1), (n0, n1), (k0, k1) = group, out, chunk
         (r0, r1), (c0, c1) = place
         gb, nb, kc = g1 - g0, n1 - n0, k1 - k0
-        h0, h1 = input_span(r0, r1, problem.stride[0], problem.padding[0], problem.kernel[0],
-                            problem.in_height, problem.out_height)
-        w0, w1 = input_span(c0, c1, problem.stride[1], problem.padding[1], problem.kernel[1],
-                            problem.in_width, problem.out_width)
+        (h0, h1), (w0, w1) = row_spans[place[0]], column_spans[place[1]]
         per_channel = (kc * problem.window if problem.matrix else 0)
         per_channel += problem.per_channel_values if k0 == 0 else 0
         weight_bytes = gb * nb * per_channel * element
