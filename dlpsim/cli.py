@@ -49,6 +49,12 @@ def _load(program: Program | None, preset: str | None, config_file: str | None, 
     return load_machine(preset, config_file, overrides)
 
 
+_no_fast_forward = click.option(
+    "--no-fast-forward", "no_fast_forward", is_flag=True,
+    help="Simulate every loop iteration event by event instead of skipping the repeats "
+         "of a steady state (the results are the same; for checking and timing).")
+
+
 def _guarded(function):
     """Turn user errors into exit status 2 and bugs into exit status 1, never a bare traceback."""
     @functools.wraps(function)
@@ -93,9 +99,7 @@ def main():
 @click.option("--show", is_flag=True, help="Open the timeline in a window (needs a display).")
 @click.option("--max-cycles", type=click.IntRange(min=1), default=DEFAULT_MAX_CYCLES, show_default=True,
               help="Stop a run that exceeds this many cycles (and refuse one that provably would).")
-@click.option("--no-fast-forward", "no_fast_forward", is_flag=True,
-              help="Simulate every loop iteration event by event instead of skipping the repeats "
-                   "of a steady state (the results are the same; for checking and timing).")
+@_no_fast_forward
 @_guarded
 def run(program_file, preset, config_file, overrides, as_json, trace_file, timeline_file, show, max_cycles,
         no_fast_forward):
@@ -289,9 +293,7 @@ def _network_machine(preset, config_file, overrides):
               help="Also write one row per layer, and a TOTAL row, to FILE.")
 @click.option("--max-cycles", type=click.IntRange(min=1), default=DEFAULT_MAX_CYCLES, show_default=True,
               help="Stop when the layers together exceed this many cycles.")
-@click.option("--no-fast-forward", "no_fast_forward", is_flag=True,
-              help="Simulate every loop iteration event by event instead of skipping the repeats "
-                   "of a steady state (the results are the same; for checking and timing).")
+@_no_fast_forward
 @_guarded
 def net_run(name, preset, config_file, overrides, as_json, csv_file, max_cycles, no_fast_forward):
     """Compile and simulate every layer of NAME, one after another, and report each and the total.
