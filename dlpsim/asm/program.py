@@ -156,21 +156,42 @@ class Program:
         return tuple(statements)
 
 
-def expand(statements: tuple[Statement, ...]) -> Iterator[Instruction]:
-    """The dynamic instruction stream: loops unrolled lazily, never materialised.
+@dataclass(frozen=True)
+class Repeat:
+    """A loop as the stream runs it: one that issues something (count >= 1), body normalised."""
+
+    count: int
+    body: tuple[Instruction | Repeat, ...]
+
+
+def normalised(statements: tuple[Statement, ...]) -> tuple[Instruction | Repeat, ...]:
+    """The statements as the stream runs them, with the two shortcuts of the dynamic stream.
 
     A loop whose body issues nothing is skipped, however large its count, and one whose body
     issues nothing but syncs issues one sync: a sync right after a sync waits for nothing.
     """
+    result: list[Instruction | Repeat] = []
     for statement in statements:
-        if isinstance(statement, Loop):
-            if not statement.count or not dynamic_count(statement.body, INSTRUCTION_TYPES):
-                continue
-            if not dynamic_count(statement.body, (Move, Compute, Barrier)):
-                yield next(s for s in walk(statement.body) if isinstance(s, Sync))
-                continue
+        if not isinstance(statement, Loop):
+            result.append(statement)
+        elif statement.count and dynamic_count(statement.body, INSTRUCTION_TYPES):
+            if dynamic_count(statement.body, (Move, Compute, Barrier)):
+                result.append(Repeat(statement.count, normalised(statement.body)))
+            else:
+                result.append(next(s for s in walk(statement.body) if isinstance(s, Sync)))
+    return tuple(result)
+
+
+def expand(statements: tuple[Statement, ...]) -> Iterator[Instruction]:
+    """The dynamic instruction stream: loops unrolled lazily, never materialised (see normalised())."""
+    yield from _unrolled(normalised(statements))
+
+
+def _unrolled(statements: tuple[Instruction | Repeat, ...]) -> Iterator[Instruction]:
+    for statement in statements:
+        if isinstance(statement, Repeat):
             for _ in range(statement.count):
-                yield from expand(statement.body)
+                yield from _unrolled(statement.body)
         else:
             yield statement
 

@@ -1,8 +1,9 @@
 """A control unit's position in its instruction stream, kept as explicit loop frames.
 
 ``expand()`` (dlpsim.asm.program) defines the dynamic stream; a StreamCursor yields
-the same instructions, but holds its position as data: one frame per open loop,
-with the index of the next statement of the loop body and the iteration it is in.
+the same instructions from the same normalised() statements, but holds its position as
+data: one frame per open loop, with the index of the next statement of the loop body
+and the iteration it is in.
 Fast-forward (dlpsim.sim.fastforward) reads that position to recognise a repeated
 machine state and moves an iteration counter forward to skip the repeats, which a
 generator's hidden locals would not allow.
@@ -11,46 +12,8 @@ generator's hidden locals would not allow.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 
-from dlpsim.asm.program import INSTRUCTION_TYPES, Barrier, Compute, Loop, Move, Statement, Sync, dynamic_count
-
-
-@dataclass(frozen=True)
-class _Repeat:
-    """A loop that issues something, its body normalised the same way (count >= 1)."""
-
-    count: int
-    body: tuple
-
-
-def normalise(statements: tuple[Statement, ...]) -> tuple:
-    """The statements with expand()'s two shortcuts applied once, ahead of the run.
-
-    A loop that issues nothing disappears; a loop that issues nothing but syncs becomes
-    its first sync (a sync right after a sync waits for nothing).
-    """
-    result: list = []
-    for statement in statements:
-        if not isinstance(statement, Loop):
-            result.append(statement)
-        elif statement.count and dynamic_count(statement.body, INSTRUCTION_TYPES):
-            if dynamic_count(statement.body, (Move, Compute, Barrier)):
-                result.append(_Repeat(statement.count, normalise(statement.body)))
-            else:
-                result.append(_first_sync(statement.body))
-    return tuple(result)
-
-
-def _first_sync(statements: tuple[Statement, ...]) -> Sync:
-    for statement in statements:
-        if isinstance(statement, Sync):
-            return statement
-        if isinstance(statement, Loop) and statement.count:
-            inner = _first_sync(statement.body)
-            if inner is not None:
-                return inner
-    return None
+from dlpsim.asm.program import Repeat, Statement, normalised
 
 
 class StreamCursor:
@@ -62,7 +25,7 @@ class StreamCursor:
     """
 
     def __init__(self, statements: tuple[Statement, ...]):
-        self.frames: list[list] = [[normalise(statements), 0, 0, 1]]
+        self.frames: list[list] = [[normalised(statements), 0, 0, 1]]
         self.on_iteration = None
 
     def __iter__(self) -> Iterator:
@@ -74,7 +37,7 @@ class StreamCursor:
             if index < len(body):
                 statement = body[index]
                 frame[1] = index + 1
-                if type(statement) is _Repeat:
+                if type(statement) is Repeat:
                     frames.append([statement.body, 0, 0, statement.count])
                 else:
                     yield statement
