@@ -229,21 +229,23 @@ def run_network(network: Network, machine: MachineConfig, *, max_cycles: int | N
                 except RunLimitError:
                     stats = None
             if stats is None or not stats.complete:
-                raise RunLimitError(f"{network.name}: error: layer {node.name} would pass the limit of "
-                                    f"{max_cycles:,} cycles for the network ({used:,} used by the "
-                                    "layers before it; raise it with --max-cycles)")
+                raise _over_the_limit(network, node.name, max_cycles, used)
             simulated[body] = (stats.mac_operations, stats.dram_bytes, stats.cycles,
                                stats.compute_bound_cycles, stats.dram_bound_cycles)
         macs, dram_bytes, cycles, compute_bound, dram_bound = simulated[body]
         if max_cycles is not None and used + cycles > max_cycles:
-            raise RunLimitError(f"{network.name}: error: layer {node.name} would pass the limit of "
-                                f"{max_cycles:,} cycles for the network ({used:,} used by the layers "
-                                "before it; raise it with --max-cycles)")
+            raise _over_the_limit(network, node.name, max_cycles, used)
         used += cycles
         layers.append(LayerRun(node.name, layer.kind, layer.describe(), macs, dram_bytes, cycles,
                                compute_bound, dram_bound, machine.peak_macs_per_cycle))
     return NetworkRun(network.name, network.description, machine.name, machine.clock_hz,
                       machine.compute_cores, machine.peak_macs_per_cycle, tuple(layers))
+
+
+def _over_the_limit(network: Network, layer: str, max_cycles: int, used: int) -> RunLimitError:
+    return RunLimitError(f"{network.name}: error: layer {layer} would pass the limit of {max_cycles:,} "
+                         f"cycles for the network ({used:,} used by the layers before it; raise it "
+                         "with --max-cycles)")
 
 
 # -- the table `dlpsim net run` prints ---------------------------------------------------------

@@ -63,10 +63,14 @@ class ControlUnit:
         self.holding: Instruction | None = None  # the instruction being issued, or the sync/barrier
         self.waiting_for: str | None = None  # the cause it is waiting for now, if any
         self.waiting_since = 0
-        self.waiting_at: Barrier | None = None  # the barrier it is blocked on, if any
         self.spin_cycle, self.spins = -1, 0  # syncs and barriers issued in cycle spin_cycle
         if recorder is not None:
             recorder.declare(core, "control")
+
+    @property
+    def waiting_at(self) -> Barrier | None:
+        """The barrier it is blocked on, if any."""
+        return self.holding if self.waiting_for == "barrier" else None
 
     def start(self) -> None:
         """Begin issuing at the current cycle, after whatever is already scheduled for it."""
@@ -93,7 +97,6 @@ class ControlUnit:
             return self._sync()
         if cause == "barrier":
             self._charge()
-            self.waiting_at = None
             self.barriers_passed += 1
             return True
         if cause == "issuing":
@@ -130,7 +133,6 @@ class ControlUnit:
         self._charge()
         if type(self.holding) is Barrier:
             self._wait("barrier")
-            self.waiting_at = self.holding
             self.barrier.arrive().callbacks.append(self._resume)
             return False
         return True

@@ -97,8 +97,6 @@ class FastForward:
         self.links = links
         self.barrier = barrier
         self.max_cycles = max_cycles
-        self.skipped_cycles = 0  # how much of the run was skipped, for benchmarks
-        self.skips = 0
         self._queue_names = {id(queue): f"{queue.core}.{queue.kind}" for queue in queues}
         self._seen: dict[tuple, _Observation] = {}
         self._stride = 1  # observe at every stride-th loop iteration
@@ -294,8 +292,6 @@ class FastForward:
         for link in self.links:
             link.divided_at += shift
         self._shift_time(shift)
-        self.skipped_cycles += shift
-        self.skips += 1
         return True
 
     def _shift_time(self, shift: int) -> None:
