@@ -27,7 +27,7 @@ from pathlib import Path
 
 from dlpsim.asm import assemble_file
 from dlpsim.machine import load_machine
-from dlpsim.network_run import run_network
+from dlpsim.run.network import run_network
 from dlpsim.sim import simulate
 from dlpsim.workloads import get_network
 
@@ -66,7 +66,7 @@ def network_rows(networks: list[str], presets: list[str]) -> tuple[list[list[str
             started = time.perf_counter()
             run = run_network(network, load_machine(preset), max_cycles=None)
             wall = time.perf_counter() - started
-            bound = [layer for layer in run.layers if layer.bound_kind == "compute"]
+            bound = [layer for layer in run.layers if layer.bound.kind == "compute"]
             efficiencies = [float(layer.efficiency) for layer in bound]
             worst = min(bound, key=lambda layer: (layer.efficiency, layer.name))
             ok = all(value >= TARGET for value in efficiencies)
@@ -94,7 +94,7 @@ def fc_rows() -> tuple[list[list[str]], bool]:
             hand = simulate(assemble_file(str(REPO / "programs" / program_name)), machine).cycles
             best = hand if best is None else min(best, hand)
             rows.append([name if index == 0 else "", preset if index == 0 else "",
-                         f"{cycles:,}" if index == 0 else "", f"{stats.bound_cycles:,}" if index == 0 else "",
+                         f"{cycles:,}" if index == 0 else "", f"{stats.bound.cycles:,}" if index == 0 else "",
                          program_name, f"{hand:,}", f"{cycles / hand:.3f}"])
         good &= cycles <= best
     return rows, good

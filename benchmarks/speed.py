@@ -110,7 +110,7 @@ def network_work(name: str, preset: str) -> Work:
     """Compile and simulate every layer, as `dlpsim net run` does (fresh compiler caches)."""
     def work() -> tuple[Callable[[], int], int]:
         from dlpsim import compiler
-        from dlpsim.network_run import run_network
+        from dlpsim.run.network import run_network
         from dlpsim.workloads import get_network
 
         if hasattr(compiler._select, "cache_clear"):

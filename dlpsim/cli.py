@@ -104,7 +104,7 @@ def main():
 def run(program_file, preset, config_file, overrides, as_json, trace_file, timeline_file, show, max_cycles,
         no_fast_forward):
     """Simulate PROGRAM and report cycles, time, utilization and the roofline bound."""
-    from dlpsim.analysis.report import format_summary
+    from dlpsim.analysis.summary import format_summary
     from dlpsim.sim import Recorder, simulate, write_chrome_trace
 
     if timeline_file is not None:
@@ -161,7 +161,7 @@ def report(target, preset, config_file, overrides, output_file, max_cycles):
     """
     import shlex
 
-    from dlpsim.analysis.document import (
+    from dlpsim.analysis.report import (
         network_document,
         program_document,
         report_format,
@@ -180,7 +180,7 @@ def report(target, preset, config_file, overrides, output_file, max_cycles):
         words += ["--max-cycles", str(max_cycles)]
     command = " ".join(shlex.quote(word) for word in words)
     if report_target(target) == "network":
-        from dlpsim.network_run import run_network
+        from dlpsim.run.network import run_network
         from dlpsim.workloads import load_network
 
         network = load_network(target)
@@ -301,7 +301,8 @@ def net_run(name, preset, config_file, overrides, as_json, csv_file, max_cycles,
     NAME is a built-in network (see `dlpsim net --list`) or the path of a SCALE-Sim
     topology CSV file. The machine is --preset (default dlp-s), --config and --set.
     """
-    from dlpsim.network_run import format_network_run, run_network
+    from dlpsim.analysis.network import format_network_run
+    from dlpsim.run.network import run_network
     from dlpsim.workloads import load_network
 
     network = load_network(name)
@@ -394,7 +395,7 @@ def roofline_command(preset, config_file, overrides, network_names, output_file,
     """
     from dlpsim.analysis.figures import check_output
     from dlpsim.analysis.roofline import format_roofline, load_roofline, plot_roofline, roofline
-    from dlpsim.network_run import run_network
+    from dlpsim.run.network import run_network
     from dlpsim.workloads import load_network
 
     _refuse_with_from(from_file, **{"--net": network_names, "--preset": preset, "--config": config_file,

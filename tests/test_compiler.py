@@ -31,7 +31,7 @@ from dlpsim.compiler.codegen import layout, staged_pieces, tasks
 from dlpsim.compiler.mapping import footprint
 from dlpsim.errors import WorkloadError
 from dlpsim.machine import load_machine
-from dlpsim.network_run import CSV_COLUMNS, run_network
+from dlpsim.run.network import CSV_COLUMNS, run_network
 from dlpsim.sim import simulate
 from dlpsim.sim.check import bind
 from dlpsim.workloads import Concat, Conv2d, get_network
@@ -105,20 +105,20 @@ def test_program_moves_at_least_the_compulsory_traffic(preset, network, layer):
     the_layer, _, _, stats = compiled(preset, network, layer)
     compulsory = the_layer.weight_bytes() + the_layer.input_bytes() + the_layer.output_bytes()
     assert stats.dram_bytes >= compulsory
-    assert stats.cycles >= stats.bound_cycles > 0
+    assert stats.cycles >= stats.bound.cycles > 0
 
 
 @pytest.mark.parametrize("preset, network, layer", CASES)
 def test_compiled_figures_equal_the_simulated_ones(preset, network, layer):
     _, _, result, stats = compiled(preset, network, layer)
     assert result.macs == stats.mac_operations
-    assert result.compute_bound_cycles == stats.compute_bound_cycles
+    assert result.bound.compute_cycles == stats.bound.compute_cycles
     if result.mapping.staged and result.dram_bytes != stats.dram_bytes:
         # Known compiler bug: CompiledLayer counts only the compute cores' moves, so the memory
         # core's staging traffic is missing from dram_bytes, the DRAM bound and the header.
         pytest.xfail("CompiledLayer.dram_bytes leaves out the memory core's DRAM moves")
     assert result.dram_bytes == stats.dram_bytes
-    assert result.bound_cycles == stats.bound_cycles
+    assert result.bound.cycles == stats.bound.cycles
 
 
 @pytest.mark.parametrize("preset, network, layer", CASES)
@@ -318,16 +318,16 @@ def test_net_run_totals_are_the_sums_of_the_layers(preset):
     assert [layer.name for layer in run.layers] == ["fc7_7", "fc7_8", "fc7_9", "fc7_11", "fc7_12"]
     for layer, node in zip(run.layers, get_network("textbook-fc").nodes, strict=True):
         stats = simulate(compile_layer(node.layer, machine).program, machine)
-        assert (layer.macs, layer.dram_bytes, layer.cycles, layer.bound_cycles, layer.bound_kind) == (
-            node.layer.macs, stats.dram_bytes, stats.cycles, stats.bound_cycles, stats.bound_kind)
+        assert (layer.macs, layer.dram_bytes, layer.cycles, layer.bound.cycles, layer.bound.kind) == (
+            node.layer.macs, stats.dram_bytes, stats.cycles, stats.bound.cycles, stats.bound.kind)
         assert layer.efficiency == stats.efficiency and layer.mac_utilization == stats.mac_utilization
     assert run.macs == sum(layer.macs for layer in run.layers) == get_network("textbook-fc").macs
     assert run.dram_bytes == sum(layer.dram_bytes for layer in run.layers)
     assert run.cycles == sum(layer.cycles for layer in run.layers)
-    assert run.bound_cycles == sum(layer.bound_cycles for layer in run.layers)
+    assert run.bound.cycles == sum(layer.bound.cycles for layer in run.layers)
     assert run.seconds * machine.clock_hz == run.cycles
     assert run.mac_utilization == run.macs / (machine.peak_macs_per_cycle * run.cycles)
-    assert run.efficiency == Fraction(run.bound_cycles, run.cycles)
+    assert run.efficiency == Fraction(run.bound.cycles, run.cycles)
 
 
 def test_net_run_reports_progress_in_order():
@@ -373,7 +373,7 @@ def test_net_run_json_and_csv_are_complete_and_deterministic(tmp_path):
     assert [layer["name"] for layer in layers] == [node.name for node in get_network("lenet5").nodes]
     assert list(layers[0]) == ["name", "kind", "type", "macs", "dram_bytes", "cycles", "mac_utilization",
                                "compute_bound_cycles", "dram_bound_cycles", "bound_cycles", "bound",
-                               "efficiency"]
+                               "efficiency", "mac_unit_cycles"]
     for key in ("macs", "dram_bytes", "cycles", "bound_cycles"):
         assert totals[key] == sum(layer[key] for layer in layers), key
     assert totals["macs"] == get_network("lenet5").macs

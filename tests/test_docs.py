@@ -43,8 +43,8 @@ def test_exercise_table_row_matches_the_simulator(row):
     assert row["estimate"] == stats.cycles, "the hand estimate and the simulation should agree"
     microseconds = Fraction(stats.cycles) * 10**6 / Fraction(stats.clock_hz)
     assert row["time"] == f"{float(microseconds):.3f} us"
-    kind = "compute" if stats.bound_kind == "compute" else "DRAM"
-    assert row["bound"] == f"{stats.bound_cycles} ({kind})"
+    kind = "compute" if stats.bound.kind == "compute" else "DRAM"
+    assert row["bound"] == f"{stats.bound.cycles} ({kind})"
     assert row["efficiency"] == f"{float(stats.efficiency) * 100:.1f}%"
 
 

@@ -309,9 +309,9 @@ def test_roofline_bound_and_dram_bytes(name: str) -> None:
     expected = EXPECTED[name]
     _, stats = _run(name)
     assert stats.dram_bytes == expected.dram_bytes
-    assert stats.compute_bound_cycles == expected.compute_bound
-    assert stats.dram_bound_cycles == expected.dram_bound
-    assert stats.bound_cycles == expected.bound
+    assert stats.bound.compute_cycles == expected.compute_bound
+    assert stats.bound.dram_cycles == expected.dram_bound
+    assert stats.bound.cycles == expected.bound
     assert expected.bound <= stats.cycles
 
 

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from dlpsim.analysis.document import Document, Image, Paragraph, Table, render_html, render_markdown
+from dlpsim.analysis.report import Document, Image, Paragraph, Table, render_html, render_markdown
 from dlpsim.asm import assemble_file
 from dlpsim.cli import main
 from dlpsim.machine import load_machine
-from dlpsim.network_run import run_network
+from dlpsim.run.network import run_network
 from dlpsim.sim import simulate
 from dlpsim.workloads import load_network
 
@@ -45,7 +45,7 @@ def fc_html(tmp_path_factory) -> str:
 
 def test_program_html_holds_the_simulators_numbers(fc_html):
     stats = simulate(assemble_file(FC), load_machine("dlp-s"))
-    for figure in (stats.cycles, stats.bound_cycles, stats.mac_operations, stats.dram_bytes):
+    for figure in (stats.cycles, stats.bound.cycles, stats.mac_operations, stats.dram_bytes):
         assert f"<td>{figure:,}" in fc_html or f">{figure:,}<" in fc_html, figure
     assert f"{float(stats.efficiency) * 100:.1f}%" in fc_html
     assert "<td>core0</td><td>compute</td>" in fc_html

@@ -30,7 +30,7 @@ from dlpsim.analysis.roofline import (
 )
 from dlpsim.cli import main
 from dlpsim.machine import load_machine
-from dlpsim.network_run import run_network
+from dlpsim.run.network import run_network
 from dlpsim.workloads import get_network
 
 SMALL_NETWORKS = ("lenet5", "mlp", "lstm-lm", "textbook-fc")
@@ -89,7 +89,7 @@ def test_a_point_above_the_roof_is_reported():
     machine = load_machine("dlp-s")
     run = run_network(get_network("mlp"), machine)
     fc1 = run.layer("fc1")
-    too_fast = dataclasses.replace(fc1, cycles=fc1.dram_bound_cycles // 2)  # faster than DRAM allows
+    too_fast = dataclasses.replace(fc1, cycles=fc1.bound.dram_cycles // 2)  # faster than DRAM allows
     fake = dataclasses.replace(run, layers=(too_fast, *run.layers[1:]))
     # fc1 dominates the MLP, so the whole network is pushed above the roof with it
     assert [point.layer for point in roofline(machine, [fake]).above_roof()] == ["fc1", "TOTAL"]

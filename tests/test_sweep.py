@@ -20,7 +20,7 @@ from dlpsim.analysis.sweep import (
 from dlpsim.cli import main
 from dlpsim.errors import ConfigError
 from dlpsim.machine import load_machine
-from dlpsim.network_run import run_network
+from dlpsim.run.network import run_network
 from dlpsim.workloads import get_network
 
 BANDWIDTH = "dram.bandwidth=12.8GB/s"  # exercise 6.8's bandwidth, on the DRAM link (docs/sweep.md)
@@ -103,7 +103,7 @@ def test_utilization_does_not_grow_with_the_mac_array_at_fixed_bandwidth(mlp_swe
     assert names == ("fc1", "fc2", "fc3")
     for name in names:
         layers = [point.run.layer(name) for point in mlp_sweep.points]
-        assert all(layer.bound_kind == "dram" for layer in layers), f"{name} should be bandwidth-bound"
+        assert all(layer.bound.kind == "dram" for layer in layers), f"{name} should be bandwidth-bound"
         utilization = [layer.mac_utilization for layer in layers]
         assert utilization == sorted(utilization, reverse=True), f"{name}: {utilization}"
         # bandwidth-bound: the time hardly moves while the array grows 16x
@@ -128,7 +128,7 @@ def test_csv_has_one_row_per_value_with_the_simulators_numbers(mlp_sweep, tmp_pa
         assert (int(row["macs"]), int(row["dram_bytes"]), int(row["cycles"])) == (
             run.macs, run.dram_bytes, run.cycles)
         assert float(row["mac_utilization"]) == pytest.approx(float(run.mac_utilization), abs=1e-6)
-        assert int(row["bound_cycles"]) == run.bound_cycles
+        assert int(row["bound_cycles"]) == run.bound.cycles
         for layer in run.layers:
             assert int(row[f"{layer.name}:cycles"]) == layer.cycles
             assert float(row[f"{layer.name}:mac_utilization"]) == pytest.approx(float(layer.mac_utilization),

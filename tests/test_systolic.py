@@ -324,7 +324,7 @@ def test_a_systolic_run_reports_efficiency_at_most_one():
     machine = load_machine("dlp-s", overrides=systolic("os"))
     stats = simulate(assemble("compute MAC_32 64x64x64\ncompute MAC_32 16x16x16\n"), machine)
     assert stats.cycles == 4 * 4 * (64 + 30) + 46
-    assert stats.bound_cycles == ceil((64**3 + 16**3) / 256) <= stats.cycles
+    assert stats.bound.cycles == ceil((64**3 + 16**3) / 256) <= stats.cycles
 
 
 def test_minimum_cycles_uses_the_configured_model():
@@ -395,5 +395,5 @@ def test_a_compiled_layer_runs_on_a_systolic_machine():
     machine = load_machine("dlp-s", overrides=systolic("ws"))
     compiled = compile_layer(get_network("textbook-fc").layer("fc7_8"), machine)
     stats = simulate(compiled.program, machine)
-    assert stats.complete and stats.cycles >= stats.bound_cycles
+    assert stats.complete and stats.cycles >= stats.bound.cycles
     assert stats.cycles > simulate(compiled.program, load_machine("dlp-s")).cycles  # fills and drains

@@ -149,7 +149,7 @@ def test_a_program_of_every_kind_uses_every_colour_it_should():
 
 
 def test_building_the_data_needs_no_matplotlib():
-    code = ("import sys\nimport dlpsim.analysis.timeline as t\nimport dlpsim.analysis.document\n"
+    code = ("import sys\nimport dlpsim.analysis.timeline as t\nimport dlpsim.analysis.report\n"
             "assert 'matplotlib' not in sys.modules, 'matplotlib imported'\n")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
 

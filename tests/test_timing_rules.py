@@ -886,7 +886,7 @@ def test_accounting_adds_up(text, preset, overrides, link_bytes):
         assert item.busy_cycles <= stats.cycles
         assert item.bytes <= item.bytes_per_cycle * item.busy_cycles  # a link cannot beat its bandwidth
     assert stats.dram_bytes == link_bytes["dram"]
-    assert stats.cycles >= stats.bound_cycles
+    assert stats.cycles >= stats.bound.cycles
     assert stats.efficiency <= 1
     summary = stats.to_dict()
     for name, entry in summary["cores"].items():
@@ -905,15 +905,15 @@ def test_bound_cycles_follow_the_contract():
     """)
     compute_bound = ceil(Fraction(256, 256) + Fraction(65, 64))  # 3
     dram_bound = ceil(2052 / 64)  # 33
-    assert stats.compute_bound_cycles == compute_bound
-    assert stats.dram_bound_cycles == dram_bound
-    assert stats.bound_cycles == max(compute_bound, dram_bound)
+    assert stats.bound.compute_cycles == compute_bound
+    assert stats.bound.dram_cycles == dram_bound
+    assert stats.bound.cycles == max(compute_bound, dram_bound)
     assert stats.efficiency == Fraction(dram_bound, stats.cycles)
 
 
 def test_compute_bound_divides_by_the_compute_cores():
     stats, _ = run(f".core 0\n{mac(40)}\n", "dlp-m")
-    assert stats.compute_bound_cycles == ceil(40 / 4)
+    assert stats.bound.compute_cycles == ceil(40 / 4)
     assert stats.cycles == 40
     assert stats.mac_utilization == Fraction(40 * MAC32, 4 * MAC32 * 40)
 

@@ -27,35 +27,22 @@ draws with the Agg canvas, so nothing needs a display.
 
 from __future__ import annotations
 
-import csv
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from fractions import Fraction
 
 from dlpsim.errors import UserError
 from dlpsim.machine import MachineConfig
-from dlpsim.network_run import NetworkRun
+from dlpsim.results import OPS_PER_MAC
+from dlpsim.results.files import exact_json, from_json, read_results, write_csv, write_results
+from dlpsim.run.network import NetworkRun
 from dlpsim.tables import align, percent
 
 ROOFLINE_FORMAT = "dlpsim-roofline/1"
-OPS_PER_MAC = 2
 GIGA = 10**9
 
 INTENSITY_LABEL = "operational intensity (operations per DRAM byte; 1 MAC = 2 operations)"
 PERFORMANCE_LABEL = "performance (GOP/s; 1 MAC = 2 operations)"
-
-
-def _exact(value: object) -> Fraction:
-    """A number from JSON (int, float or decimal text) as an exact fraction."""
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise ValueError(f"expected a number, got {value!r}")
-    return Fraction(repr(value)) if isinstance(value, float) else Fraction(value)
-
-
-def _plain(value: Fraction) -> int | str:
-    """A fraction for JSON, exactly: an int when whole, else ``"p/q"`` text."""
-    return value.numerator if value.denominator == 1 else f"{value.numerator}/{value.denominator}"
 
 
 @dataclass(frozen=True)
@@ -94,14 +81,15 @@ class Roof:
         return min(self.peak_ops_per_second, intensity * self.dram_bytes_per_second)
 
     def to_dict(self) -> dict:
-        return {"machine": self.machine, "clock_hz": _plain(self.clock_hz),
-                "peak_macs_per_cycle": _plain(self.peak_macs_per_cycle),
-                "dram_bytes_per_second": _plain(self.dram_bytes_per_second)}
+        return {"machine": self.machine, "clock_hz": exact_json(self.clock_hz),
+                "peak_macs_per_cycle": exact_json(self.peak_macs_per_cycle),
+                "dram_bytes_per_second": exact_json(self.dram_bytes_per_second)}
 
     @classmethod
     def from_dict(cls, data: dict) -> Roof:
-        roof = cls(str(data["machine"]), _exact(data["clock_hz"]), _exact(data["peak_macs_per_cycle"]),
-                   _exact(data["dram_bytes_per_second"]))
+        roof = cls(str(data["machine"]), Fraction(from_json(data["clock_hz"])),
+                   Fraction(from_json(data["peak_macs_per_cycle"])),
+                   Fraction(from_json(data["dram_bytes_per_second"])))
         if min(roof.clock_hz, roof.peak_macs_per_cycle, roof.dram_bytes_per_second) <= 0:
             raise ValueError("the clock, peak and bandwidth must be positive")
         return roof
@@ -142,6 +130,11 @@ class RooflinePoint:
         """Performance over the roof at this intensity: at most 1 unless the simulator is wrong."""
         return self.ops_per_second(roof) / roof.attainable_ops_per_second(self.intensity)
 
+    @property
+    def plottable(self) -> bool:
+        """Whether it has a place on the log-log chart: MACs, DRAM bytes and cycles all non-zero."""
+        return self.macs > 0 and self.dram_bytes > 0 and self.cycles > 0
+
     def to_dict(self) -> dict:
         return {"layer": self.layer, "kind": self.kind, "type": self.description, "macs": self.macs,
                 "dram_bytes": self.dram_bytes, "cycles": self.cycles, "bound": self.bound}
@@ -150,10 +143,6 @@ class RooflinePoint:
     def from_dict(cls, network: str, data: dict) -> RooflinePoint:
         return cls(network, str(data["layer"]), str(data["kind"]), str(data["type"]), int(data["macs"]),
                    int(data["dram_bytes"]), int(data["cycles"]), str(data["bound"]))
-
-
-def _plottable(point: RooflinePoint) -> bool:
-    return point.macs > 0 and point.dram_bytes > 0 and point.cycles > 0
 
 
 @dataclass(frozen=True)
@@ -191,7 +180,7 @@ class Roofline:
     def above_roof(self) -> tuple[RooflinePoint, ...]:
         """Points (layers and whole networks) faster than the roof allows: each one a simulator bug."""
         return tuple(point for network in self.networks for point in (*network.layers, network.total)
-                     if _plottable(point) and point.fraction_of_roof(self.roof) > 1)
+                     if point.plottable and point.fraction_of_roof(self.roof) > 1)
 
     # -- output ---------------------------------------------------------------------------------
     def to_dict(self) -> dict:
@@ -199,7 +188,7 @@ class Roofline:
                 "networks": [network.to_dict() for network in self.networks]}
 
     def write_json(self, path) -> None:
-        _write(path, json.dumps(self.to_dict(), indent=2) + "\n", "results file")
+        write_results(path, self.to_dict())
 
     def csv_rows(self) -> list[tuple[str, ...]]:
         """One row per plotted layer, then the network's TOTAL row, per network."""
@@ -207,7 +196,7 @@ class Roofline:
         rows: list[tuple[str, ...]] = [CSV_COLUMNS]
         for network in self.networks:
             for point in (*network.layers, network.total):
-                plotted = _plottable(point)
+                plotted = point.plottable
                 rows.append((
                     point.network, point.layer, point.kind, point.description, str(point.macs),
                     str(point.operations), str(point.dram_bytes), str(point.cycles),
@@ -220,27 +209,11 @@ class Roofline:
         return rows
 
     def write_csv(self, path) -> None:
-        _write_csv(path, self.csv_rows())
+        write_csv(path, self.csv_rows())
 
 
 CSV_COLUMNS = ("network", "layer", "kind", "type", "macs", "operations", "dram_bytes", "cycles", "seconds",
                "intensity_ops_per_byte", "performance_gops", "roof_gops", "fraction_of_roof", "bound")
-
-
-def _write(path, text: str, what: str) -> None:
-    try:
-        with open(path, "w", encoding="utf-8") as file:
-            file.write(text)
-    except OSError as error:
-        raise UserError(f"{path}: error: cannot write the {what}: {error.strerror}") from None
-
-
-def _write_csv(path, rows) -> None:
-    try:
-        with open(path, "w", newline="", encoding="utf-8") as file:
-            csv.writer(file, lineterminator="\n").writerows(rows)
-    except OSError as error:
-        raise UserError(f"{path}: error: cannot write the CSV file: {error.strerror}") from None
 
 
 def network_points(run: NetworkRun) -> NetworkPoints:
@@ -248,8 +221,8 @@ def network_points(run: NetworkRun) -> NetworkPoints:
     drawn, skipped = [], []
     for layer in run.layers:
         point = RooflinePoint(run.network, layer.name, layer.kind, layer.description, layer.macs,
-                              layer.dram_bytes, layer.cycles, layer.bound_kind)
-        if _plottable(point):
+                              layer.dram_bytes, layer.cycles, layer.bound.kind.value)
+        if point.plottable:
             drawn.append(point)
         else:
             skipped.append(layer.name)
@@ -269,27 +242,12 @@ def roofline(machine: MachineConfig, runs: Iterable[NetworkRun] = ()) -> Rooflin
 
 def load_roofline(path) -> Roofline:
     """A roofline saved with :meth:`Roofline.write_json`, to redraw without simulating."""
-    data = _read_results(path, ROOFLINE_FORMAT)
+    data = read_results(path, ROOFLINE_FORMAT)
     try:
         return Roofline(Roof.from_dict(data["roof"]),
                         tuple(NetworkPoints.from_dict(network) for network in data["networks"]))
     except (KeyError, TypeError, ValueError, ZeroDivisionError) as error:
         raise UserError(f"{path}: error: not a valid {ROOFLINE_FORMAT} results file ({error!r})") from None
-
-
-def _read_results(path, expected_format: str) -> dict:
-    try:
-        with open(path, encoding="utf-8") as file:
-            data = json.load(file)
-    except OSError as error:
-        raise UserError(f"{path}: error: cannot read the results file: {error.strerror}") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise UserError(f"{path}: error: not a JSON results file: {error}") from None
-    found = data.get("format") if isinstance(data, dict) else None
-    if found != expected_format:
-        raise UserError(f"{path}: error: expected a results file of format {expected_format!r}, "
-                        f"found {found!r}")
-    return data
 
 
 def format_roofline(result: Roofline) -> str:
@@ -309,7 +267,7 @@ def format_roofline(result: Roofline) -> str:
         rows = [header]
         for network in result.networks:
             total = network.total
-            shown = _plottable(total)
+            shown = total.plottable
             worst = min(network.layers, key=lambda p: p.fraction_of_roof(roof), default=None)
             rows.append((
                 network.network, str(len(network.layers)), str(len(network.skipped)),
@@ -347,7 +305,7 @@ def draw_roofline(figure, result: Roofline) -> None:
     ridge = float(roof.ridge_intensity)
     axes = figure.add_subplot(1, 1, 1)
 
-    shown = [p for n in result.networks for p in (*n.layers, n.total) if _plottable(p)]
+    shown = [p for n in result.networks for p in (*n.layers, n.total) if p.plottable]
     x_min = min([ridge / 40, *(float(p.intensity) for p in shown)]) / 2
     x_max = max([ridge * 40, *(float(p.intensity) for p in shown)]) * 2
     y_min = min([x_min * bandwidth, *(float(p.gops(roof)) for p in shown)]) / 1.5
@@ -388,7 +346,7 @@ def draw_roofline(figure, result: Roofline) -> None:
                          marker=marker, facecolors=_tint(colour), edgecolors=colour, linewidths=1.3,
                          zorder=6 + index, label=f"{network.network}: {len(network.layers)} layers")
         total = network.total
-        if _plottable(total):
+        if total.plottable:
             x, y = float(total.intensity), float(total.gops(roof))
             axes.scatter([x], [y], s=190, marker=marker, facecolors="none", edgecolors=colour,
                          linewidths=2.2, zorder=5, label=f"{network.network}: whole network")

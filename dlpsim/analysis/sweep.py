@@ -8,7 +8,7 @@ values written before ``...`` double (``16,32,...,4096``), else stepping evenly 
 step evenly (``10,20,30,...,100``), else multiplying by their constant ratio
 (``16,64,256,...,4096``). Each value is applied after the preset, ``--config`` and
 ``--set``, through :func:`dlpsim.machine.load_machine`, and the network is compiled and
-simulated on that machine by :func:`dlpsim.network_run.run_network`; one ``--vary`` gives a
+simulated on that machine by :func:`dlpsim.run.network.run_network`; one ``--vary`` gives a
 line per layer, two give a grid (a heat map).
 
 MAC utilization is the contract's: MACs executed / (peak MAC_32 rate x compute cores x
@@ -21,7 +21,6 @@ The computation imports no matplotlib; :func:`plot_sweep` imports it lazily (Agg
 from __future__ import annotations
 
 import itertools
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -29,7 +28,16 @@ from fractions import Fraction
 from dlpsim.errors import ConfigError, UserError
 from dlpsim.machine import MachineConfig, load_machine
 from dlpsim.machine.loader import SCHEMA, parse_override
-from dlpsim.network_run import LayerRun, NetworkRun, run_network
+from dlpsim.results.files import (
+    csv_number,
+    csv_ratio,
+    exact_json,
+    from_json,
+    read_results,
+    write_csv,
+    write_results,
+)
+from dlpsim.run.network import NetworkRun, run_network
 from dlpsim.sim.engine import DEFAULT_MAX_CYCLES
 from dlpsim.tables import align, percent
 from dlpsim.units import UnitError, format_seconds
@@ -114,28 +122,17 @@ class Vary:
         return f"{self.key} ({unit})" if unit else self.key
 
     def to_dict(self) -> dict:
-        return {"key": self.key, "values": [_plain(value) for value in self.values],
+        return {"key": self.key, "values": [exact_json(value) for value in self.values],
                 "texts": list(self.texts)}
 
     @classmethod
     def from_dict(cls, data: dict) -> Vary:
-        return cls(str(data["key"]), tuple(_whole(_exact(value)) for value in data["values"]),
+        return cls(str(data["key"]), tuple(from_json(value) for value in data["values"]),
                    tuple(str(text) for text in data["texts"]))
-
-
-def _exact(value: object) -> Fraction:
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise ValueError(f"expected a number, got {value!r}")
-    return Fraction(repr(value)) if isinstance(value, float) else Fraction(value)
 
 
 def _whole(value: Fraction) -> int | Fraction:
     return int(value) if value.denominator == 1 else value
-
-
-def _plain(value: int | Fraction) -> int | str:
-    value = Fraction(value)
-    return value.numerator if value.denominator == 1 else f"{value.numerator}/{value.denominator}"
 
 
 def _rule(key: str):
@@ -256,18 +253,6 @@ class SweepPoint:
     def setting(self, varies: Sequence[Vary]) -> str:
         return " ".join(f"{vary.key}={text}" for vary, text in zip(varies, self.texts, strict=True))
 
-    @property
-    def bound_mac_utilization(self) -> Fraction:
-        """The utilization the roofline bound allows: MACs / (peak x bound cycles)."""
-        run = self.run
-        if run.bound_cycles == 0:
-            return Fraction(0)
-        return run.macs / (run.peak_macs_per_cycle * run.bound_cycles)
-
-    def layer_bound_mac_utilization(self, layer: LayerRun) -> Fraction:
-        bound = layer.bound_cycles
-        return Fraction(0) if bound == 0 else layer.macs / (layer.peak_macs_per_cycle * bound)
-
 
 @dataclass(frozen=True)
 class Sweep:
@@ -292,13 +277,11 @@ class Sweep:
         return {"format": SWEEP_FORMAT, "network": self.network, "description": self.description,
                 "machine": self.machine, "settings": list(self.settings),
                 "varies": [vary.to_dict() for vary in self.varies],
-                "points": [{"values": [_plain(value) for value in point.values], "texts": list(point.texts),
-                            "run": point.run.to_dict()} for point in self.points]}
+                "points": [{"values": [exact_json(value) for value in point.values],
+                            "texts": list(point.texts), "run": point.run.to_dict()} for point in self.points]}
 
     def write_json(self, path) -> None:
-        from dlpsim.analysis.roofline import _write
-
-        _write(path, json.dumps(self.to_dict(), indent=2) + "\n", "results file")
+        write_results(path, self.to_dict())
 
     def csv_rows(self) -> list[tuple[str, ...]]:
         """One row per point: the swept values (in the stored unit: B/s, B, Hz, per cycle), the
@@ -309,31 +292,20 @@ class Sweep:
         rows = [tuple(header)]
         for point in self.points:
             run = point.run
-            row = [*(_csv_number(value) for value in point.values), str(run.macs), str(run.dram_bytes),
-                   str(run.cycles), f"{float(run.seconds):.9g}", _fixed(run.mac_utilization),
-                   _fixed(point.bound_mac_utilization), str(run.bound_cycles), _fixed(run.efficiency)]
+            row = [*(csv_number(value) for value in point.values), str(run.macs), str(run.dram_bytes),
+                   str(run.cycles), f"{float(run.seconds):.9g}", csv_ratio(run.mac_utilization),
+                   csv_ratio(run.bound_mac_utilization), str(run.bound.cycles), csv_ratio(run.efficiency)]
             for layer in run.layers:
-                row += [str(layer.cycles), _fixed(layer.mac_utilization)]
+                row += [str(layer.cycles), csv_ratio(layer.mac_utilization)]
             rows.append(tuple(row))
         return rows
 
     def write_csv(self, path) -> None:
-        from dlpsim.analysis.roofline import _write_csv
-
-        _write_csv(path, self.csv_rows())
+        write_csv(path, self.csv_rows())
 
 
 TOTAL_COLUMNS = ("macs", "dram_bytes", "cycles", "seconds", "mac_utilization", "bound_mac_utilization",
                  "bound_cycles", "efficiency")
-
-
-def _fixed(value: Fraction | None) -> str:
-    return "" if value is None else f"{float(value):.6f}"
-
-
-def _csv_number(value: int | Fraction) -> str:
-    value = Fraction(value)
-    return str(value.numerator) if value.denominator == 1 else f"{float(value):.12g}"
 
 
 def sweep_machines(varies: Sequence[Vary], preset: str | None = None, config_file=None,
@@ -380,26 +352,14 @@ def sweep(network: Network, varies: Sequence[Vary], *, preset: str | None = None
                  tuple(points))
 
 
-def _network_run_from_dict(data: dict) -> NetworkRun:
-    peak = _exact(data["peak_macs_per_cycle"])
-    layers = tuple(LayerRun(str(layer["name"]), str(layer["kind"]), str(layer["type"]), int(layer["macs"]),
-                            int(layer["dram_bytes"]), int(layer["cycles"]),
-                            int(layer["compute_bound_cycles"]), int(layer["dram_bound_cycles"]), peak)
-                   for layer in data["layers"])
-    return NetworkRun(str(data["network"]), str(data["description"]), str(data["machine"]),
-                      _whole(_exact(data["clock_hz"])), int(data["compute_cores"]), peak, layers)
-
-
 def load_sweep(path) -> Sweep:
     """A sweep saved with :meth:`Sweep.write_json`, to redraw without simulating."""
-    from dlpsim.analysis.roofline import _read_results
-
-    data = _read_results(path, SWEEP_FORMAT)
+    data = read_results(path, SWEEP_FORMAT)
     try:
         varies = tuple(Vary.from_dict(vary) for vary in data["varies"])
-        points = tuple(SweepPoint(tuple(_whole(_exact(value)) for value in point["values"]),
+        points = tuple(SweepPoint(tuple(from_json(value) for value in point["values"]),
                                   tuple(str(text) for text in point["texts"]),
-                                  _network_run_from_dict(point["run"]))
+                                  NetworkRun.from_dict(point["run"]))
                        for point in data["points"])
         if not points or any(len(point.values) != len(varies) for point in points):
             raise ValueError("points and varies do not match")
@@ -419,7 +379,7 @@ def format_sweep(result: Sweep) -> str:
         rows.append((*(format_value(vary.key, value) for vary, value in zip(result.varies, point.values,
                                                                             strict=True)),
                      f"{run.cycles:,}", format_seconds(run.seconds), percent(run.mac_utilization),
-                     percent(point.bound_mac_utilization), percent(run.efficiency, "-")))
+                     percent(point.run.bound_mac_utilization), percent(run.efficiency, "-")))
     lines = [f"{result.network} on {result.machine}"
              + (f" with {' '.join('--set ' + s for s in result.settings)}" if result.settings else "")
              + f": {len(result.points)} simulations", ""]
@@ -492,7 +452,7 @@ def _draw_lines(figure, result: Sweep) -> None:
     utilization_axes.plot(xs, [float(point.run.mac_utilization) * 100 for point in result.points],
                           color="black", linewidth=2.6, marker="o", markersize=6, label="whole network",
                           zorder=5)
-    utilization_axes.plot(xs, [float(point.bound_mac_utilization) * 100 for point in result.points],
+    utilization_axes.plot(xs, [float(point.run.bound_mac_utilization) * 100 for point in result.points],
                           color="#777777", linewidth=1.2, linestyle=":", marker="D", markersize=3.5,
                           markerfacecolor="white", markeredgecolor="black", markeredgewidth=0.8,
                           label="whole network, roofline limit", zorder=6)

@@ -13,7 +13,6 @@ import functools
 from collections import Counter
 from dataclasses import dataclass
 from fractions import Fraction
-from math import ceil
 from typing import TYPE_CHECKING
 
 from dlpsim.asm import Program, assemble
@@ -34,6 +33,8 @@ from dlpsim.compiler.lowering import Problem, check_lowering, lower
 from dlpsim.compiler.mapping import KEPT_MAPPINGS, Mapping, choose_mappings
 from dlpsim.errors import RunLimitError, WorkloadError
 from dlpsim.machine import MachineConfig
+from dlpsim.results import Bound
+from dlpsim.results.bound import NO_WORK
 from dlpsim.units import describe_size
 from dlpsim.workloads.layers import Layer, format_shape
 
@@ -51,8 +52,7 @@ class CompiledLayer:
     text: str
     macs: int  # in the program, equal to the layer's
     dram_bytes: int  # the program's DRAM traffic
-    compute_bound_cycles: int
-    dram_bound_cycles: int
+    bound: Bound  # the program's roofline bound
     # What simulate() gives for this program (fast-forwarding), when the compiler ran it to choose
     # the mapping (a matrix layer); None if it did not.
     measured: Stats | None = None
@@ -62,10 +62,6 @@ class CompiledLayer:
         """The text assembled, when first asked for (net run does not need the program of a
         layer the compiler has simulated)."""
         return assemble(self.text, f"{self.layer.label}.asm")
-
-    @property
-    def bound_cycles(self) -> int:
-        return max(self.compute_bound_cycles, self.dram_bound_cycles)
 
 
 def _program_figures(program: Program, machine: MachineConfig) -> tuple[int, int, Fraction]:
@@ -90,8 +86,7 @@ def _program_figures(program: Program, machine: MachineConfig) -> tuple[int, int
 
 
 def _header(layer: Layer, problem: Problem | None, mapping: Mapping | None, machine: MachineConfig,
-            cores_used: int, macs: int, dram: int, compute_bound: int, dram_bound: int,
-            where=None, tried: int = 1) -> list[str]:
+            cores_used: int, macs: int, dram: int, bound: Bound, where=None, tried: int = 1) -> list[str]:
     shapes = ", ".join(format_shape(shape) for shape in layer.input_shapes)
     lines = [
         f"{layer.label}: {layer.describe()}, input {shapes} -> output {format_shape(layer.output_shape)}",
@@ -130,9 +125,8 @@ def _header(layer: Layer, problem: Problem | None, mapping: Mapping | None, mach
         f"DRAM:   {describe_size(dram)} moved; the layer's own data are "
         f"{describe_size(layer.input_bytes())} in, {describe_size(layer.weight_bytes())} weights, "
         f"{describe_size(layer.output_bytes())} out",
-        f"bound:  {max(compute_bound, dram_bound)} cycles "
-        f"({'compute' if compute_bound >= dram_bound else 'DRAM'}"
-        f"-limited: compute {compute_bound}, DRAM {dram_bound})"
+        f"bound:  {bound.cycles} cycles "
+        f"({bound.limit}: compute {bound.compute_cycles}, DRAM {bound.dram_cycles})"
         + (f"; the tiler estimated {mapping.estimated_cycles}" if mapping else "")
         + (f", and chose this mapping as the fastest of its best {tried} when simulated"
            if tried > 1 else ""),
@@ -152,12 +146,7 @@ class _Body:
     where: Layout
     macs: int
     dram_bytes: int
-    compute_bound_cycles: int
-    dram_bound_cycles: int
-
-    @property
-    def bound_cycles(self) -> int:
-        return max(self.compute_bound_cycles, self.dram_bound_cycles)
+    bound: Bound
 
 
 # A matrix layer's best mapping by the estimate is simulated; if it comes this close to the
@@ -173,9 +162,9 @@ def compile_layer(layer: Layer, machine: MachineConfig) -> CompiledLayer:
         body = ["; nothing to do: the producers of a concatenation write straight into their",
                 "; slices of its output, so it moves no data of its own (an assumption)"]
         text = "\n".join([f".machine {machine.name}", *body]) + "\n"
-        header = _header(layer, None, None, machine, 0, 0, 0, 0, 0)
+        header = _header(layer, None, None, machine, 0, 0, 0, NO_WORK)
         text = "\n".join(header) + "\n\n" + text
-        return CompiledLayer(layer, machine, None, text, 0, 0, 0, 0)
+        return CompiledLayer(layer, machine, None, text, 0, 0, NO_WORK)
     check_lowering(layer, problem)
     try:
         choice = _select(dataclasses.replace(problem, name="", description=""), machine)
@@ -183,13 +172,12 @@ def compile_layer(layer: Layer, machine: MachineConfig) -> CompiledLayer:
         raise WorkloadError(f"{layer.label}: {error.message}", error.where) from None
     mapping, body = dataclasses.replace(choice.mapping, problem=problem), choice.body
     header = _header(layer, problem, mapping, machine, body.cores_used, body.macs, body.dram_bytes,
-                     body.compute_bound_cycles, body.dram_bound_cycles, body.where, choice.tried)
+                     body.bound, body.where, choice.tried)
     text = "\n".join(header) + "\n\n" + body.text
     # The header is comments: the simulated run of the body alone is this program's.
     measured = (None if choice.measured is None
                 else dataclasses.replace(choice.measured, program=f"{layer.label}.asm"))
-    return CompiledLayer(layer, machine, mapping, text, body.macs, body.dram_bytes, body.compute_bound_cycles,
-                         body.dram_bound_cycles, measured)
+    return CompiledLayer(layer, machine, mapping, text, body.macs, body.dram_bytes, body.bound, measured)
 
 
 @dataclass(frozen=True)
@@ -213,7 +201,7 @@ def _select(problem: Problem, machine: MachineConfig) -> _Choice:
     fastest, fastest_body, measured = candidates[0], first, simulate(program, machine)
     tried = 1
     for mapping in candidates[1:]:
-        if first.bound_cycles >= GOOD_ENOUGH * measured.cycles:
+        if first.bound.cycles >= GOOD_ENOUGH * measured.cycles:
             break
         tried += 1
         body, program = _build(problem, mapping, machine)
@@ -248,6 +236,5 @@ def _build(problem: Problem, mapping: Mapping, machine: MachineConfig) -> tuple[
     text = "\n".join(body) + "\n"
     program = assemble(text, "trial.asm")
     macs, dram, compute = _program_figures(program, machine)
-    compute_bound = ceil(compute / machine.compute_cores)
-    dram_bound = ceil(Fraction(dram) / machine.bytes_per_cycle(machine.dram.link))
-    return _Body(text, len(shares), where, macs, dram, compute_bound, dram_bound), program
+    bound = Bound.of(compute, machine.compute_cores, dram, machine.bytes_per_cycle(machine.dram.link))
+    return _Body(text, len(shares), where, macs, dram, bound), program

@@ -14,12 +14,10 @@ import simpy
 
 from dlpsim.asm.program import Barrier, Compute, Instruction, Move, Statement, Sync
 from dlpsim.errors import ProgramError
+from dlpsim.results import ControlCause, QueueKind
 from dlpsim.sim.barrier import ClusterBarrier
 from dlpsim.sim.queues import IssueQueue
 from dlpsim.sim.stream import StreamCursor
-
-# The causes the control unit's time is split into; "finished" is the time after its last issue.
-CONTROL_CAUSES = ("issuing", "queue_full", "sync", "barrier", "finished")
 
 # Only sync and barrier can be issued without time passing (a move or compute takes at least a
 # cycle, and a queue holds a few). A stream that issues this many of them in one cycle is
@@ -27,10 +25,10 @@ CONTROL_CAUSES = ("issuing", "queue_full", "sync", "barrier", "finished")
 SPIN_LIMIT = 1_000_000
 
 
-def queue_kind(instruction: Compute | Move) -> str:
+def queue_kind(instruction: Compute | Move) -> QueueKind:
     if isinstance(instruction, Compute):
-        return "compute"
-    return "io" if instruction.touches_dram else "move"
+        return QueueKind.COMPUTE
+    return QueueKind.IO if instruction.touches_dram else QueueKind.MOVE
 
 
 class ControlUnit:
@@ -44,7 +42,7 @@ class ControlUnit:
     """
 
     def __init__(self, env: simpy.Environment, core: str, stream: tuple[Statement, ...],
-                 queues: dict[str, IssueQueue], issue_cycles: int, barrier: ClusterBarrier,
+                 queues: dict[QueueKind, IssueQueue], issue_cycles: int, barrier: ClusterBarrier,
                  recorder=None):
         self.env = env
         self.core = core
@@ -56,12 +54,13 @@ class ControlUnit:
         self.issue_cycles = issue_cycles
         self.barrier = barrier
         self.recorder = recorder
-        self.cycles = dict.fromkeys(CONTROL_CAUSES[:-1], 0)
+        # cycles by cause; FINISHED is the time after the last issue, known only at the end
+        self.cycles = {cause: 0 for cause in ControlCause if cause is not ControlCause.FINISHED}
         self.done_issuing_at = 0
         self.finished = False
         self.barriers_passed = 0
         self.holding: Instruction | None = None  # the instruction being issued, or the sync/barrier
-        self.waiting_for: str | None = None  # the cause it is waiting for now, if any
+        self.waiting_for: ControlCause | None = None  # the cause it is waiting for now, if any
         self.waiting_since = 0
         self.spin_cycle, self.spins = -1, 0  # syncs and barriers issued in cycle spin_cycle
         if recorder is not None:
@@ -70,7 +69,7 @@ class ControlUnit:
     @property
     def waiting_at(self) -> Barrier | None:
         """The barrier it is blocked on, if any."""
-        return self.holding if self.waiting_for == "barrier" else None
+        return self.holding if self.waiting_for is ControlCause.BARRIER else None
 
     def start(self) -> None:
         """Begin issuing at the current cycle, after whatever is already scheduled for it."""
@@ -78,7 +77,7 @@ class ControlUnit:
 
     def _resume(self, _event: simpy.Event | None = None) -> None:
         """Go on from where it waited; issue until it must wait again or the stream ends."""
-        if self.waiting_for == "queue_full":  # first: the common case of a loop bound by one unit
+        if self.waiting_for is ControlCause.QUEUE_FULL:  # first: the common case of a loop bound by one unit
             queue = self._routes[id(self.holding)]
             if queue.occupancy >= queue.depth:
                 queue.current.callbacks.append(self._resume)
@@ -93,13 +92,13 @@ class ControlUnit:
         """What it waited for (other than room in a queue) has happened: finish that step.
         False if it must wait on."""
         cause = self.waiting_for
-        if cause == "sync":
+        if cause is ControlCause.SYNC:
             return self._sync()
-        if cause == "barrier":
+        if cause is ControlCause.BARRIER:
             self._charge()
             self.barriers_passed += 1
             return True
-        if cause == "issuing":
+        if cause is ControlCause.ISSUING:
             self._charge()
             return self._push(self.holding)
         return True  # not waiting: the first call, at the start of the run
@@ -110,11 +109,11 @@ class ControlUnit:
             kind = type(instruction)
             if kind is Sync or kind is Barrier:
                 self._count_spin(instruction)
-                self._wait("sync")
+                self._wait(ControlCause.SYNC)
                 if not self._sync():
                     return
             elif self.issue_cycles:
-                self._wait("issuing")
+                self._wait(ControlCause.ISSUING)
                 self.env.timeout(self.issue_cycles).callbacks.append(self._resume)
                 return
             elif not self._push(instruction):
@@ -132,7 +131,7 @@ class ControlUnit:
                 return False
         self._charge()
         if type(self.holding) is Barrier:
-            self._wait("barrier")
+            self._wait(ControlCause.BARRIER)
             self.barrier.arrive().callbacks.append(self._resume)
             return False
         return True
@@ -143,7 +142,7 @@ class ControlUnit:
         if queue is None:
             queue = self._routes[id(instruction)] = self.queues[queue_kind(instruction)]
         if queue.occupancy >= queue.depth:
-            self._wait("queue_full")
+            self._wait(ControlCause.QUEUE_FULL)
             queue.current.callbacks.append(self._resume)
             return False
         queue.push(instruction)
@@ -160,7 +159,7 @@ class ControlUnit:
                                f"cycle {now} with no work between them; a loop of nothing but "
                                "sync and barrier does nothing")
 
-    def _wait(self, cause: str) -> None:
+    def _wait(self, cause: ControlCause) -> None:
         self.waiting_for = cause
         self.waiting_since = self.env.now
 

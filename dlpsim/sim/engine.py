@@ -6,10 +6,11 @@ from fractions import Fraction
 
 import simpy
 
-from dlpsim.asm.opcodes import COMPUTE_TYPES, Memory
+from dlpsim.asm.opcodes import COMPUTE_TYPES, Memory, Unit
 from dlpsim.asm.program import Compute, CoreId, Move, Program
 from dlpsim.errors import ProgramError, RunLimitError
 from dlpsim.machine import MachineConfig
+from dlpsim.results import Bound, ControlCause, QueueKind
 from dlpsim.sim.barrier import ClusterBarrier
 from dlpsim.sim.check import bind, minimum_cycles
 from dlpsim.sim.compute import compute_timing
@@ -43,12 +44,12 @@ class _Core:
         self.links = links
         self.routes: dict[int, Link] = {}
         depth = machine.core.queue_depth
-        kinds = ("io",) if core.is_memory_core else ("compute", "io", "move")
-        executors = {"compute": self._compute, "io": self._move, "move": self._move}
+        kinds = (QueueKind.IO,) if core.is_memory_core else tuple(QueueKind)
+        executors = {QueueKind.COMPUTE: self._compute, QueueKind.IO: self._move, QueueKind.MOVE: self._move}
         self.queues = {kind: IssueQueue(env, core.name, kind, depth, executors[kind], recorder)
                        for kind in kinds}
-        if "compute" in self.queues:
-            self.queues["compute"].completions = {}
+        if QueueKind.COMPUTE in self.queues:
+            self.queues[QueueKind.COMPUTE].completions = {}
         self.control = ControlUnit(env, core.name, stream, self.queues, machine.core.issue_cycles,
                                    barrier, recorder)
         self.control.start()
@@ -63,7 +64,7 @@ class _Core:
     def operations(self) -> dict[str, int]:
         """Operations of the compute instructions completed, by compute type."""
         totals: dict[str, int] = {}
-        queue = self.queues.get("compute")
+        queue = self.queues.get(QueueKind.COMPUTE)
         for key, times in (queue.completions.items() if queue else ()):
             instruction = self._computes[key][0]
             name = instruction.type.name
@@ -78,7 +79,7 @@ class _Core:
 
     def stats(self, total_cycles: int) -> CoreStats:
         control = dict(self.control.cycles)
-        control["finished"] = total_cycles - self.control.done_issuing_at
+        control[ControlCause.FINISHED] = total_cycles - self.control.done_issuing_at
         return CoreStats(
             name=self.core.name,
             queues=tuple(QueueStats(q.kind, q.instructions, q.busy_cycles) for q in self.queues.values()),
@@ -146,8 +147,13 @@ def simulate(program: Program, machine: MachineConfig, recorder: Recorder | None
         if idle and all(core.control.finished or core.control.waiting_at is not None for core in cores):
             _report_deadlock(cores)  # nothing is executing and every unfinished core waits at a barrier
         total = max_cycles
-    needed = sum((Fraction(ops) / machine.ops_per_cycle(COMPUTE_TYPES[kind])
-                  for core in cores for kind, ops in core.operations.items()), Fraction(0))
+    unit_cycles = {kind: Fraction(0) for kind in Unit}  # each unit's cycles at full rate, all cores
+    for core in cores:
+        for name, ops in core.operations.items():
+            compute_type = COMPUTE_TYPES[name]
+            unit_cycles[compute_type.unit] += Fraction(ops) / machine.ops_per_cycle(compute_type)
+    dram_bytes_per_cycle = machine.bytes_per_cycle(machine.dram.link)
+    dram_bytes = links["dram"].bytes
     return Stats(
         program=program.file,
         machine=machine.name,
@@ -159,8 +165,9 @@ def simulate(program: Program, machine: MachineConfig, recorder: Recorder | None
         cores=tuple(core.stats(total) for core in cores),
         links=tuple(LinkStats(link.name, link.bytes_per_cycle, link.bytes, link.transfers, link.busy_cycles)
                     for link in links.values()),
-        compute_cycles_needed=needed,
-        dram_bytes_per_cycle=machine.bytes_per_cycle(machine.dram.link),
+        mac_unit_cycles=unit_cycles[Unit.MATRIX],
+        bound=Bound.of(sum(unit_cycles.values()), machine.compute_cores, dram_bytes, dram_bytes_per_cycle),
+        dram_bytes_per_cycle=dram_bytes_per_cycle,
         complete=complete,
     )
 

@@ -42,6 +42,7 @@ from functools import partial
 import simpy
 from simpy.core import StopSimulation
 
+from dlpsim.results import ControlCause
 from dlpsim.sim.barrier import ClusterBarrier
 from dlpsim.sim.control import ControlUnit
 from dlpsim.sim.link import Link
@@ -122,8 +123,8 @@ class FastForward:
         """False while some core issues outside any loop: its place in the stream, and so the
         machine's state, cannot come round again. (A core blocked at a barrier can stay put
         while the others repeat a loop; a finished one too.)"""
-        return all(len(control.cursor.frames) > 1 or control.finished or control.waiting_for == "barrier"
-                   for control in self.controls)
+        return all(len(control.cursor.frames) > 1 or control.finished
+                   or control.waiting_for is ControlCause.BARRIER for control in self.controls)
 
     def _stop(self) -> None:
         for control in self.controls:

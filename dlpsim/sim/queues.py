@@ -14,14 +14,15 @@ from collections.abc import Callable
 import simpy
 
 from dlpsim.asm.program import Instruction
+from dlpsim.results import QueueKind
 
 
 class IssueQueue:
-    def __init__(self, env: simpy.Environment, core: str, kind: str, depth: int,
+    def __init__(self, env: simpy.Environment, core: str, kind: QueueKind, depth: int,
                  execute: Callable[[Instruction], simpy.Event], recorder=None):
         self.env = env
         self.core = core
-        self.kind = kind  # "compute", "io" or "move"
+        self.kind = kind
         self.depth = depth
         self.execute = execute
         self.recorder = recorder
@@ -38,10 +39,6 @@ class IssueQueue:
         self.completions: dict[int, int] | None = None
         if recorder is not None:
             recorder.declare(core, kind)
-
-    @property
-    def full(self) -> bool:
-        return self.occupancy >= self.depth
 
     @property
     def busy(self) -> bool:

@@ -8,16 +8,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
-from math import ceil
 
-from dlpsim.tables import json_number
+from dlpsim.results import Bound, ControlCause, QueueKind
+from dlpsim.results.files import json_number
 
 RESULTS_FORMAT = "dlpsim-results/1"
 
 
 @dataclass(frozen=True)
 class QueueStats:
-    kind: str  # compute, io, move
+    kind: QueueKind
     instructions: int
     busy_cycles: int
 
@@ -26,7 +26,7 @@ class QueueStats:
 class CoreStats:
     name: str  # core0, core1, ..., mem
     queues: tuple[QueueStats, ...]
-    control_cycles: tuple[tuple[str, int], ...]  # cause -> cycles; the causes sum to the run's cycles
+    control_cycles: tuple[tuple[ControlCause, int], ...]  # every cause once; they sum to the run's cycles
     operations: tuple[tuple[str, int], ...]  # compute type -> operations executed
     finish_cycle: int  # when its last instruction completed
     barriers: int
@@ -51,7 +51,9 @@ class Stats:
     cycles: int
     cores: tuple[CoreStats, ...]
     links: tuple[LinkStats, ...]
-    compute_cycles_needed: Fraction  # sum over types of ops(T) / rate(T), all cores together
+    # The matrix units' cycles at full rate: sum over MAC types T of ops(T) / rate(T), all cores
+    mac_unit_cycles: Fraction
+    bound: Bound  # the roofline bound of the work executed
     dram_bytes_per_cycle: Fraction
     # False when the run was stopped at the cycle limit: then every figure covers only the
     # cycles simulated, and the instructions still executing are not counted.
@@ -68,34 +70,17 @@ class Stats:
 
     @property
     def mac_utilization(self) -> Fraction:
-        if self.cycles == 0:
-            return Fraction(0)
-        return self.mac_operations / (self.peak_macs_per_cycle * self.cycles)
+        """The fraction of the matrix units' time their work needs at full rate (contract v2):
+        never above 1, whatever mix of MAC types ran."""
+        return mac_utilization(self.mac_unit_cycles, self.compute_cores, self.cycles)
 
     @property
     def dram_bytes(self) -> int:
         return next((link.bytes for link in self.links if link.name == "dram"), 0)
 
     @property
-    def compute_bound_cycles(self) -> int:
-        return ceil(self.compute_cycles_needed / self.compute_cores)
-
-    @property
-    def dram_bound_cycles(self) -> int:
-        return ceil(self.dram_bytes / self.dram_bytes_per_cycle)
-
-    @property
-    def bound_cycles(self) -> int:
-        return max(self.compute_bound_cycles, self.dram_bound_cycles)
-
-    @property
-    def bound_kind(self) -> str:
-        return "compute" if self.compute_bound_cycles >= self.dram_bound_cycles else "dram"
-
-    @property
     def efficiency(self) -> Fraction | None:
-        """bound_cycles / cycles; None for a run of zero cycles, which has nothing to compare."""
-        return None if self.cycles == 0 else Fraction(self.bound_cycles, self.cycles)
+        return self.bound.efficiency(self.cycles)
 
     def to_dict(self) -> dict:
         """The JSON form: plain numbers, keys in a fixed order, so output is byte-identical."""
@@ -112,10 +97,10 @@ class Stats:
             "seconds": float(self.seconds),
             "mac_operations": self.mac_operations,
             "mac_utilization": number(self.mac_utilization),
-            "compute_bound_cycles": self.compute_bound_cycles,
-            "dram_bound_cycles": self.dram_bound_cycles,
-            "bound_cycles": self.bound_cycles,
-            "bound": self.bound_kind,
+            "compute_bound_cycles": self.bound.compute_cycles,
+            "dram_bound_cycles": self.bound.dram_cycles,
+            "bound_cycles": self.bound.cycles,
+            "bound": self.bound.kind.value,
             "efficiency": number(self.efficiency),
             "dram_bytes": self.dram_bytes,
             "cores": {
@@ -147,3 +132,9 @@ class Stats:
                 for link in self.links
             },
         }
+
+
+def mac_utilization(mac_unit_cycles: Fraction, compute_cores: int, cycles: int) -> Fraction:
+    """The matrix units' cycles at full rate over the cycles they had: (sum over MAC types of
+    ops / rate) / (compute cores x cycles); 0 for a run of no cycles."""
+    return Fraction(0) if cycles == 0 else Fraction(mac_unit_cycles) / (compute_cores * cycles)

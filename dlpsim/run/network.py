@@ -12,34 +12,23 @@ the results are frozen dataclasses with a JSON form (``to_dict``) and a CSV form
 
 from __future__ import annotations
 
-import csv
-from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 
-from dlpsim.errors import RunLimitError, UserError
+from dlpsim.errors import RunLimitError
 from dlpsim.machine import MachineConfig
+from dlpsim.results import Bound
+from dlpsim.results.bound import NO_WORK
+from dlpsim.results.files import csv_ratio, exact_json, from_json, json_number, write_csv
+from dlpsim.run import Progress
 from dlpsim.sim.engine import DEFAULT_MAX_CYCLES
-from dlpsim.tables import align, json_number, percent
-from dlpsim.units import format_frequency, format_seconds
+from dlpsim.sim.stats import Stats, mac_utilization
 from dlpsim.workloads import Network
 
 RESULTS_FORMAT = "dlpsim-network-run/1"
 
-# progress(index, total, layer_name): called before layer ``index`` (from 0) of ``total`` starts.
-Progress = Callable[[int, int, str], None]
-
 CSV_COLUMNS = ("layer", "kind", "type", "macs", "dram_bytes", "cycles", "mac_utilization",
                "compute_bound_cycles", "dram_bound_cycles", "bound_cycles", "bound", "efficiency")
-
-
-def _ratio(numerator: int | Fraction, denominator: int | Fraction) -> Fraction | None:
-    return None if denominator == 0 else Fraction(numerator) / Fraction(denominator)
-
-
-def _fixed(value: Fraction | None, digits: int = 6) -> str:
-    """A ratio for the CSV: fixed decimals, empty when undefined."""
-    return "" if value is None else f"{float(value):.{digits}f}"
 
 
 @dataclass(frozen=True)
@@ -52,29 +41,18 @@ class LayerRun:
     macs: int
     dram_bytes: int
     cycles: int
-    compute_bound_cycles: int
-    dram_bound_cycles: int
-    peak_macs_per_cycle: Fraction  # of the whole machine
-
-    @property
-    def bound_cycles(self) -> int:
-        return max(self.compute_bound_cycles, self.dram_bound_cycles)
-
-    @property
-    def bound_kind(self) -> str:
-        """"compute" or "dram": what limits the roofline bound ("none" for a layer with no work)."""
-        if self.bound_cycles == 0:
-            return "none"
-        return "compute" if self.compute_bound_cycles >= self.dram_bound_cycles else "dram"
+    bound: Bound
+    mac_unit_cycles: Fraction  # the matrix units' cycles at full rate (Stats.mac_unit_cycles)
+    compute_cores: int
 
     @property
     def mac_utilization(self) -> Fraction:
-        return _ratio(self.macs, self.peak_macs_per_cycle * self.cycles) or Fraction(0)
+        return mac_utilization(self.mac_unit_cycles, self.compute_cores, self.cycles)
 
     @property
     def efficiency(self) -> Fraction | None:
         """bound / cycles; None for a layer that takes no cycles (a concatenation)."""
-        return _ratio(self.bound_cycles, self.cycles)
+        return self.bound.efficiency(self.cycles)
 
     def to_dict(self) -> dict:
         return {
@@ -85,12 +63,22 @@ class LayerRun:
             "dram_bytes": self.dram_bytes,
             "cycles": self.cycles,
             "mac_utilization": json_number(self.mac_utilization),
-            "compute_bound_cycles": self.compute_bound_cycles,
-            "dram_bound_cycles": self.dram_bound_cycles,
-            "bound_cycles": self.bound_cycles,
-            "bound": self.bound_kind,
+            "compute_bound_cycles": self.bound.compute_cycles,
+            "dram_bound_cycles": self.bound.dram_cycles,
+            "bound_cycles": self.bound.cycles,
+            "bound": self.bound.kind.value,
             "efficiency": json_number(self.efficiency),
+            # exact (p/q when not whole): what mac_utilization is computed from (contract v2)
+            "mac_unit_cycles": exact_json(self.mac_unit_cycles),
         }
+
+    @classmethod
+    def from_dict(cls, data: dict, compute_cores: int) -> LayerRun:
+        """A layer as :meth:`to_dict` wrote it (in a results file)."""
+        return cls(str(data["name"]), str(data["kind"]), str(data["type"]), int(data["macs"]),
+                   int(data["dram_bytes"]), int(data["cycles"]),
+                   Bound.limited(int(data["compute_bound_cycles"]), int(data["dram_bound_cycles"])),
+                   Fraction(from_json(data["mac_unit_cycles"])), compute_cores)
 
 
 @dataclass(frozen=True)
@@ -122,25 +110,26 @@ class NetworkRun:
         return Fraction(self.cycles) / Fraction(self.clock_hz)
 
     @property
+    def mac_unit_cycles(self) -> Fraction:
+        return sum((layer.mac_unit_cycles for layer in self.layers), Fraction(0))
+
+    @property
     def mac_utilization(self) -> Fraction:
-        return _ratio(self.macs, self.peak_macs_per_cycle * self.cycles) or Fraction(0)
+        return mac_utilization(self.mac_unit_cycles, self.compute_cores, self.cycles)
 
     @property
-    def bound_cycles(self) -> int:
-        """The sum of the layers' roofline bounds."""
-        return sum(layer.bound_cycles for layer in self.layers)
-
-    @property
-    def compute_bound_cycles(self) -> int:
-        return sum(layer.compute_bound_cycles for layer in self.layers)
-
-    @property
-    def dram_bound_cycles(self) -> int:
-        return sum(layer.dram_bound_cycles for layer in self.layers)
+    def bound(self) -> Bound:
+        """The sum of the layers' roofline bounds (they run one after another)."""
+        return sum((layer.bound for layer in self.layers), NO_WORK)
 
     @property
     def efficiency(self) -> Fraction | None:
-        return _ratio(self.bound_cycles, self.cycles)
+        return self.bound.efficiency(self.cycles)
+
+    @property
+    def bound_mac_utilization(self) -> Fraction:
+        """The utilization the roofline bound allows: the same MAC work over the bound's cycles."""
+        return mac_utilization(self.mac_unit_cycles, self.compute_cores, self.bound.cycles)
 
     def layer(self, name: str) -> LayerRun:
         for layer in self.layers:
@@ -167,32 +156,37 @@ class NetworkRun:
                 "cycles": self.cycles,
                 "seconds": float(self.seconds),
                 "mac_utilization": json_number(self.mac_utilization),
-                "compute_bound_cycles": self.compute_bound_cycles,
-                "dram_bound_cycles": self.dram_bound_cycles,
-                "bound_cycles": self.bound_cycles,
+                "compute_bound_cycles": self.bound.compute_cycles,
+                "dram_bound_cycles": self.bound.dram_cycles,
+                "bound_cycles": self.bound.cycles,
                 "efficiency": json_number(self.efficiency),
             },
         }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> NetworkRun:
+        """A network run as :meth:`to_dict` wrote it (in a results file)."""
+        cores = int(data["compute_cores"])
+        return cls(str(data["network"]), str(data["description"]), str(data["machine"]),
+                   from_json(data["clock_hz"]), cores, from_json(data["peak_macs_per_cycle"]),
+                   tuple(LayerRun.from_dict(layer, cores) for layer in data["layers"]))
 
     def csv_rows(self) -> list[tuple[str, ...]]:
         """The CSV's header and rows: one per layer, then TOTAL. Ratios have six decimals."""
         rows = [CSV_COLUMNS]
         for layer in self.layers:
             rows.append((layer.name, layer.kind, layer.description, str(layer.macs), str(layer.dram_bytes),
-                         str(layer.cycles), _fixed(layer.mac_utilization),
-                         str(layer.compute_bound_cycles), str(layer.dram_bound_cycles),
-                         str(layer.bound_cycles), layer.bound_kind, _fixed(layer.efficiency)))
+                         str(layer.cycles), csv_ratio(layer.mac_utilization),
+                         str(layer.bound.compute_cycles), str(layer.bound.dram_cycles),
+                         str(layer.bound.cycles), layer.bound.kind.value, csv_ratio(layer.efficiency)))
+        bound = self.bound
         rows.append(("TOTAL", "", "", str(self.macs), str(self.dram_bytes), str(self.cycles),
-                     _fixed(self.mac_utilization), str(self.compute_bound_cycles),
-                     str(self.dram_bound_cycles), str(self.bound_cycles), "", _fixed(self.efficiency)))
+                     csv_ratio(self.mac_utilization), str(bound.compute_cycles),
+                     str(bound.dram_cycles), str(bound.cycles), "", csv_ratio(self.efficiency)))
         return rows
 
     def write_csv(self, path) -> None:
-        try:
-            with open(path, "w", newline="", encoding="utf-8") as file:
-                csv.writer(file, lineterminator="\n").writerows(self.csv_rows())
-        except OSError as error:
-            raise UserError(f"{path}: error: cannot write the CSV file: {error.strerror}") from None
+        write_csv(path, self.csv_rows())
 
 
 def run_network(network: Network, machine: MachineConfig, *, max_cycles: int | None = DEFAULT_MAX_CYCLES,
@@ -212,7 +206,7 @@ def run_network(network: Network, machine: MachineConfig, *, max_cycles: int | N
     nodes = network.nodes
     layers: list[LayerRun] = []
     # Networks repeat layers (ResNet's blocks): equal program bodies give equal runs.
-    simulated: dict[str, tuple[int, int, int, int, int]] = {}
+    simulated: dict[str, Stats] = {}
     used = 0
     for index, node in enumerate(nodes):
         if progress is not None:
@@ -230,14 +224,14 @@ def run_network(network: Network, machine: MachineConfig, *, max_cycles: int | N
                     stats = None
             if stats is None or not stats.complete:
                 raise _over_the_limit(network, node.name, max_cycles, used)
-            simulated[body] = (stats.mac_operations, stats.dram_bytes, stats.cycles,
-                               stats.compute_bound_cycles, stats.dram_bound_cycles)
-        macs, dram_bytes, cycles, compute_bound, dram_bound = simulated[body]
-        if max_cycles is not None and used + cycles > max_cycles:
+            simulated[body] = stats
+        stats = simulated[body]
+        if max_cycles is not None and used + stats.cycles > max_cycles:
             raise _over_the_limit(network, node.name, max_cycles, used)
-        used += cycles
-        layers.append(LayerRun(node.name, layer.kind, layer.describe(), macs, dram_bytes, cycles,
-                               compute_bound, dram_bound, machine.peak_macs_per_cycle))
+        used += stats.cycles
+        layers.append(LayerRun(node.name, layer.kind, layer.describe(), stats.mac_operations,
+                               stats.dram_bytes, stats.cycles, stats.bound, stats.mac_unit_cycles,
+                               machine.compute_cores))
     return NetworkRun(network.name, network.description, machine.name, machine.clock_hz,
                       machine.compute_cores, machine.peak_macs_per_cycle, tuple(layers))
 
@@ -246,42 +240,3 @@ def _over_the_limit(network: Network, layer: str, max_cycles: int, used: int) ->
     return RunLimitError(f"{network.name}: error: layer {layer} would pass the limit of {max_cycles:,} "
                          f"cycles for the network ({used:,} used by the layers before it; raise it "
                          "with --max-cycles)")
-
-
-# -- the table `dlpsim net run` prints ---------------------------------------------------------
-
-# Column title -> right-aligned (numbers) or not.
-TABLE_COLUMNS = {"layer": False, "type": False, "MACs": True, "DRAM bytes": True, "cycles": True,
-                 "MAC util": True, "bound": True, "limit": False, "efficiency": True}
-
-
-def format_network_run(run: NetworkRun) -> str:
-    """A per-layer table with the totals and the time per inference."""
-    rows = [tuple(TABLE_COLUMNS)]
-    for layer in run.layers:
-        rows.append((layer.name, layer.description, f"{layer.macs:,}", f"{layer.dram_bytes:,}",
-                     f"{layer.cycles:,}", percent(layer.mac_utilization), f"{layer.bound_cycles:,}",
-                     layer.bound_kind if layer.bound_kind != "none" else "-", percent(layer.efficiency)))
-    rows.append(("total", "", f"{run.macs:,}", f"{run.dram_bytes:,}", f"{run.cycles:,}",
-                 percent(run.mac_utilization), f"{run.bound_cycles:,}", "", percent(run.efficiency)))
-    table = align(rows, list(TABLE_COLUMNS.values()))
-    compute = sum(1 for layer in run.layers if layer.bound_kind == "compute")
-    dram = sum(1 for layer in run.layers if layer.bound_kind == "dram")
-    cores = f"{run.compute_cores} compute core{'s' if run.compute_cores > 1 else ''}"
-    lines = [
-        f"{run.network} on {run.machine} ({cores}, {format_frequency(run.clock_hz)}): {run.description}",
-        "each layer compiled and simulated alone; layers run one after another",
-        "",
-        *table,
-        "",
-        f"layers              {len(run.layers)} ({compute} compute-limited, {dram} DRAM-limited)",
-        f"MACs                {run.macs:,}",
-        f"DRAM bytes          {run.dram_bytes:,}",
-        f"cycles              {run.cycles:,}",
-        f"time per inference  {format_seconds(run.seconds)}",
-        f"roofline bound      {run.bound_cycles:,} cycles (the sum of the layers' bounds)",
-        f"efficiency          {percent(run.efficiency)} of the bound",
-        f"MAC utilization     {percent(run.mac_utilization)} of {json_number(run.peak_macs_per_cycle)} "
-        "MAC/cycle",
-    ]
-    return "\n".join(lines) + "\n"

@@ -1,0 +1,12 @@
+"""Orchestration: what runs the simulator many times and gathers the results.
+
+``compile`` searches a layer's mappings by simulating the best candidates;
+``network`` compiles and simulates a network layer by layer; ``sweep`` simulates a
+network once per configuration. Each returns frozen results with their Stats and
+figures explicitly; none prints or draws (that is dlpsim.analysis).
+"""
+
+from collections.abc import Callable
+
+# progress(index, total, what): called before item ``index`` (from 0) of ``total`` starts.
+Progress = Callable[[int, int, str], None]
