@@ -16,7 +16,7 @@ import traceback
 import click
 
 from dlpsim import __version__
-from dlpsim.asm import Program, assemble_file
+from dlpsim.asm import Program, assemble, assemble_file
 from dlpsim.errors import ProgramError, RunLimitError, UserError
 from dlpsim.sim.engine import DEFAULT_MAX_CYCLES
 
@@ -47,6 +47,23 @@ def _load(program: Program | None, preset: str | None, config_file: str | None, 
                                f"(known: {', '.join(preset_names())})")
         preset = program.machine
     return load_machine(preset, config_file, overrides)
+
+
+def _read_program(name: str, note_on_stdout: bool = False) -> Program:
+    """PROGRAM as the user named it: the file, or else the shipped example of that name (a real file
+    always wins). Using an example says so first: on stdout where it heads a text report, else on
+    stderr, so that JSON and listings stay what they are."""
+    from pathlib import Path
+
+    from dlpsim.examples import find_example
+
+    example = None if Path(name).exists() else find_example(name)
+    if example is None:
+        return assemble_file(name)
+    exercise = f" of exercise {example.exercise}" if example.exercise else ""
+    click.echo(f"{name}: no such file here, so the shipped example {example.name}{exercise} "
+               f"(`dlpsim examples {example.name}` prints it)", err=not note_on_stdout)
+    return assemble(example.text, example.name)
 
 
 _no_fast_forward = click.option(
@@ -111,7 +128,7 @@ def run(program_file, preset, config_file, overrides, as_json, trace_file, timel
         from dlpsim.analysis.imagefile import image_format
 
         image_format(timeline_file, "timeline")  # a bad extension is refused before simulating
-    program = assemble_file(program_file)
+    program = _read_program(program_file, note_on_stdout=not as_json)
     machine = _load(program, preset, config_file, overrides)
     recorder = Recorder() if trace_file or timeline_file or show else None  # records every iteration
     stats = simulate(program, machine, recorder, max_cycles=max_cycles, fast_forward=not no_fast_forward)
@@ -190,7 +207,7 @@ def report(target, preset, config_file, overrides, output_file, max_cycles):
         return
     from dlpsim.sim import Recorder, simulate
 
-    program = assemble_file(target)
+    program = _read_program(target)
     machine = _load(program, preset, config_file, overrides)
     recorder = Recorder()
     stats = simulate(program, machine, recorder, max_cycles=max_cycles)
@@ -211,7 +228,7 @@ def asm(program_file, preset, config_file, overrides, check):
     from dlpsim.asm.listing import format_listing
     from dlpsim.sim.check import bind, core_ids
 
-    program = assemble_file(program_file)
+    program = _read_program(program_file)
     machine = _load(program, preset, config_file, overrides)
     bind(program, machine)
     if not check:
@@ -229,8 +246,37 @@ def config(program_file, preset, config_file, overrides):
     """
     from dlpsim.machine.loader import effective_toml
 
-    program = assemble_file(program_file) if program_file else None
+    program = _read_program(program_file) if program_file else None
     click.echo(effective_toml(_load(program, preset, config_file, overrides)), nl=False)
+
+
+@main.command()
+@click.argument("name", required=False)
+@_guarded
+def examples(name):
+    """List the example programs shipped with dlpsim, or print one (NAME, e.g. fc_1024x256).
+
+    `dlpsim run NAME.asm` runs a shipped example when no file of that name is in the current
+    directory; `dlpsim examples NAME > NAME.asm` gives you a copy to edit.
+    """
+    import textwrap
+
+    from dlpsim.examples import examples as shipped
+    from dlpsim.examples import find_example
+
+    if name is not None:
+        example = find_example(name)
+        if example is None:
+            raise UserError(f"{name}: error: no shipped example of that name (see `dlpsim examples`)")
+        click.echo(example.text, nl=False)
+        return
+    width = max(len(example.name) for example in shipped())
+    click.echo(f"{'program':{width}}  exercise  what it is")
+    for example in shipped():
+        lines = textwrap.wrap(example.summary, 100 - width - 12, break_on_hyphens=False) or [""]
+        click.echo(f"{example.name:{width}}  {example.exercise or '-':8}  {lines[0]}")
+        for line in lines[1:]:
+            click.echo(f"{'':{width}}  {'':8}  {line}")
 
 
 @main.command()

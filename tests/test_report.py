@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import re
 import subprocess
 import sys
@@ -185,3 +186,65 @@ def test_markdown_and_html_escape_what_they_show():
     markdown, images = render_markdown(document, "d_files")
     assert "| p\\|q | &lt;i&gt; |" in markdown and "](d_files/pic.png)" in markdown
     assert images == {"pic.png": PNG}
+
+
+# -- the control unit's causes add up to the run's cycles, everywhere they are shown --------------
+
+THREE_LINES = "move DRAM NRAM 64\ncompute MAC_32 256\nmove NRAM DRAM 64\n"
+CONTROL_CASES = [
+    # (program, preset, overrides)
+    (THREE_LINES, "dlp-s", ["core.issue_cycles=5"]),
+    (THREE_LINES, "dlp-s", []),
+    ("loop 40\nmove DRAM NRAM 4096\ncompute MAC_32 4096\nendloop\nsync\nmove NRAM DRAM 64\n", "dlp-s",
+     ["core.queue_depth=1", "core.issue_cycles=2"]),
+    (".core all\nmove DRAM NRAM 8192\nbarrier\ncompute MAC_32 65536\n.core 0\nsync\nmove NRAM DRAM 64\n"
+     ".core mem\nmove DRAM SharedRAM 4096\nbarrier\n", "dlp-m", ["core.issue_cycles=3"]),
+]
+
+
+def _control_rows(lines: list[str]) -> list[list[int]]:
+    """The numbers of each row of the control-unit table in `dlpsim run`'s text."""
+    start = next(i for i, line in enumerate(lines) if line.startswith("core   finished at"))
+    rows = []
+    for line in lines[start + 1:]:
+        if not line.strip():
+            break
+        rows.append([int(cell) for cell in line.split()[1:]])
+    return rows
+
+
+@pytest.mark.parametrize("case", range(len(CONTROL_CASES)))
+def test_control_unit_causes_add_up_to_the_cycles_in_text_json_and_report(case, tmp_path):
+    text, preset, overrides = CONTROL_CASES[case]
+    program = tmp_path / "p.asm"
+    program.write_text(text, encoding="utf-8")
+    sets = [word for override in overrides for word in ("--set", override)]
+    runner = CliRunner()
+
+    as_json = runner.invoke(main, ["run", str(program), "--preset", preset, *sets, "--json"])
+    assert as_json.exit_code == 0, as_json.output
+    data = json.loads(as_json.output)
+    total = data["cycles"]
+    if case == 0:  # three issues of 5 cycles each; the last move (64 B at 64 B/cycle) then takes 1
+        assert total == 3 * 5 + 1
+        assert data["cores"]["core0"]["control"]["issuing"] == 3 * 5
+    for name, core in data["cores"].items():
+        assert list(core["control"]) == ["issuing", "queue_full", "sync", "barrier", "finished"], name
+        assert sum(core["control"].values()) == total, name
+    if any(override.startswith("core.issue_cycles") for override in overrides):
+        assert all(core["control"]["issuing"] > 0 for core in data["cores"].values())
+
+    as_text = runner.invoke(main, ["run", str(program), "--preset", preset, *sets])
+    rows = _control_rows(as_text.output.splitlines())
+    assert len(rows) == len(data["cores"])
+    for _finished_at, *causes in rows:
+        assert sum(causes) == total
+
+    out = tmp_path / "r.md"
+    made = runner.invoke(main, ["report", str(program), "--preset", preset, *sets, "-o", str(out)])
+    assert made.exit_code == 0, made.output
+    lines = out.read_text(encoding="utf-8").splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("| core | finished at |"))
+    for line in lines[header + 2: header + 2 + len(data["cores"])]:
+        cells = [cell.strip().replace(",", "") for cell in line.strip("|").split("|")]
+        assert sum(int(cell) for cell in cells[2:]) == total, line

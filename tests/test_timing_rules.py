@@ -959,3 +959,33 @@ def test_empty_program_on_dlp_m():
     stats, _ = run("", "dlp-m")
     assert stats.cycles == 0
     assert stats.cores == ()
+
+
+# --------------------------------------------------------------------------------------------
+# MAC utilization (contract v2): sum over MAC types of ops(T) / rate(T), over cores x cycles
+
+
+def test_mac_16_work_is_counted_at_its_own_rate_and_never_exceeds_100_percent():
+    # 1024 MAC_16 at 512/cycle keep the matrix unit busy for 2 cycles out of 2: exactly 100%
+    # (v1 divided by the MAC_32 peak: 1024 / (256 x 2) = 200%).
+    stats, _ = run("compute MAC_16 1024")
+    assert stats.cycles == ceil(1024 / RATES["MAC_16"])  # 2
+    assert stats.mac_utilization == Fraction(1024, RATES["MAC_16"]) / (1 * 2) == 1
+
+
+def test_mac_utilization_adds_the_types_at_their_rates():
+    # 512 MAC_32 (2 cycles at 256) + 512 MAC_16 (1 cycle at 512) + vector work, which is not MAC
+    stats, _ = run("compute MAC_32 512\ncompute MAC_16 512\ncompute ADD_32 64")
+    cycles = 2 + 1 + 1
+    assert stats.cycles == cycles
+    assert stats.mac_utilization == (Fraction(512, 256) + Fraction(512, 512)) / cycles
+
+
+def test_systolic_peak_is_rows_times_columns():
+    # an 8 x 4 array: 32 MACs per cycle at either precision; compute MAC_32 n is timed at that peak
+    stats, _ = run("compute MAC_32 320\ncompute MAC_16 320",
+                   overrides=["core.matrix.model=systolic", "core.matrix.rows=8", "core.matrix.columns=4"])
+    assert stats.cycles == 2 * ceil(320 / (8 * 4))  # 20
+    assert stats.peak_macs_per_cycle == 8 * 4
+    assert stats.mac_utilization == Fraction(640, 8 * 4) / 20 == 1
+    assert stats.bound.compute_cycles == ceil(Fraction(640, 32))
