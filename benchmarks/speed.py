@@ -30,12 +30,12 @@ from pathlib import Path
 
 import simpy
 
+from dlpsim.analysis.tables import align
 from dlpsim.asm import assemble, assemble_file
 from dlpsim.asm.program import INSTRUCTION_TYPES, Program, dynamic_count
 from dlpsim.machine import DEFAULT_PRESET, MachineConfig, load_machine
 from dlpsim.sim import simulate
 from dlpsim.sim.check import bind
-from dlpsim.tables import align
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -53,11 +53,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from dlpsim.analysis.tables import align
 from dlpsim.asm import assemble
 from dlpsim.machine import load_machine
 from dlpsim.machine.config import DATAFLOWS
 from dlpsim.sim import simulate
-from dlpsim.tables import align
 from dlpsim.workloads import Conv2d, FullyConnected, Network, get_network, network_names
 
 DEFAULT_NETWORKS = ["alexnet", "vgg16", "textbook-fc"]

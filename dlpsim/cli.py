@@ -121,7 +121,7 @@ def main():
 def run(program_file, preset, config_file, overrides, as_json, trace_file, timeline_file, show, max_cycles,
         no_fast_forward):
     """Simulate PROGRAM and report cycles, time, utilization and the roofline bound."""
-    from dlpsim.analysis.summary import format_summary
+    from dlpsim.analysis.summary import format_run_summary
     from dlpsim.sim import Recorder, simulate, write_chrome_trace
 
     if timeline_file is not None:
@@ -148,7 +148,7 @@ def run(program_file, preset, config_file, overrides, as_json, trace_file, timel
     if as_json:
         click.echo(json.dumps(stats.to_dict(), indent=2))
     else:
-        click.echo(format_summary(stats), nl=False)
+        click.echo(format_run_summary(stats), nl=False)
     if show:
         from dlpsim.analysis.timeline import show_timeline
 
@@ -302,11 +302,11 @@ def presets(name):
 @_guarded
 def net(ctx, list_networks):
     """The built-in networks and SCALE-Sim topologies: list them, or summarize one."""
+    from dlpsim.analysis.workload import format_network_list
     from dlpsim.workloads import NETWORKS
-    from dlpsim.workloads.summary import format_list
 
     if list_networks:
-        click.echo(format_list(list(NETWORKS.values())), nl=False)
+        click.echo(format_network_list(list(NETWORKS.values())), nl=False)
     elif ctx.invoked_subcommand is None:
         click.echo(ctx.get_help())
 
@@ -320,15 +320,30 @@ def net_summary(name):
     NAME is a built-in network (see `dlpsim net --list`) or the path of a SCALE-Sim
     topology CSV file.
     """
+    from dlpsim.analysis.workload import format_network_summary
     from dlpsim.workloads import load_network
-    from dlpsim.workloads.summary import format_summary
 
-    click.echo(format_summary(load_network(name)), nl=False)
+    click.echo(format_network_summary(load_network(name)), nl=False)
 
 
 def _network_machine(preset, config_file, overrides):
     """The machine of `dlpsim compile` and `dlpsim net run`: --preset (default dlp-s), --config, --set."""
     return _load(None, preset, config_file, overrides)
+
+
+def _with_progress(label: str, length: int, work, shown: bool = True):
+    """``work(progress)``, with a progress bar on stderr when it is a terminal and the bar is
+    ``shown`` (else progress is None): the one progress bar of every command that runs long."""
+    if not shown or not sys.stderr.isatty():
+        return work(None)
+    with click.progressbar(length=length, label=label, file=sys.stderr, show_pos=True,
+                           item_show_func=lambda item: item) as bar:
+        def progress(index, total, name):
+            bar.update(index - bar.pos, name)
+
+        result = work(progress)
+        bar.update(length - bar.pos, "")
+    return result
 
 
 @net.command("run")
@@ -353,18 +368,11 @@ def net_run(name, preset, config_file, overrides, as_json, csv_file, max_cycles,
 
     network = load_network(name)
     machine = _network_machine(preset, config_file, overrides)
-    if as_json or not sys.stderr.isatty():
-        result = run_network(network, machine, max_cycles=max_cycles, fast_forward=not no_fast_forward)
-    else:
-        with click.progressbar(length=len(network.nodes), label=f"{network.name} on {machine.name}",
-                               file=sys.stderr, show_pos=True,
-                               item_show_func=lambda item: item) as bar:
-            def progress(index, total, layer_name):
-                bar.update(index - bar.pos, layer_name)
-
-            result = run_network(network, machine, max_cycles=max_cycles, progress=progress,
-                                 fast_forward=not no_fast_forward)
-            bar.update(len(network.nodes) - bar.pos, "")
+    result = _with_progress(
+        f"{network.name} on {machine.name}", len(network.nodes),
+        lambda progress: run_network(network, machine, max_cycles=max_cycles, progress=progress,
+                                     fast_forward=not no_fast_forward),
+        shown=not as_json)
     if csv_file is not None:
         result.write_csv(csv_file)
     if as_json:
@@ -374,20 +382,6 @@ def net_run(name, preset, config_file, overrides, as_json, csv_file, max_cycles,
 
 
 # -- dlpsim roofline and dlpsim sweep: analyzers over simulated networks (exercises 6.8, 6.10, 6.13)
-
-
-def _with_progress(label, length, work):
-    """``work(progress)``, with a progress bar on stderr when it is a terminal (else progress is None)."""
-    if not sys.stderr.isatty():
-        return work(None)
-    with click.progressbar(length=length, label=label, file=sys.stderr, show_pos=True,
-                           item_show_func=lambda item: item) as bar:
-        def progress(index, total, name):
-            bar.update(index - bar.pos, name)
-
-        result = work(progress)
-        bar.update(length - bar.pos, "")
-    return result
 
 
 def _refuse_with_from(from_file, **given):

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from dlpsim.analysis.tables import align, percent
 from dlpsim.results import Bound, BoundKind
 from dlpsim.results.files import json_number
 from dlpsim.run.network import NetworkRun
-from dlpsim.tables import align, percent
 from dlpsim.units import format_frequency, format_seconds
 
 # Column title -> right-aligned (numbers) or not.

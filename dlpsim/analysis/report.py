@@ -25,12 +25,12 @@ from pathlib import Path
 
 from dlpsim import __version__
 from dlpsim.analysis.roofline import Roof, RooflinePoint
-from dlpsim.analysis.summary import CONTROL_COLUMNS, format_summary
+from dlpsim.analysis.summary import CONTROL_COLUMNS, format_run_summary
+from dlpsim.analysis.tables import percent
 from dlpsim.errors import UserError
 from dlpsim.machine import MachineConfig
 from dlpsim.sim.stats import Stats
 from dlpsim.sim.trace import Recorder
-from dlpsim.tables import percent
 from dlpsim.units import format_frequency, format_seconds
 
 REPORT_FORMATS = (".html", ".htm", ".md")
@@ -265,7 +265,7 @@ def program_document(stats: Stats, recorder: Recorder, machine: MachineConfig, c
                                 "no place on the roofline."))
 
     blocks += [Heading("The machine"), _machine_block(machine),
-               Heading("As `dlpsim run` prints it"), Preformatted(format_summary(stats))]
+               Heading("As `dlpsim run` prints it"), Preformatted(format_run_summary(stats))]
     return Document(f"dlpsim report: {name} on {stats.machine}", tuple(blocks))
 
 

@@ -31,12 +31,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from fractions import Fraction
 
+from dlpsim.analysis.tables import align, percent
 from dlpsim.errors import UserError
 from dlpsim.machine import MachineConfig
 from dlpsim.results import OPS_PER_MAC
 from dlpsim.results.files import exact_json, from_json, read_results, write_csv, write_results
 from dlpsim.run.network import NetworkRun
-from dlpsim.tables import align, percent
 
 ROOFLINE_FORMAT = "dlpsim-roofline/1"
 GIGA = 10**9

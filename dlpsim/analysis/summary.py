@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fractions import Fraction
 
+from dlpsim.analysis.tables import align, percent
 from dlpsim.results import ControlCause
 from dlpsim.sim.stats import Stats
-from dlpsim.tables import align, percent
 from dlpsim.units import format_frequency, format_seconds
 
 
@@ -32,7 +32,7 @@ CONTROL_COLUMNS = {ControlCause.ISSUING: "issuing", ControlCause.QUEUE_FULL: "st
                    ControlCause.FINISHED: "idle after issue"}
 
 
-def format_summary(stats: Stats) -> str:
+def format_run_summary(stats: Stats) -> str:
     total = stats.cycles
     bound = stats.bound
     lines = [] if stats.complete else [

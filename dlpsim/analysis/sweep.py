@@ -25,6 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
+from dlpsim.analysis.tables import align, percent
 from dlpsim.errors import ConfigError, UserError
 from dlpsim.machine import MachineConfig, load_machine
 from dlpsim.machine.loader import SCHEMA, parse_override
@@ -39,7 +40,6 @@ from dlpsim.results.files import (
 )
 from dlpsim.run.network import NetworkRun, run_network
 from dlpsim.sim.engine import DEFAULT_MAX_CYCLES
-from dlpsim.tables import align, percent
 from dlpsim.units import UnitError, format_seconds
 from dlpsim.workloads import Network
 

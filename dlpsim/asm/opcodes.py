@@ -18,10 +18,6 @@ class Memory(Enum):
     WRAM = "WRAM"
     SHARED = "SharedRAM"
 
-    @property
-    def on_chip_of_core(self) -> bool:
-        return self in (Memory.NRAM, Memory.WRAM)
-
 
 # Spellings accepted in program text (compared case-insensitively).
 MEMORY_NAMES: dict[str, Memory] = {

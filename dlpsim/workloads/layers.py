@@ -639,10 +639,6 @@ class LSTMCell(_OneInput):
         return (self.hidden_size,)
 
     @property
-    def state_shapes(self) -> tuple[Shape, Shape]:
-        return (self.hidden_size,), (self.hidden_size,)
-
-    @property
     def weights(self) -> int:
         return 4 * self.hidden_size * (self.input_size + self.hidden_size)
 

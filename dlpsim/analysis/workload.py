@@ -1,8 +1,8 @@
-"""The per-layer table of a network, as ``dlpsim net summary`` prints it."""
+"""What `dlpsim net summary` and `dlpsim net --list` print: a network's layers, and the networks."""
 
 from __future__ import annotations
 
-from dlpsim.tables import align
+from dlpsim.analysis.tables import align
 from dlpsim.workloads.layers import FP32_BYTES, VECTOR_OPERATIONS, format_shape
 from dlpsim.workloads.networks import Network
 
@@ -10,7 +10,7 @@ from dlpsim.workloads.networks import Network
 COLUMNS = {"layer": False, "type": False, "output": True, "params": True, "MACs": True}
 
 
-def format_summary(network: Network, bytes_per_element: int = FP32_BYTES) -> str:
+def format_network_summary(network: Network, bytes_per_element: int = FP32_BYTES) -> str:
     if len(network.inputs) <= 3:
         inputs = ", ".join(f"{name} {format_shape(shape)}" for name, shape in network.inputs)
     else:
@@ -40,6 +40,6 @@ def format_summary(network: Network, bytes_per_element: int = FP32_BYTES) -> str
     return "\n".join(lines) + "\n"
 
 
-def format_list(entries) -> str:
+def format_network_list(entries) -> str:
     width = max(len(entry.name) for entry in entries)
     return "".join(f"{entry.name:{width}}  {entry.description}\n" for entry in entries)

@@ -16,10 +16,3 @@ def align(rows: Sequence[Sequence[str]], right: Sequence[bool]) -> list[str]:
 
 def percent(value: Fraction | float | None, missing: str = "n/a") -> str:
     return missing if value is None else f"{float(value) * 100:.1f}%"
-
-
-def json_number(value: Fraction | int | None) -> float | int | None:
-    """An exact value as a plain JSON number: an int when whole, else a float."""
-    if value is None or isinstance(value, int):
-        return value
-    return int(value) if value.denominator == 1 else float(value)
