@@ -22,6 +22,7 @@ from dlpsim.machine import (
     numeric_keys,
     preset_names,
     preset_text,
+    schema,
     stored_unit,
 )
 from dlpsim.machine.loader import effective_toml
@@ -586,3 +587,11 @@ def test_a_huge_whole_number_is_refused_in_readable_digits():
     error = _error(overrides=["dram.latency=-9223372036854775807"])
     _assert_names(error, "dram.latency", "--set dram.latency=-9223372036854775807",
                   "must be at least 0, got -9.22337203685478e+18")
+
+
+def test_a_declaration_that_disagrees_with_machine_config_is_refused(monkeypatch):
+    without_dram_latency = tuple(key for key in schema._DECLARED if key.path != "dram.latency")
+    monkeypatch.setattr(schema, "_DECLARED", without_dram_latency)
+    monkeypatch.setattr(schema, "KEYS", {key.path: key for key in without_dram_latency})
+    with pytest.raises(schema.SchemaError, match=r"fields without a key: \['dram.link.latency_cycles'\]"):
+        schema._check_declaration()
