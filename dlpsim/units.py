@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+from decimal import MAX_EMAX, MIN_EMIN, Context, Decimal, localcontext
 from fractions import Fraction
 
 _NUMBER = r"(?P<num>[0-9][0-9_]*(?:\.[0-9_]+)?(?:[eE][+-]?[0-9]+)?)"
@@ -97,11 +98,35 @@ def describe_size(size: int) -> str:
     return f"{size} B" if readable == f"{size} B" else f"{size} B ({readable})"
 
 
+# Past this many digits a number is counted, not read: messages print it as 1e+300.
+MAX_PLAIN_DIGITS = 15
+
+
+def format_number(value: int | Fraction | float, digits: int = MAX_PLAIN_DIGITS,
+                  grouped: bool = False) -> str:
+    """A number for people, however absurd: a whole number of up to ``digits`` digits exactly
+    (``1234``, or ``1,234`` when ``grouped``), anything else as ``f"{value:.{digits}g}"`` would
+    print it (``0.5``, ``1e+300``), even past the range of a float (``1e-400``)."""
+    exact = Fraction(value)
+    if exact.denominator == 1 and abs(exact.numerator) < 10**digits:
+        return f"{exact.numerator:,}" if grouped else str(exact.numerator)
+    try:
+        approximate = float(exact)
+    except OverflowError:
+        approximate = math.inf
+    if math.isfinite(approximate) and (approximate != 0 or exact == 0):
+        return f"{approximate:.{digits}g}"
+    # Outside a float's range: round the exact value in decimal, which has no such range.
+    with localcontext(Context(prec=digits, Emax=MAX_EMAX, Emin=MIN_EMIN)):
+        decimal = Decimal(exact.numerator) / Decimal(exact.denominator)
+    return f"{decimal.normalize():.{digits}g}"
+
+
 def format_rate(value: int | Fraction, units: dict[str, int]) -> str:
     for unit, scale in sorted(units.items(), key=lambda item: -item[1]):
         if value >= scale and scale > 1:
-            return f"{float(Fraction(value) / scale):g} {unit}"
-    return f"{float(value):g} {min(units, key=units.get)}"
+            return f"{format_number(Fraction(value) / scale, digits=6)} {unit}"
+    return f"{format_number(value, digits=6)} {min(units, key=units.get)}"
 
 
 def format_bandwidth(bytes_per_second: int | Fraction) -> str:
@@ -117,8 +142,13 @@ def format_frequency(hertz: int | Fraction) -> str:
 
 def format_seconds(seconds: Fraction | float) -> str:
     """A duration with a readable unit: ``34e-9`` -> ``"34 ns"``."""
-    seconds = float(seconds)
+    try:
+        approximate = float(seconds)
+    except OverflowError:  # longer than a float holds (a clock of 1e-400 Hz)
+        return f"{format_number(seconds, digits=6)} s"
+    if approximate == 0 and seconds != 0:  # shorter than a float holds (a clock of 1e400 Hz)
+        return f"{format_number(Fraction(seconds) * 10**9, digits=6)} ns"
     for unit, scale in (("s", 1.0), ("ms", 1e-3), ("us", 1e-6)):
-        if seconds >= scale:
-            return f"{seconds / scale:.6g} {unit}"
-    return f"{seconds / 1e-9:.6g} ns"
+        if approximate >= scale:
+            return f"{approximate / scale:.6g} {unit}"
+    return f"{approximate / 1e-9:.6g} ns"

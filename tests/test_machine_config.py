@@ -15,8 +15,18 @@ from importlib import resources
 import pytest
 
 from dlpsim.errors import ConfigError, ConfigErrors, UserError
-from dlpsim.machine import load_machine, preset_names, preset_text
+from dlpsim.machine import (
+    display_unit,
+    key_parser,
+    load_machine,
+    numeric_keys,
+    preset_names,
+    preset_text,
+    schema,
+    stored_unit,
+)
 from dlpsim.machine.loader import effective_toml
+from dlpsim.machine.schema import KEYS, build_machine, stored_values
 from dlpsim.units import UnitError, parse_bandwidth, parse_frequency, parse_size
 
 KB = 1024
@@ -503,3 +513,85 @@ def test_unknown_preset():
     assert "dlp-s" in message and "dlp-m" in message  # the known presets are listed
     with pytest.raises(UserError):
         preset_text("no-such-preset")
+
+
+# --------------------------------------------------------------------------------------------
+# The schema: each key declared once, everything else derived from it
+
+
+def test_the_sweepable_keys_and_their_units():
+    # The axis units plots and sweep files have always used; a change here changes every plot.
+    cycles, elements, speedup = ("cycles", 1), ("processing elements", 1), ("x the 32-bit rate", 1)
+    assert {key: display_unit(key) for key in numeric_keys()} == {
+        "clock.frequency": ("GHz", 10**9), "core.count": ("compute cores", 1),
+        "core.issue_cycles": cycles, "core.queue_depth": ("instructions", 1),
+        "core.nram.capacity": ("KB", 1024), "core.wram.capacity": ("KB", 1024),
+        "core.local.bandwidth": ("GB/s", 10**9), "core.local.latency": cycles,
+        "core.matrix.macs_per_cycle": ("MAC_32 per cycle per core", 1), "core.matrix.fp16_speedup": speedup,
+        "core.matrix.latency": cycles, "core.matrix.rows": elements, "core.matrix.columns": elements,
+        "core.vector.ops_per_cycle": ("operations per cycle per core", 1),
+        "core.vector.div_ops_per_cycle": ("DIV_32 per cycle per core", 1),
+        "core.vector.fp16_speedup": speedup, "core.vector.latency": cycles,
+        "dram.capacity": ("KB", 1024), "dram.bandwidth": ("GB/s", 10**9), "dram.latency": cycles,
+        "shared.capacity": ("KB", 1024), "shared.bandwidth": ("GB/s", 10**9), "shared.latency": cycles,
+    }
+    assert numeric_keys() == [  # the order `dlpsim sweep` lists them in
+        "clock.frequency", "core.count", "core.issue_cycles", "core.queue_depth", "core.nram.capacity",
+        "core.wram.capacity", "core.local.bandwidth", "core.local.latency", "core.matrix.macs_per_cycle",
+        "core.matrix.fp16_speedup", "core.matrix.latency", "core.matrix.rows", "core.matrix.columns",
+        "core.vector.ops_per_cycle", "core.vector.div_ops_per_cycle", "core.vector.fp16_speedup",
+        "core.vector.latency", "dram.capacity", "dram.bandwidth", "dram.latency", "shared.capacity",
+        "shared.bandwidth", "shared.latency"]
+    assert [stored_unit(key) for key in ("dram.bandwidth", "shared.capacity", "clock.frequency")] == [
+        "B/s", "B", "Hz"]
+    assert display_unit("no.such.key") == ("", 1)  # a key from an older sweep file: shown as stored
+
+
+def test_names_descriptions_and_choices_are_not_numeric():
+    assert not {"machine.name", "machine.description", "core.matrix.model", "core.matrix.dataflow"} \
+        & set(numeric_keys())
+    assert set(numeric_keys()) < set(KEYS)
+
+
+def test_key_parser_reads_values_as_the_loader_does():
+    assert key_parser("dram.bandwidth")("12.8GB/s") == 12_800_000_000
+    assert key_parser("core.matrix.model")(" Systolic ") == "systolic"
+    assert key_parser("dram") is None and key_parser("dram.speed") is None and key_parser("") is None
+    with pytest.raises(UnitError, match="must be at most 1024, got 2000"):
+        key_parser("core.count")(2000)
+
+
+def test_every_key_has_a_unit_or_is_text_and_a_doc():
+    for key in KEYS.values():
+        assert key.doc and (key.unit or not key.numeric), key.path
+
+
+@pytest.mark.parametrize("name", ["dlp-s", "dlp-m"])
+def test_building_a_machine_from_its_stored_values_gives_it_back(name):
+    machine = load_machine(name)
+    values = stored_values(machine)
+    assert list(values)[0] == "machine.name" and ("shared.capacity" in values) == machine.has_memory_core
+    assert build_machine(values) == machine
+
+
+def test_the_description_defaults_to_empty():
+    values = stored_values(load_machine("dlp-s"))
+    del values["machine.description"]
+    assert build_machine(values).description == ""
+
+
+def test_a_huge_whole_number_is_refused_in_readable_digits():
+    error = _error(overrides=["core.count=9223372036854775807"])
+    _assert_names(error, "core.count", "--set core.count=9223372036854775807",
+                  "must be at most 1024, got 9.22337203685478e+18")
+    error = _error(overrides=["dram.latency=-9223372036854775807"])
+    _assert_names(error, "dram.latency", "--set dram.latency=-9223372036854775807",
+                  "must be at least 0, got -9.22337203685478e+18")
+
+
+def test_a_declaration_that_disagrees_with_machine_config_is_refused(monkeypatch):
+    without_dram_latency = tuple(key for key in schema._DECLARED if key.path != "dram.latency")
+    monkeypatch.setattr(schema, "_DECLARED", without_dram_latency)
+    monkeypatch.setattr(schema, "KEYS", {key.path: key for key in without_dram_latency})
+    with pytest.raises(schema.SchemaError, match=r"fields without a key: \['dram.link.latency_cycles'\]"):
+        schema._check_declaration()

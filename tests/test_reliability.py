@@ -13,11 +13,13 @@ what a hostile file adds: a value written as code is never run.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import textwrap
 import time
 import tracemalloc
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
@@ -37,6 +39,7 @@ from dlpsim.sim import simulate
 from dlpsim.sim.check import MAX_BARRIERS
 from dlpsim.sim.engine import DEFAULT_MAX_CYCLES
 from dlpsim.sim.stream import StreamCursor
+from dlpsim.units import format_frequency, format_number, format_seconds
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -470,6 +473,41 @@ def test_bad_values_in_a_file_name_the_key_and_the_file(tmp_path, content, key, 
     status, stdout, stderr, _ = run_cli(tmp_path, "sync\n", "--preset", "dlp-m", "--config", str(config))
     assert status == 2 and stdout == ""
     assert stderr.startswith(f"{config}: error: {key}:") and says in stderr, stderr
+
+
+# A 2048-byte load at 64 B/cycle, then 256 MACs at 256 per cycle: absurd settings make either
+# need a number of cycles no one can read in digits.
+ABSURD = "move DRAM NRAM 2048\ncompute MAC_32 256\n"
+
+
+@pytest.mark.parametrize(("setting", "needs"), [
+    ("clock.frequency=1e300", "3.2e+292 cycles (core0's io queue alone needs 3.2e+292 cycles)"),
+    ("dram.bandwidth=1e-300", "2.048e+312 cycles (core0's io queue alone needs 2.048e+312 cycles)"),
+    ("core.matrix.macs_per_cycle=1e-300", "2.56e+302 cycles (core0's compute queue alone"),
+    ("dram.bandwidth=1e-5000B/s", "2.048e+5012 cycles"),  # past a float's range and int-to-text limit
+    ("core.matrix.latency=9223372036854775807", "9.22337203685478e+18 cycles"),
+])
+def test_absurd_values_are_refused_in_numbers_people_can_read(tmp_path, setting, needs):
+    status, stdout, stderr, _ = run_cli(tmp_path, ABSURD, "--set", setting)
+    assert status == 2 and stdout == ""
+    assert f"needs at least {needs}" in stderr and "limit of 10,000,000,000;" in stderr, stderr
+    assert not re.search(r"[0-9,]{20}", stderr), stderr
+
+
+def test_a_clock_slower_than_a_float_holds_reports_its_time():
+    stats = simulate(assemble(ABSURD), load_machine(overrides=["clock.frequency=1e-400Hz"]))
+    assert (format_frequency(load_machine(overrides=["clock.frequency=1e-400Hz"]).clock_hz),
+            format_seconds(stats.seconds)) == ("1e-400 Hz", "1e+400 s")
+    assert format_seconds(Fraction(3, 10**400)) == "3e-391 ns"
+
+
+@pytest.mark.parametrize(("value", "grouped", "shown"), [
+    (0, False, "0"), (64, False, "64"), (10**15 - 1, True, "999,999,999,999,999"), (10**15, True, "1e+15"),
+    (Fraction(1, 2), False, "0.5"), (-(10**300), False, "-1e+300"), (1e-300, False, "1e-300"),
+    (Fraction(1, 10**400), False, "1e-400"), (Fraction(32, 10) * 10**5000, True, "3.2e+5000"),
+])
+def test_format_number_writes_what_passes_15_digits_in_scientific_notation(value, grouped, shown):
+    assert format_number(value, grouped=grouped) == shown
 
 
 # --------------------------------------------------------------------------------------------

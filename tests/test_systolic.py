@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from math import ceil
 
 import pytest
@@ -16,7 +18,7 @@ from dlpsim.cli import main
 from dlpsim.compiler import compile_layer
 from dlpsim.errors import ConfigError, ConfigErrors, ProgramError
 from dlpsim.machine import load_machine
-from dlpsim.machine.config import DATAFLOWS, MATRIX_MODELS
+from dlpsim.machine.config import DATAFLOWS, MATRIX_MODELS, RegistryError, implementation_per_name
 from dlpsim.machine.loader import effective_toml
 from dlpsim.sim import simulate
 from dlpsim.sim.check import bind, minimum_cycles
@@ -337,10 +339,27 @@ def test_minimum_cycles_uses_the_configured_model():
 
 
 def test_the_registries_name_exactly_what_the_configuration_accepts():
-    assert set(TIMING_MODELS) == set(MATRIX_MODELS)
-    assert set(DATAFLOW_MAPPINGS) == set(DATAFLOWS)
+    assert list(TIMING_MODELS) == list(MATRIX_MODELS) == ["throughput", "systolic"]
+    assert list(DATAFLOW_MAPPINGS) == list(DATAFLOWS)
     assert isinstance(compute_timing(load_machine("dlp-s")), ThroughputTiming)
     assert isinstance(compute_timing(load_machine("dlp-s", overrides=SYSTOLIC)), SystolicTiming)
+    assert MATRIX_MODELS["systolic"].parameters == ("rows", "columns", "dataflow")
+
+
+def test_a_registry_that_drifts_from_the_declaration_is_refused():
+    with pytest.raises(RegistryError, match=r"missing \['systolic'\], not declared \['analog'\]"):
+        implementation_per_name("matrix timing models", MATRIX_MODELS,
+                                {"throughput": ThroughputTiming, "analog": SystolicTiming})
+
+
+def test_a_model_declared_without_a_strategy_stops_the_import():
+    # In a child process: the declaration changed before dlpsim.sim.compute registers its strategies.
+    code = ("import dlpsim.machine.config as config\n"
+            "config.MATRIX_MODELS['analog'] = config.MatrixModel('analog', parameters=())\n"
+            "import dlpsim.sim.compute\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0 and "RegistryError" in result.stderr, result.stderr
+    assert "missing ['analog']" in result.stderr, result.stderr
 
 
 def test_a_systolic_run_through_the_cli(tmp_path):

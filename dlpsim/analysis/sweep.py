@@ -27,8 +27,8 @@ from fractions import Fraction
 
 from dlpsim.analysis.tables import align, percent
 from dlpsim.errors import ConfigError, UserError
-from dlpsim.machine import MachineConfig, load_machine
-from dlpsim.machine.loader import SCHEMA, parse_override
+from dlpsim.machine import MachineConfig, display_unit, key_parser, load_machine, numeric_keys
+from dlpsim.machine.loader import parse_override
 from dlpsim.results.files import (
     csv_number,
     csv_ratio,
@@ -51,50 +51,6 @@ MAX_VARIES = 2
 
 # progress(index, total, setting): called before point ``index`` (from 0) of ``total`` is simulated.
 Progress = Callable[[int, int, str], None]
-
-
-def _is_numeric(rule) -> bool:
-    """Whether a schema rule takes numbers (sizes, rates, counts), found by trying a few: names,
-    descriptions and choices (a strategy's name) refuse them all."""
-    for probe in (1, 64, 1024):
-        try:
-            value = rule(probe)
-        except Exception:  # any refusal means "not this probe"
-            continue
-        if isinstance(value, int | Fraction) and not isinstance(value, bool):
-            return True
-    return False
-
-
-def numeric_keys(schema: dict = SCHEMA, prefix: str = "") -> list[str]:
-    """Every configuration key whose value is a number (the ones a sweep can vary)."""
-    keys = []
-    for key, rule in schema.items():
-        if isinstance(rule, dict):
-            keys += numeric_keys(rule, f"{prefix}{key}.")
-        elif _is_numeric(rule):
-            keys.append(f"{prefix}{key}")
-    return keys
-
-
-# Key (its last part) -> how values are shown on an axis: (unit, scale from the stored unit).
-_DISPLAY = {
-    "bandwidth": ("GB/s", 10**9), "capacity": ("KB", 1024), "frequency": ("GHz", 10**9),
-    "macs_per_cycle": ("MAC_32 per cycle per core", 1), "ops_per_cycle": ("operations per cycle per core", 1),
-    "div_ops_per_cycle": ("DIV_32 per cycle per core", 1), "fp16_speedup": ("x the 32-bit rate", 1),
-    "latency": ("cycles", 1), "issue_cycles": ("cycles", 1), "queue_depth": ("instructions", 1),
-    "count": ("compute cores", 1), "rows": ("processing elements", 1), "columns": ("processing elements", 1),
-}
-# The unit each key is stored in (what the CSV's numbers mean).
-_STORED = {"bandwidth": "B/s", "capacity": "B", "frequency": "Hz"}
-
-
-def display_unit(key: str) -> tuple[str, int]:
-    return _DISPLAY.get(key.rsplit(".", 1)[-1], ("", 1))
-
-
-def stored_unit(key: str) -> str:
-    return _STORED.get(key.rsplit(".", 1)[-1], display_unit(key)[0])
 
 
 def format_value(key: str, value: int | Fraction) -> str:
@@ -135,13 +91,6 @@ def _whole(value: Fraction) -> int | Fraction:
     return int(value) if value.denominator == 1 else value
 
 
-def _rule(key: str):
-    rule: object = SCHEMA
-    for part in key.split("."):
-        if not isinstance(rule, dict) or part not in rule:
-            return None
-        rule = rule[part]
-    return None if isinstance(rule, dict) else rule
 
 
 def _parse_one(source: str, key: str, text: str) -> int | Fraction:
@@ -151,7 +100,7 @@ def _parse_one(source: str, key: str, text: str) -> int | Fraction:
     for part in key.split("."):
         value = value[part]
     try:
-        parsed = _rule(key)(value)
+        parsed = key_parser(key)(value)
     except UnitError as error:
         raise ConfigError(source, key, f"{text!r}: {error}") from None
     if isinstance(parsed, bool) or not isinstance(parsed, int | Fraction):
@@ -212,7 +161,7 @@ def parse_vary(spec: str) -> Vary:
     if not separator or not key or not raw:
         raise ConfigError(source, key, "expected KEY=V1,V2,..., e.g. --vary core.matrix.macs_per_cycle="
                           "16,32,...,4096")
-    rule = _rule(key)
+    rule = key_parser(key)
     if rule is None or key not in numeric_keys():
         raise ConfigError(source, key, "not a numeric configuration key (these can be varied: "
                           f"{', '.join(numeric_keys())})")

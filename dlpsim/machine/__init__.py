@@ -11,9 +11,10 @@ from dlpsim.machine.config import (
     VectorUnitConfig,
 )
 from dlpsim.machine.loader import DEFAULT_PRESET, load_machine, preset_names, preset_text
+from dlpsim.machine.schema import display_unit, key_parser, numeric_keys, stored_unit
 
 __all__ = [
     "DEFAULT_PRESET", "CoreConfig", "DramConfig", "LinkConfig", "MachineConfig",
-    "MatrixUnitConfig", "MemoryConfig", "SharedConfig", "VectorUnitConfig", "load_machine",
-    "preset_names", "preset_text",
+    "MatrixUnitConfig", "MemoryConfig", "SharedConfig", "VectorUnitConfig", "display_unit",
+    "key_parser", "load_machine", "numeric_keys", "preset_names", "preset_text", "stored_unit",
 ]

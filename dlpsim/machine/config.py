@@ -7,8 +7,10 @@ nowhere else, exactly, as fractions.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import TypeVar
 
 from dlpsim.asm.opcodes import COMPUTE_TYPES, ComputeType, Memory, Unit
 
@@ -26,10 +28,46 @@ class MemoryConfig:
     capacity_bytes: int
 
 
-# The matrix unit's timing models (dlpsim/sim/compute.py holds one strategy for each).
-MATRIX_MODELS = ("throughput", "systolic")
-# How a systolic array maps a GEMM: output, weight or input stationary.
+@dataclass(frozen=True)
+class MatrixModel:
+    """A timing model of the matrix unit: its name in ``core.matrix.model`` and the keys of
+    ``[core.matrix]`` that set its rate (``latency`` counts under every model)."""
+
+    name: str
+    parameters: tuple[str, ...]
+
+
+# The matrix unit's timing models, by name; dlpsim/sim/compute.py registers one strategy for each
+# with implementation_per_name, so a model declared here without a strategy, or the reverse,
+# stops dlpsim at import.
+MATRIX_MODELS: dict[str, MatrixModel] = {model.name: model for model in (
+    MatrixModel("throughput", parameters=("macs_per_cycle", "fp16_speedup")),
+    MatrixModel("systolic", parameters=("rows", "columns", "dataflow")),
+)}
+# How a systolic array maps a GEMM: output, weight or input stationary (each mapped in
+# dlpsim/sim/compute.py, registered the same way).
 DATAFLOWS = ("os", "ws", "is")
+
+
+Implementation = TypeVar("Implementation")
+
+
+class RegistryError(Exception):
+    """An implementation table that does not match the names the configuration accepts: a bug in
+    dlpsim, raised when the module holding the table is imported."""
+
+
+def implementation_per_name(what: str, names: Iterable[str],
+                            implementations: Mapping[str, Implementation]) -> dict[str, Implementation]:
+    """``implementations`` in the order of ``names``, after checking it has one for every name and
+    none for a name the configuration does not accept."""
+    names = tuple(names)
+    missing = [name for name in names if name not in implementations]
+    undeclared = [name for name in implementations if name not in names]
+    if missing or undeclared:
+        raise RegistryError(f"the {what} registered do not match the configuration's "
+                            f"({', '.join(names)}): missing {missing}, not declared {undeclared}")
+    return {name: implementations[name] for name in names}
 
 
 @dataclass(frozen=True)

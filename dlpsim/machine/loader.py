@@ -9,124 +9,19 @@ validated as a whole, collecting every error with its key, before the frozen
 
 from __future__ import annotations
 
-import math
 import tomllib
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from fractions import Fraction
 from importlib import resources
 from pathlib import Path
 
 from dlpsim.errors import ConfigError, ConfigErrors
-from dlpsim.machine.config import (
-    DATAFLOWS,
-    MATRIX_MODELS,
-    CoreConfig,
-    DramConfig,
-    LinkConfig,
-    MachineConfig,
-    MatrixUnitConfig,
-    MemoryConfig,
-    SharedConfig,
-    VectorUnitConfig,
-)
-from dlpsim.units import UnitError, parse_bandwidth, parse_frequency, parse_size
+from dlpsim.machine.config import MachineConfig
+from dlpsim.machine.schema import KEYS, OPTIONAL_SECTIONS, SCHEMA, build_machine, stored_values
+from dlpsim.units import UnitError
 
 DEFAULT_PRESET = "dlp-s"
-
-
-def _text(value: object) -> str:
-    if not isinstance(value, str):
-        raise UnitError(f"expected text, got {value!r}")
-    return value
-
-
-def _name(value: object) -> str:
-    if not _text(value).strip():
-        raise UnitError("must not be empty")
-    return value
-
-
-# Enough for any cluster worth simulating; more would only make a typo expensive.
-MAX_CORES = 1024
-# Deeper queues than this exist in no DLP; the limit keeps a run's memory bounded by the program.
-MAX_QUEUE_DEPTH = 1024
-
-
-def _whole(minimum: int, maximum: int | None = None) -> Callable[[object], int]:
-    def parse(value: object) -> int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise UnitError(f"expected a whole number, got {value!r}")
-        if value < minimum:
-            raise UnitError(f"must be at least {minimum}, got {value}")
-        if maximum is not None and value > maximum:
-            raise UnitError(f"must be at most {maximum}, got {value}")
-        return value
-    return parse
-
-
-def _positive(parse: Callable[[object], int | Fraction]) -> Callable[[object], int | Fraction]:
-    def checked(value: object) -> int | Fraction:
-        result = parse(value)
-        if result <= 0:
-            raise UnitError(f"must be positive, got {value!r}")
-        return result
-    return checked
-
-
-def _rate(value: object) -> int | Fraction:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise UnitError(f"expected a number of operations per cycle, got {value!r}")
-    if isinstance(value, float) and not math.isfinite(value):
-        raise UnitError(f"expected a finite number of operations per cycle, got {value!r}")
-    rate = Fraction(repr(value)) if isinstance(value, float) else Fraction(value)
-    return int(rate) if rate.denominator == 1 else rate
-
-
-def _choice(what: str, names: tuple[str, ...]) -> Callable[[object], str]:
-    """One of ``names``, compared case-insensitively; an unknown name lists the known ones."""
-    def parse(value: object) -> str:
-        if isinstance(value, str) and value.strip().lower() in names:
-            return value.strip().lower()
-        raise UnitError(f"unknown {what} {value!r} (known: {', '.join(names)})")
-    return parse
-
-
-# No systolic array is this large; the limit keeps a typo from looking like a design.
-MAX_ARRAY_SIDE = 65536
-
-_SIZE = _positive(parse_size)
-_BANDWIDTH = _positive(parse_bandwidth)
-_FREQUENCY = _positive(parse_frequency)
-_RATE = _positive(_rate)
-_CYCLES = _whole(0)
-
-
-def _link_schema() -> dict:
-    return {"bandwidth": _BANDWIDTH, "latency": _CYCLES}
-
-
-# Section -> key -> parser. A nested dict is a sub-section.
-SCHEMA: dict = {
-    "machine": {"name": _name, "description": _text},
-    "clock": {"frequency": _FREQUENCY},
-    "core": {
-        "count": _whole(1, MAX_CORES),
-        "issue_cycles": _CYCLES,
-        "queue_depth": _whole(1, MAX_QUEUE_DEPTH),
-        "nram": {"capacity": _SIZE},
-        "wram": {"capacity": _SIZE},
-        "local": _link_schema(),
-        "matrix": {"model": _choice("matrix model", MATRIX_MODELS), "macs_per_cycle": _RATE,
-                   "fp16_speedup": _RATE, "latency": _CYCLES, "rows": _whole(1, MAX_ARRAY_SIDE),
-                   "columns": _whole(1, MAX_ARRAY_SIDE), "dataflow": _choice("dataflow", DATAFLOWS)},
-        "vector": {"ops_per_cycle": _RATE, "div_ops_per_cycle": _RATE, "fp16_speedup": _RATE,
-                   "latency": _CYCLES},
-    },
-    "dram": {"capacity": _SIZE, **_link_schema()},
-    "shared": {"capacity": _SIZE, **_link_schema()},
-}
-OPTIONAL_SECTIONS = {"shared"}  # absent: the machine has no SharedRAM and no memory core
 
 
 @dataclass
@@ -221,55 +116,24 @@ def _merge(layers: Iterable[_Layer]) -> tuple[dict, dict[str, str]]:
 
 
 def _validate(values: dict, schema: dict, prefix: str, origin: dict[str, str], fallback: str,
-              errors: list[ConfigError]) -> dict:
-    """Parse every leaf of ``values``; returns the same shape with parsed values."""
-    parsed: dict = {}
+              errors: list[ConfigError], parsed: dict[str, object]) -> None:
+    """Parse every leaf of ``values`` into ``parsed``, by key path."""
     for key, rule in schema.items():
         path = f"{prefix}{key}"
         if isinstance(rule, dict):
             if key in values:
-                parsed[key] = _validate(values[key], rule, f"{path}.", origin, fallback, errors)
+                _validate(values[key], rule, f"{path}.", origin, fallback, errors, parsed)
             elif not (prefix == "" and key in OPTIONAL_SECTIONS):
                 errors.append(ConfigError(fallback, path, "missing section"))
         elif key not in values:
-            if path != "machine.description":
+            if KEYS[path].default is None:
                 section_origin = origin.get(prefix.removesuffix("."), fallback)
                 errors.append(ConfigError(section_origin, path, "missing key"))
         else:
             try:
-                parsed[key] = rule(values[key])
+                parsed[path] = rule(values[key])
             except UnitError as error:
                 errors.append(ConfigError(origin.get(path, fallback), path, str(error)))
-    return parsed
-
-
-def _build(v: dict) -> MachineConfig:
-    def link(section: dict) -> LinkConfig:
-        return LinkConfig(section["bandwidth"], section["latency"])
-
-    core = v["core"]
-    shared = v.get("shared")
-    return MachineConfig(
-        name=v["machine"]["name"],
-        description=v["machine"].get("description", ""),
-        clock_hz=v["clock"]["frequency"],
-        core=CoreConfig(
-            count=core["count"],
-            issue_cycles=core["issue_cycles"],
-            queue_depth=core["queue_depth"],
-            nram=MemoryConfig(core["nram"]["capacity"]),
-            wram=MemoryConfig(core["wram"]["capacity"]),
-            local=link(core["local"]),
-            matrix=MatrixUnitConfig(core["matrix"]["macs_per_cycle"], core["matrix"]["fp16_speedup"],
-                                    core["matrix"]["latency"], core["matrix"]["model"],
-                                    core["matrix"]["rows"], core["matrix"]["columns"],
-                                    core["matrix"]["dataflow"]),
-            vector=VectorUnitConfig(core["vector"]["ops_per_cycle"], core["vector"]["div_ops_per_cycle"],
-                                    core["vector"]["fp16_speedup"], core["vector"]["latency"]),
-        ),
-        dram=DramConfig(v["dram"]["capacity"], link(v["dram"])),
-        shared=None if shared is None else SharedConfig(shared["capacity"], link(shared)),
-    )
 
 
 def load_machine(preset: str | None = None, config_file: str | Path | None = None,
@@ -288,10 +152,11 @@ def load_machine(preset: str | None = None, config_file: str | Path | None = Non
     if errors:
         raise ConfigErrors(errors)
     merged, origin = _merge(layers)
-    parsed = _validate(merged, SCHEMA, "", origin, layers[-1].source, errors)
+    parsed: dict[str, object] = {}
+    _validate(merged, SCHEMA, "", origin, layers[-1].source, errors, parsed)
     if errors:
         raise ConfigErrors(errors)
-    return _build(parsed)
+    return build_machine(parsed)
 
 
 def _toml_value(value: object) -> str:
@@ -305,31 +170,11 @@ def _toml_value(value: object) -> str:
 def effective_toml(machine: MachineConfig) -> str:
     """The machine as a complete TOML file in the presets' schema, with plain numbers:
     sizes in bytes, bandwidths in B/s, frequency in Hz, latencies in cycles."""
-    def link(config: LinkConfig) -> dict:
-        return {"bandwidth": config.bytes_per_second, "latency": config.latency_cycles}
-
-    core = machine.core
-    sections: dict[str, dict] = {
-        "machine": {"name": machine.name, "description": machine.description},
-        "clock": {"frequency": machine.clock_hz},
-        "core": {"count": core.count, "issue_cycles": core.issue_cycles, "queue_depth": core.queue_depth},
-        "core.nram": {"capacity": core.nram.capacity_bytes},
-        "core.wram": {"capacity": core.wram.capacity_bytes},
-        "core.local": link(core.local),
-        "core.matrix": {"model": core.matrix.model, "macs_per_cycle": core.matrix.macs_per_cycle,
-                        "fp16_speedup": core.matrix.fp16_speedup, "latency": core.matrix.latency_cycles,
-                        "rows": core.matrix.rows, "columns": core.matrix.columns,
-                        "dataflow": core.matrix.dataflow},
-        "core.vector": {"ops_per_cycle": core.vector.ops_per_cycle,
-                        "div_ops_per_cycle": core.vector.div_ops_per_cycle,
-                        "fp16_speedup": core.vector.fp16_speedup, "latency": core.vector.latency_cycles},
-        "dram": {"capacity": machine.dram.capacity_bytes, **link(machine.dram.link)},
-    }
-    if machine.shared is not None:
-        sections["shared"] = {"capacity": machine.shared.capacity_bytes, **link(machine.shared.link)}
+    sections: dict[str, list[str]] = {}
+    for path, value in stored_values(machine).items():
+        section, _, name = path.rpartition(".")
+        sections.setdefault(section, []).append(f"{name} = {_toml_value(value)}")
     lines = []
-    for section, values in sections.items():
-        lines.append(f"[{section}]")
-        lines += [f"{key} = {_toml_value(value)}" for key, value in values.items()]
-        lines.append("")
+    for section, entries in sections.items():
+        lines += [f"[{section}]", *entries, ""]
     return "\n".join(lines)

@@ -28,7 +28,7 @@ from dlpsim.asm.program import (
 from dlpsim.errors import ProgramError
 from dlpsim.machine import MachineConfig
 from dlpsim.sim.compute import compute_timing
-from dlpsim.units import describe_size
+from dlpsim.units import describe_size, format_number
 
 
 def core_ids(machine: MachineConfig) -> list[CoreId]:
@@ -133,8 +133,9 @@ def minimum_cycles(streams: dict[CoreId, tuple[Statement, ...]], machine: Machin
                 busy[queue] += times * (link.latency_cycles + ceil(Fraction(instruction.size) / rate))
         for queue, cycles in busy.items():
             if cycles > best[0]:
-                best = (cycles, f"{core}'s {queue} queue alone needs {cycles} cycles")
+                best = (cycles, f"{core}'s {queue} queue alone needs {format_number(cycles)} cycles")
     dram_cycles = ceil(Fraction(dram_bytes) / dram_rate)
     if dram_cycles > best[0]:
-        best = (dram_cycles, f"{dram_bytes} bytes over the DRAM link need {dram_cycles} cycles")
+        best = (dram_cycles, f"{format_number(dram_bytes)} bytes over the DRAM link need "
+                             f"{format_number(dram_cycles)} cycles")
     return best

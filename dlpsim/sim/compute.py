@@ -1,7 +1,10 @@
 """The compute unit's timing: how many cycles a ``compute`` instruction occupies it.
 
 One strategy per matrix-unit model, chosen by name (``core.matrix.model``) from
-TIMING_MODELS; each answers ``cycles(instruction)``. The vector types (ADD, SUB,
+TIMING_MODELS; each answers ``cycles(instruction)``. The models and the keys they
+read are declared once, in dlpsim.machine.config.MATRIX_MODELS; TIMING_MODELS
+registers a strategy for each, and importing this module fails if one is missing
+or names a model the configuration does not accept. The vector types (ADD, SUB,
 MUL, DIV) follow the throughput rule under either model.
 
 Throughput (the contract's rule, "Compute")
@@ -60,6 +63,7 @@ from typing import Protocol
 from dlpsim.asm.opcodes import Unit
 from dlpsim.asm.program import Compute
 from dlpsim.machine import MachineConfig
+from dlpsim.machine.config import DATAFLOWS, MATRIX_MODELS, implementation_per_name
 
 
 class ComputeTiming(Protocol):
@@ -108,12 +112,12 @@ class Dataflow:
         return fill + stream + drain
 
 
-# core.matrix.dataflow -> its mapping; the loader accepts exactly these names (DATAFLOWS).
-DATAFLOW_MAPPINGS: dict[str, Dataflow] = {
+# core.matrix.dataflow -> its mapping, one for each name the loader accepts (DATAFLOWS).
+DATAFLOW_MAPPINGS: dict[str, Dataflow] = implementation_per_name("dataflow mappings", DATAFLOWS, {
     "os": Dataflow("output stationary", along_rows="M", along_columns="N", in_time="K", preloads=False),
     "ws": Dataflow("weight stationary", along_rows="K", along_columns="N", in_time="M", preloads=True),
     "is": Dataflow("input stationary", along_rows="K", along_columns="M", in_time="N", preloads=True),
-}
+})
 
 
 def systolic_cycles(shape: tuple[int, int, int], rows: int, columns: int, dataflow: str) -> int:
@@ -145,11 +149,12 @@ class SystolicTiming:
         return cycles
 
 
-# core.matrix.model -> its strategy; the loader accepts exactly these names (MATRIX_MODELS).
-TIMING_MODELS: dict[str, Callable[[MachineConfig], ComputeTiming]] = {
-    "throughput": ThroughputTiming,
-    "systolic": SystolicTiming,
-}
+# core.matrix.model -> its strategy, one for each model the loader accepts (MATRIX_MODELS).
+TIMING_MODELS: dict[str, Callable[[MachineConfig], ComputeTiming]] = implementation_per_name(
+    "matrix timing models", MATRIX_MODELS, {
+        "throughput": ThroughputTiming,
+        "systolic": SystolicTiming,
+    })
 
 
 def compute_timing(machine: MachineConfig) -> ComputeTiming:

@@ -20,6 +20,7 @@ from dlpsim.sim.link import Link
 from dlpsim.sim.queues import IssueQueue
 from dlpsim.sim.stats import CoreStats, LinkStats, QueueStats, Stats
 from dlpsim.sim.trace import Recorder
+from dlpsim.units import format_number
 
 
 def link_name(move: Move, core: CoreId) -> str:
@@ -125,8 +126,9 @@ def simulate(program: Program, machine: MachineConfig, recorder: Recorder | None
     if max_cycles is not None:
         needed, reason = minimum_cycles(streams, machine)
         if needed > max_cycles:
-            raise RunLimitError(f"{program.file}: error: the program needs at least {needed:,} cycles "
-                                f"({reason}), more than the limit of {max_cycles:,}; not run "
+            raise RunLimitError(f"{program.file}: error: the program needs at least "
+                                f"{format_number(needed, grouped=True)} cycles ({reason}), more than the "
+                                f"limit of {format_number(max_cycles, grouped=True)}; not run "
                                 "(raise it with --max-cycles)")
     env = simpy.Environment()
     links = _links(env, machine, recorder)
