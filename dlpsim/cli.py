@@ -19,6 +19,7 @@ from dlpsim import __version__
 from dlpsim.asm import Program, assemble, assemble_file
 from dlpsim.errors import ProgramError, RunLimitError, UserError
 from dlpsim.sim.engine import DEFAULT_MAX_CYCLES
+from dlpsim.units import format_number
 
 USAGE_ERROR = 2
 INTERNAL_ERROR = 1
@@ -64,6 +65,12 @@ def _read_program(name: str, note_on_stdout: bool = False) -> Program:
     click.echo(f"{name}: no such file here, so the shipped example {example.name}{exercise} "
                f"(`dlpsim examples {example.name}` prints it)", err=not note_on_stdout)
     return assemble(example.text, example.name)
+
+
+def _stopped_at_the_limit(program: Program, max_cycles: int, what_covers: str) -> RunLimitError:
+    return RunLimitError(f"{program.file}: error: stopped at the limit of "
+                         f"{format_number(max_cycles, grouped=True)} cycles before the program finished; "
+                         f"{what_covers} only those cycles (raise the limit with --max-cycles)")
 
 
 _no_fast_forward = click.option(
@@ -154,9 +161,7 @@ def run(program_file, preset, config_file, overrides, as_json, trace_file, timel
 
         show_timeline(timeline)
     if not stats.complete:
-        raise RunLimitError(f"{program.file}: error: stopped at the limit of {max_cycles:,} cycles before "
-                            "the program finished; the figures above cover only those cycles "
-                            "(raise the limit with --max-cycles)")
+        raise _stopped_at_the_limit(program, max_cycles, "the figures above cover")
 
 
 @main.command()
@@ -213,9 +218,7 @@ def report(target, preset, config_file, overrides, output_file, max_cycles):
     stats = simulate(program, machine, recorder, max_cycles=max_cycles)
     write_document(program_document(stats, recorder, machine, command), output_file)
     if not stats.complete:
-        raise RunLimitError(f"{program.file}: error: stopped at the limit of {max_cycles:,} cycles before "
-                            f"the program finished; the report ({output_file}) covers only those cycles "
-                            "(raise the limit with --max-cycles)")
+        raise _stopped_at_the_limit(program, max_cycles, f"the report ({output_file}) covers")
 
 
 @main.command()

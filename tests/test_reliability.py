@@ -564,3 +564,18 @@ def test_the_determinism_program_exercises_sharing(seeded_runs):
     assert all(core["barriers"] == 2 for core in results["cores"].values())
     assert results["links"]["dram"]["transfers"] == 2 + 4 * 2 * 2
     assert all(results["links"][f"shared.{i}"]["transfers"] == 2 for i in range(4))
+
+
+def test_absurd_rates_in_the_run_summary_are_printed_readably(tmp_path):
+    """A 1e300 B/s DRAM is 1e291 B/cycle at 1 GHz: the summary says so in scientific notation."""
+    from click.testing import CliRunner
+
+    from dlpsim.cli import main
+
+    program = tmp_path / "p.asm"
+    program.write_text("move DRAM NRAM 64\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["run", str(program), "--set", "dram.bandwidth=1e300"])
+    assert result.exit_code == 0, result.output
+    assert "at 1e+291 B/cycle" in result.output
+    figures = result.output.split("\n", 1)[1]  # after the header, which names the program's path
+    assert max(len(word) for word in figures.split()) < 40

@@ -31,7 +31,7 @@ from dlpsim.errors import UserError
 from dlpsim.machine import MachineConfig
 from dlpsim.sim.stats import Stats
 from dlpsim.sim.trace import Recorder
-from dlpsim.units import format_frequency, format_seconds
+from dlpsim.units import format_frequency, format_number, format_seconds
 
 REPORT_FORMATS = (".html", ".htm", ".md")
 IMAGE_DPI = 100
@@ -110,7 +110,12 @@ def _n(value: int) -> str:
 
 
 def _g(value: Fraction | int | float, digits: int = 4) -> str:
-    return f"{float(value):,.{digits}g}" if abs(float(value)) < 1e4 else f"{float(value):,.0f}"
+    """``digits`` significant digits for small values, whole and grouped up to 15 digits, then
+    scientific: a report stays readable for any configuration."""
+    value = Fraction(value)
+    if abs(value) < 10**4:
+        return format_number(value, digits=digits)
+    return format_number(round(value), grouped=True)
 
 
 def _share(part: int, total: int) -> str:

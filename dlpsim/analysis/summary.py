@@ -7,7 +7,7 @@ from fractions import Fraction
 from dlpsim.analysis.tables import align, percent
 from dlpsim.results import ControlCause
 from dlpsim.sim.stats import Stats
-from dlpsim.units import format_frequency, format_seconds
+from dlpsim.units import format_frequency, format_number, format_seconds
 
 
 def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> list[str]:
@@ -17,8 +17,9 @@ def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> list[str]:
 
 
 def _number(value: Fraction | int) -> str:
+    """A rate: exact when whole, else six significant digits; scientific when absurdly large."""
     value = Fraction(value)
-    return f"{value.numerator}" if value.denominator == 1 else f"{float(value):g}"
+    return format_number(value) if value.denominator == 1 else format_number(value, digits=6)
 
 
 def _array(stats: Stats) -> str:

@@ -23,6 +23,7 @@ from dlpsim.results.files import csv_ratio, exact_json, from_json, json_number, 
 from dlpsim.run import Progress
 from dlpsim.sim.engine import DEFAULT_MAX_CYCLES
 from dlpsim.sim.stats import Stats, mac_utilization
+from dlpsim.units import format_number
 from dlpsim.workloads import Network
 
 RESULTS_FORMAT = "dlpsim-network-run/1"
@@ -237,6 +238,7 @@ def run_network(network: Network, machine: MachineConfig, *, max_cycles: int | N
 
 
 def _over_the_limit(network: Network, layer: str, max_cycles: int, used: int) -> RunLimitError:
-    return RunLimitError(f"{network.name}: error: layer {layer} would pass the limit of {max_cycles:,} "
+    return RunLimitError(f"{network.name}: error: layer {layer} would pass the limit of "
+                         f"{format_number(max_cycles, grouped=True)} "
                          f"cycles for the network ({used:,} used by the layers before it; raise it "
                          "with --max-cycles)")
