@@ -483,7 +483,8 @@ def sweep_command(network_name, preset, config_file, overrides, varies, output_f
     from pathlib import Path
 
     from dlpsim.analysis.figures import check_output
-    from dlpsim.analysis.sweep import format_sweep, load_sweep, parse_vary, plot_sweep, sweep, sweep_machines
+    from dlpsim.analysis.sweep import format_sweep, plot_sweep
+    from dlpsim.run.sweep import load_sweep, parse_vary, sweep, sweep_machines
     from dlpsim.workloads import load_network
 
     _refuse_with_from(from_file, **{"--net": network_name, "--preset": preset, "--config": config_file,

@@ -148,7 +148,13 @@ def format_seconds(seconds: Fraction | float) -> str:
         return f"{format_number(seconds, digits=6)} s"
     if approximate == 0 and seconds != 0:  # shorter than a float holds (a clock of 1e400 Hz)
         return f"{format_number(Fraction(seconds) * 10**9, digits=6)} ns"
+    unit, scale = time_unit(approximate)
+    return f"{approximate / scale:.6g} {unit}"
+
+
+def time_unit(seconds: float) -> tuple[str, float]:
+    """The unit to show a duration in, and its length in seconds: s, ms, us, else ns."""
     for unit, scale in (("s", 1.0), ("ms", 1e-3), ("us", 1e-6)):
-        if approximate >= scale:
-            return f"{approximate / scale:.6g} {unit}"
-    return f"{approximate / 1e-9:.6g} ns"
+        if seconds >= scale:
+            return unit, scale
+    return "ns", 1e-9

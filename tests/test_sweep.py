@@ -9,18 +9,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from dlpsim.analysis.sweep import (
-    TOTAL_COLUMNS,
-    format_sweep,
-    load_sweep,
-    parse_vary,
-    plot_sweep,
-    sweep,
-)
+from dlpsim.analysis.sweep import format_sweep, plot_sweep
 from dlpsim.cli import main
 from dlpsim.errors import ConfigError
 from dlpsim.machine import load_machine
 from dlpsim.run.network import run_network
+from dlpsim.run.sweep import TOTAL_COLUMNS, load_sweep, parse_vary, sweep
 from dlpsim.workloads import get_network
 
 BANDWIDTH = "dram.bandwidth=12.8GB/s"  # exercise 6.8's bandwidth, on the DRAM link (docs/sweep.md)

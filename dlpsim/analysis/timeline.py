@@ -24,7 +24,7 @@ import numpy as np
 
 from dlpsim.sim.stats import Stats
 from dlpsim.sim.trace import Interval, Recorder
-from dlpsim.units import format_frequency, format_seconds
+from dlpsim.units import format_frequency, format_seconds, time_unit
 
 MAX_EXACT_BARS = 2000  # more recorded intervals than this: aggregate
 BUCKETS = 400  # spans of the aggregated view
@@ -211,13 +211,6 @@ def build_timeline(recorder: Recorder, stats: Stats, *, title: str | None = None
 
 # -- drawing ----------------------------------------------------------------------------------
 
-def _time_unit(seconds: float) -> tuple[str, float]:
-    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("us", 1e-6)):
-        if seconds >= scale:
-            return unit, scale
-    return "ns", 1e-9
-
-
 def _darker(colour: str, factor: float = 0.6) -> tuple[float, float, float]:
     from matplotlib.colors import to_rgb
 
@@ -298,7 +291,7 @@ def draw_timeline(timeline: Timeline, figure=None):
     ax.set_axisbelow(True)
 
     seconds_per_cycle = 1.0 / float(timeline.clock_hz)
-    unit, scale = _time_unit(span * seconds_per_cycle)
+    unit, scale = time_unit(span * seconds_per_cycle)
     top_axis = ax.secondary_xaxis("top", functions=(lambda c: c * seconds_per_cycle / scale,
                                                      lambda t: t * scale / seconds_per_cycle))
     top_axis.set_xlabel(f"time at {format_frequency(timeline.clock_hz)} ({unit})")
