@@ -129,12 +129,6 @@ def format_rate(value: int | Fraction, units: dict[str, int]) -> str:
     return f"{format_number(value, digits=6)} {min(units, key=units.get)}"
 
 
-def format_bandwidth(bytes_per_second: int | Fraction) -> str:
-    """``64e9`` -> ``"64 GB/s"``."""
-    return format_rate(bytes_per_second, {"B/s": 1, "KB/s": 10**3, "MB/s": 10**6,
-                                          "GB/s": 10**9, "TB/s": 10**12})
-
-
 def format_frequency(hertz: int | Fraction) -> str:
     """``1e9`` -> ``"1 GHz"``."""
     return format_rate(hertz, {"Hz": 1, "kHz": 10**3, "MHz": 10**6, "GHz": 10**9})
