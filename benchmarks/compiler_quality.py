@@ -79,14 +79,14 @@ def network_rows(networks: list[str], presets: list[str]) -> tuple[list[list[str
 
 
 def fc_rows() -> tuple[list[list[str]], bool]:
-    from dlpsim.compiler import compile_layer
+    from dlpsim.run.compile import compile_layer
 
     rows = [["layer", "preset", "compiled cycles", "bound", "hand program", "hand cycles", "compiled/hand"]]
     good = True
     network = get_network("textbook-fc")
     for name, preset, programs in FC_ROWS:
         machine = load_machine(preset)
-        compiled = compile_layer(network.layer(name), machine)
+        compiled = compile_layer(network.layer(name), machine).compiled
         stats = simulate(compiled.program, machine)
         cycles = stats.cycles
         best = None

@@ -539,11 +539,11 @@ def compile_command(name, layer_name, preset, config_file, overrides, output_fil
     loop order, bytes moved and the expected bound. The machine is --preset (default
     dlp-s), --config and --set.
     """
-    from dlpsim.compiler import compile_layer
+    from dlpsim.run.compile import compile_layer
     from dlpsim.workloads import load_network
 
     layer = load_network(name).layer(layer_name)
-    compiled = compile_layer(layer, _network_machine(preset, config_file, overrides))
+    compiled = compile_layer(layer, _network_machine(preset, config_file, overrides)).compiled
     if output_file is None:
         click.echo(compiled.text, nl=False)
         return

@@ -24,13 +24,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from dlpsim.asm import assemble_file
+from dlpsim.asm import assemble, assemble_file
 from dlpsim.cli import main
-from dlpsim.compiler import compile_layer
 from dlpsim.compiler.codegen import layout, staged_pieces, tasks
 from dlpsim.compiler.mapping import footprint
 from dlpsim.errors import WorkloadError
 from dlpsim.machine import load_machine
+from dlpsim.run.compile import compile_layer
 from dlpsim.run.network import CSV_COLUMNS, run_network
 from dlpsim.sim import simulate
 from dlpsim.sim.check import bind
@@ -65,12 +65,16 @@ CASES = [pytest.param(preset, network, layer, id=f"{preset}-{network}-{layer}")
 
 
 @functools.cache
+def compilation(preset: str, network: str, layer: str):
+    return compile_layer(get_network(network).layer(layer), load_machine(preset))
+
+
+@functools.cache
 def compiled(preset: str, network: str, layer: str):
     """(layer, machine, compiled layer, simulated stats), each computed once per module."""
     machine = load_machine(preset)
-    the_layer = get_network(network).layer(layer)
-    result = compile_layer(the_layer, machine)
-    return the_layer, machine, result, simulate(result.program, machine)
+    result = compilation(preset, network, layer).compiled
+    return result.layer, machine, result, simulate(result.program, machine)
 
 
 def executed(stats) -> Counter:
@@ -126,7 +130,7 @@ def test_the_compilers_own_run_is_the_programs(preset, network, layer):
     """A matrix layer's program is simulated (without its header) to choose the mapping: that
     run, kept for net run, is what simulating the program gives."""
     _, _, result, stats = compiled(preset, network, layer)
-    assert result.measured == (stats if result.mapping.problem.matrix else None)
+    assert compilation(preset, network, layer).stats == (stats if result.mapping.problem.matrix else None)
 
 
 @pytest.mark.parametrize("preset, network, layer", CASES)
@@ -162,6 +166,19 @@ def test_program_text_runs_in_dlpsim_run_and_explains_itself(preset, network, la
         stats.cycles, stats.mac_operations, stats.dram_bytes)
 
 
+@pytest.mark.parametrize("preset, network, layer",
+                         [*CASES, *(pytest.param(preset, "googlenet", "inception_3a/output",
+                                                 id=f"{preset}-googlenet-concat") for preset in PRESETS)])
+def test_printed_program_assembles_to_the_compiled_one(preset, network, layer):
+    """The compiler builds the Program itself and prints the text from it: the text assembles to
+    an equal Program, every statement and operand at the line and column the compiler gave it."""
+    result = compilation(preset, network, layer).compiled
+    assert result.program.file == result.file == f"{result.layer.label}.asm"
+    assert assemble(result.text, result.program.file) == result.program
+    lines = result.text.splitlines()
+    assert all(lines[comment.line - 1] == str(comment) for comment in result.comments)
+
+
 def test_concat_moves_nothing_of_its_own():
     """The producers of a concatenation write straight into its slices (the compiler's
     assumption): no work, no traffic, no cycles, but still a program `dlpsim run` accepts."""
@@ -169,14 +186,14 @@ def test_concat_moves_nothing_of_its_own():
     assert isinstance(layer, Concat)
     for preset in PRESETS:
         machine = load_machine(preset)
-        result = compile_layer(layer, machine)
+        result = compile_layer(layer, machine).compiled
         stats = simulate(result.program, machine)
         assert (result.macs, result.dram_bytes, stats.cycles, stats.dram_bytes) == (0, 0, 0, 0)
         assert result.text.startswith("; inception_3a/output: concat")
 
 
 def test_compile_command_prints_or_writes_the_program(tmp_path):
-    expected = compile_layer(get_network("lenet5").layer("c3"), load_machine("dlp-m")).text
+    expected = compile_layer(get_network("lenet5").layer("c3"), load_machine("dlp-m")).compiled.text
     printed = invoke("compile", "lenet5", "--layer", "c3", "--preset", "dlp-m")
     assert printed.exit_code == 0, printed.output
     assert printed.stdout == expected
@@ -217,7 +234,7 @@ def test_compiled_fc7_9_matches_the_overlapped_hand_program():
     machine = load_machine("dlp-s")
     hand = _hand("fc_1024x256.asm", machine).cycles
     assert hand == 132_736
-    result = compile_layer(get_network("textbook-fc").layer("fc7_9"), machine)
+    result = compile_layer(get_network("textbook-fc").layer("fc7_9"), machine).compiled
     cycles = simulate(result.program, machine).cycles
     assert cycles <= hand  # no worse
     assert cycles >= 0.99 * hand  # and within 1% (it cannot beat the bound, 131,072, by much)
@@ -227,7 +244,7 @@ def test_compiled_fc7_12_on_dlp_m_beats_the_overlapped_hand_program():
     machine = load_machine("dlp-m")
     hand = _hand("ex7_12_overlap.asm", machine).cycles
     assert hand == 537_121
-    result = compile_layer(get_network("textbook-fc").layer("fc7_12"), machine)
+    result = compile_layer(get_network("textbook-fc").layer("fc7_12"), machine).compiled
     assert simulate(result.program, machine).cycles <= hand
 
 
@@ -317,7 +334,7 @@ def test_net_run_totals_are_the_sums_of_the_layers(preset):
     machine = load_machine(preset)
     assert [layer.name for layer in run.layers] == ["fc7_7", "fc7_8", "fc7_9", "fc7_11", "fc7_12"]
     for layer, node in zip(run.layers, get_network("textbook-fc").nodes, strict=True):
-        stats = simulate(compile_layer(node.layer, machine).program, machine)
+        stats = simulate(compile_layer(node.layer, machine).compiled.program, machine)
         assert (layer.macs, layer.dram_bytes, layer.cycles, layer.bound.cycles, layer.bound.kind) == (
             node.layer.macs, stats.dram_bytes, stats.cycles, stats.bound.cycles, stats.bound.kind)
         assert layer.efficiency == stats.efficiency and layer.mac_utilization == stats.mac_utilization

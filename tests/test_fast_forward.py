@@ -22,9 +22,9 @@ from program_strategies import LONG_TRIPS, Run, valid_runs
 from dlpsim.asm import assemble
 from dlpsim.asm.program import expand
 from dlpsim.cli import main
-from dlpsim.compiler import compile_layer
 from dlpsim.errors import RunLimitError
 from dlpsim.machine import load_machine
+from dlpsim.run.compile import compile_layer
 from dlpsim.sim import simulate
 from dlpsim.sim.fastforward import FastForward
 from dlpsim.sim.stream import StreamCursor
@@ -83,7 +83,7 @@ def _distinct_layers(network: str, preset: str):
     machine = load_machine(preset)
     seen: dict[str, object] = {}
     for node in get_network(network).nodes:
-        compiled = compile_layer(node.layer, machine)
+        compiled = compile_layer(node.layer, machine).compiled
         seen.setdefault(compiled.text, (node.name, compiled.program))
     return machine, list(seen.values())
 

@@ -15,11 +15,11 @@ from dlpsim.asm.listing import format_listing
 from dlpsim.asm.opcodes import COMPUTE_TYPES
 from dlpsim.asm.program import Compute, CoreId, repetitions
 from dlpsim.cli import main
-from dlpsim.compiler import compile_layer
 from dlpsim.errors import ConfigError, ConfigErrors, ProgramError
 from dlpsim.machine import load_machine
 from dlpsim.machine.config import DATAFLOWS, MATRIX_MODELS, RegistryError, implementation_per_name
 from dlpsim.machine.loader import effective_toml
+from dlpsim.run.compile import compile_layer
 from dlpsim.sim import simulate
 from dlpsim.sim.check import bind, minimum_cycles
 from dlpsim.sim.compute import (
@@ -399,7 +399,7 @@ def test_compiled_matrix_work_is_in_the_shape_form(preset, network, layer):
     """Every MAC instruction the compiler writes has a shape whose M*K*N are the layer's MACs, so a
     throughput machine times it as before and a systolic machine can map it."""
     the_layer = get_network(network).layer(layer)
-    compiled = compile_layer(the_layer, load_machine(preset))
+    compiled = compile_layer(the_layer, load_machine(preset)).compiled
     macs = 0
     for core in (CoreId(i) for i in range(compiled.machine.compute_cores)):
         for instruction, times in repetitions(compiled.program.stream(core, compiled.machine.compute_cores)):
@@ -412,7 +412,7 @@ def test_compiled_matrix_work_is_in_the_shape_form(preset, network, layer):
 
 def test_a_compiled_layer_runs_on_a_systolic_machine():
     machine = load_machine("dlp-s", overrides=systolic("ws"))
-    compiled = compile_layer(get_network("textbook-fc").layer("fc7_8"), machine)
+    compiled = compile_layer(get_network("textbook-fc").layer("fc7_8"), machine).compiled
     stats = simulate(compiled.program, machine)
     assert stats.complete and stats.cycles >= stats.bound.cycles
     assert stats.cycles > simulate(compiled.program, load_machine("dlp-s")).cycles  # fills and drains

@@ -28,7 +28,7 @@ from dlpsim.cli import main
 from dlpsim.errors import UserError
 from dlpsim.machine import load_machine
 from dlpsim.sim import Recorder, simulate
-from dlpsim.sim.trace import Interval
+from dlpsim.sim.trace import Executed, Interval
 
 REPO = Path(__file__).resolve().parents[1]
 FC = str(REPO / "programs" / "fc_1024x256.asm")
@@ -123,13 +123,17 @@ def test_categories_of_every_kind_of_work():
     def kind(track, name, **args):
         return category(Interval(track, name, 0, 1, tuple(args.items())))
 
-    assert kind(("core0", "compute"), "compute MAC_16 64") == "mac"
-    assert kind(("core0", "compute"), "compute DIV_32 64") == "vector"
-    assert kind(("core0", "io"), "move DRAM NRAM[0x100] 64") == "load"
-    assert kind(("mem", "io"), "move DRAM SharedRAM 64") == "load"
-    assert kind(("core0", "io"), "move WRAM DRAM 64") == "store"
-    assert kind(("core0", "move"), "move NRAM WRAM 64") == "move"
-    assert kind(("core1", "move"), "move SharedRAM[0x40] NRAM 64") == "shared"
+    def work(track, text):
+        (instruction,) = assemble(text).sections[0].statements
+        return category(Executed(track, instruction, 0, 1))
+
+    assert work(("core0", "compute"), "compute MAC_16 64") == "mac"
+    assert work(("core0", "compute"), "compute DIV_32 64") == "vector"
+    assert work(("core0", "io"), "move DRAM NRAM[0x100] 64") == "load"
+    assert work(("mem", "io"), "move DRAM SharedRAM 64") == "load"
+    assert work(("core0", "io"), "move WRAM DRAM 64") == "store"
+    assert work(("core0", "move"), "move NRAM WRAM 64") == "move"
+    assert work(("core1", "move"), "move SharedRAM[0x40] NRAM 64") == "shared"
     assert kind(("core0", "control"), "wait: barrier", cause="barrier") == "barrier"
     assert kind(("core0", "control"), "wait: queue_full", cause="queue_full") == "queue_full"
     assert kind(("links", "dram"), "3 transfers", active=3) == "link3"

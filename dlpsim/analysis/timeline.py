@@ -22,8 +22,10 @@ from fractions import Fraction
 
 import numpy as np
 
+from dlpsim.asm.opcodes import Memory, Unit
+from dlpsim.asm.program import Compute, Instruction, Move
 from dlpsim.sim.stats import Stats
-from dlpsim.sim.trace import Interval, Recorder
+from dlpsim.sim.trace import Executed, Interval, Recorder
 from dlpsim.units import format_frequency, format_seconds, time_unit
 
 MAX_EXACT_BARS = 2000  # more recorded intervals than this: aggregate
@@ -101,8 +103,10 @@ class Timeline:
         return 0.0 if self.edges is None else self.cycles / max(1, len(self.edges) - 1)
 
 
-def category(interval: Interval) -> str:
+def category(interval: Interval | Executed) -> str:
     """The kind of work an interval shows, as the key of CATEGORIES."""
+    if isinstance(interval, Executed):
+        return _work(interval.instruction)
     group, lane = interval.track
     if group == "links":
         active = dict(interval.args).get("active", 1)
@@ -110,16 +114,19 @@ def category(interval: Interval) -> str:
     if lane == "control":
         cause = dict(interval.args).get("cause")
         return cause if cause in CATEGORIES else "other"
-    words = interval.name.split()  # the instruction as written: "compute MAC_32 256", "move DRAM NRAM 64"
-    if lane == "compute" and len(words) >= 2:
-        return "mac" if words[1].upper().startswith("MAC") else "vector"
-    if lane in ("io", "move") and len(words) >= 3:
-        source, destination = words[1].upper(), words[2].upper()
-        if source.startswith("DRAM"):
+    return "other"
+
+
+def _work(instruction: Instruction) -> str:
+    if isinstance(instruction, Compute):
+        return "mac" if instruction.type.unit is Unit.MATRIX else "vector"
+    if isinstance(instruction, Move):
+        source, destination = instruction.source.memory, instruction.destination.memory
+        if source is Memory.DRAM:
             return "load"
-        if destination.startswith("DRAM"):
+        if destination is Memory.DRAM:
             return "store"
-        return "shared" if "SHAREDRAM" in (source[:9], destination[:9]) else "move"
+        return "shared" if Memory.SHARED in (source, destination) else "move"
     return "other"
 
 
@@ -166,12 +173,12 @@ def build_timeline(recorder: Recorder, stats: Stats, *, title: str | None = None
     cycles = max([stats.cycles, *(interval.end for interval in intervals)], default=0)
     if title is None:
         title = f"{stats.program} on {stats.machine}"
-    # One code per (lane, kind): lane * len(kinds) + kind. A lane's name and an interval's
-    # text decide its kind, and loops repeat the same few texts, so each is classified once.
-    codes: dict[tuple[tuple[str, str], str], int] = {}
+    # One code per (lane, kind): lane * len(kinds) + kind. Loops repeat the same instruction
+    # objects and the same few waits and link shares, so each is classified once.
+    codes: dict[tuple[tuple[str, str], int | str], int] = {}
 
-    def code(interval: Interval) -> int:
-        key = (interval.track, interval.name)
+    def code(interval: Interval | Executed) -> int:
+        key = (interval.track, id(interval.instruction) if isinstance(interval, Executed) else interval.name)
         value = codes.get(key)
         if value is None:
             value = codes[key] = index[interval.track] * len(kinds) + _ORDER[category(interval)]

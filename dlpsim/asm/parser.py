@@ -29,7 +29,7 @@ from dlpsim.asm.program import (
     Move,
     Operand,
     Program,
-    Section,
+    ProgramBuilder,
     Statement,
     Sync,
 )
@@ -193,45 +193,15 @@ class _Line:
         return Operand(memory, offset, token.location)
 
 
-def _on_line(statement: Statement, number: int) -> Statement:
-    """The statement the same line of text makes on line ``number`` of the same file."""
-    def at(location: SourceLocation) -> SourceLocation:
-        return SourceLocation(location.file, number, location.column)
-
-    if isinstance(statement, Move):
-        source, destination = statement.source, statement.destination
-        return Move(Operand(source.memory, source.offset, at(source.location)),
-                    Operand(destination.memory, destination.offset, at(destination.location)),
-                    statement.size, at(statement.location))
-    if isinstance(statement, Compute):
-        return Compute(statement.type, statement.count, at(statement.location), statement.shape)
-    if isinstance(statement, Loop):
-        return Loop(statement.count, statement.body, at(statement.location))
-    return type(statement)(at(statement.location))
-
-
 class _Assembler:
     def __init__(self, file: str):
         self.file = file
         self.machine: str | None = None
         self.machine_location: SourceLocation | None = None
-        self.sections: list[Section] = []
-        self.selector = CoreSelector(None, False, None)
-        self.statements: list[Statement] = []
-        # Open loops: (count, location, statements of the enclosing block).
-        self.loops: list[tuple[int, SourceLocation, list[Statement]]] = []
+        self.builder = ProgramBuilder()
         self.seen_code = False
-        # Instruction lines already parsed, by their text: what each said, at the line it was on.
-        # Generated programs repeat a few lines thousands of times; a repeat is only moved to its
-        # own line, not parsed again (a line's text alone decides what it parses to).
-        self.parsed: dict[str, tuple[Statement | None, SourceLocation]] = {}
 
     def line(self, number: int, text: str) -> None:
-        if (seen := self.parsed.get(text)) is not None:
-            statement, location = seen
-            self.place(None if statement is None else _on_line(statement, number),
-                       SourceLocation(location.file, number, location.column))
-            return
         tokens = tokenize(text, self.file, number)
         if not tokens:
             return
@@ -244,9 +214,7 @@ class _Assembler:
         if word in DIRECTIVES:
             self.directive(word, head, cursor, text)
         elif word in MNEMONICS:
-            statement = self.instruction(word, head.location, cursor)
-            self.parsed[text] = (statement, head.location)
-            self.place(statement, head.location)
+            self.place(self.instruction(word, head.location, cursor), head.location)
         else:
             known = ", ".join(list(MNEMONICS) + list(DIRECTIVES))
             raise ProgramError(head.location, f"unknown instruction {head.text!r} (expected one of {known})")
@@ -255,7 +223,7 @@ class _Assembler:
         if word == ".machine":
             if self.machine is not None:
                 raise ProgramError(head.location, f".machine given twice (first at {self.machine_location})")
-            if self.seen_code or self.sections:
+            if self.seen_code or self.builder.sections:
                 raise ProgramError(head.location, ".machine must come before any instruction or .core")
             start = head.location.column - 1 + len(head.text)
             name = strip_comment(text)[start:].strip()
@@ -265,13 +233,11 @@ class _Assembler:
             self.machine, self.machine_location = name, head.location
             return
         # .core
-        if self.loops:
-            _, loop_location, _ = self.loops[-1]
+        if self.builder.open_loops:
+            _, loop_location, _ = self.builder.open_loops[-1]
             raise ProgramError(head.location, f"`.core` inside the loop opened at {loop_location}: "
                                               "close it with endloop first")
-        selector = self.core_selector(head, cursor)
-        self.close_section()
-        self.selector = selector
+        self.builder.select(self.core_selector(head, cursor))
 
     def core_selector(self, head: Token, cursor: _Line) -> CoreSelector:
         first = cursor.take("which cores: all, mem, N, N-M or N,M,...")
@@ -344,37 +310,28 @@ class _Assembler:
         """Add an instruction line's statement where the text has got to (in the current
         section, in the innermost open loop), or open or close a loop."""
         self.seen_code = True
-        if self.selector.memory_core:
+        if self.builder.selector.memory_core:
             if isinstance(statement, Move) and {statement.source.memory,
                                                 statement.destination.memory} != {Memory.DRAM, Memory.SHARED}:
                 raise ProgramError(location, "the memory core can only move between DRAM and SharedRAM")
             if isinstance(statement, Compute):
                 raise ProgramError(location, "the memory core has no compute unit")
         if isinstance(statement, Loop):
-            if len(self.loops) >= MAX_LOOP_DEPTH:
+            if len(self.builder.open_loops) >= MAX_LOOP_DEPTH:
                 raise ProgramError(location, f"loops nest more than {MAX_LOOP_DEPTH} deep")
-            self.loops.append((statement.count, location, self.statements))
-            self.statements = []
+            self.builder.open_loop(statement.count, location)
         elif statement is None:  # endloop
-            if not self.loops:
+            if not self.builder.open_loops:
                 raise ProgramError(location, "endloop without a matching loop")
-            count, loop_location, enclosing = self.loops.pop()
-            enclosing.append(Loop(count, tuple(self.statements), loop_location))
-            self.statements = enclosing
+            self.builder.close_loop()
         else:
-            self.statements.append(statement)
-
-    def close_section(self) -> None:
-        if self.statements or self.selector.location is not None:
-            self.sections.append(Section(self.selector, tuple(self.statements)))
-        self.statements = []
+            self.builder.add(statement)
 
     def finish(self) -> Program:
-        if self.loops:
-            _, location, _ = self.loops[-1]
+        if self.builder.open_loops:
+            _, location, _ = self.builder.open_loops[-1]
             raise ProgramError(location, "loop without endloop")
-        self.close_section()
-        return Program(self.file, self.machine, self.machine_location, tuple(self.sections))
+        return self.builder.program(self.file, self.machine, self.machine_location)
 
 
 def assemble(text: str, file: str = "<input>") -> Program:

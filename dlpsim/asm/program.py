@@ -156,6 +156,44 @@ class Program:
         return tuple(statements)
 
 
+class ProgramBuilder:
+    """Statements put into sections and loops in text order: how the assembler and the
+    compiler's ProgramWriter both make a Program. Callers check their own rules first."""
+
+    def __init__(self) -> None:
+        self.sections: list[Section] = []
+        self.selector = CoreSelector(None, False, None)
+        self.statements: list[Statement] = []  # of the innermost open loop, else of the section
+        # Open loops, innermost last: (count, location, statements of the enclosing block).
+        self.open_loops: list[tuple[int, SourceLocation, list[Statement]]] = []
+
+    def add(self, statement: Statement) -> None:
+        self.statements.append(statement)
+
+    def open_loop(self, count: int, location: SourceLocation) -> None:
+        self.open_loops.append((count, location, self.statements))
+        self.statements = []
+
+    def close_loop(self) -> None:
+        count, location, enclosing = self.open_loops.pop()
+        enclosing.append(Loop(count, tuple(self.statements), location))
+        self.statements = enclosing
+
+    def select(self, selector: CoreSelector) -> None:
+        """Start a ``.core`` section."""
+        self._close_section()
+        self.selector = selector
+
+    def _close_section(self) -> None:
+        if self.statements or self.selector.location is not None:
+            self.sections.append(Section(self.selector, tuple(self.statements)))
+        self.statements = []
+
+    def program(self, file: str, machine: str | None, machine_location: SourceLocation | None) -> Program:
+        self._close_section()
+        return Program(file, machine, machine_location, tuple(self.sections))
+
+
 @dataclass(frozen=True)
 class Repeat:
     """A loop as the stream runs it: one that issues something (count >= 1), body normalised."""

@@ -3,7 +3,11 @@
 Three steps, kept apart as Timeloop keeps workload, architecture and mapping apart:
 ``lowering`` puts every layer in one shape (a grouped window operator), ``mapping``
 chooses tiles, loop order and the split across cores, and ``codegen`` writes each
-core's double-buffered pipeline as commented ISA text.
+core's double-buffered pipeline as the ISA's typed statements. This package offers
+the pure steps: :func:`lower`, :func:`rank_mappings`, :func:`build` (a mapping's
+program and its figures) and :func:`finish` (the header comment on top). Which of the
+ranked mappings to keep is decided by simulating them: that search is
+dlpsim.run.compile's, so the compiler does not depend on the simulator.
 """
 
 from __future__ import annotations
@@ -13,11 +17,12 @@ import functools
 from collections import Counter
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import TYPE_CHECKING
 
-from dlpsim.asm import Program, assemble
+from dlpsim.asm import Program
 from dlpsim.asm.opcodes import ComputeType
+from dlpsim.asm.printer import Comment, ProgramWriter, moved, print_program
 from dlpsim.asm.program import MEMORY_CORE, Compute, CoreId, Move, repetitions
+from dlpsim.compiler import lowering
 from dlpsim.compiler.codegen import (
     Layout,
     core_steps,
@@ -29,19 +34,18 @@ from dlpsim.compiler.codegen import (
     staging_steps,
     tasks,
 )
-from dlpsim.compiler.lowering import Problem, check_lowering, lower
-from dlpsim.compiler.mapping import KEPT_MAPPINGS, Mapping, choose_mappings
-from dlpsim.errors import RunLimitError, WorkloadError
+from dlpsim.compiler.lowering import Problem, check_lowering
+from dlpsim.compiler.mapping import KEPT_MAPPINGS, LoopOrder, Mapping, choose_mappings
 from dlpsim.machine import MachineConfig
 from dlpsim.results import Bound
 from dlpsim.results.bound import NO_WORK
 from dlpsim.units import describe_size
 from dlpsim.workloads.layers import Layer, format_shape
 
-if TYPE_CHECKING:
-    from dlpsim.sim.stats import Stats
+__all__ = ["CompiledLayer", "MappedProgram", "build", "build_nothing", "finish", "lower", "rank_mappings"]
 
-__all__ = ["CompiledLayer", "compile_layer"]
+# The file a mapping's program names before finish() puts it under its layer's name.
+TRIAL_FILE = "trial.asm"
 
 
 @dataclass(frozen=True)
@@ -49,23 +53,71 @@ class CompiledLayer:
     layer: Layer
     machine: MachineConfig
     mapping: Mapping | None  # None for a layer with nothing to move or compute (concat)
-    text: str
+    header: tuple[str, ...]  # the lines of the header comment, without their "; "
+    body: MappedProgram  # the program below the header
     macs: int  # in the program, equal to the layer's
     dram_bytes: int  # the program's DRAM traffic
     bound: Bound  # the program's roofline bound
-    # What simulate() gives for this program (fast-forwarding), when the compiler ran it to choose
-    # the mapping (a matrix layer); None if it did not.
-    measured: Stats | None = None
+
+    @property
+    def file(self) -> str:
+        """The name the program goes by: in its statements' locations and its simulated runs."""
+        return f"{self.layer.label}.asm"
 
     @functools.cached_property
+    def _placed(self) -> tuple[Program, tuple[Comment, ...]]:
+        """The body moved below the header, when first asked for (net run does not need the
+        program of a layer the compiler has simulated)."""
+        program, comments = moved(self.body.program, self.body.comments, self.file, len(self.header) + 1)
+        header = tuple(Comment(line, text) for line, text in enumerate(self.header, start=1))
+        return program, header + comments
+
+    @property
     def program(self) -> Program:
-        """The text assembled, when first asked for (net run does not need the program of a
-        layer the compiler has simulated)."""
-        return assemble(self.text, f"{self.layer.label}.asm")
+        """Each statement at its line and column of ``text``."""
+        return self._placed[0]
+
+    @property
+    def comments(self) -> tuple[Comment, ...]:
+        """The header's and the body's comment lines."""
+        return self._placed[1]
+
+    @property
+    def text(self) -> str:
+        """The program as `dlpsim compile` prints it (and assemble() reads back as ``program``)."""
+        return print_program(self.program, self.comments)
+
+
+@dataclass(frozen=True)
+class MappedProgram:
+    """The program of one mapping (file TRIAL_FILE, lines from 1, no header), and its figures."""
+
+    mapping: Mapping | None  # None: nothing to do
+    program: Program
+    comments: tuple[Comment, ...]
+    cores_used: int
+    where: Layout | None  # the buffers (None: no tiles)
+    macs: int
+    dram_bytes: int
+    bound: Bound
+
+
+def lower(layer: Layer) -> Problem | None:
+    """The layer as one Problem, checked against the layer's own figures; None for a layer with
+    nothing to do (a concatenation)."""
+    problem = lowering.lower(layer)
+    if problem is not None:
+        check_lowering(layer, problem)
+    return problem
+
+
+def rank_mappings(problem: Problem, machine: MachineConfig) -> list[Mapping]:
+    """The mappings worth trying, best by the estimate first (a WorkloadError if none fits)."""
+    return choose_mappings(problem, machine, KEPT_MAPPINGS)
 
 
 def _program_figures(program: Program, machine: MachineConfig) -> tuple[int, int, Fraction]:
-    """MACs, DRAM bytes and compute cycles (all cores) of a program, read from its text."""
+    """MACs, DRAM bytes and compute cycles (all cores) of a program, read from its statements."""
     macs = dram = 0
     operations: Counter[ComputeType] = Counter()
     cores = [CoreId(i) for i in range(machine.compute_cores)]
@@ -86,7 +138,9 @@ def _program_figures(program: Program, machine: MachineConfig) -> tuple[int, int
 
 
 def _header(layer: Layer, problem: Problem | None, mapping: Mapping | None, machine: MachineConfig,
-            cores_used: int, macs: int, dram: int, bound: Bound, where=None, tried: int = 1) -> list[str]:
+            cores_used: int, macs: int, dram: int, bound: Bound, where: Layout | None = None,
+            tried: int = 1) -> list[str]:
+    """The header comment's lines, without their ``; ``."""
     shapes = ", ".join(format_shape(shape) for shape in layer.input_shapes)
     lines = [
         f"{layer.label}: {layer.describe()}, input {shapes} -> output {format_shape(layer.output_shape)}",
@@ -105,7 +159,7 @@ def _header(layer: Layer, problem: Problem | None, mapping: Mapping | None, mach
             f"channels x {tile.in_channels} of {p.in_channels} input channels x {tile.rows} of "
             f"{p.out_height} rows x {tile.columns} of {p.out_width} columns",
             f"order:  {mapping.order} (" + ("each weight block stays in WRAM while every input slab "
-                                            "streams past it" if mapping.order == "weights-outer" else
+                                            "streams past it" if mapping.order is LoopOrder.WEIGHTS_OUTER else
                                             "each input slab stays in NRAM while every weight block "
                                             "streams past it") + ")"
             + ("; input channels split, partial sums accumulate in NRAM" if tile.in_channels < p.in_channels
@@ -134,107 +188,49 @@ def _header(layer: Layer, problem: Problem | None, mapping: Mapping | None, mach
         "Each step: the io queue fetches the next input slab, writes back the previous output tile",
         "and streams weights while the compute queue works on the current tile; one sync ends it.",
     ]
-    return [f"; {line}".rstrip() for line in lines]
+    return lines
 
 
-@dataclass(frozen=True)
-class _Body:
-    """The program of one mapping without its header comment, and its figures."""
-
-    text: str  # from the .machine line on
-    cores_used: int
-    where: Layout
-    macs: int
-    dram_bytes: int
-    bound: Bound
-
-
-# A matrix layer's best mapping by the estimate is simulated; if it comes this close to the
-# bound it is taken, else the next candidates are simulated too and the fastest kept (the
-# estimate ranks well but cannot see every stall).
-GOOD_ENOUGH = Fraction(95, 100)
-
-
-def compile_layer(layer: Layer, machine: MachineConfig) -> CompiledLayer:
-    """Compile one layer for one machine."""
-    problem = lower(layer)
-    if problem is None:
-        body = ["; nothing to do: the producers of a concatenation write straight into their",
-                "; slices of its output, so it moves no data of its own (an assumption)"]
-        text = "\n".join([f".machine {machine.name}", *body]) + "\n"
-        header = _header(layer, None, None, machine, 0, 0, 0, NO_WORK)
-        text = "\n".join(header) + "\n\n" + text
-        return CompiledLayer(layer, machine, None, text, 0, 0, NO_WORK)
-    check_lowering(layer, problem)
-    try:
-        choice = _select(dataclasses.replace(problem, name="", description=""), machine)
-    except WorkloadError as error:  # the search knows shapes, not names
-        raise WorkloadError(f"{layer.label}: {error.message}", error.where) from None
-    mapping, body = dataclasses.replace(choice.mapping, problem=problem), choice.body
-    header = _header(layer, problem, mapping, machine, body.cores_used, body.macs, body.dram_bytes,
-                     body.bound, body.where, choice.tried)
-    text = "\n".join(header) + "\n\n" + body.text
-    # The header is comments: the simulated run of the body alone is this program's.
-    measured = (None if choice.measured is None
-                else dataclasses.replace(choice.measured, program=f"{layer.label}.asm"))
-    return CompiledLayer(layer, machine, mapping, text, body.macs, body.dram_bytes, body.bound, measured)
-
-
-@dataclass(frozen=True)
-class _Choice:
-    mapping: Mapping
-    body: _Body  # its program
-    tried: int  # how many candidates were simulated to find it
-    measured: Stats | None  # its program's simulated run (None: chosen by the estimate alone)
-
-
-@functools.lru_cache(maxsize=1024)
-def _select(problem: Problem, machine: MachineConfig) -> _Choice:
-    """The mapping to use (cached by shape: a network repeats layers)."""
-    candidates = choose_mappings(problem, machine, KEPT_MAPPINGS)
-    if not problem.matrix:  # streaming vector work: the estimate is as good as a measurement
-        body, _ = _build(problem, candidates[0], machine)
-        return _Choice(candidates[0], body, 1, None)
-    from dlpsim.sim import simulate  # the compiler's own measuring stick
-
-    first, program = _build(problem, candidates[0], machine)
-    fastest, fastest_body, measured = candidates[0], first, simulate(program, machine)
-    tried = 1
-    for mapping in candidates[1:]:
-        if first.bound.cycles >= GOOD_ENOUGH * measured.cycles:
-            break
-        tried += 1
-        body, program = _build(problem, mapping, machine)
-        try:  # a candidate that cannot beat the fastest so far is stopped at its time
-            stats = simulate(program, machine, max_cycles=measured.cycles - 1)
-        except RunLimitError:
-            continue
-        if stats.complete:
-            fastest, fastest_body, measured = mapping, body, stats
-    return _Choice(fastest, fastest_body, tried, measured if measured.complete else None)
-
-
-def _build(problem: Problem, mapping: Mapping, machine: MachineConfig) -> tuple[_Body, Program]:
-    """The program of one mapping, as text and assembled."""
+def build(problem: Problem, mapping: Mapping, machine: MachineConfig) -> MappedProgram:
+    """The program of one mapping, and its figures."""
     all_tasks = tasks(mapping)
     shares = split_across_cores(all_tasks, machine, mapping.staged)
     where = layout(all_tasks)
-    body = [f".machine {machine.name}"]
+    writer = ProgramWriter(TRIAL_FILE)
+    writer.machine_line(machine.name)
     pieces = staged_pieces(all_tasks, mapping.staged) if mapping.staged else None
     if pieces:
-        body += ["", ".core mem",
-                 f"; stage the {mapping.staged} in the SharedRAM, two pieces ahead of the cores"]
-        body += fold(staging_steps(pieces))
+        writer.blank()
+        writer.core(None, memory_core=True)
+        writer.comment(f"stage the {mapping.staged} in the SharedRAM, two pieces ahead of the cores")
+        fold(staging_steps(pieces), writer)
     for index, share in enumerate(shares):
         steps = core_steps(share, where, problem.extra_input_bytes if index == 0 else 0, mapping.staged,
                            pieces, keep_weights=resident(share, machine.core.wram.capacity_bytes))
+        writer.blank()
         if machine.compute_cores > 1:
-            body += ["", f".core {index}"]
-        else:
-            body.append("")
-        body += fold(steps)
-    text = "\n".join(body) + "\n"
-    program = assemble(text, "trial.asm")
+            writer.core((index,))
+        fold(steps, writer)
+    program = writer.program()
     macs, dram, compute = _program_figures(program, machine)
     bound = Bound.of(compute, machine.compute_cores, dram, machine.bytes_per_cycle(machine.dram.link))
-    return _Body(text, len(shares), where, macs, dram, bound), program
+    return MappedProgram(mapping, program, tuple(writer.comments), len(shares), where, macs, dram, bound)
+
+
+def build_nothing(machine: MachineConfig) -> MappedProgram:
+    """The program of a layer with nothing to do."""
+    writer = ProgramWriter(TRIAL_FILE)
+    writer.machine_line(machine.name)
+    writer.comment("nothing to do: the producers of a concatenation write straight into their")
+    writer.comment("slices of its output, so it moves no data of its own (an assumption)")
+    return MappedProgram(None, writer.program(), tuple(writer.comments), 0, None, 0, 0, NO_WORK)
+
+
+def finish(layer: Layer, machine: MachineConfig, problem: Problem | None, body: MappedProgram,
+           tried: int = 1) -> CompiledLayer:
+    """The layer's program: ``body`` (built for ``problem`` or a problem of its shape) under the
+    header comment that explains it; ``tried`` candidates were simulated to choose it."""
+    mapping = None if body.mapping is None else dataclasses.replace(body.mapping, problem=problem)
+    header = _header(layer, problem, mapping, machine, body.cores_used, body.macs, body.dram_bytes,
+                     body.bound, body.where, tried)
+    return CompiledLayer(layer, machine, mapping, tuple(header), body, body.macs, body.dram_bytes, body.bound)

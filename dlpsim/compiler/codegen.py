@@ -1,4 +1,4 @@
-"""Mapping -> program text: the tasks of each core, pipelined, written as the ISA.
+"""Mapping -> program: the tasks of each core, pipelined, written as the ISA's statements.
 
 Each core runs its share of the tasks as a software pipeline of steps. Step t
 computes task t on the compute queue while the io queue, in parallel, fetches the
@@ -6,17 +6,40 @@ input slab of task t+1 into the other NRAM input buffer, writes back the output 
 the last finished tile from the other NRAM output buffer, and streams a chunk of
 the next weight block into the other WRAM buffer. One ``sync`` ends each step: the
 only hand-off the ISA needs, since nothing else orders the queues. Runs of equal
-steps are folded into ``loop`` blocks, so the text stays short.
+steps are folded into ``loop`` blocks, so the program stays short.
+
+Steps hold instructions not yet placed on a line (a ProgramWriter places them), made
+once per distinct instruction: equal steps are then tuples of the same objects, which
+folding compares at the cost of identity checks.
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from math import lcm
 
-from dlpsim.asm.opcodes import COMPUTE_TYPES
-from dlpsim.compiler.mapping import Mapping, input_span
+from dlpsim.asm.opcodes import COMPUTE_TYPES, Memory
+from dlpsim.asm.printer import UNPLACED, ProgramWriter
+from dlpsim.asm.program import Barrier, Compute, Instruction, Move, Operand, Sync
+from dlpsim.compiler.mapping import LoopOrder, Mapping, Staging, input_span
 from dlpsim.machine import MachineConfig
+
+Step = tuple[Instruction, ...]  # what one step of a core's pipeline issues, ending in sync
+SYNC = Sync(UNPLACED)
+BARRIER = Barrier(UNPLACED)
+
+
+@functools.lru_cache(maxsize=4096)
+def move(source: Memory, destination: Memory, size: int, source_offset: int | None = None,
+         destination_offset: int | None = None) -> Move:
+    return Move(Operand(source, source_offset, UNPLACED), Operand(destination, destination_offset, UNPLACED),
+                size, UNPLACED)
+
+
+@functools.lru_cache(maxsize=4096)
+def compute(name: str, count: int, shape: tuple[int, int, int] | None = None) -> Compute:
+    return Compute(COMPUTE_TYPES[name], count, UNPLACED, shape)
 
 
 @dataclass(frozen=True)
@@ -87,7 +110,7 @@ def tasks(mapping: Mapping) -> list[Task]:
         )
 
     for group in groups.ranges():
-        if mapping.order == "weights-outer":
+        if mapping.order is LoopOrder.WEIGHTS_OUTER:
             for out in outs.ranges():
                 for place in spatial:
                     result += [one(group, out, place, chunk) for chunk in in_chunks]
@@ -124,7 +147,7 @@ class _Costs:
 
 
 def split_across_cores(all_tasks: list[Task], machine: MachineConfig,
-                       staged: str | None = None) -> list[list[Task]]:
+                       staged: Staging | None = None) -> list[list[Task]]:
     """Contiguous shares of about equal work, cut only where a tile's output is complete
     (a tile's partial sums stay on one core) and, with a staged operand, only between whole
     passes over it (so every core needs the staged pieces in the same order)."""
@@ -146,10 +169,10 @@ def split_across_cores(all_tasks: list[Task], machine: MachineConfig,
     return [share for share in shares if share]
 
 
-def _pass(task: Task, staged: str) -> tuple:
+def _pass(task: Task, staged: Staging) -> tuple:
     """What a pass over the staged operand is for: with staged weights, one input slab (group
     and spatial tile); with a staged input, one block of output channels."""
-    if staged == "weights":
+    if staged is Staging.WEIGHTS:
         group, _, place = task.input_key
         return group, place
     group, out, _ = task.weight_key
@@ -174,15 +197,15 @@ def layout(all_tasks: list[Task]) -> Layout:
     return Layout((0, slab), (2 * slab, 2 * slab + output), slab, output, weights)
 
 
-def _compute_lines(task: Task) -> list[str]:
+def _computes(task: Task) -> list[Compute]:
     """The task's compute instructions; its matrix work in the shape form, M*K*N = its MACs, so a
     throughput machine times it as before and a systolic one can map it onto its array."""
-    lines = []
+    instructions = []
     if task.macs:
         m, k, n = task.shape
-        lines.append(f"compute MAC_32 {m}x{k}x{n}")
-    lines += [f"compute {op}_32 {count}" for op, count in task.vector_ops if count]
-    return lines
+        instructions.append(compute("MAC_32", m * k * n, task.shape))
+    instructions += [compute(f"{op}_32", count) for op, count in task.vector_ops if count]
+    return instructions
 
 
 def _chunks(size: int, parts: int) -> list[int]:
@@ -190,32 +213,32 @@ def _chunks(size: int, parts: int) -> list[int]:
     return [base + (1 if i < extra else 0) for i in range(parts)]
 
 
-def _staged_key(task: Task, staged: str) -> tuple | None:
-    return task.weight_key if staged == "weights" else task.input_key
+def _staged_key(task: Task, staged: Staging) -> tuple | None:
+    return task.weight_key if staged is Staging.WEIGHTS else task.input_key
 
 
-def staged_pieces(all_tasks: list[Task], staged: str) -> dict[tuple, tuple[int, int]]:
+def staged_pieces(all_tasks: list[Task], staged: Staging) -> dict[tuple, tuple[int, int]]:
     """The staged operand's pieces in the order the cores first need them (the memory core's
     loading order): key -> (position, bytes)."""
     pieces: dict[tuple, tuple[int, int]] = {}
     for task in all_tasks:
         key = _staged_key(task, staged)
         if key is not None and key not in pieces:
-            size = task.weight_bytes if staged == "weights" else task.input_bytes
+            size = task.weight_bytes if staged is Staging.WEIGHTS else task.input_bytes
             pieces[key] = (len(pieces), size)
     return pieces
 
 
-def staging_steps(pieces: dict[tuple, tuple[int, int]]) -> list[tuple[str, ...]]:
+def staging_steps(pieces: dict[tuple, tuple[int, int]]) -> list[Step]:
     """The memory core's program: it runs two pieces ahead, fetching pieces 0 and 1 before
     barrier 0 and piece b+2 after barrier b, so a core that has passed barrier b may copy any
     piece up to b+1."""
     sizes = [size for _, size in sorted(pieces.values())]
-    steps = [tuple(f"move DRAM SharedRAM {size}" for size in sizes[:2])]
+    steps = [tuple(move(Memory.DRAM, Memory.SHARED, size) for size in sizes[:2])]
     for barrier in range(len(sizes)):
-        steps.append(("barrier",))
+        steps.append((BARRIER,))
         if barrier + 2 < len(sizes):
-            steps.append((f"move DRAM SharedRAM {sizes[barrier + 2]}",))
+            steps.append((move(Memory.DRAM, Memory.SHARED, sizes[barrier + 2]),))
     return steps
 
 
@@ -226,12 +249,12 @@ def resident(share: list[Task], wram_bytes: int) -> bool:
     return sum(blocks.values()) <= wram_bytes
 
 
-def core_steps(share: list[Task], where: Layout, extra_in: int, staged: str | None = None,
+def core_steps(share: list[Task], where: Layout, extra_in: int, staged: Staging | None = None,
                pieces: dict[tuple, tuple[int, int]] | None = None,
-               keep_weights: bool = False) -> list[tuple[str, ...]]:
-    """The core's program as a list of steps, each a tuple of lines ending in ``sync``.
+               keep_weights: bool = False) -> list[Step]:
+    """The core's program as a list of steps, each ending in ``sync``.
 
-    With a ``staged`` operand ("weights" or "input") its pieces come from the SharedRAM,
+    With a ``staged`` operand its pieces come from the SharedRAM,
     where the memory core puts them (see staging_steps): the core copies a piece only after
     the barrier that makes it ready, and meets every one of the memory core's barriers.
     With ``keep_weights`` (see resident) a weight block is fetched once and kept.
@@ -251,15 +274,15 @@ def core_steps(share: list[Task], where: Layout, extra_in: int, staged: str | No
             continue
         fetched.add(following.weight_key)
         # From DRAM the next block trickles in over the run; from the SharedRAM it is quick.
-        chunks = ([following.weight_bytes] if staged == "weights"
+        chunks = ([following.weight_bytes] if staged is Staging.WEIGHTS
                   else _chunks(following.weight_bytes, end - start))
         for offset, chunk in enumerate(chunks):
             if chunk:
                 prefetch[start + offset] = (following.weight_key, chunk)
 
-    weight_source = "SharedRAM" if staged == "weights" else "DRAM"
-    input_source = "SharedRAM" if staged == "input" else "DRAM"
-    steps: list[tuple[str, ...]] = []
+    weight_source = Memory.SHARED if staged is Staging.WEIGHTS else Memory.DRAM
+    input_source = Memory.SHARED if staged is Staging.INPUT else Memory.DRAM
+    steps: list[Step] = []
     passed = -1  # the last barrier this core has passed
 
     def ready(key: tuple | None) -> None:
@@ -270,63 +293,59 @@ def core_steps(share: list[Task], where: Layout, extra_in: int, staged: str | No
         needed = max(pieces[key][0] - 1, 0)
         while passed < needed:
             passed += 1
-            steps.append(("barrier",))
+            steps.append((BARRIER,))
 
     first = share[0]
     if staged:
         ready(_staged_key(first, staged))
     prologue = []
     if first.weight_bytes:
-        prologue.append(f"move {weight_source} WRAM {first.weight_bytes}")
-    prologue.append(f"move {input_source} NRAM[{where.input_buffers[0]:#x}] {first.input_bytes}")
+        prologue.append(move(weight_source, Memory.WRAM, first.weight_bytes))
+    prologue.append(move(input_source, Memory.NRAM, first.input_bytes, None, where.input_buffers[0]))
     if extra_in:
-        prologue.append(f"move DRAM NRAM {extra_in}")
-    steps.append(tuple([*prologue, "sync"]))
+        prologue.append(move(Memory.DRAM, Memory.NRAM, extra_in))
+    steps.append((*prologue, SYNC))
 
     in_buffer = out_buffer = 0
     pending_store: tuple[int, int] | None = None  # (buffer, bytes) written back in the next step
     for index, task in enumerate(share):
-        lines = []
+        step: list[Instruction] = []
         following = share[index + 1] if index + 1 < len(share) else None
         next_in_buffer = in_buffer
         if following is not None and following.input_key != task.input_key:
             next_in_buffer = 1 - in_buffer
-            if staged == "input":
+            if staged is Staging.INPUT:
                 ready(following.input_key)
-            lines.append(f"move {input_source} NRAM[{where.input_buffers[next_in_buffer]:#x}] "
-                         f"{following.input_bytes}")
+            step.append(move(input_source, Memory.NRAM, following.input_bytes, None,
+                             where.input_buffers[next_in_buffer]))
         if pending_store is not None:
             buffer, size = pending_store
-            lines.append(f"move NRAM[{where.output_buffers[buffer]:#x}] DRAM {size}")
+            step.append(move(Memory.NRAM, Memory.DRAM, size, where.output_buffers[buffer]))
             pending_store = None
         if index in prefetch:
             key, size = prefetch[index]
-            if staged == "weights":
+            if staged is Staging.WEIGHTS:
                 ready(key)
-            lines.append(f"move {weight_source} WRAM {size}")
-        lines += _compute_lines(task)
-        steps.append(tuple([*lines, "sync"]))
+            step.append(move(weight_source, Memory.WRAM, size))
+        step += _computes(task)
+        steps.append((*step, SYNC))
         if task.output_bytes:
             pending_store = (out_buffer, task.output_bytes)
             out_buffer = 1 - out_buffer
         in_buffer = next_in_buffer
 
-    epilogue = []
     if pending_store is not None:
         buffer, size = pending_store
-        epilogue.append(f"move NRAM[{where.output_buffers[buffer]:#x}] DRAM {size}")
-    if epilogue:
-        steps.append(tuple([*epilogue, "sync"]))
+        steps.append((move(Memory.NRAM, Memory.DRAM, size, where.output_buffers[buffer]), SYNC))
     if pieces is not None:  # every core meets every barrier of the memory core
         while passed < len(pieces) - 1:
             passed += 1
-            steps.append(("barrier",))
+            steps.append((BARRIER,))
     return steps
 
 
-def fold(steps: list[tuple[str, ...]], indent: str = "") -> list[str]:
-    """Write steps as lines, folding consecutive repeats (of one step or of a pair) into loops."""
-    lines: list[str] = []
+def fold(steps: list[Step], writer: ProgramWriter) -> None:
+    """Write steps, folding consecutive repeats (of one step or of a pair) into loops."""
     index = 0
     while index < len(steps):
         best_period, best_repeats = 1, 1
@@ -341,10 +360,10 @@ def fold(steps: list[tuple[str, ...]], indent: str = "") -> list[str]:
                 best_period, best_repeats = period, repeats
         block = steps[index:index + best_period]
         if best_repeats >= 2:
-            lines.append(f"{indent}loop {best_repeats}")
-            lines += [f"{indent}    {line}" for step in block for line in step]
-            lines.append(f"{indent}endloop")
-        else:
-            lines += [f"{indent}{line}" for step in block for line in step]
+            writer.loop(best_repeats)
+        for step in block:
+            for instruction in step:
+                writer.instruction(instruction)
+        if best_repeats >= 2:
+            writer.endloop()
         index += best_period * best_repeats
-    return lines

@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 from dataclasses import dataclass
+from enum import StrEnum
 from math import ceil
 
 from dlpsim.asm.opcodes import COMPUTE_TYPES
@@ -27,7 +28,20 @@ from dlpsim.errors import WorkloadError
 from dlpsim.machine import MachineConfig
 from dlpsim.units import format_size
 
-ORDERS = ("weights-outer", "input-outer")
+
+class LoopOrder(StrEnum):
+    """Which operand the outer loop keeps on chip while the other streams past it (the value is
+    how the program's header names it)."""
+
+    WEIGHTS_OUTER = "weights-outer"  # for group, out block: for spatial tile: for in chunk
+    INPUT_OUTER = "input-outer"  # for group, spatial tile: for out block: for in chunk
+
+
+class Staging(StrEnum):
+    """The operand the memory core fetches once into the SharedRAM for every core to copy."""
+
+    WEIGHTS = "weights"
+    INPUT = "input"
 
 
 @dataclass(frozen=True)
@@ -75,12 +89,12 @@ def input_span(out_start: int, out_end: int, stride: int, padding: int, kernel: 
 class Mapping:
     problem: Problem
     tile: Tile
-    order: str  # one of ORDERS
+    order: LoopOrder
     cores: int
     estimated_cycles: int
-    # "weights" or "input": the memory core stages that operand in the SharedRAM and the cores
-    # copy it from there; None: every core reads DRAM directly.
-    staged: str | None = None
+    # The operand the memory core stages in the SharedRAM for the cores to copy from there;
+    # None: every core reads DRAM directly.
+    staged: Staging | None = None
 
     # -- the tiling of each dimension ----------------------------------------------------
     @property
@@ -170,18 +184,18 @@ class _Estimate:
         self.slab = _slab_bytes(problem, tile)
         self.output_tile = _output_tile_bytes(problem, tile)
 
-    def __call__(self, order: str, staged: str | None = None) -> tuple[float, float]:
+    def __call__(self, order: LoopOrder, staged: Staging | None = None) -> tuple[float, float]:
         problem, tile, machine = self.problem, self.tile, self.machine
         groups, outs, ins, spatial, tasks = self.groups, self.outs, self.ins, self.spatial, self.tasks
         input_once = self.input_once
         weights_once = problem.weight_bytes
         cores = machine.compute_cores
-        if order == "weights-outer":  # for group, out block: for spatial tile: for in chunk
+        if order is LoopOrder.WEIGHTS_OUTER:
             weights = weights_once * (spatial if ins > 1 else 1)
             inputs = input_once * (outs if spatial > 1 or ins > 1 else 1)
             # a core's share of the weight blocks, when the cores split the output channels
             weight_share = weights_once / min(cores, groups * outs)
-        else:  # for group, spatial tile: for out block: for in chunk
+        else:
             weights = weights_once * (spatial if outs > 1 or ins > 1 else 1)
             inputs = input_once * (outs if ins > 1 else 1)
             weight_share = weights_once  # every core passes over every weight block
@@ -190,19 +204,20 @@ class _Estimate:
 
         # Staging: the memory core fetches one operand into the SharedRAM once, in the order the
         # cores first need it, and the cores copy it from there over their own links.
-        staged_bytes = {"weights": weights_once, "input": input_once}.get(staged, 0)
+        staged_bytes = {Staging.WEIGHTS: weights_once, Staging.INPUT: input_once}.get(staged, 0)
         if staged and staged_bytes > machine.shared.capacity_bytes:
             return float("inf"), float("inf")
-        copied = {"weights": weights, "input": inputs}.get(staged, 0)  # bytes over the SharedRAM links
-        core_weights = 0 if staged == "weights" else weights
-        core_inputs = 0 if staged == "input" else inputs
+        # bytes over the SharedRAM links
+        copied = {Staging.WEIGHTS: weights, Staging.INPUT: inputs}.get(staged, 0)
+        core_weights = 0 if staged is Staging.WEIGHTS else weights
+        core_inputs = 0 if staged is Staging.INPUT else inputs
         traffic = (staged_bytes + core_weights + core_inputs + problem.output_bytes
                    + problem.extra_input_bytes)
 
         storing = tasks // ins  # tasks that finish an output tile
         # Cores share out whole output tiles (a tile's partial sums stay on one core); with a staged
         # operand, whole passes over it (every core must need its pieces in the same order).
-        units = {"weights": groups * spatial, "input": groups * outs}.get(staged, storing)
+        units = {Staging.WEIGHTS: groups * spatial, Staging.INPUT: groups * outs}.get(staged, storing)
         cores = min(machine.compute_cores, units)
         dram_per_cycle = self.rates.dram
         compute = self.rates.compute_cycles(problem) / tasks
@@ -212,8 +227,8 @@ class _Estimate:
         # Weight chunks spread evenly over the steps; input slabs and write-backs come only in some.
         ratio = cores / dram_per_cycle
         weight_step = (core_weights + (staged_bytes if staged else 0) / cores) / tasks * ratio
-        reloads = ins > 1 or (order == "weights-outer" and spatial > 1)
-        input_steps = tasks if reloads else (tasks / outs if order == "input-outer" else groups)
+        reloads = ins > 1 or (order is LoopOrder.WEIGHTS_OUTER and spatial > 1)
+        input_steps = tasks if reloads else (tasks / outs if order is LoopOrder.INPUT_OUTER else groups)
         input_step = (core_inputs + problem.extra_input_bytes) / input_steps * ratio
         store_step = problem.output_bytes / storing * ratio
         with_input, with_store = input_steps / tasks, storing / tasks
@@ -225,16 +240,16 @@ class _Estimate:
         block, slab = self.block, self.slab
         # Before the first step: the first weight block and input slab of every core (the
         # memory core stages two pieces ahead of the cores).
-        first = {"weights": 2 * block + cores * slab, "input": 2 * slab + cores * block}
+        first = {Staging.WEIGHTS: 2 * block + cores * slab, Staging.INPUT: 2 * slab + cores * block}
         fill = first.get(staged, cores * (slab + block)) / dram_per_cycle
         drain = self.output_tile * cores / dram_per_cycle
         # The busiest core sets the pace. With few units per core the granularity shows, and
         # full-size units (not the smaller ones at the edges) are what the busiest core gets.
         heaviest = (min(tile.groups, problem.groups) * groups / problem.groups)
-        if staged != "input":
+        if staged is not Staging.INPUT:
             heaviest *= (min(tile.rows, problem.out_height) * min(tile.columns, problem.out_width) * spatial
                          / (problem.out_height * problem.out_width))
-        if staged != "weights":
+        if staged is not Staging.WEIGHTS:
             heaviest *= min(tile.out_channels, problem.out_channels) * outs / problem.out_channels
         share = ceil(units / cores) if units <= 4 * cores else units / cores
         unit_time = heaviest * (tasks / units) * per_task
@@ -304,13 +319,13 @@ def _choose(problem: Problem, machine: MachineConfig) -> tuple[Mapping, ...]:
     matrix_dims = problem.in_channels > 1 or problem.out_channels > 1
     group_sizes = [1] if matrix_dims and problem.groups > 1 and problem.out_channels > 1 else \
         _candidates(problem.groups)
-    variants: list[tuple[str, str | None]] = [(order, None) for order in ORDERS]
+    variants: list[tuple[LoopOrder, Staging | None]] = [(order, None) for order in LoopOrder]
     if machine.shared is not None and machine.compute_cores > 1 and problem.matrix:
         # Cores sharing out spatial tiles all read every weight block, and cores sharing out
         # output channels all read every input slab: the memory core can fetch it for all.
         # (Not across groups: cores on different groups need different pieces, and the one
         # staging order would make the later group's cores wait for the earlier's.)
-        variants += [("input-outer", "weights"), ("weights-outer", "input")]
+        variants += [(LoopOrder.INPUT_OUTER, Staging.WEIGHTS), (LoopOrder.WEIGHTS_OUTER, Staging.INPUT)]
     ranked: list[tuple[tuple, Mapping]] = []
     rates = _Rates.of(machine)
     for groups in group_sizes:

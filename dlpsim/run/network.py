@@ -201,32 +201,33 @@ def run_network(network: Network, machine: MachineConfig, *, max_cycles: int | N
     layer's program to choose its mapping (fast-forwarding): with ``fast_forward``, that run
     is the layer's, and the program is not simulated a second time.
     """
-    from dlpsim.compiler import compile_layer
+    from dlpsim.compiler.lowering import Problem
+    from dlpsim.run.compile import compile_layer
     from dlpsim.sim import simulate
 
     nodes = network.nodes
     layers: list[LayerRun] = []
-    # Networks repeat layers (ResNet's blocks): equal program bodies give equal runs.
-    simulated: dict[str, Stats] = {}
+    # Networks repeat layers (ResNet's blocks): equal shapes give equal programs and runs.
+    simulated: dict[Problem | None, Stats] = {}
     used = 0
     for index, node in enumerate(nodes):
         if progress is not None:
             progress(index, len(nodes), node.name)
         layer = node.layer
-        compiled = compile_layer(layer, machine)
-        body = "\n".join(line for line in compiled.text.splitlines() if not line.startswith(";"))
-        if body not in simulated:
+        compilation = compile_layer(layer, machine)
+        if compilation.shape not in simulated:
             budget = None if max_cycles is None else max_cycles - used
-            stats = compiled.measured if fast_forward else None  # run by the compiler already
+            stats = compilation.stats if fast_forward else None  # run by the compiler already
             if stats is None:
                 try:
-                    stats = simulate(compiled.program, machine, max_cycles=budget, fast_forward=fast_forward)
+                    stats = simulate(compilation.compiled.program, machine, max_cycles=budget,
+                                     fast_forward=fast_forward)
                 except RunLimitError:
                     stats = None
             if stats is None or not stats.complete:
                 raise _over_the_limit(network, node.name, max_cycles, used)
-            simulated[body] = stats
-        stats = simulated[body]
+            simulated[compilation.shape] = stats
+        stats = simulated[compilation.shape]
         if max_cycles is not None and used + stats.cycles > max_cycles:
             raise _over_the_limit(network, node.name, max_cycles, used)
         used += stats.cycles

@@ -15,27 +15,46 @@ from fractions import Fraction
 from dlpsim.asm.program import Instruction
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Interval:
-    track: tuple[str, str]  # (group, lane): ("core0", "compute"), ("links", "dram")
+    """A link segment or a control unit's wait."""
+
+    track: tuple[str, str]  # (group, lane): ("core0", "control"), ("links", "dram")
     name: str
     start: int
     end: int
     args: tuple[tuple[str, object], ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class Executed:
+    """An instruction's time on its queue. Its name (the instruction's text) and arguments are
+    made when a trace is written, not for every instruction recorded."""
+
+    track: tuple[str, str]  # (core, queue): ("core0", "compute")
+    instruction: Instruction
+    start: int
+    end: int
+
+    @property
+    def name(self) -> str:
+        return str(self.instruction)
+
+    @property
+    def args(self) -> tuple[tuple[str, object], ...]:
+        return (("line", self.instruction.location.line), ("kind", type(self.instruction).__name__))
+
+
 @dataclass
 class Recorder:
-    intervals: list[Interval] = field(default_factory=list)
+    intervals: list[Interval | Executed] = field(default_factory=list)
     tracks: list[tuple[str, str]] = field(default_factory=list)  # every unit's track, used or not
 
     def declare(self, group: str, lane: str) -> None:
         self.tracks.append((group, lane))
 
     def instruction(self, core: str, queue: str, instruction: Instruction, start: int, end: int) -> None:
-        location = instruction.location
-        self.intervals.append(Interval((core, queue), str(instruction), start, end,
-                                       (("line", location.line), ("kind", type(instruction).__name__))))
+        self.intervals.append(Executed((core, queue), instruction, start, end))
 
     def link_segment(self, link: str, start: int, end: int, active: int) -> None:
         name = "1 transfer" if active == 1 else f"{active} transfers"
