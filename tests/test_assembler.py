@@ -14,7 +14,7 @@ from dlpsim.errors import ProgramError
 
 
 def only_stream(text: str):
-    return assemble(text, "t.asm").stream(CoreId(0), 1)
+    return assemble(text, "t.asm").stream(CoreId(0))
 
 
 def test_textbook_syntax_as_the_exercises_write_it():
@@ -55,7 +55,7 @@ def test_repeated_lines_each_keep_their_own_place():
     program = assemble("\n".join(lines), "t.asm")
     distinct = "\n".join(f"{line} ; {number}" for number, line in enumerate(lines))
     assert program == assemble(distinct, "t.asm")
-    loops = program.stream(CoreId(1), 2)
+    loops = program.stream(CoreId(1))
     assert [loop.location.line for loop in loops] == [3, 17, 25]
     assert [loop.body[0].location.line for loop in loops] == [4, 18, 26]
     assert {loop.body[0].destination.location.column for loop in loops} == {13}
@@ -113,7 +113,7 @@ def test_core_sections_build_each_cores_stream_in_text_order():
     assert program.machine == "dlp-m"
 
     def shape(core):
-        return [str(s) for s in program.stream(core, 4)]
+        return [str(s) for s in program.stream(core)]
 
     assert shape(CoreId(0)) == ["sync", "compute MAC_32 1", "barrier", "compute MAC_32 3"]
     assert shape(CoreId(1)) == ["sync", "compute MAC_32 2", "barrier"]

@@ -402,7 +402,7 @@ def test_compiled_matrix_work_is_in_the_shape_form(preset, network, layer):
     compiled = compile_layer(the_layer, load_machine(preset)).compiled
     macs = 0
     for core in (CoreId(i) for i in range(compiled.machine.compute_cores)):
-        for instruction, times in repetitions(compiled.program.stream(core, compiled.machine.compute_cores)):
+        for instruction, times in repetitions(compiled.program.stream(core)):
             if isinstance(instruction, Compute) and instruction.type.name == "MAC_32":
                 assert instruction.shape is not None, instruction
                 m, k, n = instruction.shape

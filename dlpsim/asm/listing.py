@@ -20,7 +20,7 @@ def format_listing(program: Program, cores: list[CoreId]) -> str:
     """Each core's stream as the control unit will read it, with source line numbers."""
     out = [f"{program.file}" + (f" (.machine {program.machine})" if program.machine else "")]
     for core in cores:
-        stream = program.stream(core, sum(1 for c in cores if not c.is_memory_core))
+        stream = program.stream(core)
         issued = dynamic_count(stream, INSTRUCTION_TYPES)
         out.append("")
         out.append(f"{core.name}: {issued} instruction{'s' if issued != 1 else ''} issued")

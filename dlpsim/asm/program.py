@@ -96,7 +96,7 @@ class CoreSelector:
     memory_core: bool
     location: SourceLocation | None  # None for text before any .core line
 
-    def selects(self, core: CoreId, compute_cores: int) -> bool:
+    def selects(self, core: CoreId) -> bool:
         if core.is_memory_core:
             return self.memory_core
         if self.memory_core:
@@ -147,11 +147,11 @@ class Program:
     machine_location: SourceLocation | None
     sections: tuple[Section, ...]
 
-    def stream(self, core: CoreId, compute_cores: int) -> tuple[Statement, ...]:
+    def stream(self, core: CoreId) -> tuple[Statement, ...]:
         """The core's statements: the concatenation of the sections that include it."""
         statements: list[Statement] = []
         for section in self.sections:
-            if section.cores.selects(core, compute_cores):
+            if section.cores.selects(core):
                 statements.extend(section.statements)
         return tuple(statements)
 

@@ -124,7 +124,7 @@ def _program_figures(program: Program, machine: MachineConfig) -> tuple[int, int
     if machine.has_memory_core:  # it stages data from DRAM into the SharedRAM
         cores.append(MEMORY_CORE)
     for core in cores:
-        for instruction, times in repetitions(program.stream(core, machine.compute_cores)):
+        for instruction, times in repetitions(program.stream(core)):
             if isinstance(instruction, Compute):
                 operations[instruction.type] += times * instruction.count
             elif isinstance(instruction, Move) and instruction.touches_dram:

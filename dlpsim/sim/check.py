@@ -73,7 +73,7 @@ def bind(program: Program, machine: MachineConfig) -> dict[CoreId, tuple[Stateme
 
     streams = {}
     for core in core_ids(machine):
-        stream = program.stream(core, cores)
+        stream = program.stream(core)
         if dynamic_count(stream, INSTRUCTION_TYPES) > 0:
             streams[core] = stream
     _check_barriers(streams)
