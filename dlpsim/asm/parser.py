@@ -22,8 +22,11 @@ from dlpsim.asm.opcodes import (
     Unit,
 )
 from dlpsim.asm.program import (
+    ACCUMULATES,
+    WRITES,
     Barrier,
     Compute,
+    ComputeOperands,
     CoreSelector,
     Loop,
     Move,
@@ -51,7 +54,7 @@ _TOKEN = re.compile(
     r"(?:[KMGkmg](?![A-Za-z0-9_])|[KMGkmg](?=[xX]\s*[0-9]))?)"
     r"|(?P<times>[xX](?=\s*[0-9]))"
     r"|(?P<word>\.?[A-Za-z_][A-Za-z0-9_]*)"
-    r"|(?P<punct>[*\[\],-]))"
+    r"|(?P<punct>->|\+>|[*\[\],:-]))"
 )
 
 
@@ -182,15 +185,81 @@ class _Line:
         if memory is None:
             names = ", ".join(m.value for m in Memory)
             raise ProgramError(token.location, f"unknown memory {token.text!r} (expected {names})")
-        offset = None
+        offset = end = None
         bracket = self.peek()
         if bracket is not None and bracket.text == "[":
             self.position += 1
             offset, _ = self.expression(f"an offset into {memory.value}")
+            if (colon := self.peek()) is not None and colon.text == ":":
+                self.position += 1
+                end, end_location = self.expression(f"the end of the range in {memory.value}")
+                if end <= offset:
+                    raise ProgramError(end_location, f"an empty range: {memory.value}[{offset:#x}:{end:#x}] "
+                                                     "ends where it starts or before (write MEM[lo:hi], "
+                                                     "hi > lo)")
             close = self.take("']' to close the address")
             if close.text != "]":
                 raise ProgramError(close.location, f"expected ']', got {close.text!r}")
-        return Operand(memory, offset, token.location)
+        return Operand(memory, offset, token.location, end)
+
+    def compute_operands(self, compute_type: ComputeType, count: int,
+                         shape: tuple[int, int, int] | None) -> ComputeOperands | None:
+        """``A, B -> C`` or ``A, B +> C`` after a compute's count or shape, if a memory follows."""
+        token = self.peek()
+        if token is None or token.kind != "word" or token.text.lower() not in MEMORY_NAMES:
+            return None  # anything else after the count is reported as unexpected
+        reachable = "NRAM or WRAM"
+        operands = []
+        for name in ("A", "B"):
+            operand = self.memory(f"operand {name} ({reachable})")
+            operands.append(operand)
+            separator = self.take("',' and operand B" if name == "A" else f"'{WRITES}' and operand C")
+            if name == "A" and separator.text != ",":
+                raise ProgramError(separator.location,
+                                   f"expected ',' and operand B after operand A, got {separator.text!r} "
+                                   f"(a compute names three operands: A, B {WRITES} C)")
+            if name == "B" and separator.text not in (WRITES, ACCUMULATES):
+                raise ProgramError(separator.location,
+                                   f"expected '{WRITES}' (C = A op B) or '{ACCUMULATES}' (C += A op B) and "
+                                   f"operand C after operand B, got {separator.text!r}")
+        accumulate = separator.text == ACCUMULATES
+        operands.append(self.memory(f"operand C ({reachable})"))
+        for operand in operands:
+            if operand.memory not in (Memory.NRAM, Memory.WRAM):
+                raise ProgramError(operand.location,
+                                   f"a compute reads and writes its core's NRAM and WRAM only, not "
+                                   f"{operand.memory.value}")
+        a, b, c = operands
+        if shape is None and compute_type.unit is Unit.MATRIX:
+            for name, operand in zip("ABC", operands, strict=True):
+                if operand.offset is not None and operand.end is None:
+                    raise ProgramError(operand.location,
+                                       f"operand {name}: `compute {compute_type} {count}` gives no shape to "
+                                       "size its operands; give the shape MxKxN or an explicit range "
+                                       f"{operand.memory.value}[lo:hi]")
+        return ComputeOperands(a, b, c, accumulate)
+
+
+def _check_compute_overlaps(compute: Compute) -> None:
+    """A result that overlaps an input it is computed from is refused: a GEMM would read what it
+    is overwriting. An elementwise op may work in place (C exactly A or B), not partly over it."""
+    operands = compute.operands
+    if operands is None:
+        return
+    sizes = compute.operand_bytes() or (None, None, None)
+    result = operands.c.region(sizes[2])
+    for name, operand, size in (("A", operands.a, sizes[0]), ("B", operands.b, sizes[1])):
+        region = operand.region(size)
+        if (result is None or region is None or operand.memory is not operands.c.memory
+                or region[1] <= result[0] or result[1] <= region[0]):
+            continue
+        if compute.type.unit is Unit.VECTOR and region == result:
+            continue  # in place, element by element
+        raise ProgramError(operands.c.location,
+                           f"the result {operands.c.memory.value}[{result[0]:#x}:{result[1]:#x}) overlaps "
+                           f"operand {name} {operand.memory.value}[{region[0]:#x}:{region[1]:#x})"
+                           + ("" if compute.type.unit is Unit.VECTOR else
+                              ": a MAC would overwrite what it still reads"))
 
 
 class _Assembler:
@@ -276,6 +345,11 @@ class _Assembler:
             cursor.finish(MNEMONICS[word])
             if size <= 0:
                 raise ProgramError(size_location, f"a move's size must be positive, got {size}")
+            for operand in (source, destination):
+                if operand.end is not None and operand.end - operand.offset != size:
+                    raise ProgramError(operand.location,
+                                       f"the range {operand} holds {operand.end - operand.offset} B, but the "
+                                       f"move's size is {size} B")
             if source.memory is destination.memory:
                 raise ProgramError(destination.location, f"move from {source.memory.value} to itself: "
                                                          "source and destination must differ")
@@ -290,13 +364,16 @@ class _Assembler:
             cursor.skip_comma()
             count, count_location = cursor.expression("a number of operations")
             shape = cursor.shape(count, count_location, compute_type)
-            cursor.finish(MNEMONICS[word])
             if shape is not None:
                 count = shape[0] * shape[1] * shape[2]
             elif count <= 0:
                 raise ProgramError(count_location,
                                    f"a compute's number of operations must be positive, got {count}")
-            return Compute(compute_type, count, location, shape)
+            operands = cursor.compute_operands(compute_type, count, shape)
+            cursor.finish(MNEMONICS[word])
+            compute = Compute(compute_type, count, location, shape, operands)
+            _check_compute_overlaps(compute)
+            return compute
         if word == "loop":
             count, _ = cursor.expression("a loop count")
             cursor.finish(MNEMONICS[word])

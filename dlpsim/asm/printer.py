@@ -9,11 +9,13 @@ and errors and traces name real lines of what was printed.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from dlpsim.asm.program import (
     Barrier,
     Compute,
+    ComputeOperands,
     CoreSelector,
     Instruction,
     Loop,
@@ -45,17 +47,25 @@ class Comment:
 
 def placed(instruction: Instruction, location: SourceLocation) -> Instruction:
     """The instruction at ``location``, its operands at the columns the printed line gives them."""
+    def at(operand: Operand, column: int) -> Operand:
+        return Operand(operand.memory, operand.offset, SourceLocation(location.file, location.line, column),
+                       operand.end)
+
     if isinstance(instruction, Move):
         source, destination = instruction.source, instruction.destination
         source_column = location.column + len("move ")
         destination_column = source_column + len(str(source)) + 1
-        return Move(Operand(source.memory, source.offset,
-                            SourceLocation(location.file, location.line, source_column)),
-                    Operand(destination.memory, destination.offset,
-                            SourceLocation(location.file, location.line, destination_column)),
-                    instruction.size, location)
+        return Move(at(source, source_column), at(destination, destination_column), instruction.size,
+                    location)
     if isinstance(instruction, Compute):
-        return Compute(instruction.type, instruction.count, location, instruction.shape)
+        operands = instruction.operands
+        if operands is not None:  # "compute T AMOUNT A, B -> C"
+            a_column = location.column + len(str(dataclasses.replace(instruction, operands=None))) + 1
+            b_column = a_column + len(str(operands.a)) + len(", ")
+            c_column = b_column + len(str(operands.b)) + len(" -> ")
+            operands = ComputeOperands(at(operands.a, a_column), at(operands.b, b_column),
+                                       at(operands.c, c_column), operands.accumulate)
+        return Compute(instruction.type, instruction.count, location, instruction.shape, operands)
     return Sync(location) if isinstance(instruction, Sync) else Barrier(location)
 
 

@@ -5,21 +5,52 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from dlpsim.asm.opcodes import ComputeType, Memory
+from dlpsim.asm.opcodes import ComputeType, Memory, Unit
 from dlpsim.errors import SourceLocation
 
 
 @dataclass(frozen=True)
 class Operand:
-    """A memory named by a ``move``, optionally at a byte offset (``NRAM[0x8000]``)."""
+    """A memory an instruction names: without an address (``NRAM``), at a byte offset
+    (``NRAM[0x8000]``, the size following from the instruction), or as an explicit half-open
+    byte range (``NRAM[0x100:0x900]``)."""
 
     memory: Memory
     offset: int | None
     location: SourceLocation
+    end: int | None = None  # the range's end (exclusive), for MEM[offset:end]
+
+    def region(self, size: int | None) -> tuple[int, int] | None:
+        """The bytes [start, end) it covers when the instruction gives it ``size`` bytes; None
+        when it has no address (or no size to go with an offset): unchecked, never guessed."""
+        if self.offset is None:
+            return None
+        if self.end is not None:
+            return self.offset, self.end
+        return None if size is None else (self.offset, self.offset + size)
 
     def __str__(self) -> str:
         name = self.memory.value
-        return name if self.offset is None else f"{name}[{self.offset:#x}]"
+        if self.offset is None:
+            return name
+        return f"{name}[{self.offset:#x}]" if self.end is None else f"{name}[{self.offset:#x}:{self.end:#x}]"
+
+
+@dataclass(frozen=True)
+class ComputeOperands:
+    """``A, B -> C`` (C = A op B) or, accumulating, ``A, B +> C`` (C += A op B: C is read too)."""
+
+    a: Operand
+    b: Operand
+    c: Operand
+    accumulate: bool = False
+
+    def __str__(self) -> str:
+        return f"{self.a}, {self.b} {'+>' if self.accumulate else '->'} {self.c}"
+
+
+# Marks the result of a compute: written, or (accumulating) read and written.
+WRITES, ACCUMULATES = "->", "+>"
 
 
 @dataclass(frozen=True)
@@ -39,22 +70,37 @@ class Move:
 
 @dataclass(frozen=True)
 class Compute:
-    """``compute T NUM``, or for a MAC type ``compute T MxKxN``: a GEMM of M x K by K x N.
+    """``compute T NUM``, or for a MAC type ``compute T MxKxN``: a GEMM of M x K by K x N;
+    either may name its operands, ``A, B -> C``.
 
     ``count`` is the number of operations either way (M * K * N for a shape); ``shape`` is
     (M, K, N) when the text gave one. The throughput rule needs only the count; a systolic
-    matrix unit needs the shape to map the product onto its array.
+    matrix unit needs the shape to map the product onto its array; the data checks need the
+    operands.
     """
 
     type: ComputeType
     count: int  # operations, > 0
     location: SourceLocation
     shape: tuple[int, int, int] | None = None  # (M, K, N), only for MAC types
+    operands: ComputeOperands | None = None
+
+    def operand_bytes(self) -> tuple[int, int, int] | None:
+        """The bytes of A, B and C that the shape or count implies, each element the type's width:
+        M*K, K*N and M*N elements for a shape, n each for a vector op; None for a MAC given by
+        its count alone (its operands need explicit ranges)."""
+        width = self.type.bits // 8
+        if self.shape is not None:
+            m, k, n = self.shape
+            return m * k * width, k * n * width, m * n * width
+        if self.type.unit is Unit.VECTOR:
+            return (self.count * width,) * 3
+        return None
 
     def __str__(self) -> str:
-        if self.shape is not None:
-            return f"compute {self.type} {'x'.join(str(d) for d in self.shape)}"
-        return f"compute {self.type} {self.count}"
+        amount = "x".join(str(d) for d in self.shape) if self.shape is not None else str(self.count)
+        text = f"compute {self.type} {amount}"
+        return text if self.operands is None else f"{text} {self.operands}"
 
 
 @dataclass(frozen=True)
@@ -81,6 +127,39 @@ class Loop:
 
     def __str__(self) -> str:
         return f"loop {self.count}"
+
+
+@dataclass(frozen=True)
+class Access:
+    """What an instruction does to one memory: reads or writes ``region`` of ``operand.memory``
+    (on the issuing core's own NRAM and WRAM, the cluster's SharedRAM, the chip's DRAM).
+    ``region`` is None when the operand has no address: the access is unchecked."""
+
+    operand: Operand
+    role: str  # "source", "destination", "A", "B" or "C"
+    writes: bool
+    region: tuple[int, int] | None
+
+
+def accesses(instruction: Move | Compute) -> tuple[Access, ...]:
+    """Every memory access an instruction makes (contract v2, "Data"): a move reads its source
+    and writes its destination, SIZE bytes each; a compute reads A and B and writes C (and
+    reads C too when accumulating). A compute that names no operands touches its core's NRAM
+    and WRAM somewhere unknown: it has no accesses to check and is unchecked as a whole."""
+    if isinstance(instruction, Move):
+        source, destination = instruction.source, instruction.destination
+        return (Access(source, "source", False, source.region(instruction.size)),
+                Access(destination, "destination", True, destination.region(instruction.size)))
+    operands = instruction.operands
+    if operands is None:
+        return ()
+    sizes = instruction.operand_bytes() or (None, None, None)
+    found = [Access(operands.a, "A", False, operands.a.region(sizes[0])),
+             Access(operands.b, "B", False, operands.b.region(sizes[1]))]
+    if operands.accumulate:
+        found.append(Access(operands.c, "C", False, operands.c.region(sizes[2])))
+    found.append(Access(operands.c, "C", True, operands.c.region(sizes[2])))
+    return tuple(found)
 
 
 Instruction = Move | Compute | Sync | Barrier

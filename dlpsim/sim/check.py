@@ -21,6 +21,7 @@ from dlpsim.asm.program import (
     Operand,
     Program,
     Statement,
+    accesses,
     dynamic_count,
     repetitions,
     walk,
@@ -52,6 +53,18 @@ def _check_operand(operand: Operand, size: int, machine: MachineConfig) -> None:
                            f"{name} ({capacity} B on {machine.name})")
 
 
+def _check_compute_operands(compute: Compute, machine: MachineConfig) -> None:
+    """Each addressed operand of a compute lies inside its memory."""
+    for access in accesses(compute):
+        region = access.region
+        capacity = machine.capacity(access.operand.memory)
+        if region is not None and capacity is not None and region[1] > capacity:
+            raise ProgramError(access.operand.location,
+                               f"operand {access.role} {access.operand.memory.value}[{region[0]:#x}:"
+                               f"{region[1]:#x}) ends at byte {region[1]}, past the end of "
+                               f"{access.operand.memory.value} ({capacity} B on {machine.name})")
+
+
 def bind(program: Program, machine: MachineConfig) -> dict[CoreId, tuple[Statement, ...]]:
     """The non-empty stream of every core that has instructions, after checking the program."""
     cores = machine.compute_cores
@@ -70,6 +83,8 @@ def bind(program: Program, machine: MachineConfig) -> dict[CoreId, tuple[Stateme
             if isinstance(statement, Move):
                 for operand in (statement.source, statement.destination):
                     _check_operand(operand, statement.size, machine)
+            elif isinstance(statement, Compute):
+                _check_compute_operands(statement, machine)
 
     streams = {}
     for core in core_ids(machine):
