@@ -26,7 +26,7 @@ from dlpsim.compiler import compile_layer
 from dlpsim.errors import RunLimitError
 from dlpsim.machine import load_machine
 from dlpsim.sim import simulate
-from dlpsim.sim.fastforward import FastForward
+from dlpsim.sim.environment import ShiftableEnvironment
 from dlpsim.sim.stream import StreamCursor
 from dlpsim.workloads import get_network
 
@@ -49,13 +49,13 @@ def both_ways(program, machine, **options) -> tuple[dict | str, dict | str]:
 def skips(monkeypatch) -> list[int]:
     """Counts the skips fast-forward makes (each entry: the cycles skipped)."""
     made: list[int] = []
-    original = FastForward._shift_time
+    original = ShiftableEnvironment.shift_time
 
     def counting(self, shift):
         made.append(shift)
         original(self, shift)
 
-    monkeypatch.setattr(FastForward, "_shift_time", counting)
+    monkeypatch.setattr(ShiftableEnvironment, "shift_time", counting)
     return made
 
 
