@@ -23,7 +23,7 @@ class ShiftableEnvironment(simpy.Environment):
     event at a chosen priority, or to move the clock: its clock is ``_now``, its event queue
     the heap ``_queue`` of (time, priority, order, event), and an event's outcome ``_ok`` and
     ``_value``. Every use of them is here, so a SimPy release that changes them breaks this
-    one class. Nothing here is on the simulation's hot path: SimPy's own ``step`` runs it.
+    one class. None of it overrides SimPy's ``step``, so the simulation's hot path is SimPy's own.
     """
 
     def pending(self) -> Iterator[tuple[int, int, simpy.Event]]:
