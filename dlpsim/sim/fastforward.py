@@ -41,14 +41,14 @@ Recording a trace turns fast-forward off: a trace lists every instruction.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from functools import partial
 
 import simpy
 
 from dlpsim.sim.control import ControlUnit
 from dlpsim.sim.environment import ShiftableEnvironment
-from dlpsim.sim.periodic import NO_EFFECT, Counters, Periodic
+from dlpsim.sim.periodic import NO_EFFECT, Counters, DescribeEvent, Periodic
 
 # After this many observations in a row of states never seen before, observations are taken
 # more sparsely (every 2nd loop iteration, then every 4th, ... up to MAX_STRIDE), so a run
@@ -142,21 +142,34 @@ class FastForward:
         """Every part's state and every pending event, with times relative to now (the
         observer's own event has been taken off the queue to run, so it is not among them)."""
         now = self.env.now
-        parts = tuple(part.state(now, self._describe) for part in self.parts)
+        # An io queue's executing event is also a link's transfer and a pending event's:
+        # each event is described once per observation.
+        described: dict[int, tuple] = {}
+
+        def describe(event: simpy.Event) -> tuple:
+            what = described.get(id(event))
+            if what is None:
+                what = described[id(event)] = self._describe(event, describe)
+            return what
+
+        parts = tuple(part.state(now, describe) for part in self.parts)
         pending = []
         for delay, priority, event in self.env.pending():
-            what = self._describe(event)
+            what = describe(event)
             if what:
                 pending.append((delay, priority, what))
         return parts, tuple(pending)
 
-    def _describe(self, event: simpy.Event) -> tuple:
+    def _describe(self, event: simpy.Event, describe: DescribeEvent) -> tuple:
         """What running the event's callbacks will do, in order, each described by the part
         it is a method of; callbacks that will do nothing are left out."""
         described = []
+        parts_by_id = self._parts_by_id
         for callback in event.callbacks:
-            part = self._parts_by_id.get(id(_bound_to(callback)))
-            what = None if part is None else part.describe_callback(callback, self._describe)
+            # the object the callback is a bound method of, directly or through functools.partial
+            function = callback.func if type(callback) is partial else callback
+            part = parts_by_id.get(id(getattr(function, "__self__", None)))
+            what = None if part is None else part.describe_callback(callback, describe)
             if what is None:
                 raise _Unrecognised(callback)
             if what is not NO_EFFECT:
@@ -195,8 +208,3 @@ class FastForward:
         self.env.shift_time(shift)
         return True
 
-
-def _bound_to(callback: Callable) -> object | None:
-    """The object ``callback`` is a bound method of, directly or through functools.partial."""
-    function = callback.func if isinstance(callback, partial) else callback
-    return getattr(function, "__self__", None)
