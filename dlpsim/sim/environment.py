@@ -9,7 +9,7 @@ import heapq
 from collections.abc import Callable, Iterator
 
 import simpy
-from simpy.core import StopSimulation
+from simpy.core import BoundClass, StopSimulation
 
 # An event priority after SimPy's URGENT (0) and NORMAL (1): it runs once everything
 # else due at its cycle has run.
@@ -25,6 +25,15 @@ class ShiftableEnvironment(simpy.Environment):
     ``_value``. Every use of them is here, so a SimPy release that changes them breaks this
     one class. None of it overrides SimPy's ``step``, so the simulation's hot path is SimPy's own.
     """
+
+    def __init__(self, initial_time: int = 0):
+        super().__init__(initial_time)
+        # SimPy binds env.timeout, env.event, ... to the environment once, in __init__, but only
+        # those defined on the instance's own class, not on simpy.Environment for a subclass:
+        # without this, every env.timeout() of the model would build its bound method anew.
+        for name, attribute in vars(simpy.Environment).items():
+            if type(attribute) is BoundClass:
+                setattr(self, name, getattr(self, name))
 
     def pending(self) -> Iterator[tuple[int, int, simpy.Event]]:
         """The events scheduled and not yet processed, in the order they will run, as (cycles
