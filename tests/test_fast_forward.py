@@ -325,3 +325,29 @@ def test_every_statistic_of_every_part_is_a_counter():
         statistics = {name for name, value in attributes.items() if _looks_like_a_statistic(value)}
         uncovered = statistics - set(counters) - set(NOT_COUNTERS[type(part)])
         assert not uncovered, f"{type(part).__name__}: add {sorted(uncovered)} to its counters()"
+
+
+# -- the environment the skipping moves ------------------------------------------------------------
+
+def test_the_environment_lists_pending_events_from_now_in_order_without_the_deadline():
+    env = ShiftableEnvironment()
+    later, sooner = env.timeout(5), env.timeout(2)
+    seen = []
+    env.timeout(1).callbacks.append(
+        lambda _event: seen.extend((delay, event) for delay, _priority, event in env.pending()))
+    env.run(until=10)
+    assert seen == [(1, sooner), (4, later)]
+
+
+def test_the_environment_shifts_the_clock_and_pending_events_but_not_the_deadline():
+    env = ShiftableEnvironment()
+    fired = []
+    env.timeout(3).callbacks.append(lambda _event: fired.append(env.now))
+    env.timeout(1).callbacks.append(lambda _event: env.shift_time(100))
+    env.run(until=200)
+    assert (fired, env.now) == ([103], 200)
+
+
+def test_the_environment_binds_simpys_event_classes_once():
+    """As simpy.Environment does for itself: else each env.timeout() builds a bound method."""
+    assert {"timeout", "event", "process"} <= set(vars(ShiftableEnvironment()))
