@@ -31,8 +31,8 @@
 ;          compute tile t, sync }. During the first two steps of blocks 0..2 the next weight
 ;          block is prefetched into the other WRAM buffer in two 64 KB chunks. The sync closing
 ;          each step is the hand-off: input t+1 is in its IN buffer, output t-1 has left its OUT
-;          buffer, and from block 1 on, the chunk has landed in the WRAM buffer the last block
-;          finished reading.
+;          buffer, and the weight chunk is in the other WRAM buffer (which the previous block
+;          had finished reading), ready for the next block.
 ;
 ; HAND ESTIMATE (contract rules). The four cores run identical streams in lockstep, so their
 ; DRAM transfers start together with equal sizes: a core's s bytes take 4*s/128 cycles.
