@@ -21,6 +21,7 @@ from dlpsim.asm.opcodes import Memory
 from dlpsim.asm.program import accesses
 from dlpsim.cli import main
 from dlpsim.data import PRINTED_HAZARDS, HazardError, check_hazards
+from dlpsim.data import hazards as hazards_module
 from dlpsim.errors import ProgramError
 from dlpsim.machine import load_machine
 from dlpsim.sim.check import bind
@@ -538,10 +539,13 @@ def addressed_programs(draw) -> tuple[str, list[str]]:
     return "\n".join(lines) + "\n", ["dlp-m", f"core.count={cores}"]
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.filter_too_much,
+@pytest.mark.parametrize("few_items", [hazards_module._FEW_ITEMS, 0], ids=["as-is", "always-sweep"])
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.filter_too_much,
                                                                    HealthCheck.too_slow])
-@given(addressed_programs())
-def test_the_checker_agrees_with_brute_force_expansion(case):
+@given(case=addressed_programs())
+def test_the_checker_agrees_with_brute_force_expansion(case, few_items):
+    """Also with the address sweep used for every segment, however few accesses it has (the
+    random programs rarely have enough to reach it otherwise)."""
     text, (preset, *overrides) = case
     try:
         program = assemble(text, "random.asm")
@@ -549,7 +553,9 @@ def test_the_checker_agrees_with_brute_force_expansion(case):
         assume(False)  # a compute's result over its own input: refused by the assembler
     machine = load_machine(preset, None, overrides)
     expected = brute_force(program, machine)
-    report = check_hazards(program, machine)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(hazards_module, "_FEW_ITEMS", few_items)
+        report = check_hazards(program, machine)
     # One hazard per kind and pair of lines, each a real one.
     assert {_lines_key(h.kind.value, *h.lines) for h in report.hazards} == {
         _lines_key(kind, first[1], second[1]) for kind, _, first, second in expected}, text

@@ -38,9 +38,11 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from math import lcm
+from typing import NamedTuple
 
 from dlpsim.asm.opcodes import Memory
 from dlpsim.asm.program import (
+    Access,
     Barrier,
     Compute,
     CoreId,
@@ -51,7 +53,6 @@ from dlpsim.asm.program import (
     Sync,
     accesses,
     normalised,
-    repetitions,
 )
 from dlpsim.errors import ProgramError, SourceLocation
 from dlpsim.machine import MachineConfig
@@ -224,8 +225,7 @@ class HazardError(ProgramError):
 
 # -- the check ------------------------------------------------------------------------------------
 
-@dataclass(frozen=True, slots=True)
-class _Access:
+class _Access(NamedTuple):  # a tuple: made for every access of every instruction, so cheap to make
     """One addressed access of one instruction on one core."""
 
     instruction: int  # the instruction's number (see _Instructions)
@@ -240,30 +240,41 @@ class _Access:
 
 class _Instructions:
     """Numbers for the program's move and compute instructions, and their addressed accesses
-    per core. A number stands for a place in the text, the same on every core that runs it."""
+    per core. A number stands for a place in the text, the same on every core that runs it;
+    the checks number every instruction of the normalised streams, that is every one issued."""
 
     def __init__(self) -> None:
         self.numbers: dict[int, int] = {}  # id(statement) -> number
         self.statements: list[Move | Compute] = []
-        self._accesses: dict[tuple[int, CoreId], tuple[_Access, ...]] = {}
+        self.every_access: list[tuple[Access, ...]] = []  # by number, with or without an address
+        self._accesses: dict[tuple[int, int], tuple[_Access, ...]] = {}  # (number, core index) ->
 
     def number(self, statement: Move | Compute) -> int:
         number = self.numbers.get(id(statement))
         if number is None:
             number = self.numbers[id(statement)] = len(self.statements)
             self.statements.append(statement)
+            self.every_access.append(accesses(statement))
         return number
 
+    def counts(self) -> tuple[int, int]:
+        """(checked, unchecked): the instructions numbered so far by whether every access they
+        make has an address (a compute naming no operands has none: unchecked)."""
+        checked = sum(1 for found in self.every_access
+                      if found and all(access.region is not None for access in found))
+        return checked, len(self.every_access) - checked
+
     def accesses(self, number: int, core: CoreId) -> tuple[_Access, ...]:
-        found = self._accesses.get((number, core))
+        key = (number, core.index)
+        found = self._accesses.get(key)
         if found is None:
             statement = self.statements[number]
             queue = queue_kind(statement)
             found = tuple(
                 _Access(number, access.operand.memory, _instance(access.operand.memory, core),
                         access.region[0], access.region[1], access.writes, queue, access.role)
-                for access in accesses(statement) if access.region is not None)
-            self._accesses[number, core] = found
+                for access in self.every_access[number] if access.region is not None)
+            self._accesses[key] = found
         return found
 
     def side(self, access: _Access, core: CoreId) -> HazardSide:
@@ -274,7 +285,9 @@ class _Instructions:
 
 def _instance(memory: Memory, core: CoreId) -> str:
     """NRAM and WRAM belong to their core; the SharedRAM and DRAM are one each."""
-    return f"{memory.value}.{core.index}" if memory in (Memory.NRAM, Memory.WRAM) else memory.value
+    if memory is Memory.NRAM or memory is Memory.WRAM:
+        return f"{memory.value}.{core.index}"
+    return memory.value
 
 
 class _Found:
@@ -300,6 +313,9 @@ class _Found:
 _Item = tuple[_Access, int]  # an access and its group
 
 
+_FEW_ITEMS = 12  # below this, comparing every pair is quicker than the sweep
+
+
 def _conflicting_pairs(items: list[_Item]) -> Iterator[tuple[_Item, _Item]]:
     """Every two items of different groups whose regions overlap, at least one writing.
 
@@ -307,8 +323,16 @@ def _conflicting_pairs(items: list[_Item]) -> Iterator[tuple[_Item, _Item]]:
     across cores. A sweep over start addresses keeps, per (group, writes), the items whose
     region is still open; everything left in them after dropping the ones that ended overlaps
     the new item, so the work grows with the pairs found, not with all pairs (two reads are
-    never looked at together).
+    never looked at together). A few items are simply compared pairwise.
     """
+    if len(items) <= _FEW_ITEMS:
+        for index, (access, group) in enumerate(items):
+            for other in items[index + 1:]:
+                other_access = other[0]
+                if (other[1] != group and (access.writes or other_access.writes)
+                        and access.start < other_access.end and other_access.start < access.end):
+                    yield (access, group), other
+        return
     open_items: dict[tuple[int, bool], list[tuple[int, int, _Item]]] = {}
     for serial, item in enumerate(sorted(items, key=lambda item: (item[0].start, item[0].end))):
         access, group = item
@@ -382,15 +406,19 @@ def _check_core(core: CoreId, stream: tuple[Statement, ...], instructions: _Inst
             continue
         seen.add(key)
         by_instance: dict[str, list[tuple[_Access, int]]] = {}
-        position: dict[int, tuple[int, bool]] = {}  # instruction -> (its block's index, cyclic)
-        for index, (cyclic, members) in enumerate(segment):
+        position: dict[int, int] = {}  # instruction -> its block's index
+        queues = set()
+        for index, (_, members) in enumerate(segment):
             for instruction in members:
-                position[instruction] = (index, cyclic)
+                position[instruction] = index
                 for access in instructions.accesses(instruction, core):
                     by_instance.setdefault(access.instance, []).append((access, access.queue))
+                    queues.add(access.queue)
+        if len(queues) < 2:  # one queue runs them all in order
+            continue
         for items in by_instance.values():
             for (first, _), (second, _) in _conflicting_pairs(items):
-                first_block, second_block = position[first.instruction][0], position[second.instruction][0]
+                first_block, second_block = position[first.instruction], position[second.instruction]
                 if first_block <= second_block:
                     found.add(first, core, second, core)
                 if second_block <= first_block:  # and, within a cyclic block, both orders
@@ -551,19 +579,6 @@ def _check_across_cores(streams: dict[CoreId, tuple[Statement, ...]], instructio
                             found.add(second, cores[i], first, cores[j])
 
 
-def _count(streams: dict[CoreId, tuple[Statement, ...]]) -> tuple[int, int]:
-    """(checked, unchecked): the program's move and compute lines issued at least once, by
-    whether every access they make has an address."""
-    issued: dict[int, Move | Compute] = {}
-    for stream in streams.values():
-        for instruction, times in repetitions(stream):
-            if times and isinstance(instruction, (Move, Compute)):
-                issued[id(instruction)] = instruction
-    checked = sum(1 for instruction in issued.values()
-                  if (found := accesses(instruction)) and all(access.region is not None for access in found))
-    return checked, len(issued) - checked
-
-
 def check_hazards(program: Program, machine: MachineConfig) -> HazardReport:
     """Every data hazard of the program on the machine, found from the text alone (after the
     checks of bind(), whose errors it raises)."""
@@ -582,5 +597,5 @@ def check_hazards(program: Program, machine: MachineConfig) -> HazardReport:
     hazards = sorted(found.hazards.values(), key=lambda h: (
         h.later.location.line, h.later.location.column, h.earlier.location.line, h.earlier.location.column,
         list(HazardKind).index(h.kind)))
-    checked, unchecked = _count(streams)
+    checked, unchecked = instructions.counts()
     return HazardReport(program.file, tuple(hazards), checked, unchecked, name_cores=len(streams) > 1)
