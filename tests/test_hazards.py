@@ -393,13 +393,12 @@ def _queue(instruction) -> str:
     return "io" if Memory.DRAM in (instruction.source.memory, instruction.destination.memory) else "move"
 
 
-def _unrolled(statements):
+def _unrolled(statements) -> list:
+    """Every loop expanded into a list, with none of the stream's shortcuts: the naive reading."""
+    result = []
     for statement in statements:
-        if isinstance(statement, Loop):
-            for _ in range(statement.count):
-                yield from _unrolled(statement.body)
-        else:
-            yield statement
+        result += _unrolled(statement.body) * statement.count if isinstance(statement, Loop) else [statement]
+    return result
 
 
 def brute_force(program, machine) -> set[tuple]:
