@@ -55,3 +55,25 @@ def test_readme_sample_output_is_what_the_main_job_prints():
     result = subprocess.run([sys.executable, "-m", "dlpsim", "run", match[1]], cwd=ROOT,
                             capture_output=True, text=True, check=True)
     assert result.stdout == match[2]
+
+
+def test_the_racing_7_9_of_the_exercises_is_refused_with_the_documented_message(tmp_path):
+    """docs/exercises.md shows ex7_9_overlap without its syncs and the error dlpsim prints, verbatim."""
+    text = (ROOT / "docs" / "exercises.md").read_text("utf-8")
+    section = text[text.index("## Placing syncs: a racing 7.9"):]
+    program = re.search(r"```asm\n(.*?)```", section, re.S).group(1)
+    shown = re.search(r"```text\n\$ dlpsim run racing_7_9.asm\n(.*?)```", section, re.S).group(1)
+    (tmp_path / "racing_7_9.asm").write_text(program, encoding="utf-8")
+    result = subprocess.run([sys.executable, "-m", "dlpsim", "run", "racing_7_9.asm"], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr == shown
+    # the racing lines the section names: the first compute reads W and tile 0 while they load
+    assert "RAW hazard on WRAM[0x0:0x20000): line 9 (compute queue, reads operand B)" in shown
+    # and the same program with its syncs is the shipped, clean one
+    clean = subprocess.run([sys.executable, "-m", "dlpsim", "run",
+                            str(ROOT / "programs" / "ex7_9_overlap.asm")],
+                           capture_output=True, text=True, timeout=60)
+    assert clean.returncode == 0 and clean.stdout.endswith("data hazards: none; 13 instructions checked, "
+                                                           "0 unchecked\n")
