@@ -159,14 +159,15 @@ def run(program_file, preset, config_file, overrides, as_json, trace_file, timel
     if trace_file:
         try:
             write_chrome_trace(trace_file, recorder, machine.clock_hz,
-                               {"program": program.file, "machine": machine.name, "cycles": stats.cycles})
+                               {"program": program.file, "machine": machine.name, "cycles": stats.cycles},
+                               hazards.marks())
         except OSError as error:
             raise UserError(f"{trace_file}: error: cannot write the trace: {error.strerror}") from None
     timeline = None
     if timeline_file or show:
         from dlpsim.analysis.timeline import build_timeline, write_timeline
 
-        timeline = build_timeline(recorder, stats)
+        timeline = build_timeline(recorder, stats, marks=hazards.marks())
         if timeline_file:
             write_timeline(timeline, timeline_file)
     if as_json:
@@ -234,10 +235,10 @@ def report(target, preset, config_file, overrides, output_file, max_cycles, allo
 
     program = _read_program(target)
     machine = _load(program, preset, config_file, overrides)
-    _check_hazards(program, machine, allow_hazards)
+    hazards = _check_hazards(program, machine, allow_hazards)
     recorder = Recorder()
     stats = simulate(program, machine, recorder, max_cycles=max_cycles)
-    write_document(program_document(stats, recorder, machine, command), output_file)
+    write_document(program_document(stats, recorder, machine, command, hazards), output_file)
     if not stats.complete:
         raise _stopped_at_the_limit(program, max_cycles, f"the report ({output_file}) covers")
 

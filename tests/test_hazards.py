@@ -562,3 +562,50 @@ def test_the_checker_agrees_with_brute_force_expansion(case, few_items):
     for h in report.hazards:
         assert (h.kind.value, h.instance, (cores[h.earlier.core], h.lines[0]),
                 (cores[h.later.core], h.lines[1])) in expected, (h, text)
+
+
+# -- a run with --allow-hazards marks both sides of each race in the trace and the timeline ------
+
+
+def test_trace_and_timeline_mark_both_instructions_of_each_hazard(tmp_path):
+    from dlpsim.analysis.timeline import MARKED_RUNS, build_timeline
+    from dlpsim.sim import Recorder, simulate
+
+    program = tmp_path / "race.asm"
+    program.write_text(RACING, encoding="utf-8")
+    trace = tmp_path / "race.json"
+    result = CliRunner().invoke(main, ["run", str(program), "--allow-hazards", "--trace", str(trace),
+                                       "--timeline", str(tmp_path / "race.png")])
+    assert result.exit_code == 0, result.output
+    events = [event for event in json.loads(trace.read_text())["traceEvents"] if event["ph"] == "X"]
+    marked = {event["args"]["line"]: event["args"]["hazards"] for event in events
+              if "hazards" in event["args"]}
+    # RACING: line 1 (io queue) writes NRAM[0x0:0x400) while line 2 (compute queue) reads it
+    assert marked == {1: ["RAW hazard on NRAM[0x0:0x400) with line 2"],
+                      2: ["RAW hazard on NRAM[0x0:0x400) with line 1"]}
+    assert all(event["cname"] == "terrible" for event in events if "hazards" in event["args"])
+    assert all("cname" not in event for event in events if "hazards" not in event["args"])
+
+    parsed = assemble(RACING, str(program))
+    report = check_hazards(parsed, DLP_S)
+    recorder = Recorder()
+    stats = simulate(parsed, DLP_S, recorder)
+    timeline = build_timeline(recorder, stats, marks=report.marks())
+    lanes = {timeline.lanes[lane].name for lane, _, _ in timeline.marked}
+    assert lanes == {"io", "compute"}  # both sides visible, each on its own queue's lane
+    assert len(timeline.marked) == 2 <= 2 * MARKED_RUNS
+    clean = build_timeline(recorder, stats)
+    assert clean.marked == ()
+
+
+def test_the_report_of_a_racing_program_lists_and_outlines_its_hazards(tmp_path):
+    program = tmp_path / "race.asm"
+    program.write_text(RACING, encoding="utf-8")
+    out = tmp_path / "race.md"
+    refused = CliRunner().invoke(main, ["report", str(program), "-o", str(out)])
+    assert refused.exit_code == 2 and not out.exists()
+    made = CliRunner().invoke(main, ["report", str(program), "--allow-hazards", "-o", str(out)])
+    assert made.exit_code == 0, made.output
+    text = out.read_text(encoding="utf-8")
+    assert "## Data hazards" in text and "**The program races**" in text
+    assert "| RAW | NRAM[0x0:0x400) | 2 | 1 |" in text

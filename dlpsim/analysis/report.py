@@ -27,6 +27,7 @@ from dlpsim import __version__
 from dlpsim.analysis.roofline import Roof, RooflinePoint
 from dlpsim.analysis.summary import CONTROL_COLUMNS, format_run_summary
 from dlpsim.analysis.tables import percent
+from dlpsim.data.hazards import PRINTED_HAZARDS, HazardReport
 from dlpsim.errors import UserError
 from dlpsim.machine import MachineConfig
 from dlpsim.sim.stats import Stats
@@ -183,8 +184,11 @@ def _draw_program_roofline(figure, roof: Roof, point: RooflinePoint, label: str)
     ax.set_title(f"Roofline of {label}", fontsize=11)
 
 
-def program_document(stats: Stats, recorder: Recorder, machine: MachineConfig, command: str) -> Document:
-    """The report of one simulated program (the run must have been recorded)."""
+def program_document(stats: Stats, recorder: Recorder, machine: MachineConfig, command: str,
+                     hazards: HazardReport | None = None) -> Document:
+    """The report of one simulated program (the run must have been recorded); with ``hazards``,
+    the data-hazard check's result (a run with --allow-hazards: its races listed and outlined
+    in the timeline)."""
     from dlpsim.analysis.timeline import build_timeline, draw_timeline
 
     total = stats.cycles
@@ -209,6 +213,19 @@ def program_document(stats: Stats, recorder: Recorder, machine: MachineConfig, c
         ("MAC utilization", f"{percent(stats.mac_utilization)} of {_g(stats.peak_macs_per_cycle)} MAC/cycle"),
     ]
     blocks += [Heading("Summary"), Table(("figure", "value"), tuple(summary), (False, False))]
+    if hazards is not None:
+        blocks += [Heading("Data hazards"), Paragraph(hazards.summary() + ".")]
+        if hazards.hazards:
+            blocks.append(Paragraph("**The program races**: it ran only because --allow-hazards was given, "
+                                    "so its timing is that of a program that computes wrong data. Each "
+                                    "instruction below is outlined in red in the timeline."))
+            blocks.append(Table(("kind", "bytes", "line", "races with line"), tuple(
+                (str(hazard.kind), hazard.bytes_text, str(hazard.later.location.line),
+                 str(hazard.earlier.location.line)) for hazard in hazards.hazards[:PRINTED_HAZARDS]),
+                (False, False, True, True)))
+            if len(hazards.hazards) > PRINTED_HAZARDS:
+                blocks.append(Paragraph(f"... and {len(hazards.hazards) - PRINTED_HAZARDS} more "
+                                        "(`dlpsim run --allow-hazards --json` lists them all)."))
 
     rows = tuple((core.name, queue.kind, _n(queue.instructions), _n(queue.busy_cycles),
                   _share(queue.busy_cycles, total))
@@ -235,7 +252,7 @@ def program_document(stats: Stats, recorder: Recorder, machine: MachineConfig, c
                Table(("link", "bytes", "transfers", "B/cycle", "busy cycles", "busy", "bandwidth used"),
                      rows, (False, *(True,) * 6))]
 
-    timeline = build_timeline(recorder, stats, title=name)
+    timeline = build_timeline(recorder, stats, title=name, marks=hazards.marks() if hazards else None)
     how = ("one bar per instruction, wait and link segment" if timeline.mode == "exact" else
            f"the busy fraction of each lane per span of {timeline.bucket_cycles:,.0f} cycles "
            f"({timeline.intervals:,} intervals are too many to draw one by one)")
@@ -270,7 +287,7 @@ def program_document(stats: Stats, recorder: Recorder, machine: MachineConfig, c
                                 "no place on the roofline."))
 
     blocks += [Heading("The machine"), _machine_block(machine),
-               Heading("As `dlpsim run` prints it"), Preformatted(format_run_summary(stats))]
+               Heading("As `dlpsim run` prints it"), Preformatted(format_run_summary(stats, hazards))]
     return Document(f"dlpsim report: {name} on {stats.machine}", tuple(blocks))
 
 

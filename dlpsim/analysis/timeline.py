@@ -25,10 +25,12 @@ import numpy as np
 from dlpsim.asm.opcodes import Memory, Unit
 from dlpsim.asm.program import Compute, Instruction, Move
 from dlpsim.sim.stats import Stats
-from dlpsim.sim.trace import Executed, Interval, Recorder
+from dlpsim.sim.trace import Executed, Interval, Marks, Recorder
 from dlpsim.units import format_frequency, format_seconds, time_unit
 
 MAX_EXACT_BARS = 2000  # more recorded intervals than this: aggregate
+MARKED_RUNS = 3  # executions outlined per instruction in a data hazard: a loop repeats the rest
+HAZARD_COLOUR = "#d4007f"  # magenta: no work category uses it
 BUCKETS = 400  # spans of the aggregated view
 MAX_LINK_SHARES = 5  # link segments shared by more transfers are drawn as this many
 
@@ -91,6 +93,9 @@ class Timeline:
     fractions: dict[tuple[int, str], np.ndarray] = field(default_factory=dict)
     used: tuple[str, ...] = ()  # categories present, in CATEGORIES order
     busy_cycles: tuple[int, ...] = ()  # per lane: cycles covered by its intervals
+    # (lane, start, end) of the first executions of each instruction in a data hazard (a run with
+    # --allow-hazards), outlined in red in either mode so both sides of each race can be found
+    marked: tuple[tuple[int, int, int], ...] = ()
 
     @property
     def busy_lanes(self) -> frozenset[int]:
@@ -163,9 +168,24 @@ def _busy(starts: np.ndarray, ends: np.ndarray, edges: np.ndarray) -> np.ndarray
     return np.diff(covered(starts) - covered(ends))
 
 
+def _marked(recorder: Recorder, index: dict[tuple[str, str], int], marks: Marks) -> tuple:
+    """The first MARKED_RUNS executions of each marked instruction: (lane, start, end)."""
+    seen: dict[tuple[str, int], int] = {}
+    found = []
+    for interval in recorder.intervals:
+        if isinstance(interval, Executed) and interval.mark_key in marks:
+            runs = seen.get(interval.mark_key, 0)
+            if runs < MARKED_RUNS:
+                seen[interval.mark_key] = runs + 1
+                found.append((index[interval.track], interval.start, interval.end))
+    return tuple(sorted(found))
+
+
 def build_timeline(recorder: Recorder, stats: Stats, *, title: str | None = None,
-                   max_bars: int = MAX_EXACT_BARS, buckets: int = BUCKETS) -> Timeline:
-    """The chart's data: exact bars for at most ``max_bars`` intervals, else ``buckets`` spans."""
+                   max_bars: int = MAX_EXACT_BARS, buckets: int = BUCKETS,
+                   marks: Marks | None = None) -> Timeline:
+    """The chart's data: exact bars for at most ``max_bars`` intervals, else ``buckets`` spans;
+    the instructions in ``marks`` (data hazards) outlined."""
     lanes = _lanes(recorder)
     index = {lane.track: i for i, lane in enumerate(lanes)}
     kinds = list(CATEGORIES)
@@ -196,7 +216,7 @@ def build_timeline(recorder: Recorder, stats: Stats, *, title: str | None = None
     np.add.at(busy, lane_of, ends - starts)
     common = dict(title=title, cycles=cycles, clock_hz=stats.clock_hz, complete=stats.complete,
                   lanes=lanes, intervals=len(keys), used=used,
-                  busy_cycles=tuple(busy.tolist()))
+                  busy_cycles=tuple(busy.tolist()), marked=_marked(recorder, index, marks or {}))
     if len(keys) <= max_bars:
         order = np.lexsort((ends, starts, lane_of))
         bars = tuple(Bar(lane, start, end, kinds[kind]) for lane, start, end, kind in zip(
@@ -314,8 +334,18 @@ def draw_timeline(timeline: Timeline, figure=None):
                   f"{timeline.bucket_cycles:,.0f} cycles (strip height = fraction busy)")
     ax.set_title(f"{headline}\n{detail}", fontsize=11)
 
+    if timeline.marked:
+        from matplotlib.patches import Rectangle
+
+        for lane, start, end in timeline.marked:
+            ax.add_patch(Rectangle((start, lane - height / 2 - 0.06), max(end - start, span / 800),
+                                   height + 0.12, facecolor="none", edgecolor=HAZARD_COLOUR,
+                                   linewidth=1.6, zorder=5))
     handles = [Patch(facecolor=CATEGORIES[kind][1], edgecolor=_darker(CATEGORIES[kind][1]),
                      linewidth=0.6, label=CATEGORIES[kind][0]) for kind in timeline.used]
+    if timeline.marked:
+        handles.append(Patch(facecolor="none", edgecolor=HAZARD_COLOUR, linewidth=1.6,
+                             label=f"in a data hazard (first {MARKED_RUNS} runs of each)"))
     if handles:
         rows = -(-len(handles) // 5)
         figure.legend(handles=handles, loc="outside lower center", ncols=-(-len(handles) // rows),

@@ -192,6 +192,18 @@ class HazardReport:
         return (f"data hazards: {found}; {self.checked} instruction{'s' if self.checked != 1 else ''} "
                 f"checked, {unchecked}")
 
+    def marks(self) -> dict[tuple[str, int], tuple[str, ...]]:
+        """(core, line) of every instruction in a hazard -> what it races with, in words, for the
+        trace and the timeline to mark its intervals (``RAW hazard on NRAM[0x0:0x400) with line 4``)."""
+        marked: dict[tuple[str, int], list[str]] = {}
+        for hazard in self.hazards:
+            for this, other in ((hazard.earlier, hazard.later), (hazard.later, hazard.earlier)):
+                elsewhere = f" on {other.core}" if other.core != this.core else ""
+                with_whom = f"line {other.location.line}{elsewhere}"
+                marked.setdefault((this.core, this.location.line), []).append(
+                    f"{hazard.kind} hazard on {hazard.bytes_text} with {with_whom}")
+        return {key: tuple(dict.fromkeys(texts)) for key, texts in marked.items()}
+
     def listing(self, limit: int = PRINTED_HAZARDS) -> list[str]:
         """The first ``limit`` hazards, one line each, and how many more there are."""
         lines = [f"  {h.message(self.name_cores)}" for h in self.hazards[:limit]]

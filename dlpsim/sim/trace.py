@@ -44,6 +44,11 @@ class Executed:
     def args(self) -> tuple[tuple[str, object], ...]:
         return (("line", self.instruction.location.line), ("kind", type(self.instruction).__name__))
 
+    @property
+    def mark_key(self) -> tuple[str, int]:
+        """(core, line): how marks name the instruction."""
+        return self.track[0], self.instruction.location.line
+
 
 @dataclass
 class Recorder:
@@ -64,8 +69,16 @@ class Recorder:
         self.intervals.append(Interval((core, "control"), f"wait: {cause}", start, end, (("cause", cause),)))
 
 
-def chrome_trace(recorder: Recorder, clock_hz: int | Fraction, metadata: dict) -> dict:
-    """Trace-event JSON: times in microseconds of simulated time at the machine's clock."""
+# (core, line) of an instruction -> why its intervals are marked (a data hazard it is part of)
+Marks = dict[tuple[str, int], tuple[str, ...]]
+
+
+def chrome_trace(recorder: Recorder, clock_hz: int | Fraction, metadata: dict,
+                 marks: Marks | None = None) -> dict:
+    """Trace-event JSON: times in microseconds of simulated time at the machine's clock. The
+    executions of the instructions in ``marks`` carry the reasons (``"hazards"``) and are drawn
+    in the viewers' alarm colour."""
+    marks = marks or {}
     microseconds_per_cycle = Fraction(10**6) / Fraction(clock_hz)
     groups: dict[str, int] = {}
     lanes: dict[tuple[str, str], int] = {}
@@ -84,17 +97,23 @@ def chrome_trace(recorder: Recorder, clock_hz: int | Fraction, metadata: dict) -
                            "tid": lanes[track], "args": {"name": lane}})
     for interval in sorted(recorder.intervals, key=lambda i: (i.start, lanes[i.track], i.end)):
         args = {"start_cycle": interval.start, "end_cycle": interval.end, **dict(interval.args)}
-        events.append({
+        event = {
             "ph": "X", "name": interval.name, "cat": interval.track[1],
             "pid": groups[interval.track[0]], "tid": lanes[interval.track],
             "ts": float(interval.start * microseconds_per_cycle),
             "dur": float((interval.end - interval.start) * microseconds_per_cycle),
             "args": args,
-        })
+        }
+        reasons = marks.get(interval.mark_key) if isinstance(interval, Executed) else None
+        if reasons:
+            args["hazards"] = list(reasons)
+            event["cname"] = "terrible"  # the trace viewers' red
+        events.append(event)
     return {"traceEvents": events, "displayTimeUnit": "ns", "otherData": metadata}
 
 
-def write_chrome_trace(path: str, recorder: Recorder, clock_hz: int | Fraction, metadata: dict) -> None:
+def write_chrome_trace(path: str, recorder: Recorder, clock_hz: int | Fraction, metadata: dict,
+                       marks: Marks | None = None) -> None:
     with open(path, "w", encoding="utf-8") as file:
-        json.dump(chrome_trace(recorder, clock_hz, metadata), file, separators=(",", ":"))
+        json.dump(chrome_trace(recorder, clock_hz, metadata, marks), file, separators=(",", ":"))
         file.write("\n")
