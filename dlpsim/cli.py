@@ -16,7 +16,7 @@ import traceback
 import click
 
 from dlpsim import __version__
-from dlpsim.asm import Program, assemble, assemble_file
+from dlpsim.asm import Program, assemble, assemble_file, dynamic_count
 from dlpsim.errors import ProgramError, RunLimitError, UserError
 from dlpsim.sim.engine import DEFAULT_MAX_CYCLES
 from dlpsim.units import format_number
@@ -25,17 +25,34 @@ USAGE_ERROR = 2
 INTERNAL_ERROR = 1
 
 
-def _machine_options(command):
+def _warn_repeated_sets(context, parameter, overrides):
+    """A key given to --set twice keeps the last value, said on stderr: the first was likely meant."""
+    from dlpsim.machine.loader import repeated_overrides
+
+    for key, times, last in repeated_overrides(overrides):
+        given = "twice" if times == 2 else f"{times} times"
+        click.echo(f"dlpsim: warning: --set {key} given {given}: using the last, {last}", err=True)
+    return overrides
+
+
+def _machine_options(command, preset_default: str = "the program's .machine, else dlp-s"):
     """--preset, --config and --set, shared by every command that needs a machine."""
     command = click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+                           callback=_warn_repeated_sets,
                            help="Override one configuration value, e.g. dram.bandwidth=128GB/s "
-                                "(repeatable).")(command)
+                                "(repeatable; a key given twice keeps the last value, with a "
+                                "warning).")(command)
     command = click.option("--config", "config_file", default=None, metavar="FILE",
                            help="TOML file whose keys override the preset's.")(command)
     command = click.option("--preset", default=None,
-                           help="Machine preset (default: the program's .machine, else dlp-s); "
+                           help=f"Machine preset (default: {preset_default}); "
                                 "see `dlpsim presets`.")(command)
     return command
+
+
+def _machine_options_without_program(command):
+    """The machine options of a command that takes no program, so no .machine line to default to."""
+    return _machine_options(command, preset_default="dlp-s")
 
 
 def _load(program: Program | None, preset: str | None, config_file: str | None, overrides):
@@ -246,7 +263,9 @@ def report(target, preset, config_file, overrides, output_file, max_cycles, allo
 @main.command()
 @click.argument("program_file", metavar="PROGRAM", type=str)
 @_machine_options
-@click.option("--check", is_flag=True, help="Only validate: print nothing and exit 0 if the program is good.")
+@click.option("--check", is_flag=True,
+              help="Only validate: print one OK line with the counts (cores, instructions in the text, "
+                   "instructions issued) and exit 0 if the program is good.")
 @_guarded
 def asm(program_file, preset, config_file, overrides, check):
     """Assemble PROGRAM and print each core's instruction listing."""
@@ -255,9 +274,28 @@ def asm(program_file, preset, config_file, overrides, check):
 
     program = _read_program(program_file)
     machine = _load(program, preset, config_file, overrides)
-    bind(program, machine)
-    if not check:
+    streams = bind(program, machine)
+    if check:
+        click.echo(_checked_line(program, streams))
+    else:
         click.echo(format_listing(program, core_ids(machine)), nl=False)
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{format_number(count, grouped=True)} {noun}{'' if count == 1 else 's'}"
+
+
+def _checked_line(program: Program, streams) -> str:
+    """``prog.asm: OK, 4 cores, 23 instructions (1,024 issued)``: the cores that have instructions,
+    the instructions written in the text (a loop and its endloop not among them) and how many the
+    cores issue together, loops counted out."""
+    from dlpsim.asm.program import INSTRUCTION_TYPES, walk
+
+    written = sum(isinstance(statement, INSTRUCTION_TYPES)
+                  for section in program.sections for statement in walk(section.statements))
+    issued = sum(dynamic_count(stream, INSTRUCTION_TYPES) for stream in streams.values())
+    return (f"{program.file}: OK, {_plural(len(streams), 'core')}, {_plural(written, 'instruction')} "
+            f"({format_number(issued, grouped=True)} issued)")
 
 
 @main.command()
@@ -373,7 +411,7 @@ def _with_progress(label: str, length: int, work, shown: bool = True):
 
 @net.command("run")
 @click.argument("name")
-@_machine_options
+@_machine_options_without_program
 @click.option("--json", "as_json", is_flag=True, help="Print the results as one JSON object.")
 @click.option("--csv", "csv_file", default=None, metavar="FILE",
               help="Also write one row per layer, and a TOTAL row, to FILE.")
@@ -442,7 +480,7 @@ def _analyzer_files(command):
 
 
 @main.command("roofline")
-@_machine_options
+@_machine_options_without_program
 @click.option("--net", "network_names", multiple=True, metavar="NAME",
               help="Simulate NAME (a built-in network or a SCALE-Sim .csv) and draw each of its layers "
                    "(repeatable: one colour and marker per network).")
@@ -485,7 +523,7 @@ def roofline_command(preset, config_file, overrides, network_names, output_file,
 @main.command("sweep")
 @click.option("--net", "network_name", default=None, metavar="NAME",
               help="The network to simulate: a built-in network or a SCALE-Sim .csv file.")
-@_machine_options
+@_machine_options_without_program
 @click.option("--vary", "varies", multiple=True, metavar="KEY=V1,V2,...",
               help="A numeric configuration key and its values, as --set takes them; a,b,...,z is a "
                    "series (16,32,...,4096 doubles, 10,20,30,...,100 steps evenly). Once: a line per "
@@ -549,7 +587,7 @@ def _write_analysis(result, plot, what: str, output_file, csv_file, results_file
 @click.argument("name")
 @click.option("--layer", "layer_name", required=True, metavar="LAYER",
               help="The layer to compile (see `dlpsim net summary NAME`).")
-@_machine_options
+@_machine_options_without_program
 @click.option("-o", "--output", "output_file", default=None, metavar="FILE",
               help="Write the program to FILE (default: print it).")
 @_guarded

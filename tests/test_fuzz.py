@@ -337,7 +337,7 @@ def test_the_asm_command(folder, text, check):
     outcome = invoke("asm", str(program), *(("--check",) if check else ()))
     check_outcome(outcome, program, text)
     if outcome.exit_code == 0:
-        assert outcome.stdout == "" if check else outcome.stdout.startswith(str(program)), outcome
+        assert outcome.stdout.startswith(f"{program}: OK, " if check else str(program)), outcome
 
 
 def test_only_line_feeds_end_a_line(folder):

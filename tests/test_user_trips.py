@@ -3,10 +3,17 @@ on", items 6 to 8): each small thing with the test that keeps it fixed."""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
+from click.testing import CliRunner
 
 from dlpsim.asm import CoreId, Move, assemble, assemble_file
+from dlpsim.cli import main
 from dlpsim.errors import ProgramError
+
+REPO = Path(__file__).resolve().parents[1]
 
 # -- a byte-order mark -----------------------------------------------------------------------
 
@@ -58,3 +65,58 @@ def test_a_long_number_is_abbreviated_with_its_digit_count(text, message):
 def test_a_number_of_ordinary_length_is_echoed_whole():
     with pytest.raises(ProgramError, match=r"unexpected '123456789012345678901234' after"):
         assemble("sync 123456789012345678901234\n", "t.asm")
+
+
+# -- the command line ------------------------------------------------------------------------
+
+def invoke(*args: str, input: str | None = None):
+    """The command in the repository's folder (programs/ as the README writes them), stderr apart."""
+    previous = os.getcwd()
+    os.chdir(REPO)
+    try:
+        return CliRunner().invoke(main, list(args), input=input)
+    finally:
+        os.chdir(previous)
+
+
+def test_asm_check_says_ok_with_the_counts():
+    result = invoke("asm", "--check", "programs/ex7_9.asm")
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        0, "programs/ex7_9.asm: OK, 1 core, 7 instructions (82 issued)\n", "")
+
+
+def test_asm_check_counts_every_core_of_a_dlp_m_program():
+    result = invoke("asm", "--check", "programs/ex7_12.asm")
+    assert (result.exit_code, result.stdout) == (0, "programs/ex7_12.asm: OK, 5 cores, 35 instructions "
+                                                    "(790 issued)\n")
+
+
+def test_a_key_set_twice_keeps_the_last_with_a_warning():
+    result = invoke("config", "--set", "core.issue_cycles=3", "--set", "dram.latency=7",
+                    "--set", "core.issue_cycles=5")
+    assert result.exit_code == 0, result.output
+    assert "issue_cycles = 5\n" in result.stdout
+    assert result.stderr == "dlpsim: warning: --set core.issue_cycles given twice: using the last, 5\n"
+
+
+def test_a_key_set_three_times_says_so_once():
+    result = invoke("config", *("--set", "core.issue_cycles=1") * 2, "--set", "core.issue_cycles = 2")
+    assert result.stderr == "dlpsim: warning: --set core.issue_cycles given 3 times: using the last, 2\n"
+
+
+def test_keys_set_once_give_no_warning():
+    result = invoke("config", "--set", "core.issue_cycles=3", "--set", "dram.latency=7")
+    assert (result.exit_code, result.stderr) == (0, "")
+
+
+@pytest.mark.parametrize("command", ["compile", "roofline", "sweep", ("net", "run")])
+def test_commands_without_a_program_say_their_preset_defaults_to_dlp_s(command):
+    words = command if isinstance(command, tuple) else (command,)
+    help_text = " ".join(invoke(*words, "--help").stdout.split())
+    assert "Machine preset (default: dlp-s)" in help_text and ".machine" not in help_text.split("--preset")[1]
+
+
+@pytest.mark.parametrize("command", ["run", "report", "asm", "config"])
+def test_commands_with_a_program_say_its_machine_line_chooses_the_preset(command):
+    help_text = " ".join(invoke(command, "--help").stdout.split())
+    assert "Machine preset (default: the program's .machine, else dlp-s)" in help_text
