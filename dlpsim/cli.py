@@ -16,7 +16,7 @@ import traceback
 import click
 
 from dlpsim import __version__
-from dlpsim.asm import Program, assemble, assemble_file, dynamic_count
+from dlpsim.asm import Program, assemble, assemble_bytes, assemble_file, dynamic_count
 from dlpsim.errors import ProgramError, RunLimitError, UserError
 from dlpsim.sim.engine import DEFAULT_MAX_CYCLES
 from dlpsim.units import format_number
@@ -67,14 +67,20 @@ def _load(program: Program | None, preset: str | None, config_file: str | None, 
     return load_machine(preset, config_file, overrides)
 
 
+STDIN = "-"  # as PROGRAM: read the program from standard input
+STDIN_NAME = "<stdin>"  # how messages name it
+
+
 def _read_program(name: str, note_on_stdout: bool = False) -> Program:
-    """PROGRAM as the user named it: the file, or else the shipped example of that name (a real file
-    always wins). Using an example says so first: on stdout where it heads a text report, else on
-    stderr, so that JSON and listings stay what they are."""
+    """PROGRAM as the user named it: ``-`` for standard input, the file, or else the shipped example
+    of that name (a real file always wins). Using an example says so first: on stdout where it heads
+    a text report, else on stderr, so that JSON and listings stay what they are."""
     from pathlib import Path
 
     from dlpsim.examples import find_example
 
+    if name == STDIN:
+        return assemble_bytes(sys.stdin.buffer.read(), STDIN_NAME)  # bytes: decoded as a file is
     example = None if Path(name).exists() else find_example(name)
     if example is None:
         return assemble_file(name)
@@ -160,7 +166,10 @@ def main():
 @_guarded
 def run(program_file, preset, config_file, overrides, as_json, trace_file, timeline_file, show, max_cycles,
         no_fast_forward, allow_hazards):
-    """Simulate PROGRAM and report cycles, time, utilization and the roofline bound."""
+    """Simulate PROGRAM and report cycles, time, utilization and the roofline bound.
+
+    PROGRAM is a file, a shipped example (see `dlpsim examples`) or - for standard input.
+    """
     from dlpsim.analysis.summary import format_run_summary
     from dlpsim.sim import Recorder, simulate, write_chrome_trace
 
@@ -212,10 +221,10 @@ def run(program_file, preset, config_file, overrides, as_json, trace_file, timel
 def report(target, preset, config_file, overrides, output_file, max_cycles, allow_hazards):
     """Write a report to hand in: the summary tables, the timeline and the roofline position.
 
-    TARGET is a program file, a built-in network (see `dlpsim net --list`) or a SCALE-Sim
-    topology CSV file. For a network the report holds its per-layer table, totals and the
-    roofline of its layers. The machine is --preset, --config and --set, as for `dlpsim run`
-    (a network's default preset is dlp-s).
+    TARGET is a program file (- for standard input), a built-in network (see `dlpsim net
+    --list`) or a SCALE-Sim topology CSV file. For a network the report holds its per-layer
+    table, totals and the roofline of its layers. The machine is --preset, --config and --set,
+    as for `dlpsim run` (a network's default preset is dlp-s).
     """
     import shlex
 
@@ -239,7 +248,7 @@ def report(target, preset, config_file, overrides, output_file, max_cycles, allo
     if allow_hazards:
         words.append("--allow-hazards")
     command = " ".join(shlex.quote(word) for word in words)
-    if report_target(target) == "network":
+    if target != STDIN and report_target(target) == "network":
         from dlpsim.run.network import run_network
         from dlpsim.workloads import load_network
 
@@ -268,7 +277,10 @@ def report(target, preset, config_file, overrides, output_file, max_cycles, allo
                    "instructions issued) and exit 0 if the program is good.")
 @_guarded
 def asm(program_file, preset, config_file, overrides, check):
-    """Assemble PROGRAM and print each core's instruction listing."""
+    """Assemble PROGRAM and print each core's instruction listing.
+
+    PROGRAM is a file, a shipped example (see `dlpsim examples`) or - for standard input.
+    """
     from dlpsim.asm.listing import format_listing
     from dlpsim.sim.check import bind, core_ids
 
@@ -305,7 +317,8 @@ def _checked_line(program: Program, streams) -> str:
 def config(program_file, preset, config_file, overrides):
     """Print the effective machine configuration as TOML (after --preset, --config and --set).
 
-    With PROGRAM, its .machine line chooses the preset, as `dlpsim run` would.
+    With PROGRAM (- for standard input), its .machine line chooses the preset, as `dlpsim run`
+    would.
     """
     from dlpsim.machine.loader import effective_toml
 

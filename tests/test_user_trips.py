@@ -120,3 +120,35 @@ def test_commands_without_a_program_say_their_preset_defaults_to_dlp_s(command):
 def test_commands_with_a_program_say_its_machine_line_chooses_the_preset(command):
     help_text = " ".join(invoke(command, "--help").stdout.split())
     assert "Machine preset (default: the program's .machine, else dlp-s)" in help_text
+
+
+# -- PROGRAM - reads standard input ---------------------------------------------------------
+
+def test_run_reads_the_program_from_standard_input():
+    text = (REPO / "programs/ex7_9.asm").read_text()
+    from_stdin = invoke("run", "-", "--json", input=text)
+    from_file = invoke("run", "programs/ex7_9.asm", "--json")
+    assert from_stdin.exit_code == 0, from_stdin.output
+    assert from_stdin.stdout == from_file.stdout.replace('"programs/ex7_9.asm"', '"<stdin>"')
+
+
+@pytest.mark.parametrize("command", [("run", "-"), ("asm", "-"), ("asm", "--check", "-"), ("config", "-"),
+                                     ("report", "-", "-o", "never.html")])
+def test_a_program_from_standard_input_is_named_stdin_in_errors(command):
+    result = invoke(*command, input="sync\nfoo\n")
+    assert (result.exit_code, result.stderr) == (
+        2, "<stdin>:2:1: error: unknown instruction 'foo' (expected one of move, compute, loop, endloop, "
+           "sync, barrier, .machine, .core)\n")
+
+
+def test_asm_check_and_config_read_standard_input_with_its_machine_line():
+    assert invoke("asm", "--check", "-", input=".machine dlp-m\nsync\n").stdout == (
+        "<stdin>: OK, 4 cores, 1 instruction (4 issued)\n")
+    assert 'name = "dlp-m"' in invoke("config", "-", input=".machine dlp-m\n").stdout
+
+
+def test_report_reads_a_program_from_standard_input(tmp_path):
+    result = invoke("report", "-", "-o", str(tmp_path / "r.html"),
+                    input=(REPO / "programs/ex7_9.asm").read_text())
+    assert result.exit_code == 0, result.output
+    assert "&lt;stdin&gt;" in (tmp_path / "r.html").read_text()

@@ -458,6 +458,11 @@ def assemble_file(path: str | Path) -> Program:
     except OSError as error:
         reason = error.strerror or str(error)
         raise ProgramError(SourceLocation(name, 0, 0), f"cannot read the file: {reason}") from None
+    return assemble_bytes(data, name)
+
+
+def assemble_bytes(data: bytes, name: str) -> Program:
+    """Assemble a program's bytes as read (a file, standard input); ``name`` names it in errors."""
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
