@@ -152,3 +152,16 @@ def test_report_reads_a_program_from_standard_input(tmp_path):
                     input=(REPO / "programs/ex7_9.asm").read_text())
     assert result.exit_code == 0, result.output
     assert "&lt;stdin&gt;" in (tmp_path / "r.html").read_text()
+
+
+# -- the loop-nesting limit, documented ------------------------------------------------------
+
+def test_isa_reference_states_the_loop_nesting_limit_and_its_error():
+    from dlpsim.asm.parser import MAX_LOOP_DEPTH
+
+    reference = (REPO / "isa" / "README.md").read_text()
+    assert f"Loops nest up to {MAX_LOOP_DEPTH} deep (`MAX_LOOP_DEPTH`" in reference
+    with pytest.raises(ProgramError) as error:
+        assemble("loop 1\n" * (MAX_LOOP_DEPTH + 1), "bad.asm")
+    assert f"\n    {error.value}\n" in reference
+    assert "```asm-error\n" + "loop 1\n" * (MAX_LOOP_DEPTH + 1) + "```\n" in reference
