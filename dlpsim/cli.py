@@ -90,6 +90,31 @@ def _read_program(name: str, note_on_stdout: bool = False) -> Program:
     return assemble(example.text, example.name)
 
 
+def _check_output(path: str | None, what: str, format_of=None, named: str | None = None) -> None:
+    """Refuse an output file before any work: its extension (``format_of(path)``, where the
+    extension picks the format), a missing or unwritable folder, a folder in its place. Messages
+    name the file as the user gave it, or ``named`` for a file the user did not name."""
+    from pathlib import Path
+
+    if path is None:
+        return
+    if format_of is not None:
+        format_of(path)
+    target = Path(path)
+    folder = target.parent
+    problem = None
+    if not folder.exists():
+        problem = f"the folder {folder} does not exist"
+    elif not folder.is_dir():
+        problem = f"{folder} is not a folder"
+    elif target.is_dir():
+        problem = "it is a folder"
+    elif not os.access(target if target.exists() else folder, os.W_OK):
+        problem = "permission denied" if target.exists() else f"the folder {folder} is not writable"
+    if problem is not None:
+        raise UserError(f"{named or path}: error: cannot write the {what}: {problem}")
+
+
 def _stopped_at_the_limit(program: Program, max_cycles: int, what_covers: str) -> RunLimitError:
     return RunLimitError(f"{program.file}: error: stopped at the limit of "
                          f"{format_number(max_cycles, grouped=True)} cycles before the program finished; "
@@ -170,13 +195,12 @@ def run(program_file, preset, config_file, overrides, as_json, trace_file, timel
 
     PROGRAM is a file, a shipped example (see `dlpsim examples`) or - for standard input.
     """
+    from dlpsim.analysis.imagefile import image_format
     from dlpsim.analysis.summary import format_run_summary
     from dlpsim.sim import Recorder, simulate, write_chrome_trace
 
-    if timeline_file is not None:
-        from dlpsim.analysis.imagefile import image_format
-
-        image_format(timeline_file, "timeline")  # a bad extension is refused before simulating
+    _check_output(trace_file, "trace")
+    _check_output(timeline_file, "timeline", lambda path: image_format(path, "timeline"))
     program = _read_program(program_file, note_on_stdout=not as_json)
     machine = _load(program, preset, config_file, overrides)
     hazards = _check_hazards(program, machine, allow_hazards)
@@ -236,7 +260,7 @@ def report(target, preset, config_file, overrides, output_file, max_cycles, allo
         write_document,
     )
 
-    report_format(output_file)  # a bad extension is refused before simulating
+    _check_output(output_file, "report", report_format)
     words = ["dlpsim", "report", target]
     for option, value in (("--preset", preset), ("--config", config_file)):
         if value is not None:
@@ -442,6 +466,7 @@ def net_run(name, preset, config_file, overrides, as_json, csv_file, max_cycles,
     from dlpsim.run.network import run_network
     from dlpsim.workloads import load_network
 
+    _check_output(csv_file, "CSV file")
     network = load_network(name)
     machine = _network_machine(preset, config_file, overrides)
     result = _with_progress(
@@ -509,14 +534,13 @@ def roofline_command(preset, config_file, overrides, network_names, output_file,
     bytes and time; layers without MACs (vector-unit work) are not drawn. Prints the
     numbers; the chart needs -o FILE or --show.
     """
-    from dlpsim.analysis.figures import check_output
     from dlpsim.analysis.roofline import format_roofline, load_roofline, plot_roofline, roofline
     from dlpsim.run.network import run_network
     from dlpsim.workloads import load_network
 
     _refuse_with_from(from_file, **{"--net": network_names, "--preset": preset, "--config": config_file,
                                     "--set": overrides})
-    check_output(output_file)
+    _check_analysis_outputs(output_file, csv_file, results_file)
     if from_file is not None:
         result = load_roofline(from_file)
     else:
@@ -555,14 +579,18 @@ def sweep_command(network_name, preset, config_file, overrides, varies, output_f
     """
     from pathlib import Path
 
-    from dlpsim.analysis.figures import check_output
     from dlpsim.analysis.sweep import format_sweep, plot_sweep
     from dlpsim.run.sweep import load_sweep, parse_vary, sweep, sweep_machines
     from dlpsim.workloads import load_network
 
     _refuse_with_from(from_file, **{"--net": network_name, "--preset": preset, "--config": config_file,
                                     "--set": overrides, "--vary": varies})
-    check_output(output_file)
+    csv_beside_chart = csv_file is None and output_file is not None
+    if csv_beside_chart:
+        csv_file = str(Path(output_file).with_suffix(".csv"))
+    _check_analysis_outputs(output_file, csv_file, results_file,
+                            csv_named=f"{csv_file} (the CSV written beside the chart {output_file})"
+                            if csv_beside_chart else None)
     if from_file is not None:
         result = load_sweep(from_file)
     else:
@@ -577,9 +605,16 @@ def sweep_command(network_name, preset, config_file, overrides, varies, output_f
             lambda progress: sweep(network, parsed, preset=preset, config_file=config_file,
                                    overrides=overrides, max_cycles=max_cycles, progress=progress))
     click.echo(format_sweep(result), nl=False)
-    if csv_file is None and output_file is not None:
-        csv_file = str(Path(output_file).with_suffix(".csv"))
     _write_analysis(result, plot_sweep, "the chart", output_file, csv_file, results_file, show)
+
+
+def _check_analysis_outputs(output_file, csv_file, results_file, csv_named: str | None = None) -> None:
+    """An analyzer's chart, CSV and results files, checked before any simulation."""
+    from dlpsim.analysis.imagefile import image_format
+
+    _check_output(output_file, "chart", lambda path: image_format(path, "chart"))
+    _check_output(csv_file, "CSV file", named=csv_named)
+    _check_output(results_file, "results file")
 
 
 def _write_analysis(result, plot, what: str, output_file, csv_file, results_file, show: bool) -> None:
@@ -615,6 +650,7 @@ def compile_command(name, layer_name, preset, config_file, overrides, output_fil
     from dlpsim.run.compile import compile_layer
     from dlpsim.workloads import load_network
 
+    _check_output(output_file, "program")
     layer = load_network(name).layer(layer_name)
     compiled = compile_layer(layer, _network_machine(preset, config_file, overrides)).compiled
     if output_file is None:

@@ -165,3 +165,58 @@ def test_isa_reference_states_the_loop_nesting_limit_and_its_error():
         assemble("loop 1\n" * (MAX_LOOP_DEPTH + 1), "bad.asm")
     assert f"\n    {error.value}\n" in reference
     assert "```asm-error\n" + "loop 1\n" * (MAX_LOOP_DEPTH + 1) + "```\n" in reference
+
+
+# -- outputs checked before any work ---------------------------------------------------------
+
+MISSING = "/nonexistent-dlpsim-folder"
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("roofline", "--net", "lenet5", "-o", f"{MISSING}/x.png"),
+     f"{MISSING}/x.png: error: cannot write the chart"),
+    (("roofline", "--net", "lenet5", "--csv", f"{MISSING}/x.csv"),
+     f"{MISSING}/x.csv: error: cannot write the CSV file"),
+    (("roofline", "--net", "lenet5", "--results", f"{MISSING}/x.json"),
+     f"{MISSING}/x.json: error: cannot write the results file"),
+    (("sweep", "--net", "lenet5", "--vary", "dram.latency=1,2", "-o", f"{MISSING}/x.png"),
+     f"{MISSING}/x.png: error: cannot write the chart"),
+    (("run", "programs/ex7_9.asm", "--trace", f"{MISSING}/t.json"),
+     f"{MISSING}/t.json: error: cannot write the trace"),
+    (("run", "programs/ex7_9.asm", "--timeline", f"{MISSING}/t.png"),
+     f"{MISSING}/t.png: error: cannot write the timeline"),
+    (("report", "programs/ex7_9.asm", "-o", f"{MISSING}/r.html"),
+     f"{MISSING}/r.html: error: cannot write the report"),
+    (("compile", "lenet5", "--layer", "c1", "-o", f"{MISSING}/c.asm"),
+     f"{MISSING}/c.asm: error: cannot write the program"),
+    (("net", "run", "lenet5", "--csv", f"{MISSING}/n.csv"),
+     f"{MISSING}/n.csv: error: cannot write the CSV file"),
+])
+def test_an_output_in_a_missing_folder_is_refused_before_any_simulation(args, message):
+    result = invoke(*args)
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr == f"{message}: the folder {MISSING} does not exist\n"
+
+
+def test_sweeps_csv_beside_the_chart_is_named_with_the_chart(tmp_path):
+    (tmp_path / "x.csv").mkdir()
+    chart = str(tmp_path / "x.png")
+    result = invoke("sweep", "--net", "lenet5", "--vary", "dram.latency=1,2", "-o", chart)
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr == (f"{tmp_path / 'x.csv'} (the CSV written beside the chart {chart}): error: "
+                             "cannot write the CSV file: it is a folder\n")
+
+
+def test_an_output_that_is_a_folder_or_has_an_unknown_extension_is_refused_first(tmp_path):
+    result = invoke("net", "run", "lenet5", "--csv", str(tmp_path))
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        2, "", f"{tmp_path}: error: cannot write the CSV file: it is a folder\n")
+    result = invoke("roofline", "--net", "lenet5", "-o", str(tmp_path / "x.gif"))
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert "x.gif: error: cannot tell the chart's format from the extension '.gif'" in result.stderr
+
+
+def test_outputs_in_an_existing_folder_are_written(tmp_path):
+    result = invoke("compile", "lenet5", "--layer", "c1", "-o", str(tmp_path / "c.asm"))
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "c.asm").read_text().strip()
