@@ -115,6 +115,13 @@ def _check_output(path: str | None, what: str, format_of=None, named: str | None
         raise UserError(f"{named or path}: error: cannot write the {what}: {problem}")
 
 
+def _why_no_window(show: bool) -> str | None:
+    """Why --show cannot open a window here, checked before any work; None if it can (or no --show)."""
+    from dlpsim.analysis.figures import cannot_show
+
+    return cannot_show() if show else None
+
+
 def _stopped_at_the_limit(program: Program, max_cycles: int, what_covers: str) -> RunLimitError:
     return RunLimitError(f"{program.file}: error: stopped at the limit of "
                          f"{format_number(max_cycles, grouped=True)} cycles before the program finished; "
@@ -183,7 +190,9 @@ def main():
               help="Write a Chrome trace-event file (open it in Perfetto).")
 @click.option("--timeline", "timeline_file", type=str, default=None, metavar="FILE",
               help="Draw a Gantt chart of every queue and link over time to FILE (.png, .svg or .pdf).")
-@click.option("--show", is_flag=True, help="Open the timeline in a window (needs a display).")
+@click.option("--show", is_flag=True,
+              help="Open the timeline in a window, with or without --timeline (needs a display; "
+                   "without one, a warning says why and the run goes on).")
 @click.option("--max-cycles", type=click.IntRange(min=1), default=DEFAULT_MAX_CYCLES, show_default=True,
               help="Stop a run that exceeds this many cycles (and refuse one that provably would).")
 @_no_fast_forward
@@ -201,6 +210,10 @@ def run(program_file, preset, config_file, overrides, as_json, trace_file, timel
 
     _check_output(trace_file, "trace")
     _check_output(timeline_file, "timeline", lambda path: image_format(path, "timeline"))
+    if (reason := _why_no_window(show)) is not None:  # the run's figures are still worth printing
+        click.echo(f"dlpsim: warning: --show needs a display: {reason}; the run goes on without the "
+                   "window (--timeline FILE writes the chart to a file)", err=True)
+        show = False
     program = _read_program(program_file, note_on_stdout=not as_json)
     machine = _load(program, preset, config_file, overrides)
     hazards = _check_hazards(program, machine, allow_hazards)
@@ -505,7 +518,9 @@ _ANALYZER_FILES = [
                  help="Save the data as a versioned JSON results file, to redraw it later with --from."),
     click.option("--from", "from_file", default=None, metavar="FILE",
                  help="Redraw from a results file saved with --results, without simulating."),
-    click.option("--show", is_flag=True, help="Also open the chart in a window (needs a display)."),
+    click.option("--show", is_flag=True,
+                 help="Also open the chart in a window (needs a display: without one, an error says why, "
+                      "before any simulation)."),
     click.option("--max-cycles", type=click.IntRange(min=1), default=DEFAULT_MAX_CYCLES, show_default=True,
                  help="Stop when the layers of one network together exceed this many cycles."),
 ]
@@ -540,7 +555,7 @@ def roofline_command(preset, config_file, overrides, network_names, output_file,
 
     _refuse_with_from(from_file, **{"--net": network_names, "--preset": preset, "--config": config_file,
                                     "--set": overrides})
-    _check_analysis_outputs(output_file, csv_file, results_file)
+    _check_analysis_outputs(output_file, csv_file, results_file, show)
     if from_file is not None:
         result = load_roofline(from_file)
     else:
@@ -588,7 +603,7 @@ def sweep_command(network_name, preset, config_file, overrides, varies, output_f
     csv_beside_chart = csv_file is None and output_file is not None
     if csv_beside_chart:
         csv_file = str(Path(output_file).with_suffix(".csv"))
-    _check_analysis_outputs(output_file, csv_file, results_file,
+    _check_analysis_outputs(output_file, csv_file, results_file, show,
                             csv_named=f"{csv_file} (the CSV written beside the chart {output_file})"
                             if csv_beside_chart else None)
     if from_file is not None:
@@ -608,9 +623,15 @@ def sweep_command(network_name, preset, config_file, overrides, varies, output_f
     _write_analysis(result, plot_sweep, "the chart", output_file, csv_file, results_file, show)
 
 
-def _check_analysis_outputs(output_file, csv_file, results_file, csv_named: str | None = None) -> None:
-    """An analyzer's chart, CSV and results files, checked before any simulation."""
+def _check_analysis_outputs(output_file, csv_file, results_file, show: bool,
+                            csv_named: str | None = None) -> None:
+    """An analyzer's chart, CSV and results files, and a window for --show, checked before any
+    simulation."""
+    from dlpsim.analysis.figures import no_window_error
     from dlpsim.analysis.imagefile import image_format
+
+    if (reason := _why_no_window(show)) is not None:
+        raise UserError(no_window_error(reason))
 
     _check_output(output_file, "chart", lambda path: image_format(path, "chart"))
     _check_output(csv_file, "CSV file", named=csv_named)

@@ -220,3 +220,36 @@ def test_outputs_in_an_existing_folder_are_written(tmp_path):
     result = invoke("compile", "lenet5", "--layer", "c1", "-o", str(tmp_path / "c.asm"))
     assert result.exit_code == 0, result.output
     assert (tmp_path / "c.asm").read_text().strip()
+
+
+# -- --show without a display -----------------------------------------------------------------
+
+@pytest.fixture
+def no_display(monkeypatch):
+    import matplotlib
+
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    matplotlib.use("Agg")
+
+
+def test_run_show_without_a_display_warns_why_and_goes_on(no_display):
+    result = invoke("run", "programs/ex7_9.asm", "--show")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("programs/ex7_9.asm on dlp-s")  # the figures are still printed
+    assert result.stderr == ("dlpsim: warning: --show needs a display: matplotlib's backend is agg "
+                             "(DISPLAY is not set; MPLBACKEND chooses the backend); the run goes on without "
+                             "the window (--timeline FILE writes the chart to a file)\n")
+
+
+def test_analyzer_show_without_a_display_is_refused_before_simulating(no_display):
+    result = invoke("roofline", "--net", "lenet5", "--show")
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr == ("error: --show needs a display: matplotlib's backend is agg (DISPLAY is not "
+                             "set; MPLBACKEND chooses the backend); write the chart to a file with -o "
+                             "instead\n")
+
+
+def test_run_help_says_show_opens_the_timeline_without_timeline_too():
+    help_text = " ".join(invoke("run", "--help").stdout.split())
+    assert "Open the timeline in a window, with or without --timeline" in help_text
