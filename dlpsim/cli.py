@@ -16,7 +16,7 @@ import traceback
 import click
 
 from dlpsim import __version__
-from dlpsim.asm import Program, assemble, assemble_file
+from dlpsim.asm import Program, assemble, assemble_bytes, assemble_file, dynamic_count
 from dlpsim.errors import ProgramError, RunLimitError, UserError
 from dlpsim.sim.engine import DEFAULT_MAX_CYCLES
 from dlpsim.units import format_number
@@ -25,17 +25,34 @@ USAGE_ERROR = 2
 INTERNAL_ERROR = 1
 
 
-def _machine_options(command):
+def _warn_repeated_sets(context, parameter, overrides):
+    """A key given to --set twice keeps the last value, said on stderr: the first was likely meant."""
+    from dlpsim.machine.loader import repeated_overrides
+
+    for key, times, last in repeated_overrides(overrides):
+        given = "twice" if times == 2 else f"{times} times"
+        click.echo(f"dlpsim: warning: --set {key} given {given}: using the last, {last}", err=True)
+    return overrides
+
+
+def _machine_options(command, preset_default: str = "the program's .machine, else dlp-s"):
     """--preset, --config and --set, shared by every command that needs a machine."""
     command = click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+                           callback=_warn_repeated_sets,
                            help="Override one configuration value, e.g. dram.bandwidth=128GB/s "
-                                "(repeatable).")(command)
+                                "(repeatable; a key given twice keeps the last value, with a "
+                                "warning).")(command)
     command = click.option("--config", "config_file", default=None, metavar="FILE",
                            help="TOML file whose keys override the preset's.")(command)
     command = click.option("--preset", default=None,
-                           help="Machine preset (default: the program's .machine, else dlp-s); "
+                           help=f"Machine preset (default: {preset_default}); "
                                 "see `dlpsim presets`.")(command)
     return command
+
+
+def _machine_options_without_program(command):
+    """The machine options of a command that takes no program, so no .machine line to default to."""
+    return _machine_options(command, preset_default="dlp-s")
 
 
 def _load(program: Program | None, preset: str | None, config_file: str | None, overrides):
@@ -50,14 +67,20 @@ def _load(program: Program | None, preset: str | None, config_file: str | None, 
     return load_machine(preset, config_file, overrides)
 
 
+STDIN = "-"  # as PROGRAM: read the program from standard input
+STDIN_NAME = "<stdin>"  # how messages name it
+
+
 def _read_program(name: str, note_on_stdout: bool = False) -> Program:
-    """PROGRAM as the user named it: the file, or else the shipped example of that name (a real file
-    always wins). Using an example says so first: on stdout where it heads a text report, else on
-    stderr, so that JSON and listings stay what they are."""
+    """PROGRAM as the user named it: ``-`` for standard input, the file, or else the shipped example
+    of that name (a real file always wins). Using an example says so first: on stdout where it heads
+    a text report, else on stderr, so that JSON and listings stay what they are."""
     from pathlib import Path
 
     from dlpsim.examples import find_example
 
+    if name == STDIN:
+        return assemble_bytes(sys.stdin.buffer.read(), STDIN_NAME)  # bytes: decoded as a file is
     example = None if Path(name).exists() else find_example(name)
     if example is None:
         return assemble_file(name)
@@ -65,6 +88,38 @@ def _read_program(name: str, note_on_stdout: bool = False) -> Program:
     click.echo(f"{name}: no such file here, so the shipped example {example.name}{exercise} "
                f"(`dlpsim examples {example.name}` prints it)", err=not note_on_stdout)
     return assemble(example.text, example.name)
+
+
+def _check_output(path: str | None, what: str, format_of=None, named: str | None = None) -> None:
+    """Refuse an output file before any work: its extension (``format_of(path)``, where the
+    extension picks the format), a missing or unwritable folder, a folder in its place. Messages
+    name the file as the user gave it, or ``named`` for a file the user did not name."""
+    from pathlib import Path
+
+    if path is None:
+        return
+    if format_of is not None:
+        format_of(path)
+    target = Path(path)
+    folder = target.parent
+    problem = None
+    if not folder.exists():
+        problem = f"the folder {folder} does not exist"
+    elif not folder.is_dir():
+        problem = f"{folder} is not a folder"
+    elif target.is_dir():
+        problem = "it is a folder"
+    elif not os.access(target if target.exists() else folder, os.W_OK):
+        problem = "permission denied" if target.exists() else f"the folder {folder} is not writable"
+    if problem is not None:
+        raise UserError(f"{named or path}: error: cannot write the {what}: {problem}")
+
+
+def _why_no_window(show: bool) -> str | None:
+    """Why --show cannot open a window here, checked before any work; None if it can (or no --show)."""
+    from dlpsim.analysis.figures import cannot_show
+
+    return cannot_show() if show else None
 
 
 def _stopped_at_the_limit(program: Program, max_cycles: int, what_covers: str) -> RunLimitError:
@@ -135,7 +190,9 @@ def main():
               help="Write a Chrome trace-event file (open it in Perfetto).")
 @click.option("--timeline", "timeline_file", type=str, default=None, metavar="FILE",
               help="Draw a Gantt chart of every queue and link over time to FILE (.png, .svg or .pdf).")
-@click.option("--show", is_flag=True, help="Open the timeline in a window (needs a display).")
+@click.option("--show", is_flag=True,
+              help="Open the timeline in a window, with or without --timeline (needs a display; "
+                   "without one, a warning says why and the run goes on).")
 @click.option("--max-cycles", type=click.IntRange(min=1), default=DEFAULT_MAX_CYCLES, show_default=True,
               help="Stop a run that exceeds this many cycles (and refuse one that provably would).")
 @_no_fast_forward
@@ -143,14 +200,20 @@ def main():
 @_guarded
 def run(program_file, preset, config_file, overrides, as_json, trace_file, timeline_file, show, max_cycles,
         no_fast_forward, allow_hazards):
-    """Simulate PROGRAM and report cycles, time, utilization and the roofline bound."""
+    """Simulate PROGRAM and report cycles, time, utilization and the roofline bound.
+
+    PROGRAM is a file, a shipped example (see `dlpsim examples`) or - for standard input.
+    """
+    from dlpsim.analysis.imagefile import image_format
     from dlpsim.analysis.summary import format_run_summary
     from dlpsim.sim import Recorder, simulate, write_chrome_trace
 
-    if timeline_file is not None:
-        from dlpsim.analysis.imagefile import image_format
-
-        image_format(timeline_file, "timeline")  # a bad extension is refused before simulating
+    _check_output(trace_file, "trace")
+    _check_output(timeline_file, "timeline", lambda path: image_format(path, "timeline"))
+    if (reason := _why_no_window(show)) is not None:  # the run's figures are still worth printing
+        click.echo(f"dlpsim: warning: --show needs a display: {reason}; the run goes on without the "
+                   "window (--timeline FILE writes the chart to a file)", err=True)
+        show = False
     program = _read_program(program_file, note_on_stdout=not as_json)
     machine = _load(program, preset, config_file, overrides)
     hazards = _check_hazards(program, machine, allow_hazards)
@@ -195,10 +258,10 @@ def run(program_file, preset, config_file, overrides, as_json, trace_file, timel
 def report(target, preset, config_file, overrides, output_file, max_cycles, allow_hazards):
     """Write a report to hand in: the summary tables, the timeline and the roofline position.
 
-    TARGET is a program file, a built-in network (see `dlpsim net --list`) or a SCALE-Sim
-    topology CSV file. For a network the report holds its per-layer table, totals and the
-    roofline of its layers. The machine is --preset, --config and --set, as for `dlpsim run`
-    (a network's default preset is dlp-s).
+    TARGET is a program file (- for standard input), a built-in network (see `dlpsim net
+    --list`) or a SCALE-Sim topology CSV file. For a network the report holds its per-layer
+    table, totals and the roofline of its layers. The machine is --preset, --config and --set,
+    as for `dlpsim run` (a network's default preset is dlp-s).
     """
     import shlex
 
@@ -210,7 +273,7 @@ def report(target, preset, config_file, overrides, output_file, max_cycles, allo
         write_document,
     )
 
-    report_format(output_file)  # a bad extension is refused before simulating
+    _check_output(output_file, "report", report_format)
     words = ["dlpsim", "report", target]
     for option, value in (("--preset", preset), ("--config", config_file)):
         if value is not None:
@@ -222,7 +285,7 @@ def report(target, preset, config_file, overrides, output_file, max_cycles, allo
     if allow_hazards:
         words.append("--allow-hazards")
     command = " ".join(shlex.quote(word) for word in words)
-    if report_target(target) == "network":
+    if target != STDIN and report_target(target) == "network":
         from dlpsim.run.network import run_network
         from dlpsim.workloads import load_network
 
@@ -246,18 +309,42 @@ def report(target, preset, config_file, overrides, output_file, max_cycles, allo
 @main.command()
 @click.argument("program_file", metavar="PROGRAM", type=str)
 @_machine_options
-@click.option("--check", is_flag=True, help="Only validate: print nothing and exit 0 if the program is good.")
+@click.option("--check", is_flag=True,
+              help="Only validate: print one OK line with the counts (cores, instructions in the text, "
+                   "instructions issued) and exit 0 if the program is good.")
 @_guarded
 def asm(program_file, preset, config_file, overrides, check):
-    """Assemble PROGRAM and print each core's instruction listing."""
+    """Assemble PROGRAM and print each core's instruction listing.
+
+    PROGRAM is a file, a shipped example (see `dlpsim examples`) or - for standard input.
+    """
     from dlpsim.asm.listing import format_listing
     from dlpsim.sim.check import bind, core_ids
 
     program = _read_program(program_file)
     machine = _load(program, preset, config_file, overrides)
-    bind(program, machine)
-    if not check:
+    streams = bind(program, machine)
+    if check:
+        click.echo(_checked_line(program, streams))
+    else:
         click.echo(format_listing(program, core_ids(machine)), nl=False)
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{format_number(count, grouped=True)} {noun}{'' if count == 1 else 's'}"
+
+
+def _checked_line(program: Program, streams) -> str:
+    """``prog.asm: OK, 4 cores, 23 instructions (1,024 issued)``: the cores that have instructions,
+    the instructions written in the text (a loop and its endloop not among them) and how many the
+    cores issue together, loops counted out."""
+    from dlpsim.asm.program import INSTRUCTION_TYPES, walk
+
+    written = sum(isinstance(statement, INSTRUCTION_TYPES)
+                  for section in program.sections for statement in walk(section.statements))
+    issued = sum(dynamic_count(stream, INSTRUCTION_TYPES) for stream in streams.values())
+    return (f"{program.file}: OK, {_plural(len(streams), 'core')}, {_plural(written, 'instruction')} "
+            f"({format_number(issued, grouped=True)} issued)")
 
 
 @main.command()
@@ -267,7 +354,8 @@ def asm(program_file, preset, config_file, overrides, check):
 def config(program_file, preset, config_file, overrides):
     """Print the effective machine configuration as TOML (after --preset, --config and --set).
 
-    With PROGRAM, its .machine line chooses the preset, as `dlpsim run` would.
+    With PROGRAM (- for standard input), its .machine line chooses the preset, as `dlpsim run`
+    would.
     """
     from dlpsim.machine.loader import effective_toml
 
@@ -373,7 +461,7 @@ def _with_progress(label: str, length: int, work, shown: bool = True):
 
 @net.command("run")
 @click.argument("name")
-@_machine_options
+@_machine_options_without_program
 @click.option("--json", "as_json", is_flag=True, help="Print the results as one JSON object.")
 @click.option("--csv", "csv_file", default=None, metavar="FILE",
               help="Also write one row per layer, and a TOTAL row, to FILE.")
@@ -391,6 +479,7 @@ def net_run(name, preset, config_file, overrides, as_json, csv_file, max_cycles,
     from dlpsim.run.network import run_network
     from dlpsim.workloads import load_network
 
+    _check_output(csv_file, "CSV file")
     network = load_network(name)
     machine = _network_machine(preset, config_file, overrides)
     result = _with_progress(
@@ -429,7 +518,9 @@ _ANALYZER_FILES = [
                  help="Save the data as a versioned JSON results file, to redraw it later with --from."),
     click.option("--from", "from_file", default=None, metavar="FILE",
                  help="Redraw from a results file saved with --results, without simulating."),
-    click.option("--show", is_flag=True, help="Also open the chart in a window (needs a display)."),
+    click.option("--show", is_flag=True,
+                 help="Also open the chart in a window (needs a display: without one, an error says why, "
+                      "before any simulation)."),
     click.option("--max-cycles", type=click.IntRange(min=1), default=DEFAULT_MAX_CYCLES, show_default=True,
                  help="Stop when the layers of one network together exceed this many cycles."),
 ]
@@ -442,7 +533,7 @@ def _analyzer_files(command):
 
 
 @main.command("roofline")
-@_machine_options
+@_machine_options_without_program
 @click.option("--net", "network_names", multiple=True, metavar="NAME",
               help="Simulate NAME (a built-in network or a SCALE-Sim .csv) and draw each of its layers "
                    "(repeatable: one colour and marker per network).")
@@ -458,14 +549,13 @@ def roofline_command(preset, config_file, overrides, network_names, output_file,
     bytes and time; layers without MACs (vector-unit work) are not drawn. Prints the
     numbers; the chart needs -o FILE or --show.
     """
-    from dlpsim.analysis.figures import check_output
     from dlpsim.analysis.roofline import format_roofline, load_roofline, plot_roofline, roofline
     from dlpsim.run.network import run_network
     from dlpsim.workloads import load_network
 
     _refuse_with_from(from_file, **{"--net": network_names, "--preset": preset, "--config": config_file,
                                     "--set": overrides})
-    check_output(output_file)
+    _check_analysis_outputs(output_file, csv_file, results_file, show)
     if from_file is not None:
         result = load_roofline(from_file)
     else:
@@ -485,7 +575,7 @@ def roofline_command(preset, config_file, overrides, network_names, output_file,
 @main.command("sweep")
 @click.option("--net", "network_name", default=None, metavar="NAME",
               help="The network to simulate: a built-in network or a SCALE-Sim .csv file.")
-@_machine_options
+@_machine_options_without_program
 @click.option("--vary", "varies", multiple=True, metavar="KEY=V1,V2,...",
               help="A numeric configuration key and its values, as --set takes them; a,b,...,z is a "
                    "series (16,32,...,4096 doubles, 10,20,30,...,100 steps evenly). Once: a line per "
@@ -504,14 +594,18 @@ def sweep_command(network_name, preset, config_file, overrides, varies, output_f
     """
     from pathlib import Path
 
-    from dlpsim.analysis.figures import check_output
     from dlpsim.analysis.sweep import format_sweep, plot_sweep
     from dlpsim.run.sweep import load_sweep, parse_vary, sweep, sweep_machines
     from dlpsim.workloads import load_network
 
     _refuse_with_from(from_file, **{"--net": network_name, "--preset": preset, "--config": config_file,
                                     "--set": overrides, "--vary": varies})
-    check_output(output_file)
+    csv_beside_chart = csv_file is None and output_file is not None
+    if csv_beside_chart:
+        csv_file = str(Path(output_file).with_suffix(".csv"))
+    _check_analysis_outputs(output_file, csv_file, results_file, show,
+                            csv_named=f"{csv_file} (the CSV written beside the chart {output_file})"
+                            if csv_beside_chart else None)
     if from_file is not None:
         result = load_sweep(from_file)
     else:
@@ -526,9 +620,22 @@ def sweep_command(network_name, preset, config_file, overrides, varies, output_f
             lambda progress: sweep(network, parsed, preset=preset, config_file=config_file,
                                    overrides=overrides, max_cycles=max_cycles, progress=progress))
     click.echo(format_sweep(result), nl=False)
-    if csv_file is None and output_file is not None:
-        csv_file = str(Path(output_file).with_suffix(".csv"))
     _write_analysis(result, plot_sweep, "the chart", output_file, csv_file, results_file, show)
+
+
+def _check_analysis_outputs(output_file, csv_file, results_file, show: bool,
+                            csv_named: str | None = None) -> None:
+    """An analyzer's chart, CSV and results files, and a window for --show, checked before any
+    simulation."""
+    from dlpsim.analysis.figures import no_window_error
+    from dlpsim.analysis.imagefile import image_format
+
+    if (reason := _why_no_window(show)) is not None:
+        raise UserError(no_window_error(reason))
+
+    _check_output(output_file, "chart", lambda path: image_format(path, "chart"))
+    _check_output(csv_file, "CSV file", named=csv_named)
+    _check_output(results_file, "results file")
 
 
 def _write_analysis(result, plot, what: str, output_file, csv_file, results_file, show: bool) -> None:
@@ -549,7 +656,7 @@ def _write_analysis(result, plot, what: str, output_file, csv_file, results_file
 @click.argument("name")
 @click.option("--layer", "layer_name", required=True, metavar="LAYER",
               help="The layer to compile (see `dlpsim net summary NAME`).")
-@_machine_options
+@_machine_options_without_program
 @click.option("-o", "--output", "output_file", default=None, metavar="FILE",
               help="Write the program to FILE (default: print it).")
 @_guarded
@@ -564,6 +671,7 @@ def compile_command(name, layer_name, preset, config_file, overrides, output_fil
     from dlpsim.run.compile import compile_layer
     from dlpsim.workloads import load_network
 
+    _check_output(output_file, "program")
     layer = load_network(name).layer(layer_name)
     compiled = compile_layer(layer, _network_machine(preset, config_file, overrides)).compiled
     if output_file is None:

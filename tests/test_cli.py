@@ -483,10 +483,11 @@ def test_asm_listing_shows_loops(tmp_path):
     assert re.search(r"^\s+3\s+compute MAC_32 256$", result.stdout, re.MULTILINE), result.stdout
 
 
-def test_asm_check_is_silent_for_a_good_program(tmp_path):
+def test_asm_check_prints_one_ok_line_for_a_good_program(tmp_path):
     (tmp_path / "m.asm").write_text(DLP_M_PROGRAM)
     result = cli("asm", "m.asm", "--check", cwd=tmp_path)
-    assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
+    assert (result.returncode, result.stderr) == (0, "")
+    assert re.fullmatch(r"m\.asm: OK, \d+ cores?, \d+ instructions? \([\d,]+ issued\)\n", result.stdout)
 
 
 def test_presets_lists_both(tmp_path):

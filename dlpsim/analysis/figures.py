@@ -24,6 +24,27 @@ def check_output(path: str | None) -> None:
         image_format(path, "chart")
 
 
+def cannot_show() -> str | None:
+    """Why no window can open here (None when one can): pyplot's backend is not interactive,
+    as it is without a display (DISPLAY unset on Linux) or with MPLBACKEND=agg."""
+    import os
+
+    import matplotlib.pyplot as pyplot  # only here: --show needs the interactive backend
+
+    backend = pyplot.get_backend()
+    if backend.lower() not in NON_INTERACTIVE:
+        return None
+    display = os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+    return (f"matplotlib's backend is {backend.lower()} "
+            f"({'DISPLAY is ' + repr(display) if display else 'DISPLAY is not set'}; "
+            "MPLBACKEND chooses the backend)")
+
+
+def no_window_error(reason: str) -> str:
+    """The analyzers' error for --show without a display (they check it before any work)."""
+    return f"error: --show needs a display: {reason}; write the chart to a file with -o instead"
+
+
 def render(draw: Callable, size: tuple[float, float], output: str | None, *, show: bool = False,
            **margins: float) -> None:
     """Make a figure of ``size`` inches, ``draw(figure)`` into it, save it to ``output`` and/or show it.
@@ -46,11 +67,10 @@ def render(draw: Callable, size: tuple[float, float], output: str | None, *, sho
         draw(figure)
         save_figure(figure, output, "chart", dpi=DPI)
     if show:
-        import matplotlib.pyplot as pyplot  # only here: --show needs the interactive backend
+        import matplotlib.pyplot as pyplot
 
-        if pyplot.get_backend().lower() in NON_INTERACTIVE:
-            raise UserError("error: --show needs a display (no interactive matplotlib backend is "
-                            "available here); write the chart to a file with -o instead")
+        if (reason := cannot_show()) is not None:
+            raise UserError(no_window_error(reason))
         figure = pyplot.figure(figsize=size)
         figure.subplots_adjust(**margins)
         draw(figure)

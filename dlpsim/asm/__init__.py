@@ -1,6 +1,6 @@
 """Assembler: program text -> immutable :class:`Program` of typed instructions."""
 
-from dlpsim.asm.parser import assemble, assemble_file
+from dlpsim.asm.parser import assemble, assemble_bytes, assemble_file
 from dlpsim.asm.program import (
     MEMORY_CORE,
     Barrier,
@@ -18,5 +18,5 @@ from dlpsim.asm.program import (
 
 __all__ = [
     "MEMORY_CORE", "Barrier", "Compute", "CoreId", "Instruction", "Loop", "Move", "Program",
-    "Statement", "Sync", "assemble", "assemble_file", "dynamic_count", "expand",
+    "Statement", "Sync", "assemble", "assemble_bytes", "assemble_file", "dynamic_count", "expand",
 ]

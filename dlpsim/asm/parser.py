@@ -8,6 +8,7 @@ The first error stops assembly and names its file, line and column.
 from __future__ import annotations
 
 import re
+import string
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,6 +46,8 @@ MAX_LOOP_DEPTH = 100
 # Core numbers beyond this are refused at once rather than listed one by one.
 MAX_CORE_INDEX = 1023
 
+BYTE_ORDER_MARK = "\ufeff"
+
 _COMMENT = re.compile(r";|#|//")
 # An ``x`` before a digit separates the dimensions of a shape (``32x256x128``, ``4Kx8x16``), and a
 # suffix may stand just before it. ``0x`` starts a hexadecimal number except straight after such
@@ -58,11 +61,27 @@ _TOKEN = re.compile(
 )
 
 
+# A number token longer than this is shown abbreviated in messages: a 100,000-digit number
+# echoed whole would bury the error line.
+SHOWN_NUMBER_LENGTH = 24
+SHOWN_NUMBER_ENDS = 8
+
+
 @dataclass(frozen=True)
 class Token:
     kind: str  # "number", "word" or "punct"
     text: str
     location: SourceLocation
+
+    @property
+    def shown(self) -> str:
+        """The token quoted for a message; a long number as its first and last digits and its length."""
+        if self.kind != "number" or len(self.text) <= SHOWN_NUMBER_LENGTH:
+            return repr(self.text)
+        body = self.text[2:] if self.text[:2].lower() == "0x" else self.text
+        digits = sum(character in string.hexdigits for character in body)  # not _ or a K, M, G suffix
+        return (f"'{self.text[:SHOWN_NUMBER_ENDS]}...{self.text[-SHOWN_NUMBER_ENDS:]}' "
+                f"({digits:,} digits)")
 
 
 def strip_comment(line: str) -> str:
@@ -97,10 +116,16 @@ def number_value(token: Token) -> int:
     scale = NUMBER_SUFFIXES.get(text[-1].upper(), 1)
     if scale != 1:
         text = text[:-1]
+    base = 16 if text.lower().startswith("0x") else 10
+    digits = text[2:] if base == 16 else text
+    if len(digits.lstrip("0_")) > len(str(MAX_NUMBER)):
+        # Surely above MAX_NUMBER, which every caller refuses with its own words; not converted,
+        # as int() refuses more than 4,300 digits and would make it "malformed".
+        return MAX_NUMBER + 1
     try:
-        return int(text, 16 if text.lower().startswith("0x") else 10) * scale
+        return int(text, base) * scale
     except ValueError:
-        raise ProgramError(token.location, f"malformed number {token.text!r}") from None
+        raise ProgramError(token.location, f"malformed number {token.shown}") from None
 
 
 class _Line:
@@ -130,19 +155,19 @@ class _Line:
         token = self.peek()
         if token is not None:
             raise ProgramError(token.location,
-                               f"unexpected {token.text!r} after the operands of `{syntax}`")
+                               f"unexpected {token.shown} after the operands of `{syntax}`")
 
     def expression(self, what: str) -> tuple[int, SourceLocation]:
         """A number, or a product of numbers such as ``32*256*4``."""
         first = self.take(what)
         if first.kind != "number":
-            raise ProgramError(first.location, f"expected {what}, got {first.text!r}")
+            raise ProgramError(first.location, f"expected {what}, got {first.shown}")
         value = number_value(first)
         while (token := self.peek()) is not None and token.text == "*":
             self.position += 1
             factor = self.take(f"a number after '*' in {what}")
             if factor.kind != "number":
-                raise ProgramError(factor.location, f"expected a number after '*', got {factor.text!r}")
+                raise ProgramError(factor.location, f"expected a number after '*', got {factor.shown}")
             value *= number_value(factor)
             if value > MAX_NUMBER:
                 break
@@ -166,7 +191,7 @@ class _Line:
             if separator.text not in ("x", "X"):
                 raise ProgramError(separator.location,
                                    f"expected 'x' and the {name} dimension of the shape MxKxN, "
-                                   f"got {separator.text!r}")
+                                   f"got {separator.shown}")
             dimensions.append(self.expression(f"the {name} dimension of the shape MxKxN"))
         if (token := self.peek()) is not None and token.text in ("x", "X"):
             raise ProgramError(token.location, "a shape has three dimensions, MxKxN, not more")
@@ -184,7 +209,7 @@ class _Line:
         memory = MEMORY_NAMES.get(token.text.lower()) if token.kind == "word" else None
         if memory is None:
             names = ", ".join(m.value for m in Memory)
-            raise ProgramError(token.location, f"unknown memory {token.text!r} (expected {names})")
+            raise ProgramError(token.location, f"unknown memory {token.shown} (expected {names})")
         offset = end = None
         bracket = self.peek()
         if bracket is not None and bracket.text == "[":
@@ -199,7 +224,7 @@ class _Line:
                                                      "hi > lo)")
             close = self.take("']' to close the address")
             if close.text != "]":
-                raise ProgramError(close.location, f"expected ']', got {close.text!r}")
+                raise ProgramError(close.location, f"expected ']', got {close.shown}")
         return Operand(memory, offset, token.location, end)
 
     def compute_operands(self, compute_type: ComputeType, count: int,
@@ -216,12 +241,12 @@ class _Line:
             separator = self.take("',' and operand B" if name == "A" else f"'{WRITES}' and operand C")
             if name == "A" and separator.text != ",":
                 raise ProgramError(separator.location,
-                                   f"expected ',' and operand B after operand A, got {separator.text!r} "
+                                   f"expected ',' and operand B after operand A, got {separator.shown} "
                                    f"(a compute names three operands: A, B {WRITES} C)")
             if name == "B" and separator.text not in (WRITES, ACCUMULATES):
                 raise ProgramError(separator.location,
                                    f"expected '{WRITES}' (C = A op B) or '{ACCUMULATES}' (C += A op B) and "
-                                   f"operand C after operand B, got {separator.text!r}")
+                                   f"operand C after operand B, got {separator.shown}")
         accumulate = separator.text == ACCUMULATES
         operands.append(self.memory(f"operand C ({reachable})"))
         for operand in operands:
@@ -279,14 +304,14 @@ class _Assembler:
         head = cursor.take("an instruction")
         word = head.text.lower()
         if head.kind != "word":
-            raise ProgramError(head.location, f"expected an instruction, got {head.text!r}")
+            raise ProgramError(head.location, f"expected an instruction, got {head.shown}")
         if word in DIRECTIVES:
             self.directive(word, head, cursor, text)
         elif word in MNEMONICS:
             self.place(self.instruction(word, head.location, cursor), head.location)
         else:
             known = ", ".join(list(MNEMONICS) + list(DIRECTIVES))
-            raise ProgramError(head.location, f"unknown instruction {head.text!r} (expected one of {known})")
+            raise ProgramError(head.location, f"unknown instruction {head.shown} (expected one of {known})")
 
     def directive(self, word: str, head: Token, cursor: _Line, text: str) -> None:
         if word == ".machine":
@@ -360,7 +385,7 @@ class _Assembler:
             if compute_type is None:
                 known = ", ".join(COMPUTE_TYPES)
                 raise ProgramError(token.location,
-                                   f"unknown compute type {token.text!r} (expected one of {known})")
+                                   f"unknown compute type {token.shown} (expected one of {known})")
             cursor.skip_comma()
             count, count_location = cursor.expression("a number of operations")
             shape = cursor.shape(count, count_location, compute_type)
@@ -414,6 +439,9 @@ class _Assembler:
 def assemble(text: str, file: str = "<input>") -> Program:
     """Assemble program text; ``file`` names it in error messages."""
     assembler = _Assembler(file)
+    # A byte-order mark (Windows editors write one) is not part of the first line: dropping it
+    # keeps line 1's columns as the user's editor shows them.
+    text = text.removeprefix(BYTE_ORDER_MARK)
     # Only a line feed ends a line (as editors and assemble_file's own error positions count);
     # other characters str.splitlines() breaks at stay inside their line.
     for number, line in enumerate(text.split("\n"), start=1):
@@ -430,6 +458,11 @@ def assemble_file(path: str | Path) -> Program:
     except OSError as error:
         reason = error.strerror or str(error)
         raise ProgramError(SourceLocation(name, 0, 0), f"cannot read the file: {reason}") from None
+    return assemble_bytes(data, name)
+
+
+def assemble_bytes(data: bytes, name: str) -> Program:
+    """Assemble a program's bytes as read (a file, standard input); ``name`` names it in errors."""
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:

@@ -80,6 +80,16 @@ def parse_override(assignment: str) -> _Layer:
     return _Layer(source, nested)
 
 
+def repeated_overrides(overrides: Iterable[str]) -> list[tuple[str, int, str]]:
+    """Each key given to ``--set`` more than once: (key, times given, the last value, which wins)."""
+    given: dict[str, list[str]] = {}
+    for assignment in overrides:
+        key, separator, raw = assignment.partition("=")
+        if separator and key.strip():  # a malformed one is load_machine's error, not a repeat
+            given.setdefault(key.strip(), []).append(raw.strip())
+    return [(key, len(values), values[-1]) for key, values in given.items() if len(values) > 1]
+
+
 def _check_keys(source: str, values: dict, schema: dict, prefix: str,
                 errors: list[ConfigError]) -> None:
     for key, value in values.items():
