@@ -73,6 +73,21 @@ def _stopped_at_the_limit(program: Program, max_cycles: int, what_covers: str) -
                          f"{what_covers} only those cycles (raise the limit with --max-cycles)")
 
 
+_allow_hazards = click.option(
+    "--allow-hazards", "allow_hazards", is_flag=True,
+    help="Run a program with data hazards anyway (they are listed in the report and in --json).")
+
+
+def _check_hazards(program: Program, machine, allow_hazards: bool):
+    """The data-hazard check, before simulating: hazards are an error unless allowed."""
+    from dlpsim.data import HazardError, check_hazards
+
+    report = check_hazards(program, machine)
+    if report.hazards and not allow_hazards:
+        raise HazardError(report)
+    return report
+
+
 _no_fast_forward = click.option(
     "--no-fast-forward", "no_fast_forward", is_flag=True,
     help="Simulate every loop iteration event by event instead of skipping the repeats "
@@ -124,9 +139,10 @@ def main():
 @click.option("--max-cycles", type=click.IntRange(min=1), default=DEFAULT_MAX_CYCLES, show_default=True,
               help="Stop a run that exceeds this many cycles (and refuse one that provably would).")
 @_no_fast_forward
+@_allow_hazards
 @_guarded
 def run(program_file, preset, config_file, overrides, as_json, trace_file, timeline_file, show, max_cycles,
-        no_fast_forward):
+        no_fast_forward, allow_hazards):
     """Simulate PROGRAM and report cycles, time, utilization and the roofline bound."""
     from dlpsim.analysis.summary import format_run_summary
     from dlpsim.sim import Recorder, simulate, write_chrome_trace
@@ -137,6 +153,7 @@ def run(program_file, preset, config_file, overrides, as_json, trace_file, timel
         image_format(timeline_file, "timeline")  # a bad extension is refused before simulating
     program = _read_program(program_file, note_on_stdout=not as_json)
     machine = _load(program, preset, config_file, overrides)
+    hazards = _check_hazards(program, machine, allow_hazards)
     recorder = Recorder() if trace_file or timeline_file or show else None  # records every iteration
     stats = simulate(program, machine, recorder, max_cycles=max_cycles, fast_forward=not no_fast_forward)
     if trace_file:
@@ -153,9 +170,9 @@ def run(program_file, preset, config_file, overrides, as_json, trace_file, timel
         if timeline_file:
             write_timeline(timeline, timeline_file)
     if as_json:
-        click.echo(json.dumps(stats.to_dict(), indent=2))
+        click.echo(json.dumps({**stats.to_dict(), **hazards.to_dict()}, indent=2))
     else:
-        click.echo(format_run_summary(stats), nl=False)
+        click.echo(format_run_summary(stats, hazards), nl=False)
     if show:
         from dlpsim.analysis.timeline import show_timeline
 
@@ -172,8 +189,9 @@ def run(program_file, preset, config_file, overrides, as_json, trace_file, timel
                    "FILE_files/ beside it).")
 @click.option("--max-cycles", type=click.IntRange(min=1), default=DEFAULT_MAX_CYCLES, show_default=True,
               help="Stop a run (or a network's layers together) that exceeds this many cycles.")
+@_allow_hazards
 @_guarded
-def report(target, preset, config_file, overrides, output_file, max_cycles):
+def report(target, preset, config_file, overrides, output_file, max_cycles, allow_hazards):
     """Write a report to hand in: the summary tables, the timeline and the roofline position.
 
     TARGET is a program file, a built-in network (see `dlpsim net --list`) or a SCALE-Sim
@@ -200,6 +218,8 @@ def report(target, preset, config_file, overrides, output_file, max_cycles):
         words += ["--set", override]
     if max_cycles != DEFAULT_MAX_CYCLES:
         words += ["--max-cycles", str(max_cycles)]
+    if allow_hazards:
+        words.append("--allow-hazards")
     command = " ".join(shlex.quote(word) for word in words)
     if report_target(target) == "network":
         from dlpsim.run.network import run_network
@@ -214,6 +234,7 @@ def report(target, preset, config_file, overrides, output_file, max_cycles):
 
     program = _read_program(target)
     machine = _load(program, preset, config_file, overrides)
+    _check_hazards(program, machine, allow_hazards)
     recorder = Recorder()
     stats = simulate(program, machine, recorder, max_cycles=max_cycles)
     write_document(program_document(stats, recorder, machine, command), output_file)

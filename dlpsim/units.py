@@ -42,7 +42,8 @@ def _split(text: str, units: dict[str, int], what: str, example: str) -> Fractio
     return Fraction(match["num"].replace("_", "")) * units[match["unit"].upper()]
 
 
-def _exact(value: Fraction) -> int | Fraction:
+def whole_if_whole(value: Fraction) -> int | Fraction:
+    """An exact value as an int when it is whole (so it prints and compares as one), else as is."""
     return int(value) if value.denominator == 1 else value
 
 
@@ -78,9 +79,9 @@ def _parse_rate(value: object, units: dict[str, int], what: str, example: str) -
     if isinstance(value, float):
         if not math.isfinite(value):
             raise UnitError(f"expected a finite {what} such as {example!r}, got {value!r}")
-        return _exact(Fraction(repr(value)))
+        return whole_if_whole(Fraction(repr(value)))
     if isinstance(value, str):
-        return _exact(_split(value, units, what, example))
+        return whole_if_whole(_split(value, units, what, example))
     raise UnitError(f"expected a {what} such as {example!r}, got {value!r}")
 
 

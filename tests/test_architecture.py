@@ -27,10 +27,11 @@ ALLOWED: dict[str, set[str]] = {
     "asm": FOUNDATIONS,
     "machine": FOUNDATIONS | {"asm"},
     "sim": FOUNDATIONS | {"asm", "machine", "results"},
+    "data": FOUNDATIONS | {"asm", "machine", "results", "sim"},  # the data side: hazards, beside timing
     "workloads": FOUNDATIONS,
     "compiler": FOUNDATIONS | {"asm", "machine", "results", "workloads"},
-    "run": FOUNDATIONS | {"asm", "machine", "results", "workloads", "sim", "compiler"},
-    "analysis": FOUNDATIONS | {"asm", "machine", "results", "workloads", "sim", "compiler", "run",
+    "run": FOUNDATIONS | {"asm", "machine", "results", "workloads", "sim", "data", "compiler"},
+    "analysis": FOUNDATIONS | {"asm", "machine", "results", "workloads", "sim", "data", "compiler", "run",
                                "examples"},
     "cli": set(),  # the top: may import anything (checked below)
     "__main__": {"cli"},

@@ -186,3 +186,96 @@ def test_listing_shows_each_core_with_line_numbers():
     assert "      2  loop 2" in listing and "      3      compute MAC_32 4" in listing
     assert "core1: 0 instructions issued\n  (empty)" in listing
     assert "mem: 1 instruction issued\n      6  move DRAM SharedRAM 8" in listing
+
+
+# -- operands: what each instruction reads and writes (contract v2, "Data") ----------------------
+
+def test_shape_operands_are_sized_by_the_shape_and_the_type_width():
+    from dlpsim.asm.program import accesses
+
+    (gemm,) = only_stream("compute MAC_32 32x256x128 NRAM[0x0], WRAM[0x100] -> NRAM[0x8000]\n")
+    a, b, c = accesses(gemm)
+    assert (a.operand.memory, a.role, a.writes, a.region) == (Memory.NRAM, "A", False, (0, 32 * 256 * 4))
+    assert (b.operand.memory, b.role, b.writes, b.region) == (Memory.WRAM, "B", False,
+                                                              (0x100, 0x100 + 256 * 128 * 4))
+    assert (c.operand.memory, c.role, c.writes, c.region) == (Memory.NRAM, "C", True,
+                                                              (0x8000, 0x8000 + 32 * 128 * 4))
+    # MAC_16: two bytes per element
+    (half,) = only_stream("compute MAC_16 2x3x4 NRAM[0x0], WRAM[0x0] -> NRAM[0x100]\n")
+    assert [access.region for access in accesses(half)] == [(0, 2 * 3 * 2), (0, 3 * 4 * 2),
+                                                           (0x100, 0x100 + 2 * 4 * 2)]
+
+
+def test_accumulating_reads_and_writes_c():
+    from dlpsim.asm.program import accesses
+
+    (gemm,) = only_stream("compute MAC_32 4x8x2 NRAM[0x0], WRAM[0x0] +> NRAM[0x400]\n")
+    assert gemm.operands.accumulate
+    roles = [(access.role, access.writes) for access in accesses(gemm)]
+    assert roles == [("A", False), ("B", False), ("C", False), ("C", True)]
+    assert str(gemm) == "compute MAC_32 4x8x2 NRAM[0x0], WRAM[0x0] +> NRAM[0x400]"
+
+
+def test_vector_operands_are_n_elements_each_and_may_work_in_place():
+    from dlpsim.asm.program import accesses
+
+    (add,) = only_stream("compute ADD_16 100 NRAM[0x0], NRAM[0x1000] -> NRAM[0x0]\n")
+    assert [access.region for access in accesses(add)] == [(0, 200), (0x1000, 0x1000 + 200), (0, 200)]
+
+
+def test_explicit_ranges_and_operands_without_addresses():
+    from dlpsim.asm.program import accesses
+
+    ranged, loose, move = only_stream(
+        "compute MAC_32 256 NRAM[0x0:0x400], WRAM[0x0:0x400] -> NRAM[0x400:0x404]\n"
+        "compute MUL_32 64 NRAM, WRAM -> NRAM\n"
+        "move DRAM[0x40:0x80] NRAM 64\n")
+    assert [access.region for access in accesses(ranged)] == [(0, 0x400), (0, 0x400), (0x400, 0x404)]
+    assert [access.region for access in accesses(loose)] == [None, None, None]  # unchecked, never guessed
+    assert [access.region for access in accesses(move)] == [(0x40, 0x80), None]
+    plain = only_stream("compute MAC_32 256\n")[0]
+    assert accesses(plain) == ()  # no operands: nothing to check
+
+
+def test_operands_print_back_and_reassemble_equal():
+    from dlpsim.asm.printer import print_program
+
+    text = ("compute MAC_32 32x256x128 NRAM[0x0], WRAM[0x0] -> NRAM[0x8000]\n"
+            "compute ADD_32 64 NRAM[0x0:0x100], NRAM[0x100] +> NRAM[0x200]\n"
+            "move DRAM[0x0:0x400] NRAM[0x0] 1024\n")
+    program = assemble(text, "t.asm")
+    assert print_program(program) == text
+    listing = format_listing(program, [CoreId(0)])
+    assert "compute ADD_32 64 NRAM[0x0:0x100], NRAM[0x100] +> NRAM[0x200]" in listing
+
+
+@pytest.mark.parametrize("text, where, message", [
+    ("compute MAC_32 4x4x4 SharedRAM[0x0], WRAM[0x0] -> NRAM[0x400]\n", "1:22", "NRAM and WRAM only"),
+    ("compute MAC_32 4x4x4 NRAM[0x0], WRAM[0x0]\n", "1:42", "expected '->'"),
+    ("compute MAC_32 4x4x4 NRAM[0x0] WRAM[0x0] -> NRAM[0x400]\n", "1:32", "expected ','"),
+    ("compute MAC_32 4x4x4 NRAM[0x10:0x8], WRAM[0x0] -> NRAM[0x400]\n", "1:32", "an empty range"),
+    ("compute MAC_32 64 NRAM[0x0], WRAM[0x0] -> NRAM[0x400]\n", "1:19", "gives no shape"),
+    ("compute MAC_32 2x2x2 NRAM[0x0], WRAM[0x0] -> NRAM[0x8]\n", "1:46", "overlaps operand A"),
+    ("compute ADD_32 4 NRAM[0x0], NRAM[0x10] -> NRAM[0x8]\n", "1:43", "overlaps operand A"),
+    ("compute MAC_32 2x2x2 NRAM[0x0], WRAM[0x0] -> NRAM[0x10] WRAM\n", "1:57", "unexpected 'WRAM'"),
+    ("move DRAM[0x0:0x10] NRAM 32\n", "1:6", "holds 16 B, but the move's size is 32 B"),
+])
+def test_bad_operands_are_refused_at_their_place(text, where, message):
+    with pytest.raises(ProgramError) as raised:
+        assemble(text, "bad.asm")
+    assert str(raised.value).startswith(f"bad.asm:{where}: error:"), str(raised.value)
+    assert message in str(raised.value)
+
+
+def test_operands_past_the_end_of_their_memory_are_refused_with_the_machine():
+    from dlpsim.machine import load_machine
+    from dlpsim.sim.check import bind
+
+    dlp_s = load_machine("dlp-s")
+    # B is 256 x 128 x 4 B = 128 KB; from 128 KB it ends exactly at the end of the 256 KB WRAM
+    bind(assemble("compute MAC_32 32x256x128 NRAM[0x0], WRAM[0x20000] -> NRAM[0x8000]\n", "ok.asm"), dlp_s)
+    program = assemble("compute MAC_32 32x256x128 NRAM[0x0], WRAM[0x20004] -> NRAM[0x8000]\n", "bad.asm")
+    with pytest.raises(ProgramError) as raised:
+        bind(program, dlp_s)
+    assert str(raised.value) == (f"bad.asm:1:38: error: operand B WRAM[0x20004:0x40004) ends at byte "
+                                 f"{0x40004}, past the end of WRAM (262144 B on dlp-s)")

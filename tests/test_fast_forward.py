@@ -4,13 +4,15 @@ Each test runs the same program with fast-forward on and off and compares the wh
 JSON result: cycles, every core's control causes, queues and operations, every link's
 bytes and busy cycles. Other tests check that the skipping really happens (a run
 that cannot finish event by event in any reasonable time finishes), and that the
-stream cursor the skipping moves issues exactly the stream expand() defines.
+stream cursor the skipping moves issues exactly the stream expand() defines, and
+that the Periodic protocol covers every statistic of every part fast-forward moves.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
@@ -24,9 +26,15 @@ from dlpsim.asm.program import expand
 from dlpsim.cli import main
 from dlpsim.errors import RunLimitError
 from dlpsim.machine import load_machine
+from dlpsim.results import QueueKind
 from dlpsim.run.compile import compile_layer
 from dlpsim.sim import simulate
-from dlpsim.sim.fastforward import FastForward
+from dlpsim.sim.barrier import ClusterBarrier
+from dlpsim.sim.control import ControlUnit
+from dlpsim.sim.environment import ShiftableEnvironment
+from dlpsim.sim.link import Link
+from dlpsim.sim.periodic import Periodic
+from dlpsim.sim.queues import IssueQueue
 from dlpsim.sim.stream import StreamCursor
 from dlpsim.workloads import get_network
 
@@ -49,13 +57,13 @@ def both_ways(program, machine, **options) -> tuple[dict | str, dict | str]:
 def skips(monkeypatch) -> list[int]:
     """Counts the skips fast-forward makes (each entry: the cycles skipped)."""
     made: list[int] = []
-    original = FastForward._shift_time
+    original = ShiftableEnvironment.shift_time
 
     def counting(self, shift):
         made.append(shift)
         original(self, shift)
 
-    monkeypatch.setattr(FastForward, "_shift_time", counting)
+    monkeypatch.setattr(ShiftableEnvironment, "shift_time", counting)
     return made
 
 
@@ -238,3 +246,108 @@ def test_skipping_iterations_keeps_the_place_in_the_body():
     assert rest == ["compute MUL_32 2"] + ["compute ADD_32 1", "compute MUL_32 2"] * 2 + ["compute DIV_32 3"]
     with pytest.raises(ValueError):
         StreamCursor(program.sections[0].statements).skip_iterations(0, 1)
+
+
+# -- the protocol covers every counter ------------------------------------------------------------
+
+# The attributes of each Periodic part that look like statistics (an int, or a dict of ints) but
+# are not counters, and why. A new counter must go into its part's counters(), so fast-forward
+# adds its growth when it skips; failing that, the test below fails. Only what is truly not a
+# statistic belongs here.
+NOT_COUNTERS: dict[type, dict[str, str]] = {
+    ControlUnit: {
+        "issue_cycles": "configuration",
+        "done_issuing_at": "a time, set when the stream ends; never inside a skipped period, since "
+                           "the core's place in its stream would differ at its two ends",
+        "waiting_since": "a time, moved by advance()",
+        "spin_cycle": "a time, moved by advance()",
+        "spins": "syncs and barriers issued in cycle spin_cycle, for the spin limit",
+    },
+    IssueQueue: {
+        "depth": "configuration",
+        "occupancy": "state: the instructions waiting and executing",
+        "started_at": "a time, moved by advance()",
+        "last_completion": "a time, moved by advance()",
+    },
+    Link: {
+        "latency_cycles": "configuration",
+        "max_active": "configuration",
+        "_units_per_byte": "configuration, in the link's units",
+        "divided_at": "a time, moved by advance()",
+        "timer_generation": "state: which of its timers is current",
+    },
+    ClusterBarrier: {
+        "participants": "configuration",
+        "arrived": "state: the cores at the barrier now",
+    },
+}
+
+
+def _looks_like_a_statistic(value) -> bool:
+    def count(item) -> bool:
+        return isinstance(item, int) and not isinstance(item, bool)
+
+    return count(value) or isinstance(value, dict) and all(count(item) for item in value.values())
+
+
+def _parts_after_a_short_run() -> list[Periodic]:
+    """One of every Periodic part, after two cores ran a loop of moves over a link with a
+    latency, computes, syncs and barriers, issuing for a cycle each."""
+    env = ShiftableEnvironment()
+    link = Link(env, "dram", Fraction(64), latency_cycles=2, max_active=2)
+    barrier = ClusterBarrier(env, participants=2)
+    program = assemble("loop 3\n  move DRAM NRAM 1024\n  compute MAC_32 256\n  sync\n  barrier\nendloop\n",
+                       "parts.asm")
+    parts: list[Periodic] = [link, barrier]
+    for core in ("core0", "core1"):
+        io = IssueQueue(env, core, QueueKind.IO, 2, lambda move: link.transfer(move.size))
+        compute = IssueQueue(env, core, QueueKind.COMPUTE, 2, lambda _compute: env.timeout(1))
+        compute.completions = {}
+        queues = {QueueKind.COMPUTE: compute, QueueKind.IO: io}
+        control = ControlUnit(env, core, program.sections[0].statements, queues, 1, barrier)
+        control.start()
+        parts += [control, compute, io]
+    env.run()
+    assert all(control.finished for control in parts if isinstance(control, ControlUnit))
+    return parts
+
+
+def test_every_statistic_of_every_part_is_a_counter():
+    """Each part's counters() names its own attributes, and every attribute that looks like a
+    statistic is among them or in NOT_COUNTERS, with a reason."""
+    parts = _parts_after_a_short_run()
+    assert set(NOT_COUNTERS) == set(Periodic.__subclasses__()) == {type(part) for part in parts}
+    for part in parts:
+        attributes = vars(part)
+        counters = part.counters()
+        assert counters == {name: attributes[name] for name in counters}, type(part).__name__
+        assert set(NOT_COUNTERS[type(part)]) <= set(attributes), "NOT_COUNTERS names a lost attribute"
+        statistics = {name for name, value in attributes.items() if _looks_like_a_statistic(value)}
+        uncovered = statistics - set(counters) - set(NOT_COUNTERS[type(part)])
+        assert not uncovered, f"{type(part).__name__}: add {sorted(uncovered)} to its counters()"
+
+
+# -- the environment the skipping moves ------------------------------------------------------------
+
+def test_the_environment_lists_pending_events_from_now_in_order_without_the_deadline():
+    env = ShiftableEnvironment()
+    later, sooner = env.timeout(5), env.timeout(2)
+    seen = []
+    env.timeout(1).callbacks.append(
+        lambda _event: seen.extend((delay, event) for delay, _priority, event in env.pending()))
+    env.run(until=10)
+    assert seen == [(1, sooner), (4, later)]
+
+
+def test_the_environment_shifts_the_clock_and_pending_events_but_not_the_deadline():
+    env = ShiftableEnvironment()
+    fired = []
+    env.timeout(3).callbacks.append(lambda _event: fired.append(env.now))
+    env.timeout(1).callbacks.append(lambda _event: env.shift_time(100))
+    env.run(until=200)
+    assert (fired, env.now) == ([103], 200)
+
+
+def test_the_environment_binds_simpys_event_classes_once():
+    """As simpy.Environment does for itself: else each env.timeout() builds a bound method."""
+    assert {"timeout", "event", "process"} <= set(vars(ShiftableEnvironment()))

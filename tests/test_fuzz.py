@@ -96,6 +96,7 @@ def write_program(folder: Path, content: str | bytes, name: str = "prog.asm") ->
 
 
 LOCATED = re.compile(r"^(?P<file>\S+):(?P<line>\d+):(?P<column>\d+): error: \S")
+NOTE = re.compile(r"^(?P<file>\S+):(?P<line>\d+):(?P<column>\d+): note: \S")
 CONFIG_SOURCE = re.compile(r"^((--set .*|--preset|preset \S+|--config|\S+\.toml): )?error: \S")
 
 
@@ -138,7 +139,11 @@ def check_outcome(outcome: Outcome, program: Path, content: str | bytes, *, conf
         assert located["file"] == str(program), outcome
         assert 1 <= int(located["line"]) <= _line_count(content), outcome
         assert int(located["column"]) >= 1, outcome
-        assert len(lines) == 1, f"a program error is one line:\n{outcome}"
+        if " hazard on " in first:  # data hazards: each error with a note at the other line, then the count
+            assert all(LOCATED.match(line) or NOTE.match(line) for line in lines[:-1]), outcome
+            assert lines[-1].startswith(f"{program}: note: ") and "--allow-hazards" in lines[-1], outcome
+        else:
+            assert len(lines) == 1, f"a program error is one line:\n{outcome}"
     elif first.startswith(f"{program}: error: "):
         # The file as a whole: it cannot be read, or it would run past the cycle limit.
         assert len(lines) == 1, outcome

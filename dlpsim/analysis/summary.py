@@ -5,6 +5,7 @@ from __future__ import annotations
 from fractions import Fraction
 
 from dlpsim.analysis.tables import align, percent
+from dlpsim.data import HazardReport
 from dlpsim.results import ControlCause
 from dlpsim.sim.stats import Stats
 from dlpsim.units import format_frequency, format_number, format_seconds
@@ -33,7 +34,9 @@ CONTROL_COLUMNS = {ControlCause.ISSUING: "issuing", ControlCause.QUEUE_FULL: "st
                    ControlCause.FINISHED: "idle after issue"}
 
 
-def format_run_summary(stats: Stats) -> str:
+def format_run_summary(stats: Stats, hazards: HazardReport | None = None) -> str:
+    """The run's figures and tables; with ``hazards``, the data-hazard check's line last (and the
+    hazards a run with --allow-hazards went ahead with)."""
     total = stats.cycles
     bound = stats.bound
     lines = [] if stats.complete else [
@@ -73,4 +76,6 @@ def format_run_summary(stats: Stats) -> str:
         lines += _table(("link", "bytes", "transfers", "B/cycle", "busy cycles", "busy"), rows)
     else:
         lines.append("no transfers")
+    if hazards is not None:
+        lines += ["", hazards.summary(), *hazards.listing()]
     return "\n".join(lines) + "\n"

@@ -12,6 +12,16 @@
 ;          output  1024*128*4     = 524288 B = 512 KB
 ; Tiling:  as 7.9: 16 tiles of 64 rows. Per tile: input 64*256*4/2 = 32 KB (compressed),
 ;          output 64*128*4 = 32 KB; 64 KB <= 128 KB NRAM.
+; Layout (tile t = rows 64t .. 64t+63; compressed data in the compressor's own format):
+;   DRAM  input   0x000000 .. 0x080000   compressed, tile t at 0x8000 * t
+;         weights 0x080000 .. 0x088000   compressed
+;         output  0x088000 .. 0x108000   dense row-major, tile t at 0x88000 + 0x8000 * t
+;   NRAM  IN  0x00000 .. 0x08000  (32 KB compressed)   OUT 0x08000 .. 0x10000  (32 KB dense)
+;   WRAM  W   0x00000 .. 0x08000  (32 KB compressed)
+; The compute is the dense 64x256x128 GEMM (by assumption), but its A and B are not plain
+; 64x256 and 256x128 matrices: they are given as explicit byte ranges, the compressed sizes.
+; The ISA has no address registers: a loop issues the same addresses in every iteration, so
+; the DRAM operands in the loop name tile 0's; iteration t really reads and writes tile t's.
 ;
 ; HAND ESTIMATE (contract rules; only one transfer is ever on the DRAM link):
 ;   load weights         32768 / 64       =  512 cycles
@@ -27,12 +37,13 @@
 
 .machine dlp-s
 
-move DRAM WRAM 32768                ; compressed weights: 256*128*4 / 4 = 32 KB
-loop 16                             ; 16 tiles of 64 input rows
-    move DRAM NRAM 32768            ; compressed input tile: 64*256*4 / 2 = 32 KB
-    sync
-    compute MAC_32 64*256*128       ; dense count (assumption)
-    sync
-    move NRAM DRAM 64*128*4         ; output tile, not compressed
+move DRAM[0x080000] WRAM[0x00000] 32768            ; compressed weights: 256*128*4 / 4 = 32 KB
+loop 16                                             ; 16 tiles of 64 input rows
+    move DRAM[0x000000] NRAM[0x00000] 32768         ; compressed input tile t: 64*256*4 / 2
+    sync                                            ; IN (and, first time, W) complete
+    compute MAC_32 64x256x128 NRAM[0x0:0x8000], WRAM[0x0:0x8000] -> NRAM[0x8000:0x10000]
+                                                    ; dense GEMM on compressed IN, W -> OUT
+    sync                                            ; OUT complete
+    move NRAM[0x08000] DRAM[0x088000] 64*128*4      ; output tile t <- OUT, not compressed
 endloop
 sync

@@ -10,6 +10,14 @@
 ;          Each core loads only its weight slice W[:, 32i:32i+32] = 256*32*4 = 32 KB
 ;          (DRAM holds the weights slice-major, so a slice is one contiguous move).
 ; Data per core: input 32 KB + output 32*32*4 = 4 KB in NRAM, weights 32 KB in WRAM.
+; Layout:  DRAM  input   0x00000 .. 0x08000   row-major 32x256
+;                weights 0x08000 .. 0x28000   slice-major: slice i (256x32) at 0x8000 + 0x8000 * i
+;                output  0x28000 .. 0x2c000   slice-major: core i's 32x32 at 0x28000 + 0x1000 * i
+;          SharedRAM  input 0x00000 .. 0x08000
+;          each core's NRAM  input 0x00000 .. 0x08000   output 0x08000 .. 0x09000
+;          each core's WRAM  its weight slice 0x00000 .. 0x08000
+;          The cores' DRAM addresses differ (each reads its own slice and writes its own output
+;          block, which no other core touches), so those moves sit in per-core sections.
 ;
 ; HAND ESTIMATE (contract rules). All four cores run the same stream, so at every moment
 ; they do the same thing and equal transfers share the DRAM link equally.
@@ -29,15 +37,31 @@
 .machine dlp-m
 
 .core mem
-move DRAM SharedRAM 32*256*4        ; the shared input, once for all cores
-barrier                             ; input ready
+move DRAM[0x00000] SharedRAM[0x00000] 32*256*4  ; the shared input, once for all cores
+barrier                                         ; input ready
 
 .core all
-barrier                             ; wait for the input in SharedRAM
-move DRAM WRAM 256*32*4             ; this core's weight slice      (io)
-move SharedRAM NRAM 32*256*4        ; the whole input, own link     (move)
-sync
-compute MAC_32 32*256*32            ; 32 rows x 256 x 32 columns
-sync
-move NRAM DRAM 32*32*4              ; this core's output columns
+barrier                                         ; wait for the input in SharedRAM
+.core 0
+move DRAM[0x08000] WRAM[0x00000] 256*32*4       ; weight slice 0              (io)
+.core 1
+move DRAM[0x10000] WRAM[0x00000] 256*32*4       ; weight slice 1              (io)
+.core 2
+move DRAM[0x18000] WRAM[0x00000] 256*32*4       ; weight slice 2              (io)
+.core 3
+move DRAM[0x20000] WRAM[0x00000] 256*32*4       ; weight slice 3              (io)
+.core all
+move SharedRAM[0x00000] NRAM[0x00000] 32*256*4  ; the whole input, own link   (move)
+sync                                            ; input and weights on chip
+compute MAC_32 32x256x32 NRAM[0x00000], WRAM[0x00000] -> NRAM[0x08000]   ; 32 rows x 256 x 32 columns
+sync                                            ; output done
+.core 0
+move NRAM[0x08000] DRAM[0x28000] 32*32*4        ; output columns 0:32
+.core 1
+move NRAM[0x08000] DRAM[0x29000] 32*32*4        ; output columns 32:64
+.core 2
+move NRAM[0x08000] DRAM[0x2a000] 32*32*4        ; output columns 64:96
+.core 3
+move NRAM[0x08000] DRAM[0x2b000] 32*32*4        ; output columns 96:128
+.core all
 sync

@@ -14,6 +14,18 @@
 ;          2 weight blocks of 256 columns: 256*256*4 = 256 KB = the whole WRAM;
 ;          per block, 16 row tiles of 64 rows: input 64*256*4 = 64 KB, output 64*256*4 = 64 KB;
 ;          64 + 64 = 128 KB = the whole NRAM.
+; Layout (column block j = output columns 256j .. 256j+255; core i owns blocks 2i and 2i+1):
+;   DRAM  input   0x000000 .. 0x100000  row-major 1024x256
+;         weights 0x100000 .. 0x300000  block-major: block j (256x256) at 0x100000 + 0x40000 * j
+;         output  0x300000 .. 0xb00000  block-major: block j (1024x256) at 0x300000 + 0x100000 * j,
+;                                       its row tile r (64 rows, 64 KB) at + 0x10000 * r
+;   SharedRAM  input 0x000000 .. 0x100000, row tile r at 0x10000 * r
+;   each core's NRAM  IN 0x00000 .. 0x10000   OUT 0x10000 .. 0x20000
+;   each core's WRAM  W  0x00000 .. 0x40000   (its current weight block)
+; Each core reads its own weights and writes its own output blocks, so every core has its own
+; section with its own DRAM addresses (the rest of the four streams is identical). The ISA has
+; no address registers: a loop issues the same addresses in every iteration, so the operands
+; in the loops name the first iteration's block and row tile (block 2i, row tile 0).
 ;
 ; HAND ESTIMATE (contract rules). The four cores run identical streams in lockstep, so their
 ; DRAM transfers start together, have equal sizes and share the 128 B/cycle link equally
@@ -35,20 +47,64 @@
 .machine dlp-m
 
 .core mem
-move DRAM SharedRAM 1024*256*4          ; the whole input, once
+move DRAM[0x000000] SharedRAM[0x000000] 1024*256*4  ; the whole input, once
 barrier
 
 .core all
-barrier                                 ; input is in SharedRAM
-loop 2                                  ; weight blocks of 256 columns
-    move DRAM WRAM 256*256*4            ; this core's weight block
+barrier                                         ; input is in SharedRAM
+
+.core 0                                         ; weight blocks 0, 1; output blocks 0, 1
+loop 2                                          ; weight blocks of 256 columns
+    move DRAM[0x100000] WRAM[0x00000] 256*256*4     ; this core's weight block -> W
+    sync                                        ; W complete
+    loop 16                                     ; row tiles of 64 rows
+        move SharedRAM[0x000000] NRAM[0x00000] 64*256*4 ; input rows -> IN
+        sync                                    ; IN complete
+        compute MAC_32 64x256x256 NRAM[0x00000], WRAM[0x00000] -> NRAM[0x10000]   ; IN x W -> OUT
+        sync                                    ; OUT complete
+        move NRAM[0x10000] DRAM[0x300000] 64*256*4  ; output tile <- OUT
+        sync                                    ; OUT free, IN free
+    endloop
+endloop
+
+.core 1                                         ; as core 0: weight blocks 2, 3; output blocks 2, 3
+loop 2
+    move DRAM[0x180000] WRAM[0x00000] 256*256*4
     sync
-    loop 16                             ; row tiles of 64 rows
-        move SharedRAM NRAM 64*256*4    ; input rows
+    loop 16
+        move SharedRAM[0x000000] NRAM[0x00000] 64*256*4
         sync
-        compute MAC_32 64*256*256       ; 64 rows x 256 x 256 columns
+        compute MAC_32 64x256x256 NRAM[0x00000], WRAM[0x00000] -> NRAM[0x10000]
         sync
-        move NRAM DRAM 64*256*4         ; output tile
+        move NRAM[0x10000] DRAM[0x500000] 64*256*4
+        sync
+    endloop
+endloop
+
+.core 2                                         ; as core 0: weight blocks 4, 5; output blocks 4, 5
+loop 2
+    move DRAM[0x200000] WRAM[0x00000] 256*256*4
+    sync
+    loop 16
+        move SharedRAM[0x000000] NRAM[0x00000] 64*256*4
+        sync
+        compute MAC_32 64x256x256 NRAM[0x00000], WRAM[0x00000] -> NRAM[0x10000]
+        sync
+        move NRAM[0x10000] DRAM[0x700000] 64*256*4
+        sync
+    endloop
+endloop
+
+.core 3                                         ; as core 0: weight blocks 6, 7; output blocks 6, 7
+loop 2
+    move DRAM[0x280000] WRAM[0x00000] 256*256*4
+    sync
+    loop 16
+        move SharedRAM[0x000000] NRAM[0x00000] 64*256*4
+        sync
+        compute MAC_32 64x256x256 NRAM[0x00000], WRAM[0x00000] -> NRAM[0x10000]
+        sync
+        move NRAM[0x10000] DRAM[0x900000] 64*256*4
         sync
     endloop
 endloop

@@ -7,6 +7,9 @@
 ;          output  1*1*4   =    4 B   (NRAM -> DRAM)
 ;          MACs    1*256*1 =  256
 ; Tiling:  none; everything fits on chip.
+; Layout:  DRAM  input   0x000 .. 0x400   weights 0x400 .. 0x800   output 0x800 .. 0x804
+;          NRAM  input   0x000 .. 0x400   output  0x400 .. 0x404
+;          WRAM  weights 0x000 .. 0x400
 ;
 ; HAND ESTIMATE (contract "Transfers" and "Compute"; this is the contract's worked example):
 ;   load input    io queue, ceil(1024 / 64) = 16 cycles     :  0 .. 16
@@ -20,10 +23,10 @@
 
 .machine dlp-s
 
-move DRAM NRAM 1024         ; input neurons, 1x256 FP32
-move DRAM WRAM 1024         ; weights, 256x1 FP32
-sync
-compute MAC_32 256          ; 1 x 256 x 1 multiply-accumulates
-sync
-move NRAM DRAM 4            ; the single FP32 output neuron
+move DRAM[0x000] NRAM[0x000] 1024     ; input neurons, 1x256 FP32
+move DRAM[0x400] WRAM[0x000] 1024     ; weights, 256x1 FP32
+sync                                  ; the compute reads both
+compute MAC_32 1x256x1 NRAM[0x000], WRAM[0x000] -> NRAM[0x400]   ; 256 multiply-accumulates
+sync                                  ; the store reads the result
+move NRAM[0x400] DRAM[0x800] 4        ; the single FP32 output neuron
 sync

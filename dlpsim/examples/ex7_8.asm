@@ -7,6 +7,9 @@
 ;          output  32*128*4  =  16384 B = 16 KB  (NRAM; 32 + 16 = 48 KB <= 128 KB)
 ;          MACs    32*256*128 = 1048576
 ; Tiling:  none; the whole layer fits on chip. Serial: load, sync, compute, sync, store.
+; Layout:  DRAM  input   0x00000 .. 0x08000   weights 0x08000 .. 0x28000   output 0x28000 .. 0x2c000
+;          NRAM  input   0x00000 .. 0x08000   output  0x08000 .. 0x0c000
+;          WRAM  weights 0x00000 .. 0x20000   (all row-major)
 ;
 ; HAND ESTIMATE (contract rules, all transfers alone on the DRAM link, io queue in order):
 ;   load input    32768 / 64   =  512 cycles :    0 ..  512
@@ -20,10 +23,10 @@
 
 .machine dlp-s
 
-move DRAM NRAM 32*256*4         ; input neurons
-move DRAM WRAM 256*128*4        ; weights
-sync
-compute MAC_32 32*256*128       ; the whole layer
-sync
-move NRAM DRAM 32*128*4         ; output neurons
+move DRAM[0x00000] NRAM[0x00000] 32*256*4      ; input neurons
+move DRAM[0x08000] WRAM[0x00000] 256*128*4     ; weights
+sync                                           ; the compute reads both
+compute MAC_32 32x256x128 NRAM[0x00000], WRAM[0x00000] -> NRAM[0x08000]   ; the whole layer
+sync                                           ; the store reads the result
+move NRAM[0x08000] DRAM[0x28000] 32*128*4      ; output neurons
 sync

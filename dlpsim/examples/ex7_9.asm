@@ -9,6 +9,14 @@
 ;          MACs    1024*256*128 = 33554432
 ; Tiling:  16 tiles of 64 rows. Per tile: input 64*256*4 = 64 KB, output 64*128*4 = 32 KB;
 ;          64 + 32 = 96 KB <= 128 KB NRAM. (A row costs 1024 + 512 B, so at most 85 rows fit.)
+; Layout (all row-major; tile t = rows 64t .. 64t+63):
+;   DRAM  input   0x000000 .. 0x100000   tile t at 0x10000 * t
+;         weights 0x100000 .. 0x120000
+;         output  0x120000 .. 0x1a0000   tile t at 0x120000 + 0x8000 * t
+;   NRAM  IN  0x00000 .. 0x10000  (64 KB)    OUT 0x10000 .. 0x18000  (32 KB)
+;   WRAM  W   0x00000 .. 0x20000  (128 KB)
+; The ISA has no address registers: a loop issues the same addresses in every iteration, so
+; the DRAM operands in the loop name tile 0's; iteration t really reads and writes tile t's.
 ;
 ; HAND ESTIMATE (contract rules; only one transfer is ever on the DRAM link):
 ;   load weights         131072 / 64      = 2048 cycles (io queue, before tile 0's input)
@@ -26,12 +34,13 @@
 
 .machine dlp-s
 
-move DRAM WRAM 256*128*4            ; all weights, once
-loop 16                             ; 16 tiles of 64 input rows
-    move DRAM NRAM 64*256*4         ; input tile
-    sync
-    compute MAC_32 64*256*128       ; 64 rows x 256 x 128
-    sync
-    move NRAM DRAM 64*128*4         ; output tile
-endloop
+move DRAM[0x100000] WRAM[0x00000] 256*128*4        ; all weights, once -> W
+loop 16                                             ; 16 tiles of 64 input rows
+    move DRAM[0x000000] NRAM[0x00000] 64*256*4      ; input tile t -> IN
+    sync                                            ; IN (and, first time, W) complete
+    compute MAC_32 64x256x128 NRAM[0x00000], WRAM[0x00000] -> NRAM[0x10000]  ; IN x W -> OUT
+    sync                                            ; OUT complete
+    move NRAM[0x10000] DRAM[0x120000] 64*128*4      ; output tile t <- OUT; the next tile's
+endloop                                             ; compute rewrites OUT only after the
+                                                    ; next sync, when this store is done
 sync

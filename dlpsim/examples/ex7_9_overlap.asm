@@ -7,9 +7,16 @@
 ;          NRAM holds two input and two output buffers, used alternately (tile t uses buffer t%2):
 ;            IN0  0x00000 .. 0x08000   IN1  0x08000 .. 0x10000   (32 KB each)
 ;            OUT0 0x10000 .. 0x14000   OUT1 0x14000 .. 0x18000   (16 KB each)
-;          96 KB <= 128 KB. The loop body handles one tile, so its operands are written
-;          without offsets (the buffer alternates each iteration; timing depends only on sizes);
-;          fc_1024x256.asm writes the same idea with explicit A/B addresses.
+;          96 KB <= 128 KB. The buffers alternate, so the loop body is two steps, an odd tile
+;          (buffers 1) and an even tile (buffers 0): loop 15 covers steps 1 .. 30.
+; Layout (all row-major; tile t = rows 32t .. 32t+31):
+;   DRAM  input   0x000000 .. 0x100000   tile t at 0x8000 * t
+;         weights 0x100000 .. 0x120000
+;         output  0x120000 .. 0x1a0000   tile t at 0x120000 + 0x4000 * t
+;   WRAM  W 0x00000 .. 0x20000 (128 KB)
+; The ISA has no address registers: a loop issues the same addresses in every iteration, so
+; the DRAM operands in the loop name its first iteration's tiles (iteration k handles tiles
+; 2k+1 and 2k+2); the NRAM buffers, which do repeat, are exact.
 ; Schedule: step t = { load input t+1, store output t-1, compute tile t, sync }. The loads and
 ;          stores go to the io queue and the compute to the compute queue, so they overlap; the
 ;          sync closes the step, so tile t+1's data is in NRAM before step t+1 computes on it,
@@ -19,7 +26,7 @@
 ;   prologue: weights 131072 / 64 = 2048, then input tile 0: 32768 / 64 = 512, sync
 ;                                                                   = 2560 cycles
 ;   step 0:   load tile 1 (512) || compute tile 0 (32*256*128 / 256 = 4096)   = 4096
-;   steps 1..30 (loop 30): io = load 512 + store 16384 / 64 = 256 = 768 < 4096,
+;   steps 1..30 (loop 15 x 2): io = load 512 + store 16384 / 64 = 256 = 768 < 4096,
 ;             so each step is compute-bound                       = 30 * 4096
 ;   step 31:  store output 30 (256) || compute tile 31 (4096)       = 4096
 ;   epilogue: store output 31                                       =  256
@@ -30,28 +37,34 @@
 .machine dlp-s
 
 ; prologue: weights and the first input tile
-move DRAM WRAM 256*128*4            ; all weights, once
-move DRAM NRAM 32*256*4             ; input tile 0 -> IN0
-sync
+move DRAM[0x100000] WRAM[0x00000] 256*128*4     ; all weights, once -> W
+move DRAM[0x000000] NRAM[0x00000] 32*256*4      ; input tile 0 -> IN0
+sync                                            ; W and IN0 complete
 
 ; step 0: nothing to store yet
-move DRAM NRAM 32*256*4             ; input tile 1 -> IN1
-compute MAC_32 32*256*128           ; tile 0: IN0 x W -> OUT0
-sync
+move DRAM[0x008000] NRAM[0x08000] 32*256*4      ; input tile 1 -> IN1
+compute MAC_32 32x256x128 NRAM[0x00000], WRAM[0x00000] -> NRAM[0x10000]   ; tile 0: IN0 x W -> OUT0
+sync                                            ; IN1 complete, OUT0 done
 
-; steps 1 .. 30
-loop 30
-    move DRAM NRAM 32*256*4         ; input tile t+1 -> IN[(t+1)%2]
-    move NRAM DRAM 32*128*4         ; output tile t-1 <- OUT[(t-1)%2]
-    compute MAC_32 32*256*128       ; tile t: IN[t%2] x W -> OUT[t%2]
-    sync
+; steps 1 .. 30, two per iteration: k = 0 .. 14 computes tiles 2k+1 and 2k+2
+loop 15
+    ; odd step (tile 2k+1 in IN1): refill IN0, drain OUT0
+    move DRAM[0x010000] NRAM[0x00000] 32*256*4  ; input tile 2k+2 -> IN0
+    move NRAM[0x10000] DRAM[0x120000] 32*128*4  ; output tile 2k <- OUT0
+    compute MAC_32 32x256x128 NRAM[0x08000], WRAM[0x00000] -> NRAM[0x14000]   ; IN1 x W -> OUT1
+    sync                                        ; IN0 full, OUT0 free, OUT1 done
+    ; even step (tile 2k+2 in IN0): refill IN1, drain OUT1
+    move DRAM[0x018000] NRAM[0x08000] 32*256*4  ; input tile 2k+3 -> IN1
+    move NRAM[0x14000] DRAM[0x124000] 32*128*4  ; output tile 2k+1 <- OUT1
+    compute MAC_32 32x256x128 NRAM[0x00000], WRAM[0x00000] -> NRAM[0x10000]   ; IN0 x W -> OUT0
+    sync                                        ; IN1 full, OUT1 free, OUT0 done
 endloop
 
 ; step 31: no more input to load
-move NRAM DRAM 32*128*4             ; output tile 30 <- OUT0
-compute MAC_32 32*256*128           ; tile 31: IN1 x W -> OUT1
+move NRAM[0x10000] DRAM[0x198000] 32*128*4      ; output tile 30 <- OUT0
+compute MAC_32 32x256x128 NRAM[0x08000], WRAM[0x00000] -> NRAM[0x14000]   ; tile 31: IN1 x W -> OUT1
 sync
 
 ; epilogue
-move NRAM DRAM 32*128*4             ; output tile 31 <- OUT1
+move NRAM[0x14000] DRAM[0x19c000] 32*128*4      ; output tile 31 <- OUT1
 sync

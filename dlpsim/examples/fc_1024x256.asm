@@ -21,8 +21,17 @@
 ;     OUT_A  0x10000 .. 0x14000  16 KB
 ;     OUT_B  0x14000 .. 0x18000  16 KB    (each OUT buffer holds its tile as two column
 ;     free   0x18000 .. 0x20000  32 KB     halves of 8 KB: [0:64] then [64:128])
-;   DRAM keeps the weights as W_LO followed by W_HI, so each half is one contiguous move.
-;   Even tiles use A, odd tiles use B; the main loop's body is one A tile and one B tile.
+;   DRAM (tile t = rows 32t .. 32t+31)
+;     input   0x000000 .. 0x100000  row-major, tile t at 0x8000 * t
+;     weights 0x100000 .. 0x120000  W_LO (0x100000) then W_HI (0x110000), each 256x64 row-major,
+;                                   so each half is one contiguous move
+;     output  0x120000 .. 0x1a0000  tile t at 0x120000 + 0x4000 * t, as its OUT buffer holds it:
+;                                   columns 0:64 (8 KB) then columns 64:128 (8 KB)
+;   Even tiles use A, odd tiles use B; the main loop's body is one B tile and one A tile.
+;   A full-width compute reads W as W_LO then W_HI and writes both halves of OUT: not plain
+;   256x128 and 32x128 matrices, so those operands are explicit ranges. The ISA has no address
+;   registers: a loop issues the same addresses in every iteration, so the DRAM operands in the
+;   loop name its first iteration's tiles (iteration k loads tiles 2k+2, 2k+3, stores 2k, 2k+1).
 ;
 ; Two tricks shorten the unavoidable fill and drain of the pipeline:
 ;   fill:  the first compute needs tile 0 and *some* weights, not all of them. Loading only
@@ -53,48 +62,50 @@
 
 ; ---- fill ------------------------------------------------------------------------------
 ; F1: the first half of the weights and input tile 0 (io queue, back to back).
-move DRAM WRAM[0x00000] 256*64*4        ; W_LO
-move DRAM NRAM[0x00000] 32*256*4        ; tile 0 -> IN_A
-sync
+move DRAM[0x100000] WRAM[0x00000] 256*64*4      ; W_LO
+move DRAM[0x000000] NRAM[0x00000] 32*256*4      ; tile 0 -> IN_A
+sync                                            ; W_LO and IN_A complete
 
 ; F2: tile 0, left output columns, while the second half of the weights arrives.
-move DRAM WRAM[0x10000] 256*64*4        ; W_HI          (io)
-compute MAC_32 32*256*64                ; IN_A x W_LO -> OUT_A[0:64]   (compute)
-sync
+move DRAM[0x110000] WRAM[0x10000] 256*64*4      ; W_HI          (io)
+compute MAC_32 32x256x64 NRAM[0x00000], WRAM[0x00000] -> NRAM[0x10000]    ; IN_A x W_LO -> OUT_A[0:64]
+sync                                            ; W_HI complete
 
 ; F3: tile 0, right output columns, while tile 1 arrives in the other buffer.
-move DRAM NRAM[0x08000] 32*256*4        ; tile 1 -> IN_B    (io)
-compute MAC_32 32*256*64                ; IN_A x W_HI -> OUT_A[64:128] (compute)
-sync
+move DRAM[0x008000] NRAM[0x08000] 32*256*4      ; tile 1 -> IN_B    (io)
+compute MAC_32 32x256x64 NRAM[0x00000], WRAM[0x10000] -> NRAM[0x12000]    ; IN_A x W_HI -> OUT_A[64:128]
+sync                                            ; IN_B complete, OUT_A done
 
 ; ---- steady state: ping-pong -----------------------------------------------------------
 ; Iteration k computes tiles 2k+1 (buffers B) and 2k+2 (buffers A), k = 0 .. 14.
 loop 15
     ; B step: compute from IN_B into OUT_B; meanwhile refill IN_A, drain OUT_A.
-    move DRAM NRAM[0x00000] 32*256*4    ; next tile -> IN_A          (io)
-    move NRAM[0x10000] DRAM 32*128*4    ; previous output <- OUT_A   (io)
-    compute MAC_32 32*256*128           ; IN_B x W -> OUT_B          (compute)
-    sync                                ; IN_A full, OUT_A free, OUT_B done
+    move DRAM[0x010000] NRAM[0x00000] 32*256*4  ; tile 2k+2 -> IN_A          (io)
+    move NRAM[0x10000] DRAM[0x120000] 32*128*4  ; output 2k <- OUT_A         (io)
+    compute MAC_32 32x256x128 NRAM[0x08000], WRAM[0x00000:0x20000] -> NRAM[0x14000:0x18000]
+                                                ; IN_B x W -> OUT_B          (compute)
+    sync                                        ; IN_A full, OUT_A free, OUT_B done
 
     ; A step: the mirror image.
-    move DRAM NRAM[0x08000] 32*256*4    ; next tile -> IN_B          (io)
-    move NRAM[0x14000] DRAM 32*128*4    ; previous output <- OUT_B   (io)
-    compute MAC_32 32*256*128           ; IN_A x W -> OUT_A          (compute)
-    sync
+    move DRAM[0x018000] NRAM[0x08000] 32*256*4  ; tile 2k+3 -> IN_B          (io)
+    move NRAM[0x14000] DRAM[0x124000] 32*128*4  ; output 2k+1 <- OUT_B       (io)
+    compute MAC_32 32x256x128 NRAM[0x00000], WRAM[0x00000:0x20000] -> NRAM[0x10000:0x14000]
+                                                ; IN_A x W -> OUT_A          (compute)
+    sync                                        ; IN_B full, OUT_B free, OUT_A done
 endloop
 
 ; ---- drain -----------------------------------------------------------------------------
 ; Tile 31 sits in IN_B; output 30 in OUT_A.
 ; D1: left half of tile 31 while output 30 leaves.
-move NRAM[0x10000] DRAM 32*128*4        ; output 30 <- OUT_A         (io)
-compute MAC_32 32*256*64                ; IN_B x W_LO -> OUT_B[0:64] (compute)
-sync
+move NRAM[0x10000] DRAM[0x198000] 32*128*4      ; output 30 <- OUT_A         (io)
+compute MAC_32 32x256x64 NRAM[0x08000], WRAM[0x00000] -> NRAM[0x14000]    ; IN_B x W_LO -> OUT_B[0:64]
+sync                                            ; OUT_B[0:64] done
 
 ; D2: right half of tile 31 while the left half of its output leaves.
-move NRAM[0x14000] DRAM 32*64*4         ; output 31, columns 0:64    (io)
-compute MAC_32 32*256*64                ; IN_B x W_HI -> OUT_B[64:128]
-sync
+move NRAM[0x14000] DRAM[0x19c000] 32*64*4       ; output 31, columns 0:64    (io)
+compute MAC_32 32x256x64 NRAM[0x08000], WRAM[0x10000] -> NRAM[0x16000]    ; IN_B x W_HI -> OUT_B[64:128]
+sync                                            ; OUT_B[64:128] done
 
 ; D3: the last 8 KB.
-move NRAM[0x16000] DRAM 32*64*4         ; output 31, columns 64:128
+move NRAM[0x16000] DRAM[0x19e000] 32*64*4       ; output 31, columns 64:128
 sync

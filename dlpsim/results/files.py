@@ -15,6 +15,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from dlpsim.errors import UserError
+from dlpsim.units import whole_if_whole
 
 
 def json_number(value: Fraction | int | None) -> float | int | None:
@@ -34,8 +35,7 @@ def from_json(value: object) -> int | Fraction:
     """A number from a results file (int, float or ``"p/q"``), exactly: an int when whole."""
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise ValueError(f"expected a number, got {value!r}")
-    exact = Fraction(repr(value)) if isinstance(value, float) else Fraction(value)
-    return int(exact) if exact.denominator == 1 else exact
+    return whole_if_whole(Fraction(repr(value)) if isinstance(value, float) else Fraction(value))
 
 
 def csv_ratio(value: Fraction | float | None, digits: int = 6) -> str:

@@ -36,7 +36,7 @@ from dlpsim.results.files import (
 from dlpsim.run import Progress
 from dlpsim.run.network import NetworkRun, run_network
 from dlpsim.sim.engine import DEFAULT_MAX_CYCLES
-from dlpsim.units import UnitError
+from dlpsim.units import UnitError, whole_if_whole
 from dlpsim.workloads import Network
 
 SWEEP_FORMAT = "dlpsim-sweep/1"
@@ -78,10 +78,6 @@ class Vary:
     def from_dict(cls, data: dict) -> Vary:
         return cls(str(data["key"]), tuple(from_json(value) for value in data["values"]),
                    tuple(str(text) for text in data["texts"]))
-
-
-def _whole(value: Fraction) -> int | Fraction:
-    return int(value) if value.denominator == 1 else value
 
 
 def _parse_one(source: str, key: str, text: str) -> int | Fraction:
@@ -172,7 +168,7 @@ def parse_vary(spec: str) -> Vary:
         end = Fraction(_parse_one(source, key, items[-1]))
         series = _series(source, key, given, end)
         texts = items[:where] + [_text(value) for value in series[where:-1]] + [items[-1]]
-        values = [_whole(value) for value in series]
+        values = [whole_if_whole(value) for value in series]
         for text, value in zip(texts, values, strict=True):  # generated texts must read back the same
             if _parse_one(source, key, text) != value:
                 raise ConfigError(source, key, f"the series value {_text(Fraction(value))} is not a valid "

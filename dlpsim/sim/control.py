@@ -6,9 +6,13 @@ issued instruction; stalls when the target queue is full; and implements
 ``sync`` (wait until everything issued so far has completed) and ``barrier``
 (a sync, then a meeting with the other participating cores). Every cycle of
 the run is counted under one cause, so the causes add up to the total.
+
+It implements ``Periodic`` (dlpsim.sim.periodic) for fast-forward.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable, Hashable
 
 import simpy
 
@@ -16,6 +20,7 @@ from dlpsim.asm.program import Barrier, Compute, Instruction, Move, Statement, S
 from dlpsim.errors import ProgramError
 from dlpsim.results import ControlCause, QueueKind
 from dlpsim.sim.barrier import ClusterBarrier
+from dlpsim.sim.periodic import Counters, DescribeEvent, Periodic, grow_counters
 from dlpsim.sim.queues import IssueQueue
 from dlpsim.sim.stream import StreamCursor
 
@@ -31,7 +36,7 @@ def queue_kind(instruction: Compute | Move) -> QueueKind:
     return QueueKind.IO if instruction.touches_dram else QueueKind.MOVE
 
 
-class ControlUnit:
+class ControlUnit(Periodic):
     """Issues one core's stream.
 
     Like the issue queues, it is driven by callbacks rather than by a SimPy process:
@@ -70,6 +75,13 @@ class ControlUnit:
     def waiting_at(self) -> Barrier | None:
         """The barrier it is blocked on, if any."""
         return self.holding if self.waiting_for is ControlCause.BARRIER else None
+
+    @property
+    def could_repeat(self) -> bool:
+        """False while it issues outside any loop: its place in the stream, and so the
+        machine's state, cannot come round again. (Blocked at a barrier, it can stay put
+        while the other cores repeat a loop; finished too.)"""
+        return len(self.cursor.frames) > 1 or self.finished or self.waiting_for is ControlCause.BARRIER
 
     def start(self) -> None:
         """Begin issuing at the current cycle, after whatever is already scheduled for it."""
@@ -173,3 +185,20 @@ class ControlUnit:
             self.cycles[cause] += now - start
             if self.recorder is not None:
                 self.recorder.stall(self.core, cause, start, now)
+
+    # -- Periodic: for fast-forward only, never on the simulation's path -----------------------
+
+    def state(self, now: int, describe: DescribeEvent) -> Hashable:
+        waited = now - self.waiting_since if self.waiting_for else None
+        return self.cursor.position(), self.waiting_for, id(self.holding), waited
+
+    def describe_callback(self, callback: Callable, describe: DescribeEvent) -> Hashable | None:
+        return ("resume", self.core) if callback == self._resume else None
+
+    def counters(self) -> Counters:
+        return {"cycles": dict(self.cycles), "barriers_passed": self.barriers_passed}
+
+    def advance(self, periods: int, before: Counters, shift: int) -> None:
+        grow_counters(self, before, periods)
+        self.waiting_since += shift
+        self.spin_cycle += shift

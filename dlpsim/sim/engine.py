@@ -15,6 +15,7 @@ from dlpsim.sim.barrier import ClusterBarrier
 from dlpsim.sim.check import bind, minimum_cycles
 from dlpsim.sim.compute import compute_timing
 from dlpsim.sim.control import ControlUnit
+from dlpsim.sim.environment import ShiftableEnvironment
 from dlpsim.sim.fastforward import FastForward
 from dlpsim.sim.link import Link
 from dlpsim.sim.queues import IssueQueue
@@ -130,14 +131,14 @@ def simulate(program: Program, machine: MachineConfig, recorder: Recorder | None
                                 f"{format_number(needed, grouped=True)} cycles ({reason}), more than the "
                                 f"limit of {format_number(max_cycles, grouped=True)}; not run "
                                 "(raise it with --max-cycles)")
-    env = simpy.Environment()
+    env = ShiftableEnvironment()
     links = _links(env, machine, recorder)
     barrier = ClusterBarrier(env, participants=len(streams))
     cores = [_Core(env, core, stream, machine, links, barrier, recorder) for core, stream in streams.items()]
     if fast_forward and recorder is None:
-        FastForward(env, [core.control for core in cores],
-                    [queue for core in cores for queue in core.queues.values()],
-                    list(links.values()), barrier, max_cycles)
+        controls = [core.control for core in cores]
+        queues = [queue for core in cores for queue in core.queues.values()]
+        FastForward(env, controls, [*controls, *queues, *links.values(), barrier], max_cycles)
     # Events at cycle max_cycles still run: a program that ends exactly at the limit is complete.
     env.run(until=None if max_cycles is None else max_cycles + 1)
     complete = all(core.control.finished and not any(q.busy for q in core.queues.values())

@@ -12,16 +12,21 @@ Arithmetic is exact and in integers: bytes are counted in units of
 be active at once (one per queue that uses the link), so every share B / n is
 a whole number of units per cycle. The link costs one SimPy event per change
 of its set of active transfers, never one per cycle.
+
+It implements ``Periodic`` (dlpsim.sim.periodic) for fast-forward.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import partial
 from math import lcm
 
 import simpy
+
+from dlpsim.sim.periodic import NO_EFFECT, Counters, DescribeEvent, Periodic, grow_counters
 
 
 @dataclass
@@ -31,7 +36,7 @@ class _Transfer:
     done: simpy.Event
 
 
-class Link:
+class Link(Periodic):
     def __init__(self, env: simpy.Environment, name: str, bytes_per_cycle: Fraction,
                  latency_cycles: int, max_active: int, recorder=None):
         self.env = env
@@ -114,3 +119,33 @@ class Link:
             return  # the shares changed since this timer was set
         self._settle()
         self._divide()
+
+    # -- Periodic: for fast-forward only, never on the simulation's path -----------------------
+
+    def state(self, now: int, describe: DescribeEvent) -> Hashable:
+        if not self.active:
+            return ()
+        transfers = tuple(_describe_transfer(transfer, describe) for transfer in self.active)
+        return transfers, now - self.divided_at
+
+    def describe_callback(self, callback: Callable, describe: DescribeEvent) -> Hashable | None:
+        if not isinstance(callback, partial):
+            return None
+        if callback.func == self._on_timer:
+            current = callback.args[0] == self.timer_generation
+            return ("timer", self.name) if current else NO_EFFECT
+        if callback.func == self._join:
+            return "join", self.name, _describe_transfer(callback.args[0], describe)
+        return None
+
+    def counters(self) -> Counters:
+        return {"bytes": self.bytes, "transfers": self.transfers, "busy_cycles": self.busy_cycles}
+
+    def advance(self, periods: int, before: Counters, shift: int) -> None:
+        grow_counters(self, before, periods)
+        self.divided_at += shift
+
+
+def _describe_transfer(transfer: _Transfer, describe: DescribeEvent) -> tuple:
+    """A transfer by its size, what is left of it, and who waits for it to be done."""
+    return transfer.size, transfer.remaining, describe(transfer.done)

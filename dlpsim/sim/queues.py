@@ -4,20 +4,23 @@ and executes them one at a time in program order.
 The queue is driven by callbacks on the completion event of the executing
 instruction rather than by a process of its own, so an instruction costs no
 SimPy event beyond the one that times its execution.
+
+It implements ``Periodic`` (dlpsim.sim.periodic) for fast-forward.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 
 import simpy
 
 from dlpsim.asm.program import Instruction
 from dlpsim.results import QueueKind
+from dlpsim.sim.periodic import Counters, DescribeEvent, Periodic, grow_counters
 
 
-class IssueQueue:
+class IssueQueue(Periodic):
     def __init__(self, env: simpy.Environment, core: str, kind: QueueKind, depth: int,
                  execute: Callable[[Instruction], simpy.Event], recorder=None):
         self.env = env
@@ -73,3 +76,25 @@ class IssueQueue:
         self.occupancy -= 1
         if self.waiting:
             self._start(self.waiting.popleft())
+
+    # -- Periodic: for fast-forward only, never on the simulation's path -----------------------
+
+    def state(self, now: int, describe: DescribeEvent) -> Hashable:
+        executing = None if self.current is None else (
+            id(self.executing), now - self.started_at, describe(self.current))
+        return tuple(id(waiting) for waiting in self.waiting), executing
+
+    def describe_callback(self, callback: Callable, describe: DescribeEvent) -> Hashable | None:
+        return ("complete", self.core, self.kind) if callback == self._complete else None
+
+    def counters(self) -> Counters:
+        counters: Counters = {"instructions": self.instructions, "busy_cycles": self.busy_cycles}
+        if self.completions is not None:
+            counters["completions"] = dict(self.completions)
+        return counters
+
+    def advance(self, periods: int, before: Counters, shift: int) -> None:
+        if self.instructions != before["instructions"]:  # its last completion was in the period
+            self.last_completion += shift
+        grow_counters(self, before, periods)
+        self.started_at += shift
