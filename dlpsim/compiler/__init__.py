@@ -35,7 +35,6 @@ from dlpsim.compiler.codegen import (
     staged_pieces,
     staging_steps,
     tasks,
-    unaddressed,
 )
 from dlpsim.compiler.lowering import Problem, check_lowering
 from dlpsim.compiler.mapping import KEPT_MAPPINGS, LoopOrder, Mapping, Staging, choose_mappings
@@ -234,15 +233,14 @@ def _dram_lines(layer: Layer, problem: Problem, dram: DramLayout) -> list[str]:
                      f"order used{values})")
     lines.append(f"        output at {dram.output:#x} ({format_shape(layer.output_shape)}: its "
                  f"{len(dram.tiles)} tiles in the order written)")
+    lines += ["        DRAM operands carry no address: a loop repeats its addresses, and each step reads",
+              "        and writes other DRAM data, so addressed steps would never fold; the data check",
+              "        covers the on-chip memories (NRAM, WRAM, SharedRAM), whose buffers alternate"]
     return lines
 
 
-def build(problem: Problem, mapping: Mapping, machine: MachineConfig,
-          addressed: bool = True) -> MappedProgram:
-    """The program of one mapping, and its figures; without ``addressed``, a program of the same
-    timing and figures whose operands name no addresses, so that its steady state folds into
-    loops (fast to simulate: see codegen.unaddressed)."""
-    steps_of = (lambda steps: steps) if addressed else unaddressed
+def build(problem: Problem, mapping: Mapping, machine: MachineConfig) -> MappedProgram:
+    """The program of one mapping, and its figures."""
     all_tasks = tasks(mapping)
     shares = split_across_cores(all_tasks, machine, mapping.staged)
     where = layout(all_tasks, problem.extra_input_bytes)
@@ -254,16 +252,15 @@ def build(problem: Problem, mapping: Mapping, machine: MachineConfig,
         writer.blank()
         writer.core(None, memory_core=True)
         writer.comment(f"stage the {mapping.staged} in the SharedRAM, two pieces ahead of the cores")
-        sources = dram.blocks if mapping.staged is Staging.WEIGHTS else dram.slabs
-        fold(steps_of(staging_steps(pieces, sources)), writer)
+        fold(staging_steps(pieces), writer)
     keeps = [resident(share, machine.core.wram.capacity_bytes) for share in shares]
     for index, share in enumerate(shares):
-        steps = core_steps(share, where, dram, problem.extra_input_bytes if index == 0 else 0, mapping.staged,
+        steps = core_steps(share, where, problem.extra_input_bytes if index == 0 else 0, mapping.staged,
                            pieces, keep_weights=keeps[index])
         writer.blank()
         if machine.compute_cores > 1:
             writer.core((index,))
-        fold(steps_of(steps), writer)
+        fold(steps, writer)
     program = writer.program()
     macs, dram_bytes, compute = _program_figures(program, machine)
     bound = Bound.of(compute, machine.compute_cores, dram_bytes, machine.bytes_per_cycle(machine.dram.link))

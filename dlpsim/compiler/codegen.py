@@ -8,13 +8,16 @@ the next weight block into the other WRAM buffer. One ``sync`` ends each step: t
 only hand-off the ISA needs, since nothing else orders the queues. Runs of equal
 steps, and of equal pairs of steps (ping, pong), are folded into ``loop`` blocks.
 
-Every operand is addressed, so the data checks can prove the pipeline race-free:
-moves name both ends, MACs read the input slab (A) and the weight block (B) and write
-or, over later input-channel chunks, accumulate into (``+>``) the output tile (C), and
-vector work names its ranges too. DRAM holds each tensor in the order the tiles use it
-(see DramLayout), the SharedRAM the whole staged operand, one piece after another. A
-loop repeats its addresses, so steps that fetch or write back different DRAM data are
-never equal: only steps that stream nothing new from DRAM fold.
+Every on-chip operand is addressed, so the data checks can prove the pipeline race-free
+in NRAM, WRAM and the SharedRAM: moves name their on-chip end, MACs read the input slab
+(A) and the weight block (B) and write or, over later input-channel chunks, accumulate
+into (``+>``) the output tile (C), and vector work names its ranges too. DRAM operands
+carry no address (plain ``DRAM``: unchecked, never guessed). DRAM holds each tensor in
+the order the tiles use it (see DramLayout, which the header states), but a loop repeats
+its addresses, and each step fetches a different slab or block and writes a different
+tile: addressed, no two steps would be equal and nothing would fold. Without DRAM
+addresses the steady state's steps differ only in their on-chip buffers, which alternate,
+so it folds into loops of one step or of a ping/pong pair.
 
 Steps hold instructions not yet placed on a line (a ProgramWriter places them), made
 once per distinct instruction: equal steps are then tuples of the same objects, which
@@ -39,7 +42,9 @@ BARRIER = Barrier(UNPLACED)
 
 
 @functools.lru_cache(maxsize=4096)
-def move(source: Memory, source_offset: int, destination: Memory, destination_offset: int, size: int) -> Move:
+def move(source: Memory, source_offset: int | None, destination: Memory, destination_offset: int | None,
+         size: int) -> Move:
+    """A move; an offset of None leaves that end without an address (DRAM's: see the module doc)."""
     return Move(Operand(source, source_offset, UNPLACED), Operand(destination, destination_offset, UNPLACED),
                 size, UNPLACED)
 
@@ -256,7 +261,8 @@ class DramLayout:
     repeated in every slab that reads it), then the state read once (an LSTM's c), the weights
     as their blocks (each block's per-channel values after its weights), the output as its
     tiles in the order they are written. Offsets by key (Task's input_key, weight_key,
-    output_key)."""
+    output_key). The header states it; the program's DRAM operands carry no address (see the
+    module doc)."""
 
     slabs: dict[tuple, int]
     state: int
@@ -357,15 +363,15 @@ def shared_places(pieces: dict[tuple, tuple[int, int]]) -> dict[tuple, int]:
     return places
 
 
-def staging_steps(pieces: dict[tuple, tuple[int, int]], sources: dict[tuple, int]) -> list[Step]:
-    """The memory core's program: it runs two pieces ahead, fetching pieces 0 and 1 (from their
-    ``sources`` in DRAM) before barrier 0 and piece b+2 after barrier b, so a core that has
-    passed barrier b may copy any piece up to b+1."""
+def staging_steps(pieces: dict[tuple, tuple[int, int]]) -> list[Step]:
+    """The memory core's program: it runs two pieces ahead, fetching pieces 0 and 1 from DRAM
+    into their places in the SharedRAM before barrier 0 and piece b+2 after barrier b, so a
+    core that has passed barrier b may copy any piece up to b+1."""
     places = shared_places(pieces)
     order = sorted(pieces, key=lambda key: pieces[key][0])
 
     def fetch(key: tuple) -> Move:
-        return move(Memory.DRAM, sources[key], Memory.SHARED, places[key], pieces[key][1])
+        return move(Memory.DRAM, None, Memory.SHARED, places[key], pieces[key][1])
 
     steps = [tuple(fetch(key) for key in order[:2])]
     for barrier in range(len(order)):
@@ -382,7 +388,7 @@ def resident(share: list[Task], wram_bytes: int) -> bool:
     return sum(blocks.values()) <= wram_bytes
 
 
-def core_steps(share: list[Task], where: Layout, dram: DramLayout, extra_in: int,
+def core_steps(share: list[Task], where: Layout, extra_in: int,
                staged: Staging | None = None, pieces: dict[tuple, tuple[int, int]] | None = None,
                keep_weights: bool = False) -> list[Step]:
     """The core's program as a list of steps, each ending in ``sync``.
@@ -418,11 +424,12 @@ def core_steps(share: list[Task], where: Layout, dram: DramLayout, extra_in: int
     weight_source = Memory.SHARED if staged is Staging.WEIGHTS else Memory.DRAM
     input_source = Memory.SHARED if staged is Staging.INPUT else Memory.DRAM
 
-    def weight_origin(key: tuple) -> int:
-        return shared[key] if staged is Staging.WEIGHTS else dram.blocks[key]
+    # A piece's place in the SharedRAM; from DRAM, no address (see the module doc).
+    def weight_origin(key: tuple) -> int | None:
+        return shared[key] if staged is Staging.WEIGHTS else None
 
-    def input_origin(key: tuple) -> int:
-        return shared[key] if staged is Staging.INPUT else dram.slabs[key]
+    def input_origin(key: tuple) -> int | None:
+        return shared[key] if staged is Staging.INPUT else None
 
     prefetch: dict[int, tuple[tuple, Move]] = {}  # task index -> (block, the move of a chunk of it)
     fetched = {share[0].weight_key}
@@ -437,7 +444,8 @@ def core_steps(share: list[Task], where: Layout, dram: DramLayout, extra_in: int
         origin, place, done = weight_origin(following.weight_key), block_place[next_start], 0
         for offset, chunk in enumerate(chunks):
             if chunk:
-                chunk_move = move(weight_source, origin + done, Memory.WRAM, place + done, chunk)
+                chunk_move = move(weight_source, None if origin is None else origin + done, Memory.WRAM,
+                                  place + done, chunk)
                 prefetch[start + offset] = (following.weight_key, chunk_move)
                 done += chunk
 
@@ -469,7 +477,7 @@ def core_steps(share: list[Task], where: Layout, dram: DramLayout, extra_in: int
     prologue.append(move(input_source, input_origin(first.input_key), Memory.NRAM, where.input_buffers[0],
                          first.input_bytes))
     if extra_in:
-        prologue.append(move(Memory.DRAM, dram.state, Memory.NRAM, where.state, extra_in))
+        prologue.append(move(Memory.DRAM, None, Memory.NRAM, where.state, extra_in))
     close(prologue)
 
     in_buffer = out_buffer = 0
@@ -496,8 +504,8 @@ def core_steps(share: list[Task], where: Layout, dram: DramLayout, extra_in: int
                           where.output_buffers[out_buffer])
         close(step)
         if task.output_bytes:
-            pending_store = move(Memory.NRAM, where.output_buffers[out_buffer], Memory.DRAM,
-                                 dram.tiles[task.output_key], task.output_bytes)
+            pending_store = move(Memory.NRAM, where.output_buffers[out_buffer], Memory.DRAM, None,
+                                 task.output_bytes)
             out_buffer = 1 - out_buffer
         in_buffer = next_in_buffer
 
@@ -510,42 +518,45 @@ def core_steps(share: list[Task], where: Layout, dram: DramLayout, extra_in: int
     return steps
 
 
-@functools.lru_cache(maxsize=4096)
-def _unaddressed(instruction: Instruction) -> Instruction:
-    if isinstance(instruction, Move):
-        return Move(Operand(instruction.source.memory, None, UNPLACED),
-                    Operand(instruction.destination.memory, None, UNPLACED), instruction.size, UNPLACED)
-    if isinstance(instruction, Compute):
-        return Compute(instruction.type, instruction.count, UNPLACED, instruction.shape)
-    return instruction
-
-
-def unaddressed(steps: list[Step]) -> list[Step]:
-    """The steps without addresses: the same timing (no rule of it reads an address), and with
-    the DRAM offsets gone the steady state's steps are equal again and fold into loops."""
-    return [tuple(_unaddressed(instruction) for instruction in step) for step in steps]
-
-
 def fold(steps: list[Step], writer: ProgramWriter) -> None:
-    """Write steps, folding consecutive repeats (of one step or of a pair) into loops."""
+    """Write steps, folding each run of a repeated body of steps into a loop, and the body's own
+    repeats into loops inside it.
+
+    The body is often one step or a ping/pong pair, but a core that passes over a staged operand
+    again copies its pieces from their own places in the SharedRAM, so its body is a whole pass
+    (or two, as the buffers alternate). Equal steps are tuples of the same instruction objects
+    (see the module doc), so each step is reduced to a number by the identities of its
+    instructions and bodies are compared as lists of numbers."""
+    numbers: dict[tuple[int, ...], int] = {}
+    sequence = [numbers.setdefault(tuple(map(id, step)), len(numbers)) for step in steps]
+    _fold(steps, sequence, writer)
+
+
+def _fold(steps: list[Step], sequence: list[int], writer: ProgramWriter) -> None:
+    # where each step's number occurs next: a body starting at i can only be i to that place
+    following: list[int | None] = [None] * len(sequence)
+    last_seen: dict[int, int] = {}
+    for index in range(len(sequence) - 1, -1, -1):
+        following[index] = last_seen.get(sequence[index])
+        last_seen[sequence[index]] = index
     index = 0
-    while index < len(steps):
+    while index < len(sequence):
         best_period, best_repeats = 1, 1
-        for period in (1, 2):
-            block = steps[index:index + period]
-            if len(block) < period:
-                continue
+        end = following[index]
+        while end is not None and 2 * (end - index) <= len(sequence) - index:
+            period = end - index
+            body = sequence[index:end]
             repeats = 1
-            while steps[index + repeats * period:index + (repeats + 1) * period] == block:
+            while sequence[index + repeats * period:index + (repeats + 1) * period] == body:
                 repeats += 1
             if repeats >= 2 and repeats * period > best_repeats * best_period:
                 best_period, best_repeats = period, repeats
-        block = steps[index:index + best_period]
-        if best_repeats >= 2:
-            writer.loop(best_repeats)
-        for step in block:
-            for instruction in step:
+            end = following[end]
+        if best_repeats < 2:
+            for instruction in steps[index]:
                 writer.instruction(instruction)
-        if best_repeats >= 2:
+        else:
+            writer.loop(best_repeats)
+            _fold(steps[index:index + best_period], sequence[index:index + best_period], writer)
             writer.endloop()
         index += best_period * best_repeats

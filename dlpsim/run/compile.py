@@ -3,10 +3,7 @@
 The estimate ranks mappings well but cannot see every stall. So a matrix layer's best
 mapping by the estimate is simulated; if it comes within GOOD_ENOUGH of its bound it
 is taken, else the next candidates are simulated too (each stopped once it cannot beat
-the fastest so far) and the fastest kept. Candidates are simulated without their
-addresses (same timing, and their steady state folds into loops the simulator fast-
-forwards, where the addressed program streams DRAM data no loop can repeat); the chosen
-one is then built with them. Streaming vector work is taken on the
+the fastest so far) and the fastest kept. Streaming vector work is taken on the
 estimate alone. The search knows shapes, not names: its answers are cached by shape,
 as networks repeat layers.
 """
@@ -68,21 +65,20 @@ def compile_layer(layer: Layer, machine: MachineConfig) -> Compilation:
 @functools.lru_cache(maxsize=1024)
 def _search(shape: Problem, machine: MachineConfig) -> _Choice:
     candidates = compiler.rank_mappings(shape, machine)
+    first = compiler.build(shape, candidates[0], machine)
     if not shape.matrix:  # streaming vector work: the estimate is as good as a measurement
-        return _Choice(compiler.build(shape, candidates[0], machine), 1, None)
-    first = compiler.build(shape, candidates[0], machine, addressed=False)
+        return _Choice(first, 1, None)
     fastest, measured = first, simulate(first.program, machine)
     tried = 1
     for mapping in candidates[1:]:
         if first.bound.cycles >= GOOD_ENOUGH * measured.cycles:
             break
         tried += 1
-        body = compiler.build(shape, mapping, machine, addressed=False)
+        body = compiler.build(shape, mapping, machine)
         try:  # a candidate that cannot beat the fastest so far is stopped at its time
             stats = simulate(body.program, machine, max_cycles=measured.cycles - 1)
         except RunLimitError:
             continue
         if stats.complete:
             fastest, measured = body, stats
-    chosen = compiler.build(shape, fastest.mapping, machine)
-    return _Choice(chosen, tried, measured if measured.complete else None)
+    return _Choice(fastest, tried, measured if measured.complete else None)
