@@ -26,11 +26,14 @@ from dlpsim.compiler import lowering
 from dlpsim.compiler.codegen import (
     DramLayout,
     Layout,
+    SharedLayout,
+    copied_pieces,
     core_steps,
     dram_layout,
     fold,
     layout,
     resident,
+    shared_layout,
     split_across_cores,
     staged_pieces,
     staging_steps,
@@ -100,6 +103,7 @@ class MappedProgram:
     cores_used: int
     where: Layout | None  # the on-chip buffers (None: no tiles)
     dram: DramLayout | None  # where the tensors lie in DRAM (None: no tiles)
+    shared: SharedLayout | None  # where the staged pieces lie in the SharedRAM (None: nothing staged)
     kept_weights: bool  # some core keeps every weight block it uses in WRAM (see codegen.resident)
     macs: int
     dram_bytes: int
@@ -180,7 +184,7 @@ def _header(layer: Layer, problem: Problem | None, mapping: Mapping | None, mach
             _wram_line(where, body.kept_weights),
         ]
         if mapping.staged:
-            lines.append(_shared_line(mapping, body.dram))
+            lines.append(_shared_line(mapping, body.dram, body.shared))
         lines += _dram_lines(layer, p, body.dram)
     lines += [
         f"        {describe_size(dram)} moved; the layer's own data are "
@@ -209,8 +213,13 @@ def _wram_line(where: Layout, kept: bool) -> str:
             + ("; a core whose blocks all fit keeps each one, one after another from 0x0" if kept else ""))
 
 
-def _shared_line(mapping: Mapping, dram: DramLayout) -> str:
+def _shared_line(mapping: Mapping, dram: DramLayout, shared: SharedLayout) -> str:
     pieces = dram.slabs if mapping.staged is Staging.INPUT else dram.blocks
+    if shared.ring_slots:
+        return (f"SharedRAM: the staged {mapping.staged}, its {len(pieces)} pieces in a ring of "
+                f"{shared.ring_slots} slots of {describe_size(shared.slot_bytes)} from 0x0, piece k in slot "
+                f"k mod {shared.ring_slots}: every core copies each piece once, in order, before the "
+                "barrier after which the memory core refills its slot")
     size = dram.state if mapping.staged is Staging.INPUT else dram.output - dram.weights
     return (f"SharedRAM: the staged {mapping.staged}, its {len(pieces)} pieces one after another from 0x0 "
             f"({describe_size(size)}), each kept for the cores' later passes")
@@ -247,16 +256,19 @@ def build(problem: Problem, mapping: Mapping, machine: MachineConfig) -> MappedP
     dram = dram_layout(all_tasks, problem.extra_input_bytes)
     writer = ProgramWriter(TRIAL_FILE)
     writer.machine_line(machine.name)
+    keeps = [resident(share, machine.core.wram.capacity_bytes) for share in shares]
     pieces = staged_pieces(all_tasks, mapping.staged) if mapping.staged else None
+    shared = None
     if pieces:
+        shared = shared_layout(pieces, [copied_pieces(share, mapping.staged, keep)
+                                        for share, keep in zip(shares, keeps, strict=True)])
         writer.blank()
         writer.core(None, memory_core=True)
         writer.comment(f"stage the {mapping.staged} in the SharedRAM, two pieces ahead of the cores")
-        fold(staging_steps(pieces), writer)
-    keeps = [resident(share, machine.core.wram.capacity_bytes) for share in shares]
+        fold(staging_steps(pieces, shared.places), writer)
     for index, share in enumerate(shares):
         steps = core_steps(share, where, problem.extra_input_bytes if index == 0 else 0, mapping.staged,
-                           pieces, keep_weights=keeps[index])
+                           pieces, None if shared is None else shared.places, keep_weights=keeps[index])
         writer.blank()
         if machine.compute_cores > 1:
             writer.core((index,))
@@ -264,8 +276,8 @@ def build(problem: Problem, mapping: Mapping, machine: MachineConfig) -> MappedP
     program = writer.program()
     macs, dram_bytes, compute = _program_figures(program, machine)
     bound = Bound.of(compute, machine.compute_cores, dram_bytes, machine.bytes_per_cycle(machine.dram.link))
-    return MappedProgram(mapping, program, tuple(writer.comments), len(shares), where, dram, any(keeps), macs,
-                         dram_bytes, bound)
+    return MappedProgram(mapping, program, tuple(writer.comments), len(shares), where, dram, shared,
+                         any(keeps), macs, dram_bytes, bound)
 
 
 def build_nothing(machine: MachineConfig) -> MappedProgram:
@@ -274,7 +286,8 @@ def build_nothing(machine: MachineConfig) -> MappedProgram:
     writer.machine_line(machine.name)
     writer.comment("nothing to do: the producers of a concatenation write straight into their")
     writer.comment("slices of its output, so it moves no data of its own (an assumption)")
-    return MappedProgram(None, writer.program(), tuple(writer.comments), 0, None, None, False, 0, 0, NO_WORK)
+    return MappedProgram(None, writer.program(), tuple(writer.comments), 0, None, None, None, False, 0, 0,
+                         NO_WORK)
 
 
 def finish(layer: Layer, machine: MachineConfig, problem: Problem | None, body: MappedProgram,

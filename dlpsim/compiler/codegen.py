@@ -352,22 +352,64 @@ def staged_pieces(all_tasks: list[Task], staged: Staging) -> dict[tuple, tuple[i
     return pieces
 
 
-def shared_places(pieces: dict[tuple, tuple[int, int]]) -> dict[tuple, int]:
-    """Where each staged piece lies in the SharedRAM: one after another in loading order. Every
-    piece keeps its place, since a core with several passes over the staged operand copies each
-    piece again on its later passes (the whole operand fits: see mapping's estimate)."""
+# Slots of the SharedRAM ring that staged pieces take in turn. The memory core writes piece k
+# before its barrier k-1 (pieces 0 and 1 before barrier 0), and a core that copies the pieces in
+# loading order, each once, copies piece k after its barrier max(k-1, 0) and before the barrier it
+# passes for the next piece: barrier k, or barrier 1 for piece 0 (piece 1 is ready at barrier 0
+# too). Piece k+3 goes into piece k's slot after the memory core's barrier k+1, so every copy of
+# piece k happens before it. Two slots would not do: piece 2 is written after barrier 0, while
+# the cores may still be copying piece 0.
+RING_SLOTS = 3
+
+
+@dataclass(frozen=True)
+class SharedLayout:
+    """Where the staged pieces lie in the SharedRAM: by key, and whether they share a ring."""
+
+    places: dict[tuple, int]
+    ring_slots: int | None  # piece k in slot k mod ring_slots; None: each piece its own place
+    slot_bytes: int  # with a ring, each slot's size (the largest piece's)
+
+
+def copied_pieces(share: list[Task], staged: Staging, keep_weights: bool) -> list[tuple]:
+    """The staged pieces a core copies, in its order (as core_steps copies them): an input slab
+    whenever the slab changes; a weight block at each run of tasks on it, only the first time if
+    the core keeps its blocks."""
+    copies: list[tuple] = []
+    for index, task in enumerate(share):
+        key = _staged_key(task, staged)
+        if key is None or (index and _staged_key(share[index - 1], staged) == key):
+            continue
+        if staged is Staging.WEIGHTS and keep_weights and key in copies:
+            continue
+        copies.append(key)
+    return copies
+
+
+def shared_layout(pieces: dict[tuple, tuple[int, int]], copies: list[list[tuple]]) -> SharedLayout:
+    """A ring of RING_SLOTS slots when every core copies the pieces in loading order, each once
+    (``copies``: each core's, see copied_pieces) and the ring is smaller than the operand. Else
+    each piece keeps its own place, one after another in loading order: a core that copies a
+    piece again on a later pass over the staged operand must find it still there (the whole
+    operand fits: see mapping's estimate)."""
+    order = sorted(pieces, key=lambda key: pieces[key][0])
+    largest = max(size for _, size in pieces.values())
+    in_order = all(all(pieces[a][0] < pieces[b][0] for a, b in zip(core, core[1:], strict=False))
+                   for core in copies)
+    if in_order and RING_SLOTS * largest < sum(size for _, size in pieces.values()):
+        return SharedLayout({key: (position % RING_SLOTS) * largest for position, key in enumerate(order)},
+                            RING_SLOTS, largest)
     places, offset = {}, 0
-    for key, (_, size) in sorted(pieces.items(), key=lambda item: item[1][0]):
+    for key in order:
         places[key] = offset
-        offset += size
-    return places
+        offset += pieces[key][1]
+    return SharedLayout(places, None, 0)
 
 
-def staging_steps(pieces: dict[tuple, tuple[int, int]]) -> list[Step]:
+def staging_steps(pieces: dict[tuple, tuple[int, int]], places: dict[tuple, int]) -> list[Step]:
     """The memory core's program: it runs two pieces ahead, fetching pieces 0 and 1 from DRAM
     into their places in the SharedRAM before barrier 0 and piece b+2 after barrier b, so a
     core that has passed barrier b may copy any piece up to b+1."""
-    places = shared_places(pieces)
     order = sorted(pieces, key=lambda key: pieces[key][0])
 
     def fetch(key: tuple) -> Move:
@@ -390,12 +432,12 @@ def resident(share: list[Task], wram_bytes: int) -> bool:
 
 def core_steps(share: list[Task], where: Layout, extra_in: int,
                staged: Staging | None = None, pieces: dict[tuple, tuple[int, int]] | None = None,
-               keep_weights: bool = False) -> list[Step]:
+               shared: dict[tuple, int] | None = None, keep_weights: bool = False) -> list[Step]:
     """The core's program as a list of steps, each ending in ``sync``.
 
-    With a ``staged`` operand its pieces come from the SharedRAM,
-    where the memory core puts them (see staging_steps): the core copies a piece only after
-    the barrier that makes it ready, and meets every one of the memory core's barriers; the
+    With a ``staged`` operand its pieces come from their places in the SharedRAM (``shared``:
+    see shared_layout), where the memory core puts them (see staging_steps): the core copies a
+    piece only after the barrier that makes it ready, and meets every one of the memory core's barriers; the
     barriers start the step whose copy waits for them.
     With ``keep_weights`` (see resident) a weight block is fetched once and kept, each at its
     own place in WRAM; else block j+1 streams into the WRAM buffer block j does not use.
@@ -420,7 +462,6 @@ def core_steps(share: list[Task], where: Layout, extra_in: int,
             place = where.weight_buffers[number % 2]
         block_place += [place] * (end - start)
 
-    shared = shared_places(pieces) if pieces is not None else None
     weight_source = Memory.SHARED if staged is Staging.WEIGHTS else Memory.DRAM
     input_source = Memory.SHARED if staged is Staging.INPUT else Memory.DRAM
 
@@ -522,11 +563,12 @@ def fold(steps: list[Step], writer: ProgramWriter) -> None:
     """Write steps, folding each run of a repeated body of steps into a loop, and the body's own
     repeats into loops inside it.
 
-    The body is often one step or a ping/pong pair, but a core that passes over a staged operand
-    again copies its pieces from their own places in the SharedRAM, so its body is a whole pass
-    (or two, as the buffers alternate). Equal steps are tuples of the same instruction objects
-    (see the module doc), so each step is reduced to a number by the identities of its
-    instructions and bodies are compared as lists of numbers."""
+    The body is often one step or a ping/pong pair; staged pieces copied from a ring of
+    RING_SLOTS slots in the SharedRAM make it RING_SLOTS steps or a multiple; a core that
+    passes over a staged operand again copies its pieces from their own places in the
+    SharedRAM, so its body is a whole pass (or two, as the buffers alternate). Equal steps are
+    tuples of the same instruction objects (see the module doc), so each step is reduced to a
+    number by the identities of its instructions and bodies are compared as lists of numbers."""
     numbers: dict[tuple[int, ...], int] = {}
     sequence = [numbers.setdefault(tuple(map(id, step)), len(numbers)) for step in steps]
     _fold(steps, sequence, writer)
