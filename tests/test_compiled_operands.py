@@ -71,5 +71,7 @@ def test_header_names_the_buffers_and_the_dram_layout(preset, network, layer, st
     assert "weights at 0x" in header and "output at 0x" in header
     assert "DRAM operands carry no address" in header
     assert ("SharedRAM: the staged" in header) == staged
+    if staged:  # each core copies every input piece once, in order: the pieces share a ring
+        assert "pieces in a ring of 3 slots" in header
     if network == "lstm-lm":
         assert "the state at 0x" in header
