@@ -24,18 +24,23 @@ from dlpsim.asm.printer import Comment, ProgramWriter, moved, print_program
 from dlpsim.asm.program import MEMORY_CORE, Compute, CoreId, Move, repetitions
 from dlpsim.compiler import lowering
 from dlpsim.compiler.codegen import (
+    DramLayout,
     Layout,
+    SharedLayout,
+    copied_pieces,
     core_steps,
+    dram_layout,
     fold,
     layout,
     resident,
+    shared_layout,
     split_across_cores,
     staged_pieces,
     staging_steps,
     tasks,
 )
 from dlpsim.compiler.lowering import Problem, check_lowering
-from dlpsim.compiler.mapping import KEPT_MAPPINGS, LoopOrder, Mapping, choose_mappings
+from dlpsim.compiler.mapping import KEPT_MAPPINGS, LoopOrder, Mapping, Staging, choose_mappings
 from dlpsim.machine import MachineConfig
 from dlpsim.results import Bound
 from dlpsim.results.bound import NO_WORK
@@ -96,7 +101,10 @@ class MappedProgram:
     program: Program
     comments: tuple[Comment, ...]
     cores_used: int
-    where: Layout | None  # the buffers (None: no tiles)
+    where: Layout | None  # the on-chip buffers (None: no tiles)
+    dram: DramLayout | None  # where the tensors lie in DRAM (None: no tiles)
+    shared: SharedLayout | None  # where the staged pieces lie in the SharedRAM (None: nothing staged)
+    kept_weights: bool  # some core keeps every weight block it uses in WRAM (see codegen.resident)
     macs: int
     dram_bytes: int
     bound: Bound
@@ -138,9 +146,9 @@ def _program_figures(program: Program, machine: MachineConfig) -> tuple[int, int
 
 
 def _header(layer: Layer, problem: Problem | None, mapping: Mapping | None, machine: MachineConfig,
-            cores_used: int, macs: int, dram: int, bound: Bound, where: Layout | None = None,
-            tried: int = 1) -> list[str]:
+            body: MappedProgram, tried: int = 1) -> list[str]:
     """The header comment's lines, without their ``; ``."""
+    macs, dram, bound, where = body.macs, body.dram_bytes, body.bound, body.where
     shapes = ", ".join(format_shape(shape) for shape in layer.input_shapes)
     lines = [
         f"{layer.label}: {layer.describe()}, input {shapes} -> output {format_shape(layer.output_shape)}",
@@ -164,21 +172,25 @@ def _header(layer: Layer, problem: Problem | None, mapping: Mapping | None, mach
                                             "streams past it") + ")"
             + ("; input channels split, partial sums accumulate in NRAM" if tile.in_channels < p.in_channels
                else ""),
-            f"cores:  {cores_used} of {machine.compute_cores}, each a contiguous share of the tiles"
+            f"cores:  {body.cores_used} of {machine.compute_cores}, each a contiguous share of the tiles"
             + (f"; the memory core stages the {mapping.staged} in the SharedRAM two pieces ahead, and "
                "the cores copy each piece from there after the barrier that makes it ready"
                if mapping.staged else ""),
             f"NRAM:   input slabs at {where.input_buffers[0]:#x} and {where.input_buffers[1]:#x} "
             f"({describe_size(where.slab_bytes)} each), output tiles at {where.output_buffers[0]:#x} and "
-            f"{where.output_buffers[1]:#x} ({describe_size(where.output_bytes)} each)",
-            f"WRAM:   two weight buffers of {describe_size(where.weight_block_bytes)}; the next block "
-            "streams into the free one in chunks (moves without an address)"
-            if where.weight_block_bytes else "WRAM:   unused",
+            f"{where.output_buffers[1]:#x} ({describe_size(where.output_bytes)} each)"
+            + (f", the state at {where.state:#x} ({describe_size(where.state_bytes)})" if where.state_bytes
+               else ""),
+            _wram_line(where, body.kept_weights),
         ]
+        if mapping.staged:
+            lines.append(_shared_line(mapping, body.dram, body.shared))
+        lines += _dram_lines(layer, p, body.dram)
     lines += [
-        f"DRAM:   {describe_size(dram)} moved; the layer's own data are "
+        f"        {describe_size(dram)} moved; the layer's own data are "
         f"{describe_size(layer.input_bytes())} in, {describe_size(layer.weight_bytes())} weights, "
-        f"{describe_size(layer.output_bytes())} out",
+        f"{describe_size(layer.output_bytes())} out" if mapping is not None else
+        f"DRAM:   {describe_size(dram)} moved",
         f"bound:  {bound.cycles} cycles "
         f"({bound.limit}: compute {bound.compute_cycles}, DRAM {bound.dram_cycles})"
         + (f"; the tiler estimated {mapping.estimated_cycles}" if mapping else "")
@@ -191,30 +203,81 @@ def _header(layer: Layer, problem: Problem | None, mapping: Mapping | None, mach
     return lines
 
 
+def _wram_line(where: Layout, kept: bool) -> str:
+    if not where.weight_block_bytes:
+        return "WRAM:   unused"
+    first, second = where.weight_buffers
+    size = describe_size(where.weight_block_bytes)
+    return (f"WRAM:   weight buffers at {first:#x} and {second:#x} ({size} each); the next block streams "
+            "into the free one in chunks"
+            + ("; a core whose blocks all fit keeps each one, one after another from 0x0" if kept else ""))
+
+
+def _shared_line(mapping: Mapping, dram: DramLayout, shared: SharedLayout) -> str:
+    pieces = dram.slabs if mapping.staged is Staging.INPUT else dram.blocks
+    if shared.ring_slots:
+        return (f"SharedRAM: the staged {mapping.staged}, its {len(pieces)} pieces in a ring of "
+                f"{shared.ring_slots} slots of {describe_size(shared.slot_bytes)} from 0x0, piece k in slot "
+                f"k mod {shared.ring_slots}: every core copies each piece once, in order, before the "
+                "barrier after which the memory core refills its slot")
+    size = dram.state if mapping.staged is Staging.INPUT else dram.output - dram.weights
+    return (f"SharedRAM: the staged {mapping.staged}, its {len(pieces)} pieces one after another from 0x0 "
+            f"({describe_size(size)}), each kept for the cores' later passes")
+
+
+def _dram_lines(layer: Layer, problem: Problem, dram: DramLayout) -> list[str]:
+    """Where the layer's tensors lie in DRAM (see codegen.DramLayout)."""
+    maps = " and ".join(format_shape(shape) for shape in layer.input_shapes)
+    side_by_side = ", the maps side by side" if len(layer.input_shapes) > 1 else ""
+    halo = ", halos repeated" if dram.state > layer.input_bytes() - problem.extra_input_bytes else ""
+    values = {0: "", 1: ", each block's biases after its weights",
+              2: ", each block's scales and shifts after its weights"}[problem.per_channel_values]
+    lines = [f"DRAM:   input at 0x0 ({maps}: its {len(dram.slabs)} slabs one after another as the tiles "
+             f"read them{side_by_side}{halo})"]
+    if dram.weights > dram.state:
+        lines.append(f"        state at {dram.state:#x} ({describe_size(dram.weights - dram.state)}), "
+                     "read once")
+    if dram.blocks:
+        lines.append(f"        weights at {dram.weights:#x} ({len(dram.blocks)} blocks of the tile in the "
+                     f"order used{values})")
+    lines.append(f"        output at {dram.output:#x} ({format_shape(layer.output_shape)}: its "
+                 f"{len(dram.tiles)} tiles in the order written)")
+    lines += ["        DRAM operands carry no address: a loop repeats its addresses, and each step reads",
+              "        and writes other DRAM data, so addressed steps would never fold; the data check",
+              "        covers the on-chip memories (NRAM, WRAM, SharedRAM), whose buffers alternate"]
+    return lines
+
+
 def build(problem: Problem, mapping: Mapping, machine: MachineConfig) -> MappedProgram:
     """The program of one mapping, and its figures."""
     all_tasks = tasks(mapping)
     shares = split_across_cores(all_tasks, machine, mapping.staged)
-    where = layout(all_tasks)
+    where = layout(all_tasks, problem.extra_input_bytes)
+    dram = dram_layout(all_tasks, problem.extra_input_bytes)
     writer = ProgramWriter(TRIAL_FILE)
     writer.machine_line(machine.name)
+    keeps = [resident(share, machine.core.wram.capacity_bytes) for share in shares]
     pieces = staged_pieces(all_tasks, mapping.staged) if mapping.staged else None
+    shared = None
     if pieces:
+        shared = shared_layout(pieces, [copied_pieces(share, mapping.staged, keep)
+                                        for share, keep in zip(shares, keeps, strict=True)])
         writer.blank()
         writer.core(None, memory_core=True)
         writer.comment(f"stage the {mapping.staged} in the SharedRAM, two pieces ahead of the cores")
-        fold(staging_steps(pieces), writer)
+        fold(staging_steps(pieces, shared.places), writer)
     for index, share in enumerate(shares):
         steps = core_steps(share, where, problem.extra_input_bytes if index == 0 else 0, mapping.staged,
-                           pieces, keep_weights=resident(share, machine.core.wram.capacity_bytes))
+                           pieces, None if shared is None else shared.places, keep_weights=keeps[index])
         writer.blank()
         if machine.compute_cores > 1:
             writer.core((index,))
         fold(steps, writer)
     program = writer.program()
-    macs, dram, compute = _program_figures(program, machine)
-    bound = Bound.of(compute, machine.compute_cores, dram, machine.bytes_per_cycle(machine.dram.link))
-    return MappedProgram(mapping, program, tuple(writer.comments), len(shares), where, macs, dram, bound)
+    macs, dram_bytes, compute = _program_figures(program, machine)
+    bound = Bound.of(compute, machine.compute_cores, dram_bytes, machine.bytes_per_cycle(machine.dram.link))
+    return MappedProgram(mapping, program, tuple(writer.comments), len(shares), where, dram, shared,
+                         any(keeps), macs, dram_bytes, bound)
 
 
 def build_nothing(machine: MachineConfig) -> MappedProgram:
@@ -223,7 +286,8 @@ def build_nothing(machine: MachineConfig) -> MappedProgram:
     writer.machine_line(machine.name)
     writer.comment("nothing to do: the producers of a concatenation write straight into their")
     writer.comment("slices of its output, so it moves no data of its own (an assumption)")
-    return MappedProgram(None, writer.program(), tuple(writer.comments), 0, None, 0, 0, NO_WORK)
+    return MappedProgram(None, writer.program(), tuple(writer.comments), 0, None, None, None, False, 0, 0,
+                         NO_WORK)
 
 
 def finish(layer: Layer, machine: MachineConfig, problem: Problem | None, body: MappedProgram,
@@ -231,6 +295,5 @@ def finish(layer: Layer, machine: MachineConfig, problem: Problem | None, body: 
     """The layer's program: ``body`` (built for ``problem`` or a problem of its shape) under the
     header comment that explains it; ``tried`` candidates were simulated to choose it."""
     mapping = None if body.mapping is None else dataclasses.replace(body.mapping, problem=problem)
-    header = _header(layer, problem, mapping, machine, body.cores_used, body.macs, body.dram_bytes,
-                     body.bound, body.where, tried)
+    header = _header(layer, problem, mapping, machine, body, tried)
     return CompiledLayer(layer, machine, mapping, tuple(header), body, body.macs, body.dram_bytes, body.bound)

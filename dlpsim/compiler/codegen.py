@@ -6,7 +6,18 @@ input slab of task t+1 into the other NRAM input buffer, writes back the output 
 the last finished tile from the other NRAM output buffer, and streams a chunk of
 the next weight block into the other WRAM buffer. One ``sync`` ends each step: the
 only hand-off the ISA needs, since nothing else orders the queues. Runs of equal
-steps are folded into ``loop`` blocks, so the program stays short.
+steps, and of equal pairs of steps (ping, pong), are folded into ``loop`` blocks.
+
+Every on-chip operand is addressed, so the data checks can prove the pipeline race-free
+in NRAM, WRAM and the SharedRAM: moves name their on-chip end, MACs read the input slab
+(A) and the weight block (B) and write or, over later input-channel chunks, accumulate
+into (``+>``) the output tile (C), and vector work names its ranges too. DRAM operands
+carry no address (plain ``DRAM``: unchecked, never guessed). DRAM holds each tensor in
+the order the tiles use it (see DramLayout, which the header states), but a loop repeats
+its addresses, and each step fetches a different slab or block and writes a different
+tile: addressed, no two steps would be equal and nothing would fold. Without DRAM
+addresses the steady state's steps differ only in their on-chip buffers, which alternate,
+so it folds into loops of one step or of a ping/pong pair.
 
 Steps hold instructions not yet placed on a line (a ProgramWriter places them), made
 once per distinct instruction: equal steps are then tuples of the same objects, which
@@ -21,7 +32,7 @@ from math import lcm
 
 from dlpsim.asm.opcodes import COMPUTE_TYPES, Memory
 from dlpsim.asm.printer import UNPLACED, ProgramWriter
-from dlpsim.asm.program import Barrier, Compute, Instruction, Move, Operand, Sync
+from dlpsim.asm.program import Barrier, Compute, ComputeOperands, Instruction, Move, Operand, Sync
 from dlpsim.compiler.mapping import LoopOrder, Mapping, Staging, input_span
 from dlpsim.machine import MachineConfig
 
@@ -31,15 +42,41 @@ BARRIER = Barrier(UNPLACED)
 
 
 @functools.lru_cache(maxsize=4096)
-def move(source: Memory, destination: Memory, size: int, source_offset: int | None = None,
-         destination_offset: int | None = None) -> Move:
+def move(source: Memory, source_offset: int | None, destination: Memory, destination_offset: int | None,
+         size: int) -> Move:
+    """A move; an offset of None leaves that end without an address (DRAM's: see the module doc)."""
     return Move(Operand(source, source_offset, UNPLACED), Operand(destination, destination_offset, UNPLACED),
                 size, UNPLACED)
 
 
+Region = tuple[Memory, int, int]  # a memory's bytes [start, end)
+
+
+def operand(region: Region, plain_bytes: int | None = None) -> Operand:
+    """``MEM[start]`` when the instruction's shape already gives the region's size (``plain_bytes``,
+    a plain row-major matrix), else the explicit range ``MEM[start:end]``."""
+    memory, start, end = region
+    return Operand(memory, start, UNPLACED, None if end - start == plain_bytes else end)
+
+
 @functools.lru_cache(maxsize=4096)
-def compute(name: str, count: int, shape: tuple[int, int, int] | None = None) -> Compute:
-    return Compute(COMPUTE_TYPES[name], count, UNPLACED, shape)
+def mac(shape: tuple[int, int, int], a: Region, b: Region, c: Region, accumulate: bool) -> Compute:
+    """C = A x B (or C += A x B) for A of M x K and B of K x N; an operand that is not that plain
+    matrix (a convolution's slab, a grouped block) is given as its byte range."""
+    m, k, n = shape
+    kind = COMPUTE_TYPES["MAC_32"]
+    width = kind.bits // 8
+    operands = ComputeOperands(operand(a, m * k * width), operand(b, k * n * width),
+                               operand(c, m * n * width), accumulate)
+    return Compute(kind, m * k * n, UNPLACED, shape, operands)
+
+
+@functools.lru_cache(maxsize=4096)
+def vector(name: str, count: int, a: Region, b: Region, c: Region) -> Compute:
+    """``count`` elementwise operations reading ranges A and B and writing C (each range what the
+    operation touches: a per-channel B is broadcast, a window's A is larger than C)."""
+    return Compute(COMPUTE_TYPES[name], count, UNPLACED, None,
+                   ComputeOperands(operand(a), operand(b), operand(c)))
 
 
 @dataclass(frozen=True)
@@ -54,6 +91,11 @@ class Task:
     shape: tuple[int, int, int] | None
     vector_ops: tuple[tuple[str, int], ...]  # done on the tile's outputs, with its last chunk
     output_bytes: int  # written after this task; 0 while partial sums still accumulate
+    output_key: tuple  # the output tile it computes (group, output channels, spatial tile)
+    result_bytes: int  # the tile's values in NRAM (an LSTM writes back fewer: h and c, not its gates)
+    first_chunk: bool  # the tile's first input-channel chunk: C starts anew, later chunks accumulate
+    values_bytes: int  # per-channel values (biases, BN scale and shift), after the weights in its block
+    input_tensors: int  # maps read side by side in its slab (an elementwise add reads several)
 
 
 def _distribute(total: int, share: int, whole: int, given: int) -> int:
@@ -107,6 +149,11 @@ def tasks(mapping: Mapping) -> list[Task]:
             shape=(gb * (r1 - r0) * (c1 - c0), kc * problem.window, nb) if problem.matrix else None,
             vector_ops=vector_ops,
             output_bytes=output_bytes,
+            output_key=(group, out, place),
+            result_bytes=tile_outputs * element,
+            first_chunk=k0 == 0,
+            values_bytes=gb * nb * problem.per_channel_values * element if k0 == 0 else 0,
+            input_tensors=problem.input_tensors,
         )
 
     for group in groups.ranges():
@@ -181,30 +228,106 @@ def _pass(task: Task, staged: Staging) -> tuple:
 
 @dataclass(frozen=True)
 class Layout:
-    """Byte offsets of the double buffers."""
+    """Byte offsets of the on-chip buffers, the same on every core: in NRAM two input slabs, two
+    output tiles and the state read once (an LSTM's); in WRAM two weight buffers (a core whose
+    blocks all fit keeps them instead, one after another from 0: see core_steps)."""
 
     input_buffers: tuple[int, int]
     output_buffers: tuple[int, int]
     slab_bytes: int
     output_bytes: int
     weight_block_bytes: int
+    state: int
+    state_bytes: int
+
+    @property
+    def weight_buffers(self) -> tuple[int, int]:
+        return 0, self.weight_block_bytes
 
 
-def layout(all_tasks: list[Task]) -> Layout:
+def layout(all_tasks: list[Task], state_bytes: int = 0) -> Layout:
     slab = max(task.input_bytes for task in all_tasks)
-    output = max(max(task.output_bytes for task in all_tasks), 1)
+    # a tile's values: what is written back, or more (an LSTM's gates, of which it writes h and c)
+    output = max(max(max(task.output_bytes, task.result_bytes) for task in all_tasks), 1)
     weights = max(task.weight_bytes for task in all_tasks)
-    return Layout((0, slab), (2 * slab, 2 * slab + output), slab, output, weights)
+    return Layout((0, slab), (2 * slab, 2 * slab + output), slab, output, weights, 2 * slab + 2 * output,
+                  state_bytes)
 
 
-def _computes(task: Task) -> list[Compute]:
-    """The task's compute instructions; its matrix work in the shape form, M*K*N = its MACs, so a
-    throughput machine times it as before and a systolic one can map it onto its array."""
+@dataclass(frozen=True)
+class DramLayout:
+    """Where the layer's tensors lie in DRAM. A move is one contiguous range, so each tensor is
+    stored in the order the tiles use it: the input as its slabs one after another (a halo row
+    repeated in every slab that reads it), then the state read once (an LSTM's c), the weights
+    as their blocks (each block's per-channel values after its weights), the output as its
+    tiles in the order they are written. Offsets by key (Task's input_key, weight_key,
+    output_key). The header states it; the program's DRAM operands carry no address (see the
+    module doc)."""
+
+    slabs: dict[tuple, int]
+    state: int
+    weights: int  # where the first weight block starts
+    blocks: dict[tuple, int]
+    output: int  # where the first output tile starts
+    tiles: dict[tuple, int]
+    end: int  # the bytes all of it takes
+
+    @property
+    def input_bytes(self) -> int:
+        return self.state - min(self.slabs.values(), default=0)
+
+
+def dram_layout(all_tasks: list[Task], state_bytes: int = 0) -> DramLayout:
+    offset = 0
+    slabs: dict[tuple, int] = {}
+    for task in all_tasks:
+        if task.input_key not in slabs:
+            slabs[task.input_key] = offset
+            offset += task.input_bytes
+    state = offset
+    offset += state_bytes
+    weights = offset
+    blocks: dict[tuple, int] = {}
+    for task in all_tasks:
+        if task.weight_key is not None and task.weight_key not in blocks:
+            blocks[task.weight_key] = offset
+            offset += task.weight_bytes
+    output = offset
+    tiles: dict[tuple, int] = {}
+    for task in all_tasks:
+        if task.output_bytes:
+            tiles[task.output_key] = offset
+            offset += task.output_bytes
+    return DramLayout(slabs, state, weights, blocks, output, tiles, offset)
+
+
+def _computes(task: Task, slab: int, block: int | None, tile: int) -> list[Compute]:
+    """The task's compute instructions on its slab (NRAM ``slab``), weight block (WRAM ``block``)
+    and output tile (NRAM ``tile``). Its matrix work is in the shape form, M*K*N = its MACs, so a
+    throughput machine times it as before and a systolic one can map it onto its array; a later
+    input-channel chunk accumulates into the tile. The vector work of a matrix task acts on the
+    tile in place, with the per-channel values as B when its block holds them (with the input
+    channels split they came with the first chunk's block, which a later one may have replaced
+    in WRAM: then B names the tile too); a task without MACs reads its slab (an add's maps side
+    by side) into the tile, then works on the tile."""
+    result = (Memory.NRAM, tile, tile + task.result_bytes)
+    values = None
+    if task.values_bytes:
+        values = (Memory.WRAM, block + task.weight_bytes - task.values_bytes, block + task.weight_bytes)
     instructions = []
     if task.macs:
-        m, k, n = task.shape
-        instructions.append(compute("MAC_32", m * k * n, task.shape))
-    instructions += [compute(f"{op}_32", count) for op, count in task.vector_ops if count]
+        weights = (Memory.WRAM, block, block + task.weight_bytes - task.values_bytes)
+        instructions.append(mac(task.shape, (Memory.NRAM, slab, slab + task.input_bytes), weights, result,
+                                not task.first_chunk))
+        a, b = result, values or result
+    else:
+        per_map = task.input_bytes // task.input_tensors
+        a = (Memory.NRAM, slab, slab + per_map)
+        b = (Memory.NRAM, slab + per_map, slab + task.input_bytes) if task.input_tensors > 1 else values or a
+    for op, count in task.vector_ops:
+        if count:
+            instructions.append(vector(f"{op}_32", count, a, b, result))
+            a, b = result, values or result
     return instructions
 
 
@@ -229,16 +352,74 @@ def staged_pieces(all_tasks: list[Task], staged: Staging) -> dict[tuple, tuple[i
     return pieces
 
 
-def staging_steps(pieces: dict[tuple, tuple[int, int]]) -> list[Step]:
-    """The memory core's program: it runs two pieces ahead, fetching pieces 0 and 1 before
-    barrier 0 and piece b+2 after barrier b, so a core that has passed barrier b may copy any
-    piece up to b+1."""
-    sizes = [size for _, size in sorted(pieces.values())]
-    steps = [tuple(move(Memory.DRAM, Memory.SHARED, size) for size in sizes[:2])]
-    for barrier in range(len(sizes)):
+# Slots of the SharedRAM ring that staged pieces take in turn. The memory core writes piece k
+# before its barrier k-1 (pieces 0 and 1 before barrier 0), and a core that copies the pieces in
+# loading order, each once, copies piece k after its barrier max(k-1, 0) and before the barrier it
+# passes for the next piece: barrier k, or barrier 1 for piece 0 (piece 1 is ready at barrier 0
+# too). Piece k+3 goes into piece k's slot after the memory core's barrier k+1, so every copy of
+# piece k happens before it. Two slots would not do: piece 2 is written after barrier 0, while
+# the cores may still be copying piece 0.
+RING_SLOTS = 3
+
+
+@dataclass(frozen=True)
+class SharedLayout:
+    """Where the staged pieces lie in the SharedRAM: by key, and whether they share a ring."""
+
+    places: dict[tuple, int]
+    ring_slots: int | None  # piece k in slot k mod ring_slots; None: each piece its own place
+    slot_bytes: int  # with a ring, each slot's size (the largest piece's)
+
+
+def copied_pieces(share: list[Task], staged: Staging, keep_weights: bool) -> list[tuple]:
+    """The staged pieces a core copies, in its order (as core_steps copies them): an input slab
+    whenever the slab changes; a weight block at each run of tasks on it, only the first time if
+    the core keeps its blocks."""
+    copies: list[tuple] = []
+    for index, task in enumerate(share):
+        key = _staged_key(task, staged)
+        if key is None or (index and _staged_key(share[index - 1], staged) == key):
+            continue
+        if staged is Staging.WEIGHTS and keep_weights and key in copies:
+            continue
+        copies.append(key)
+    return copies
+
+
+def shared_layout(pieces: dict[tuple, tuple[int, int]], copies: list[list[tuple]]) -> SharedLayout:
+    """A ring of RING_SLOTS slots when every core copies the pieces in loading order, each once
+    (``copies``: each core's, see copied_pieces) and the ring is smaller than the operand. Else
+    each piece keeps its own place, one after another in loading order: a core that copies a
+    piece again on a later pass over the staged operand must find it still there (the whole
+    operand fits: see mapping's estimate)."""
+    order = sorted(pieces, key=lambda key: pieces[key][0])
+    largest = max(size for _, size in pieces.values())
+    in_order = all(all(pieces[a][0] < pieces[b][0] for a, b in zip(core, core[1:], strict=False))
+                   for core in copies)
+    if in_order and RING_SLOTS * largest < sum(size for _, size in pieces.values()):
+        return SharedLayout({key: (position % RING_SLOTS) * largest for position, key in enumerate(order)},
+                            RING_SLOTS, largest)
+    places, offset = {}, 0
+    for key in order:
+        places[key] = offset
+        offset += pieces[key][1]
+    return SharedLayout(places, None, 0)
+
+
+def staging_steps(pieces: dict[tuple, tuple[int, int]], places: dict[tuple, int]) -> list[Step]:
+    """The memory core's program: it runs two pieces ahead, fetching pieces 0 and 1 from DRAM
+    into their places in the SharedRAM before barrier 0 and piece b+2 after barrier b, so a
+    core that has passed barrier b may copy any piece up to b+1."""
+    order = sorted(pieces, key=lambda key: pieces[key][0])
+
+    def fetch(key: tuple) -> Move:
+        return move(Memory.DRAM, None, Memory.SHARED, places[key], pieces[key][1])
+
+    steps = [tuple(fetch(key) for key in order[:2])]
+    for barrier in range(len(order)):
         steps.append((BARRIER,))
-        if barrier + 2 < len(sizes):
-            steps.append((move(Memory.DRAM, Memory.SHARED, sizes[barrier + 2]),))
+        if barrier + 2 < len(order):
+            steps.append((fetch(order[barrier + 2]),))
     return steps
 
 
@@ -249,15 +430,17 @@ def resident(share: list[Task], wram_bytes: int) -> bool:
     return sum(blocks.values()) <= wram_bytes
 
 
-def core_steps(share: list[Task], where: Layout, extra_in: int, staged: Staging | None = None,
-               pieces: dict[tuple, tuple[int, int]] | None = None,
-               keep_weights: bool = False) -> list[Step]:
+def core_steps(share: list[Task], where: Layout, extra_in: int,
+               staged: Staging | None = None, pieces: dict[tuple, tuple[int, int]] | None = None,
+               shared: dict[tuple, int] | None = None, keep_weights: bool = False) -> list[Step]:
     """The core's program as a list of steps, each ending in ``sync``.
 
-    With a ``staged`` operand its pieces come from the SharedRAM,
-    where the memory core puts them (see staging_steps): the core copies a piece only after
-    the barrier that makes it ready, and meets every one of the memory core's barriers.
-    With ``keep_weights`` (see resident) a weight block is fetched once and kept.
+    With a ``staged`` operand its pieces come from their places in the SharedRAM (``shared``:
+    see shared_layout), where the memory core puts them (see staging_steps): the core copies a
+    piece only after the barrier that makes it ready, and meets every one of the memory core's barriers; the
+    barriers start the step whose copy waits for them.
+    With ``keep_weights`` (see resident) a weight block is fetched once and kept, each at its
+    own place in WRAM; else block j+1 streams into the WRAM buffer block j does not use.
     """
     # Weight runs: maximal stretches of tasks on one block; block j+1 streams in during run j.
     runs: list[tuple[int, int]] = []
@@ -266,7 +449,30 @@ def core_steps(share: list[Task], where: Layout, extra_in: int, staged: Staging 
             runs[-1] = (runs[-1][0], index + 1)
         else:
             runs.append((index, index + 1))
-    prefetch: dict[int, tuple[tuple | None, int]] = {}  # task index -> (block, bytes fetched then)
+    block_place: list[int] = []  # by task: where in WRAM its weight block is
+    kept: dict[tuple | None, int] = {}  # with keep_weights: each block's own place
+    free = 0
+    for number, (start, end) in enumerate(runs):
+        key = share[start].weight_key
+        if keep_weights:
+            if key not in kept:
+                kept[key], free = free, free + share[start].weight_bytes
+            place = kept[key]
+        else:
+            place = where.weight_buffers[number % 2]
+        block_place += [place] * (end - start)
+
+    weight_source = Memory.SHARED if staged is Staging.WEIGHTS else Memory.DRAM
+    input_source = Memory.SHARED if staged is Staging.INPUT else Memory.DRAM
+
+    # A piece's place in the SharedRAM; from DRAM, no address (see the module doc).
+    def weight_origin(key: tuple) -> int | None:
+        return shared[key] if staged is Staging.WEIGHTS else None
+
+    def input_origin(key: tuple) -> int | None:
+        return shared[key] if staged is Staging.INPUT else None
+
+    prefetch: dict[int, tuple[tuple, Move]] = {}  # task index -> (block, the move of a chunk of it)
     fetched = {share[0].weight_key}
     for (start, end), (next_start, _) in zip(runs, runs[1:], strict=False):
         following = share[next_start]
@@ -276,13 +482,16 @@ def core_steps(share: list[Task], where: Layout, extra_in: int, staged: Staging 
         # From DRAM the next block trickles in over the run; from the SharedRAM it is quick.
         chunks = ([following.weight_bytes] if staged is Staging.WEIGHTS
                   else _chunks(following.weight_bytes, end - start))
+        origin, place, done = weight_origin(following.weight_key), block_place[next_start], 0
         for offset, chunk in enumerate(chunks):
             if chunk:
-                prefetch[start + offset] = (following.weight_key, chunk)
+                chunk_move = move(weight_source, None if origin is None else origin + done, Memory.WRAM,
+                                  place + done, chunk)
+                prefetch[start + offset] = (following.weight_key, chunk_move)
+                done += chunk
 
-    weight_source = Memory.SHARED if staged is Staging.WEIGHTS else Memory.DRAM
-    input_source = Memory.SHARED if staged is Staging.INPUT else Memory.DRAM
     steps: list[Step] = []
+    waiting: list[Instruction] = []  # barriers that start the next step
     passed = -1  # the last barrier this core has passed
 
     def ready(key: tuple | None) -> None:
@@ -293,21 +502,27 @@ def core_steps(share: list[Task], where: Layout, extra_in: int, staged: Staging 
         needed = max(pieces[key][0] - 1, 0)
         while passed < needed:
             passed += 1
-            steps.append((BARRIER,))
+            waiting.append(BARRIER)
+
+    def close(step: list[Instruction]) -> None:
+        steps.append((*waiting, *step, SYNC))
+        waiting.clear()
 
     first = share[0]
     if staged:
         ready(_staged_key(first, staged))
     prologue = []
     if first.weight_bytes:
-        prologue.append(move(weight_source, Memory.WRAM, first.weight_bytes))
-    prologue.append(move(input_source, Memory.NRAM, first.input_bytes, None, where.input_buffers[0]))
+        prologue.append(move(weight_source, weight_origin(first.weight_key), Memory.WRAM, block_place[0],
+                             first.weight_bytes))
+    prologue.append(move(input_source, input_origin(first.input_key), Memory.NRAM, where.input_buffers[0],
+                         first.input_bytes))
     if extra_in:
-        prologue.append(move(Memory.DRAM, Memory.NRAM, extra_in))
-    steps.append((*prologue, SYNC))
+        prologue.append(move(Memory.DRAM, None, Memory.NRAM, where.state, extra_in))
+    close(prologue)
 
     in_buffer = out_buffer = 0
-    pending_store: tuple[int, int] | None = None  # (buffer, bytes) written back in the next step
+    pending_store: Move | None = None  # the last finished tile's write-back, in the next step
     for index, task in enumerate(share):
         step: list[Instruction] = []
         following = share[index + 1] if index + 1 < len(share) else None
@@ -316,27 +531,27 @@ def core_steps(share: list[Task], where: Layout, extra_in: int, staged: Staging 
             next_in_buffer = 1 - in_buffer
             if staged is Staging.INPUT:
                 ready(following.input_key)
-            step.append(move(input_source, Memory.NRAM, following.input_bytes, None,
-                             where.input_buffers[next_in_buffer]))
+            step.append(move(input_source, input_origin(following.input_key), Memory.NRAM,
+                             where.input_buffers[next_in_buffer], following.input_bytes))
         if pending_store is not None:
-            buffer, size = pending_store
-            step.append(move(Memory.NRAM, Memory.DRAM, size, where.output_buffers[buffer]))
+            step.append(pending_store)
             pending_store = None
         if index in prefetch:
-            key, size = prefetch[index]
+            key, chunk = prefetch[index]
             if staged is Staging.WEIGHTS:
                 ready(key)
-            step.append(move(weight_source, Memory.WRAM, size))
-        step += _computes(task)
-        steps.append((*step, SYNC))
+            step.append(chunk)
+        step += _computes(task, where.input_buffers[in_buffer], block_place[index],
+                          where.output_buffers[out_buffer])
+        close(step)
         if task.output_bytes:
-            pending_store = (out_buffer, task.output_bytes)
+            pending_store = move(Memory.NRAM, where.output_buffers[out_buffer], Memory.DRAM, None,
+                                 task.output_bytes)
             out_buffer = 1 - out_buffer
         in_buffer = next_in_buffer
 
     if pending_store is not None:
-        buffer, size = pending_store
-        steps.append((move(Memory.NRAM, Memory.DRAM, size, where.output_buffers[buffer]), SYNC))
+        close([pending_store])
     if pieces is not None:  # every core meets every barrier of the memory core
         while passed < len(pieces) - 1:
             passed += 1
@@ -345,25 +560,45 @@ def core_steps(share: list[Task], where: Layout, extra_in: int, staged: Staging 
 
 
 def fold(steps: list[Step], writer: ProgramWriter) -> None:
-    """Write steps, folding consecutive repeats (of one step or of a pair) into loops."""
+    """Write steps, folding each run of a repeated body of steps into a loop, and the body's own
+    repeats into loops inside it.
+
+    The body is often one step or a ping/pong pair; staged pieces copied from a ring of
+    RING_SLOTS slots in the SharedRAM make it RING_SLOTS steps or a multiple; a core that
+    passes over a staged operand again copies its pieces from their own places in the
+    SharedRAM, so its body is a whole pass (or two, as the buffers alternate). Equal steps are
+    tuples of the same instruction objects (see the module doc), so each step is reduced to a
+    number by the identities of its instructions and bodies are compared as lists of numbers."""
+    numbers: dict[tuple[int, ...], int] = {}
+    sequence = [numbers.setdefault(tuple(map(id, step)), len(numbers)) for step in steps]
+    _fold(steps, sequence, writer)
+
+
+def _fold(steps: list[Step], sequence: list[int], writer: ProgramWriter) -> None:
+    # where each step's number occurs next: a body starting at i can only be i to that place
+    following: list[int | None] = [None] * len(sequence)
+    last_seen: dict[int, int] = {}
+    for index in range(len(sequence) - 1, -1, -1):
+        following[index] = last_seen.get(sequence[index])
+        last_seen[sequence[index]] = index
     index = 0
-    while index < len(steps):
+    while index < len(sequence):
         best_period, best_repeats = 1, 1
-        for period in (1, 2):
-            block = steps[index:index + period]
-            if len(block) < period:
-                continue
+        end = following[index]
+        while end is not None and 2 * (end - index) <= len(sequence) - index:
+            period = end - index
+            body = sequence[index:end]
             repeats = 1
-            while steps[index + repeats * period:index + (repeats + 1) * period] == block:
+            while sequence[index + repeats * period:index + (repeats + 1) * period] == body:
                 repeats += 1
             if repeats >= 2 and repeats * period > best_repeats * best_period:
                 best_period, best_repeats = period, repeats
-        block = steps[index:index + best_period]
-        if best_repeats >= 2:
-            writer.loop(best_repeats)
-        for step in block:
-            for instruction in step:
+            end = following[end]
+        if best_repeats < 2:
+            for instruction in steps[index]:
                 writer.instruction(instruction)
-        if best_repeats >= 2:
+        else:
+            writer.loop(best_repeats)
+            _fold(steps[index:index + best_period], sequence[index:index + best_period], writer)
             writer.endloop()
         index += best_period * best_repeats
