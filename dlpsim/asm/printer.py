@@ -47,26 +47,48 @@ class Comment:
 
 def placed(instruction: Instruction, location: SourceLocation) -> Instruction:
     """The instruction at ``location``, its operands at the columns the printed line gives them."""
-    def at(operand: Operand, column: int) -> Operand:
-        return Operand(operand.memory, operand.offset, SourceLocation(location.file, location.line, column),
-                       operand.end)
+    def at(operand: Operand, offset: int) -> Operand:
+        return Operand(operand.memory, operand.offset,
+                       SourceLocation(location.file, location.line, location.column + offset), operand.end)
 
     if isinstance(instruction, Move):
-        source, destination = instruction.source, instruction.destination
-        source_column = location.column + len("move ")
-        destination_column = source_column + len(str(source)) + 1
-        return Move(at(source, source_column), at(destination, destination_column), instruction.size,
-                    location)
+        source_offset, destination_offset = _operand_offsets(instruction)
+        return Move(at(instruction.source, source_offset), at(instruction.destination, destination_offset),
+                    instruction.size, location)
     if isinstance(instruction, Compute):
         operands = instruction.operands
         if operands is not None:  # "compute T AMOUNT A, B -> C"
-            a_column = location.column + len(str(dataclasses.replace(instruction, operands=None))) + 1
-            b_column = a_column + len(str(operands.a)) + len(", ")
-            c_column = b_column + len(str(operands.b)) + len(" -> ")
-            operands = ComputeOperands(at(operands.a, a_column), at(operands.b, b_column),
-                                       at(operands.c, c_column), operands.accumulate)
+            a_offset, b_offset, c_offset = _operand_offsets(instruction)
+            operands = ComputeOperands(at(operands.a, a_offset), at(operands.b, b_offset),
+                                       at(operands.c, c_offset), operands.accumulate)
         return Compute(instruction.type, instruction.count, location, instruction.shape, operands)
     return Sync(location) if isinstance(instruction, Sync) else Barrier(location)
+
+
+# id(instruction) -> (the instruction, its operands' columns from the line's first column). A
+# compiled program places the same few instruction objects thousands of times, and printing
+# operands to measure them is most of the cost of placing one; the instruction is kept so
+# that its id cannot be reused while cached.
+_OFFSETS: dict[int, tuple[Instruction, tuple[int, ...]]] = {}
+_MAX_OFFSETS = 65536
+
+
+def _operand_offsets(instruction: Move | Compute) -> tuple[int, ...]:
+    known = _OFFSETS.get(id(instruction))
+    if known is not None and known[0] is instruction:
+        return known[1]
+    if isinstance(instruction, Move):
+        source = len("move ")
+        offsets: tuple[int, ...] = (source, source + len(str(instruction.source)) + 1)
+    else:
+        operands = instruction.operands
+        a = len(str(dataclasses.replace(instruction, operands=None))) + 1
+        b = a + len(str(operands.a)) + len(", ")
+        offsets = (a, b, b + len(str(operands.b)) + len(" -> "))
+    if len(_OFFSETS) >= _MAX_OFFSETS:
+        _OFFSETS.clear()
+    _OFFSETS[id(instruction)] = (instruction, offsets)
+    return offsets
 
 
 class ProgramWriter:
