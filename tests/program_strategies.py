@@ -66,10 +66,14 @@ def _body(draw, depth: int, memory_core: bool, shared: bool, trips=SHORT_TRIPS) 
             memories = ["DRAM", "NRAM", "WRAM"] + (["SharedRAM"] if shared else [])
             source, destination = draw(st.permutations(memories))[:2]
             offset = ""
-            # Addresses only on loads from DRAM: they all go to the io queue, which runs them in
-            # order, so these programs have no data hazards (tests/test_hazards.py draws those).
-            if source == "DRAM" and destination in ("NRAM", "WRAM") and draw(st.booleans()):
-                offset = f"[{hex(draw(st.integers(0, 64 * 1024)))}]"
+            if destination in ("NRAM", "WRAM") and draw(st.booleans()):
+                address = draw(st.integers(0, 64 * 1024))
+                # Addresses only on loads from DRAM: they all go to the io queue, which runs them
+                # in order, so these programs have no data hazards (tests/test_hazards.py draws
+                # those). The draws stay those of every move into NRAM or WRAM, so the examples,
+                # and how long they take, are what they were before the hazard check.
+                if source == "DRAM":
+                    offset = f"[{hex(address)}]"
             lines.append(f"move {source} {destination}{offset} {_size(draw)}")
     return lines
 
