@@ -218,19 +218,20 @@ def run(program_file, preset, config_file, overrides, as_json, trace_file, timel
     machine = _load(program, preset, config_file, overrides)
     hazards = _check_hazards(program, machine, allow_hazards)
     recorder = Recorder() if trace_file or timeline_file or show else None  # records every iteration
+    marks = hazards.marks()  # the races a run with --allow-hazards shows in its trace and timeline
     stats = simulate(program, machine, recorder, max_cycles=max_cycles, fast_forward=not no_fast_forward)
     if trace_file:
         try:
             write_chrome_trace(trace_file, recorder, machine.clock_hz,
                                {"program": program.file, "machine": machine.name, "cycles": stats.cycles},
-                               hazards.marks())
+                               marks)
         except OSError as error:
             raise UserError(f"{trace_file}: error: cannot write the trace: {error.strerror}") from None
     timeline = None
     if timeline_file or show:
         from dlpsim.analysis.timeline import build_timeline, write_timeline
 
-        timeline = build_timeline(recorder, stats, marks=hazards.marks())
+        timeline = build_timeline(recorder, stats, marks=marks)
         if timeline_file:
             write_timeline(timeline, timeline_file)
     if as_json:
@@ -383,9 +384,10 @@ def examples(name):
             raise UserError(f"{name}: error: no shipped example of that name (see `dlpsim examples`)")
         click.echo(example.text, nl=False)
         return
-    width = max(len(example.name) for example in shipped())
+    catalogue = shipped()
+    width = max(len(example.name) for example in catalogue)
     click.echo(f"{'program':{width}}  exercise  what it is")
-    for example in shipped():
+    for example in catalogue:
         lines = textwrap.wrap(example.summary, 100 - width - 12, break_on_hyphens=False) or [""]
         click.echo(f"{example.name:{width}}  {example.exercise or '-':8}  {lines[0]}")
         for line in lines[1:]:
@@ -677,11 +679,9 @@ def compile_command(name, layer_name, preset, config_file, overrides, output_fil
     if output_file is None:
         click.echo(compiled.text, nl=False)
         return
-    try:
-        with open(output_file, "w", encoding="utf-8") as file:
-            file.write(compiled.text)
-    except OSError as error:
-        raise UserError(f"{output_file}: error: cannot write the program: {error.strerror}") from None
+    from dlpsim.results.files import write_text
+
+    write_text(output_file, compiled.text, "program")
 
 
 if __name__ == "__main__":
