@@ -135,6 +135,25 @@ def format_frequency(hertz: int | Fraction) -> str:
     return format_rate(hertz, {"Hz": 1, "kHz": 10**3, "MHz": 10**6, "GHz": 10**9})
 
 
+ENERGY_UNITS = {"pJ": 1, "nJ": 10**3, "uJ": 10**6, "mJ": 10**9, "J": 10**12}
+
+
+def format_energy(picojoules: int | Fraction) -> str:
+    """``1.5e6`` pJ -> ``"1.5 uJ"``."""
+    return format_rate(picojoules, ENERGY_UNITS)
+
+
+def energy_unit(picojoules: int | Fraction) -> tuple[str, int]:
+    """The unit to show an amount of energy in, and its size in pJ: the largest not above it."""
+    return max(((unit, scale) for unit, scale in ENERGY_UNITS.items() if scale <= max(picojoules, 1)),
+               key=lambda item: item[1])
+
+
+def format_power(watts: int | Fraction) -> str:
+    """``Fraction(3, 2)`` W -> ``"1.5 W"``."""
+    return format_rate(Fraction(watts) * 10**6, {"uW": 1, "mW": 10**3, "W": 10**6})
+
+
 def format_seconds(seconds: Fraction | float) -> str:
     """A duration with a readable unit: ``34e-9`` -> ``"34 ns"``."""
     try:

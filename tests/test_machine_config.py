@@ -160,8 +160,8 @@ def test_every_preset_value_says_where_it_comes_from(file_name):
         value, hash_sign, comment = match["rest"].partition("#")
         assert hash_sign, f"{file_name}:{number}: {match['key']} has no comment"
         where = f"{file_name}:{number}: {section}.{match['key']}"
-        assert re.search(r"textbook|assumption", comment, re.IGNORECASE), \
-            f"{where}: the comment says neither textbook nor assumption"
+        assert re.search(r"textbook|assumption|source: \w", comment, re.IGNORECASE), \
+            f"{where}: the comment says neither textbook, nor source:, nor assumption"
         if f"{section}.{match['key']}" in NAMED_KEYS:
             assert re.match(r'\s*"[a-z]+"\s*$', value), f"{where} is not a name"
         else:
@@ -323,7 +323,8 @@ def test_config_file_can_rename_the_machine(tmp_path):
 
 def test_config_file_can_add_a_sharedram_to_dlp_s(tmp_path):
     path = tmp_path / "shared.toml"
-    path.write_text('[shared]\ncapacity = "1MB"\nbandwidth = "1TB/s"\nlatency = 0\n')
+    path.write_text('[shared]\ncapacity = "1MB"\nbandwidth = "1TB/s"\nlatency = 0\n'
+                    'read_pj_per_byte = 12.5\nwrite_pj_per_byte = 12.5\nstatic_mw = 102.4\n')
     machine = load_machine("dlp-s", config_file=path)
     assert machine.has_memory_core
     assert machine.shared.capacity_bytes == MB
@@ -534,14 +535,28 @@ def test_the_sweepable_keys_and_their_units():
         "core.vector.fp16_speedup": speedup, "core.vector.latency": cycles,
         "dram.capacity": ("KB", 1024), "dram.bandwidth": ("GB/s", 10**9), "dram.latency": cycles,
         "shared.capacity": ("KB", 1024), "shared.bandwidth": ("GB/s", 10**9), "shared.latency": cycles,
+        **{f"{memory}.{name}": (unit, 1) for memory in ("core.nram", "core.wram", "dram", "shared")
+           for name, unit in (("read_pj_per_byte", "pJ/B"), ("write_pj_per_byte", "pJ/B"),
+                              ("static_mw", "mW"))},
+        **{f"core.{unit}.{kind.lower()}_pj": ("pJ", 1) for unit, kinds in (
+            ("matrix", ("MAC_32", "MAC_16")),
+            ("vector", ("ADD_32", "SUB_32", "MUL_32", "DIV_32", "ADD_16", "SUB_16", "MUL_16", "DIV_16")))
+           for kind in kinds},
+        "core.matrix.static_mw": ("mW", 1), "core.vector.static_mw": ("mW", 1),
     }
+    memory_energy = ("read_pj_per_byte", "write_pj_per_byte", "static_mw")
     assert numeric_keys() == [  # the order `dlpsim sweep` lists them in
         "clock.frequency", "core.count", "core.issue_cycles", "core.queue_depth", "core.nram.capacity",
-        "core.wram.capacity", "core.local.bandwidth", "core.local.latency", "core.matrix.macs_per_cycle",
-        "core.matrix.fp16_speedup", "core.matrix.latency", "core.matrix.rows", "core.matrix.columns",
+        *(f"core.nram.{name}" for name in memory_energy), "core.wram.capacity",
+        *(f"core.wram.{name}" for name in memory_energy), "core.local.bandwidth", "core.local.latency",
+        "core.matrix.macs_per_cycle", "core.matrix.fp16_speedup", "core.matrix.latency", "core.matrix.rows",
+        "core.matrix.columns", "core.matrix.mac_32_pj", "core.matrix.mac_16_pj", "core.matrix.static_mw",
         "core.vector.ops_per_cycle", "core.vector.div_ops_per_cycle", "core.vector.fp16_speedup",
-        "core.vector.latency", "dram.capacity", "dram.bandwidth", "dram.latency", "shared.capacity",
-        "shared.bandwidth", "shared.latency"]
+        "core.vector.latency", *(f"core.vector.{kind}_pj" for kind in (
+            "add_32", "sub_32", "mul_32", "div_32", "add_16", "sub_16", "mul_16", "div_16")),
+        "core.vector.static_mw", "dram.capacity", "dram.bandwidth", "dram.latency",
+        *(f"dram.{name}" for name in memory_energy), "shared.capacity", "shared.bandwidth", "shared.latency",
+        *(f"shared.{name}" for name in memory_energy)]
     assert [stored_unit(key) for key in ("dram.bandwidth", "shared.capacity", "clock.frequency")] == [
         "B/s", "B", "Hz"]
     assert display_unit("no.such.key") == ("", 1)  # a key from an older sweep file: shown as stored

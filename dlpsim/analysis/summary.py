@@ -7,8 +7,16 @@ from fractions import Fraction
 from dlpsim.analysis.tables import align, percent
 from dlpsim.data import HazardReport
 from dlpsim.results import ControlCause
+from dlpsim.results.energy import Energy
 from dlpsim.sim.stats import Stats
-from dlpsim.units import format_frequency, format_number, format_seconds
+from dlpsim.units import (
+    energy_unit,
+    format_energy,
+    format_frequency,
+    format_number,
+    format_power,
+    format_seconds,
+)
 
 
 def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> list[str]:
@@ -53,6 +61,7 @@ def format_run_summary(stats: Stats, hazards: HazardReport | None = None) -> str
         f"  efficiency      {percent(stats.efficiency)} of the bound",
         f"  MAC operations  {stats.mac_operations}  (utilization {percent(stats.mac_utilization)} of "
         f"{_number(stats.peak_macs_per_cycle)} MAC/cycle)",
+        *energy_lines(stats.energy, stats.seconds, stats.mac_operations, indent="  "),
         "",
     ]
     rows = []
@@ -76,6 +85,32 @@ def format_run_summary(stats: Stats, hazards: HazardReport | None = None) -> str
         lines += _table(("link", "bytes", "transfers", "B/cycle", "busy cycles", "busy"), rows)
     else:
         lines.append("no transfers")
+    lines += ["", *energy_table(stats.energy)]
     if hazards is not None:
         lines += ["", hazards.summary(), *hazards.listing()]
     return "\n".join(lines) + "\n"
+
+
+def energy_lines(energy: Energy, seconds: Fraction, macs: int, indent: str = "") -> list[str]:
+    """Energy, average power and efficiency, as figures under the cycles; a line on the
+    count-form MACs, which are charged their operations only."""
+    watts, efficiency = energy.average_watts(seconds), energy.gops_per_watt(macs)
+    lines = [
+        f"{indent}energy          {format_energy(energy.total_pj)}",
+        f"{indent}average power   {'n/a' if watts is None else format_power(watts)}",
+        f"{indent}GOPS/W          {'n/a' if efficiency is None else _number(efficiency)}  "
+        "(2 x MACs / energy)",
+    ]
+    if energy.uncharged_macs:
+        lines.append(f"{indent}not charged     {energy.uncharged_macs} MAC instructions given by their count "
+                     "alone: operations only, no operand traffic (give MxKxN to count it)")
+    return lines
+
+
+def energy_table(energy: Energy) -> list[str]:
+    """The energy by component: pJ and share of the total."""
+    total = energy.total_pj
+    unit, scale = energy_unit(total)
+    rows = [(name, f"{float(pj / scale):,.3f}", percent(pj / total if total else None))
+            for name, pj in (*energy.components, ("total", total))]
+    return _table(("energy", unit, "share"), rows)

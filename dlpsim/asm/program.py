@@ -162,6 +162,41 @@ def accesses(instruction: Move | Compute) -> tuple[Access, ...]:
     return tuple(found)
 
 
+@dataclass(frozen=True)
+class Traffic:
+    """The bytes an instruction reads from and writes to one memory (contract v2, "Energy")."""
+
+    memory: Memory
+    read: int
+    written: int
+
+
+def traffic(instruction: Move | Compute) -> tuple[Traffic, ...]:
+    """What an instruction costs in memory traffic (contract v2, "Energy"): a move reads SIZE
+    bytes of its source and writes them to its destination; a MAC shape M x K x N reads M*K
+    elements of A and K*N of B and writes M*N of C (and reads C too when accumulating); a vector
+    op on n elements reads n of A and n of B and writes n of C. Each operand is charged to the
+    memory it names, A and C to NRAM and B to WRAM where the instruction names none. A MAC given
+    by its count alone has no shape: it costs no traffic (see :func:`charged_for_operands`)."""
+    if isinstance(instruction, Move):
+        return (Traffic(instruction.source.memory, instruction.size, 0),
+                Traffic(instruction.destination.memory, 0, instruction.size))
+    sizes = instruction.operand_bytes()
+    if sizes is None:
+        return ()
+    a, b, c = sizes
+    operands = instruction.operands
+    a_in, b_in, c_in = ((Memory.NRAM, Memory.WRAM, Memory.NRAM) if operands is None
+                        else (operands.a.memory, operands.b.memory, operands.c.memory))
+    accumulate = operands is not None and operands.accumulate
+    return (Traffic(a_in, a, 0), Traffic(b_in, b, 0), Traffic(c_in, c if accumulate else 0, c))
+
+
+def charged_for_operands(instruction: Move | Compute) -> bool:
+    """False for a MAC given by its count alone, which :func:`traffic` charges nothing."""
+    return isinstance(instruction, Move) or instruction.operand_bytes() is not None
+
+
 Instruction = Move | Compute | Sync | Barrier
 Statement = Instruction | Loop
 INSTRUCTION_TYPES = (Move, Compute, Sync, Barrier)

@@ -8,7 +8,7 @@ nowhere else, exactly, as fractions.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from fractions import Fraction
 from typing import TypeVar
 
@@ -24,8 +24,19 @@ class LinkConfig:
 
 
 @dataclass(frozen=True)
+class MemoryEnergy:
+    """What a memory costs (contract v2, "Energy"): pJ per byte read and per byte written, and
+    its static power in mW."""
+
+    read_pj_per_byte: int | Fraction
+    write_pj_per_byte: int | Fraction
+    static_mw: int | Fraction
+
+
+@dataclass(frozen=True)
 class MemoryConfig:
     capacity_bytes: int
+    energy: MemoryEnergy
 
 
 @dataclass(frozen=True)
@@ -47,6 +58,12 @@ MATRIX_MODELS: dict[str, MatrixModel] = {model.name: model for model in (
 # How a systolic array maps a GEMM: output, weight or input stationary (each mapped in
 # dlpsim/sim/compute.py, registered the same way).
 DATAFLOWS = ("os", "ws", "is")
+
+
+def operation_energy_field(compute_type: ComputeType) -> str:
+    """The field of its unit's configuration holding a compute type's pJ per operation:
+    MAC_32 -> MatrixUnitConfig.mac_32_pj, ADD_16 -> VectorUnitConfig.add_16_pj."""
+    return f"{compute_type.name.lower()}_pj"
 
 
 Implementation = TypeVar("Implementation")
@@ -87,6 +104,9 @@ class MatrixUnitConfig:
     rows: int
     columns: int
     dataflow: str  # one of DATAFLOWS
+    mac_32_pj: int | Fraction  # energy of one MAC_32 operation
+    mac_16_pj: int | Fraction
+    static_mw: int | Fraction
 
     @property
     def systolic(self) -> bool:
@@ -101,6 +121,15 @@ class VectorUnitConfig:
     div_ops_per_cycle: int | Fraction
     fp16_speedup: int | Fraction
     latency_cycles: int
+    add_32_pj: int | Fraction  # energy of one operation of each vector type
+    sub_32_pj: int | Fraction
+    mul_32_pj: int | Fraction
+    div_32_pj: int | Fraction
+    add_16_pj: int | Fraction
+    sub_16_pj: int | Fraction
+    mul_16_pj: int | Fraction
+    div_16_pj: int | Fraction
+    static_mw: int | Fraction
 
 
 @dataclass(frozen=True)
@@ -119,6 +148,7 @@ class CoreConfig:
 class DramConfig:
     capacity_bytes: int
     link: LinkConfig
+    energy: MemoryEnergy
 
 
 @dataclass(frozen=True)
@@ -127,6 +157,7 @@ class SharedConfig:
 
     capacity_bytes: int
     link: LinkConfig
+    energy: MemoryEnergy  # the SharedRAM's, its static power the memory core's too
 
 
 @dataclass(frozen=True)
@@ -159,6 +190,46 @@ class MachineConfig:
             return self.core.wram.capacity_bytes
         return None if self.shared is None else self.shared.capacity_bytes
 
+    def memory_energy(self, memory: Memory) -> MemoryEnergy | None:
+        """What a memory costs, or None if this machine has no such memory."""
+        if memory is Memory.DRAM:
+            return self.dram.energy
+        if memory is Memory.NRAM:
+            return self.core.nram.energy
+        if memory is Memory.WRAM:
+            return self.core.wram.energy
+        return None if self.shared is None else self.shared.energy
+
+    # -- energy prices (dlpsim.results.energy.EnergyPrices), by the names Stats counts under ----
+
+    def operation_pj(self, compute_type: str) -> Fraction:
+        """pJ per operation of a compute type ("MAC_32")."""
+        kind = COMPUTE_TYPES[compute_type]
+        unit = self.core.matrix if kind.unit is Unit.MATRIX else self.core.vector
+        return Fraction(getattr(unit, operation_energy_field(kind)))
+
+    def _priced_memory(self, memory: str) -> MemoryEnergy:
+        energy = self.memory_energy(Memory(memory))
+        if energy is None:  # bind() refuses a program naming a memory the machine lacks
+            raise ValueError(f"{self.name} has no {memory}")
+        return energy
+
+    def read_pj_per_byte(self, memory: str) -> Fraction:
+        return Fraction(self._priced_memory(memory).read_pj_per_byte)
+
+    def write_pj_per_byte(self, memory: str) -> Fraction:
+        return Fraction(self._priced_memory(memory).write_pj_per_byte)
+
+    @property
+    def static_mw(self) -> Fraction:
+        """The whole machine's static power: every compute core's blocks, the SharedRAM with the
+        memory core, and the DRAM."""
+        core = self.core
+        per_core = (Fraction(core.matrix.static_mw) + core.vector.static_mw + core.nram.energy.static_mw
+                    + core.wram.energy.static_mw)
+        shared = 0 if self.shared is None else self.shared.energy.static_mw
+        return per_core * core.count + shared + self.dram.energy.static_mw
+
     def ops_per_cycle(self, compute_type: ComputeType) -> Fraction:
         """The throughput rate(T) of the contract's compute rule."""
         if compute_type.unit is Unit.MATRIX:
@@ -188,3 +259,14 @@ class MachineConfig:
     def peak_macs_per_cycle(self) -> Fraction:
         """Peak MAC_32 rate of the whole machine, the denominator of MAC utilization."""
         return self.ops_per_cycle(COMPUTE_TYPES["MAC_32"]) * self.core.count
+
+
+def _check_operation_energies() -> None:
+    """Every compute type has its pJ per operation on its unit's configuration."""
+    for kind in COMPUTE_TYPES.values():
+        block = MatrixUnitConfig if kind.unit is Unit.MATRIX else VectorUnitConfig
+        if operation_energy_field(kind) not in {field.name for field in fields(block)}:
+            raise RegistryError(f"{block.__name__} has no {operation_energy_field(kind)} for {kind}")
+
+
+_check_operation_energies()

@@ -49,13 +49,17 @@ def _whole_number(value: object) -> int:
     return value
 
 
-def _rate(value: object) -> int | Fraction:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise UnitError(f"expected a number of operations per cycle, got {value!r}")
-    if isinstance(value, float) and not math.isfinite(value):
-        raise UnitError(f"expected a finite number of operations per cycle, got {value!r}")
-    rate = Fraction(repr(value)) if isinstance(value, float) else Fraction(value)
-    return int(rate) if rate.denominator == 1 else rate
+def _exact_number(what: str) -> Parser:
+    """A reader of a plain number of ``what`` (int or float as written), kept exact: the float
+    as its shortest decimal, ``0.1`` -> 1/10."""
+    def read(value: object) -> int | Fraction:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise UnitError(f"expected a number of {what}, got {value!r}")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise UnitError(f"expected a finite number of {what}, got {value!r}")
+        number = Fraction(repr(value)) if isinstance(value, float) else Fraction(value)
+        return int(number) if number.denominator == 1 else number
+    return read
 
 
 @dataclass(frozen=True)
@@ -79,7 +83,9 @@ def _choice(what: str, names: tuple[str, ...]) -> ValueKind:
 TEXT = ValueKind(_text, numeric=False)
 NAME = ValueKind(_name, numeric=False)
 WHOLE = ValueKind(_whole_number, numeric=True)
-RATE = ValueKind(_rate, numeric=True)
+RATE = ValueKind(_exact_number("operations per cycle"), numeric=True)
+PICOJOULES = ValueKind(_exact_number("pJ"), numeric=True)
+MILLIWATTS = ValueKind(_exact_number("mW"), numeric=True)
 SIZE = ValueKind(parse_size, numeric=True)
 BANDWIDTH = ValueKind(parse_bandwidth, numeric=True)
 FREQUENCY = ValueKind(parse_frequency, numeric=True)
@@ -146,6 +152,26 @@ _BANDWIDTH_SHOWN = ("GB/s", 10**9)
 _CYCLES = "cycles"
 
 
+def _operation_energy(unit: str, compute_type: str) -> Key:
+    name = f"{compute_type.lower()}_pj"
+    path = f"core.{unit}.{name}"
+    return Key(path, PICOJOULES, path, f"energy of one {compute_type} operation", unit="pJ",
+               bounds=NOT_NEGATIVE)
+
+
+def _static_power(path: str, attribute: str, doc: str) -> Key:
+    return Key(path, MILLIWATTS, attribute, f"static power of {doc}", unit="mW", bounds=NOT_NEGATIVE)
+
+
+def _memory_energy(section: str, attribute: str, doc: str) -> tuple[Key, Key, Key]:
+    """A memory's energy keys, in ``section``, held by the MemoryEnergy at ``attribute``."""
+    return (Key(f"{section}.read_pj_per_byte", PICOJOULES, f"{attribute}.read_pj_per_byte",
+                f"energy of each byte read from {doc}", unit="pJ/B", bounds=NOT_NEGATIVE),
+            Key(f"{section}.write_pj_per_byte", PICOJOULES, f"{attribute}.write_pj_per_byte",
+                f"energy of each byte written to {doc}", unit="pJ/B", bounds=NOT_NEGATIVE),
+            _static_power(f"{section}.static_mw", f"{attribute}.static_mw", doc))
+
+
 def _capacity(section: str, attribute: str, doc: str) -> Key:
     return Key(f"{section}.capacity", SIZE, attribute, f"bytes the {doc} holds", unit="B", bounds=POSITIVE,
                display=_CAPACITY_SHOWN)
@@ -180,7 +206,9 @@ _DECLARED: tuple[Key, ...] = (
     Key("core.queue_depth", WHOLE, "core.queue_depth", "instructions an issue queue holds, counting the "
         "one executing", unit="instructions", bounds=Bounds(minimum=1, maximum=MAX_QUEUE_DEPTH)),
     _capacity("core.nram", "core.nram.capacity_bytes", "NRAM of each core, for neurons"),
+    *_memory_energy("core.nram", "core.nram.energy", "each core's NRAM"),
     _capacity("core.wram", "core.wram.capacity_bytes", "WRAM of each core, for weights"),
+    *_memory_energy("core.wram", "core.wram.energy", "each core's WRAM"),
     *_link("core.local", "core.local", "the NRAM <-> WRAM link inside each core"),
     Key("core.matrix.model", _choice("matrix model", tuple(MATRIX_MODELS)), "core.matrix.model",
         "the matrix unit's timing model"),
@@ -194,16 +222,23 @@ _DECLARED: tuple[Key, ...] = (
         unit="processing elements", bounds=_ARRAY_SIDE),
     Key("core.matrix.dataflow", _choice("dataflow", DATAFLOWS), "core.matrix.dataflow",
         "what stays in the systolic array: outputs (os), weights (ws) or inputs (is)"),
+    *(_operation_energy("matrix", name) for name in ("MAC_32", "MAC_16")),
+    _static_power("core.matrix.static_mw", "core.matrix.static_mw", "each core's matrix unit"),
     _rate_key("core.vector.ops_per_cycle", "operations per cycle per core",
               "ADD_32, SUB_32, MUL_32 per cycle"),
     _rate_key("core.vector.div_ops_per_cycle", "DIV_32 per cycle per core", "DIV_32 per cycle"),
     _rate_key("core.vector.fp16_speedup", _SPEEDUP, "rate of the _16 vector types over the _32 rate"),
     Key("core.vector.latency", WHOLE, "core.vector.latency_cycles", "cycles before a vector compute starts "
         "its work", unit=_CYCLES, bounds=NOT_NEGATIVE),
+    *(_operation_energy("vector", f"{operation}_{bits}") for bits in (32, 16)
+      for operation in ("ADD", "SUB", "MUL", "DIV")),
+    _static_power("core.vector.static_mw", "core.vector.static_mw", "each core's vector unit"),
     _capacity("dram", "dram.capacity_bytes", "off-chip DRAM"),
     *_link("dram", "dram.link", "the DRAM link, shared by the chip's io queues"),
+    *_memory_energy("dram", "dram.energy", "the DRAM"),
     _capacity("shared", "shared.capacity_bytes", "SharedRAM of the cluster, owned by the memory core"),
     *_link("shared", "shared.link", "each core's own link to the SharedRAM"),
+    *_memory_energy("shared", "shared.energy", "the SharedRAM (its static power: with the memory core)"),
 )
 
 KEYS: dict[str, Key] = {key.path: key for key in _DECLARED}

@@ -11,6 +11,8 @@ from dlpsim.asm.program import Compute, CoreId, Move, Program
 from dlpsim.errors import ProgramError, RunLimitError
 from dlpsim.machine import MachineConfig
 from dlpsim.results import Bound, ControlCause, QueueKind
+from dlpsim.results.energy import Activity, Energy
+from dlpsim.sim.activity import instruction_activity
 from dlpsim.sim.barrier import ClusterBarrier
 from dlpsim.sim.check import bind, minimum_cycles
 from dlpsim.sim.compute import compute_timing
@@ -45,13 +47,14 @@ class _Core:
         self.env = env
         self.links = links
         self.routes: dict[int, Link] = {}
+        self._moves: dict[int, Move] = {}  # id -> the move, for the energy of those completed
         depth = machine.core.queue_depth
         kinds = (QueueKind.IO,) if core.is_memory_core else tuple(QueueKind)
         executors = {QueueKind.COMPUTE: self._compute, QueueKind.IO: self._move, QueueKind.MOVE: self._move}
         self.queues = {kind: IssueQueue(env, core.name, kind, depth, executors[kind], recorder)
                        for kind in kinds}
-        if QueueKind.COMPUTE in self.queues:
-            self.queues[QueueKind.COMPUTE].completions = {}
+        for queue in self.queues.values():  # what completed is counted from them: operations, energy
+            queue.completions = {}
         self.control = ControlUnit(env, core.name, stream, self.queues, machine.core.issue_cycles,
                                    barrier, recorder)
         self.control.start()
@@ -62,31 +65,33 @@ class _Core:
             known = self._computes[id(instruction)] = (instruction, self.timing.cycles(instruction))
         return self.env.timeout(known[1])
 
-    @property
-    def operations(self) -> dict[str, int]:
-        """Operations of the compute instructions completed, by compute type."""
-        totals: dict[str, int] = {}
-        queue = self.queues.get(QueueKind.COMPUTE)
-        for key, times in (queue.completions.items() if queue else ()):
-            instruction = self._computes[key][0]
-            name = instruction.type.name
-            totals[name] = totals.get(name, 0) + times * instruction.count
-        return totals
+    def activity(self) -> Activity:
+        """What the instructions that completed did (operations, memory traffic), counted from
+        each queue's completions, so fast-forward's skipped periods count as simulated ones."""
+        executed = []
+        for kind, queue in self.queues.items():
+            known = self._computes if kind is QueueKind.COMPUTE else self._moves
+            for key, times in queue.completions.items():
+                instruction = known[key]
+                executed.append((instruction_activity(instruction[0] if kind is QueueKind.COMPUTE
+                                                      else instruction), times))
+        return Activity.total(executed)
 
     def _move(self, instruction: Move) -> simpy.Event:
         link = self.routes.get(id(instruction))  # loops repeat the same instructions
         if link is None:
             link = self.routes[id(instruction)] = self.links[link_name(instruction, self.core)]
+            self._moves[id(instruction)] = instruction
         return link.transfer(instruction.size)
 
-    def stats(self, total_cycles: int) -> CoreStats:
+    def stats(self, total_cycles: int, activity: Activity) -> CoreStats:
         control = dict(self.control.cycles)
         control[ControlCause.FINISHED] = total_cycles - self.control.done_issuing_at
         return CoreStats(
             name=self.core.name,
             queues=tuple(QueueStats(q.kind, q.instructions, q.busy_cycles) for q in self.queues.values()),
             control_cycles=tuple(control.items()),
-            operations=tuple(sorted(self.operations.items())),
+            activity=activity,
             finish_cycle=max(q.last_completion for q in self.queues.values()),
             barriers=self.control.barriers_passed,
         )
@@ -150,9 +155,10 @@ def simulate(program: Program, machine: MachineConfig, recorder: Recorder | None
         if idle and all(core.control.finished or core.control.waiting_at is not None for core in cores):
             _report_deadlock(cores)  # nothing is executing and every unfinished core waits at a barrier
         total = max_cycles
+    activities = [core.activity() for core in cores]
     unit_cycles = {kind: Fraction(0) for kind in Unit}  # each unit's cycles at full rate, all cores
-    for core in cores:
-        for name, ops in core.operations.items():
+    for activity in activities:
+        for name, ops in activity.operations:
             compute_type = COMPUTE_TYPES[name]
             unit_cycles[compute_type.unit] += Fraction(ops) / machine.ops_per_cycle(compute_type)
     dram_bytes_per_cycle = machine.bytes_per_cycle(machine.dram.link)
@@ -165,12 +171,14 @@ def simulate(program: Program, machine: MachineConfig, recorder: Recorder | None
         peak_macs_per_cycle=machine.peak_macs_per_cycle,
         matrix_unit=machine.matrix_unit,
         cycles=total,
-        cores=tuple(core.stats(total) for core in cores),
+        cores=tuple(core.stats(total, activity) for core, activity in zip(cores, activities, strict=True)),
         links=tuple(LinkStats(link.name, link.bytes_per_cycle, link.bytes, link.transfers, link.busy_cycles)
                     for link in links.values()),
         mac_unit_cycles=unit_cycles[Unit.MATRIX],
         bound=Bound.of(sum(unit_cycles.values()), machine.compute_cores, dram_bytes, dram_bytes_per_cycle),
         dram_bytes_per_cycle=dram_bytes_per_cycle,
+        energy=Energy.of(Activity.total((activity, 1) for activity in activities), machine,
+                         Fraction(total) / Fraction(machine.clock_hz)),
         complete=complete,
     )
 

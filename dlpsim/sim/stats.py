@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from dlpsim.results import Bound, ControlCause, QueueKind
+from dlpsim.results.energy import Activity, Energy, is_mac
 from dlpsim.results.files import json_number
 
 RESULTS_FORMAT = "dlpsim-results/1"
@@ -27,9 +28,15 @@ class CoreStats:
     name: str  # core0, core1, ..., mem
     queues: tuple[QueueStats, ...]
     control_cycles: tuple[tuple[ControlCause, int], ...]  # every cause once; they sum to the run's cycles
-    operations: tuple[tuple[str, int], ...]  # compute type -> operations executed
+    # what its completed instructions did: operations by compute type, bytes read and written by memory
+    activity: Activity
     finish_cycle: int  # when its last instruction completed
     barriers: int
+
+    @property
+    def operations(self) -> tuple[tuple[str, int], ...]:
+        """Compute type -> operations executed."""
+        return self.activity.operations
 
 
 @dataclass(frozen=True)
@@ -55,6 +62,7 @@ class Stats:
     mac_unit_cycles: Fraction
     bound: Bound  # the roofline bound of the work executed
     dram_bytes_per_cycle: Fraction
+    energy: Energy  # of the work counted here, at the machine's prices (contract v2, "Energy")
     # False when the run was stopped at the cycle limit: then every figure covers only the
     # cycles simulated, and the instructions still executing are not counted.
     complete: bool = True
@@ -66,7 +74,7 @@ class Stats:
 
     @property
     def mac_operations(self) -> int:
-        return sum(ops for core in self.cores for kind, ops in core.operations if kind.startswith("MAC"))
+        return sum(ops for core in self.cores for kind, ops in core.operations if is_mac(kind))
 
     @property
     def mac_utilization(self) -> Fraction:
@@ -103,11 +111,14 @@ class Stats:
             "bound": self.bound.kind.value,
             "efficiency": number(self.efficiency),
             "dram_bytes": self.dram_bytes,
+            "energy": self.energy.to_dict(self.seconds, self.mac_operations),
             "cores": {
                 core.name: {
                     "finish_cycle": core.finish_cycle,
                     "barriers": core.barriers,
                     "operations": dict(core.operations),
+                    "bytes_read": dict(core.activity.reads),
+                    "bytes_written": dict(core.activity.writes),
                     "control": dict(core.control_cycles),
                     "queues": {
                         queue.kind: {
