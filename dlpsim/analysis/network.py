@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from dlpsim.analysis.summary import energy_lines, energy_table
 from dlpsim.analysis.tables import align, percent
 from dlpsim.results import Bound, BoundKind
+from dlpsim.results.energy import Energy
 from dlpsim.results.files import json_number
 from dlpsim.run.network import NetworkRun
 from dlpsim.units import format_frequency, format_seconds
 
 # Column title -> right-aligned (numbers) or not.
 TABLE_COLUMNS = {"layer": False, "type": False, "MACs": True, "DRAM bytes": True, "cycles": True,
-                 "MAC util": True, "bound": True, "limit": False, "efficiency": True}
+                 "MAC util": True, "bound": True, "limit": False, "efficiency": True, "energy uJ": True,
+                 "GOPS/W": True}
 
 
 def _limit(bound: Bound) -> str:
@@ -22,11 +25,18 @@ def layer_rows(run: NetworkRun, undefined: str = "n/a") -> list[tuple[str, ...]]
     ``undefined`` stands for an efficiency that does not exist (a layer of no cycles)."""
     rows = [(layer.name, layer.description, f"{layer.macs:,}", f"{layer.dram_bytes:,}", f"{layer.cycles:,}",
              percent(layer.mac_utilization), f"{layer.bound.cycles:,}", _limit(layer.bound),
-             percent(layer.efficiency, undefined)) for layer in run.layers]
+             percent(layer.efficiency, undefined), *_energy_cells(layer.energy, layer.macs, undefined))
+            for layer in run.layers]
     rows.append(("total", "", f"{run.macs:,}", f"{run.dram_bytes:,}", f"{run.cycles:,}",
                  percent(run.mac_utilization), f"{run.bound.cycles:,}", "",
-                 percent(run.efficiency, undefined)))
+                 percent(run.efficiency, undefined), *_energy_cells(run.energy, run.macs, undefined)))
     return rows
+
+
+def _energy_cells(energy: Energy, macs: int, undefined: str) -> tuple[str, str]:
+    efficiency = energy.gops_per_watt(macs)
+    return (f"{float(energy.total_pj / 10**6):,.3f}",
+            undefined if efficiency is None else f"{float(efficiency):,.1f}")
 
 
 def limited_layers(run: NetworkRun) -> str:
@@ -55,5 +65,8 @@ def format_network_run(run: NetworkRun) -> str:
         f"efficiency          {percent(run.efficiency)} of the bound",
         f"MAC utilization     {percent(run.mac_utilization)} of {json_number(run.peak_macs_per_cycle)} "
         "MAC/cycle",
+        *energy_lines(run.energy, run.seconds, run.macs, width=20),
+        "",
+        *energy_table(run.energy),
     ]
     return "\n".join(lines) + "\n"

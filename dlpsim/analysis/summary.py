@@ -91,20 +91,20 @@ def format_run_summary(stats: Stats, hazards: HazardReport | None = None) -> str
     return "\n".join(lines) + "\n"
 
 
-def energy_lines(energy: Energy, seconds: Fraction, macs: int, indent: str = "") -> list[str]:
-    """Energy, average power and efficiency, as figures under the cycles; a line on the
-    count-form MACs, which are charged their operations only."""
+def energy_lines(energy: Energy, seconds: Fraction, macs: int, indent: str = "",
+                 width: int = 16) -> list[str]:
+    """Energy, average power and efficiency, as figures under the cycles (labels ``width``
+    wide); a line on the count-form MACs, which are charged their operations only."""
     watts, efficiency = energy.average_watts(seconds), energy.gops_per_watt(macs)
-    lines = [
-        f"{indent}energy          {format_energy(energy.total_pj)}",
-        f"{indent}average power   {'n/a' if watts is None else format_power(watts)}",
-        f"{indent}GOPS/W          {'n/a' if efficiency is None else _number(efficiency)}  "
-        "(2 x MACs / energy)",
+    figures = [
+        ("energy", format_energy(energy.total_pj)),
+        ("average power", "n/a" if watts is None else format_power(watts)),
+        ("GOPS/W", f"{'n/a' if efficiency is None else _number(efficiency)}  (2 x MACs / energy)"),
     ]
     if energy.uncharged_macs:
-        lines.append(f"{indent}not charged     {energy.uncharged_macs} MAC instructions given by their count "
-                     "alone: operations only, no operand traffic (give MxKxN to count it)")
-    return lines
+        figures.append(("not charged", f"{energy.uncharged_macs} MAC instructions given by their count "
+                        "alone: operations only, no operand traffic (give MxKxN to count it)"))
+    return [f"{indent}{label:<{width}}{value}" for label, value in figures]
 
 
 def energy_table(energy: Energy) -> list[str]:

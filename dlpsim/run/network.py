@@ -19,17 +19,19 @@ from dlpsim.errors import RunLimitError
 from dlpsim.machine import MachineConfig
 from dlpsim.results import Bound
 from dlpsim.results.bound import NO_WORK
-from dlpsim.results.files import csv_ratio, exact_json, from_json, json_number, write_csv
+from dlpsim.results.energy import COMPONENTS, NO_ENERGY, Energy
+from dlpsim.results.files import csv_number, csv_ratio, exact_json, from_json, json_number, write_csv
 from dlpsim.run import Progress
 from dlpsim.sim.engine import DEFAULT_MAX_CYCLES
 from dlpsim.sim.stats import Stats, mac_utilization
 from dlpsim.units import format_number
 from dlpsim.workloads import Network
 
-RESULTS_FORMAT = "dlpsim-network-run/1"
+RESULTS_FORMAT = "dlpsim-network-run/2"  # 2: each layer and the totals have their energy
 
 CSV_COLUMNS = ("layer", "kind", "type", "macs", "dram_bytes", "cycles", "mac_utilization",
-               "compute_bound_cycles", "dram_bound_cycles", "bound_cycles", "bound", "efficiency")
+               "compute_bound_cycles", "dram_bound_cycles", "bound_cycles", "bound", "efficiency",
+               "energy_pj", "average_watts", "gops_per_watt", *(f"{name}_pj" for name in COMPONENTS))
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,7 @@ class LayerRun:
     bound: Bound
     mac_unit_cycles: Fraction  # the matrix units' cycles at full rate (Stats.mac_unit_cycles)
     compute_cores: int
+    energy: Energy  # of its simulated run (Stats.energy)
 
     @property
     def mac_utilization(self) -> Fraction:
@@ -55,7 +58,7 @@ class LayerRun:
         """bound / cycles; None for a layer that takes no cycles (a concatenation)."""
         return self.bound.efficiency(self.cycles)
 
-    def to_dict(self) -> dict:
+    def to_dict(self, clock_hz: int | Fraction) -> dict:
         return {
             "name": self.name,
             "kind": self.kind,
@@ -71,6 +74,7 @@ class LayerRun:
             "efficiency": json_number(self.efficiency),
             # exact (p/q when not whole): what mac_utilization is computed from (contract v2)
             "mac_unit_cycles": exact_json(self.mac_unit_cycles),
+            "energy": self.energy.to_dict(Fraction(self.cycles) / Fraction(clock_hz), self.macs),
         }
 
     @classmethod
@@ -79,7 +83,8 @@ class LayerRun:
         return cls(str(data["name"]), str(data["kind"]), str(data["type"]), int(data["macs"]),
                    int(data["dram_bytes"]), int(data["cycles"]),
                    Bound.limited(int(data["compute_bound_cycles"]), int(data["dram_bound_cycles"])),
-                   Fraction(from_json(data["mac_unit_cycles"])), compute_cores)
+                   Fraction(from_json(data["mac_unit_cycles"])), compute_cores,
+                   Energy.from_dict(data["energy"]))
 
 
 @dataclass(frozen=True)
@@ -128,6 +133,11 @@ class NetworkRun:
         return self.bound.efficiency(self.cycles)
 
     @property
+    def energy(self) -> Energy:
+        """The sum of the layers' energies (they run one after another)."""
+        return sum((layer.energy for layer in self.layers), NO_ENERGY)
+
+    @property
     def bound_mac_utilization(self) -> Fraction:
         """The utilization the roofline bound allows: the same MAC work over the bound's cycles."""
         return mac_utilization(self.mac_unit_cycles, self.compute_cores, self.bound.cycles)
@@ -149,7 +159,7 @@ class NetworkRun:
             "clock_hz": json_number(self.clock_hz),
             "compute_cores": self.compute_cores,
             "peak_macs_per_cycle": json_number(self.peak_macs_per_cycle),
-            "layers": [layer.to_dict() for layer in self.layers],
+            "layers": [layer.to_dict(self.clock_hz) for layer in self.layers],
             "totals": {
                 "layers": len(self.layers),
                 "macs": self.macs,
@@ -161,6 +171,7 @@ class NetworkRun:
                 "dram_bound_cycles": self.bound.dram_cycles,
                 "bound_cycles": self.bound.cycles,
                 "efficiency": json_number(self.efficiency),
+                "energy": self.energy.to_dict(self.seconds, self.macs),
             },
         }
 
@@ -179,15 +190,26 @@ class NetworkRun:
             rows.append((layer.name, layer.kind, layer.description, str(layer.macs), str(layer.dram_bytes),
                          str(layer.cycles), csv_ratio(layer.mac_utilization),
                          str(layer.bound.compute_cycles), str(layer.bound.dram_cycles),
-                         str(layer.bound.cycles), layer.bound.kind.value, csv_ratio(layer.efficiency)))
+                         str(layer.bound.cycles), layer.bound.kind.value, csv_ratio(layer.efficiency),
+                         *_energy_cells(layer.energy, Fraction(layer.cycles) / Fraction(self.clock_hz),
+                                        layer.macs)))
         bound = self.bound
         rows.append(("TOTAL", "", "", str(self.macs), str(self.dram_bytes), str(self.cycles),
                      csv_ratio(self.mac_utilization), str(bound.compute_cycles),
-                     str(bound.dram_cycles), str(bound.cycles), "", csv_ratio(self.efficiency)))
+                     str(bound.dram_cycles), str(bound.cycles), "", csv_ratio(self.efficiency),
+                     *_energy_cells(self.energy, self.seconds, self.macs)))
         return rows
 
     def write_csv(self, path) -> None:
         write_csv(path, self.csv_rows())
+
+
+def _energy_cells(energy: Energy, seconds: Fraction, macs: int) -> tuple[str, ...]:
+    """The CSV's energy columns: total pJ, average W, GOPS/W, pJ of each component."""
+    watts, efficiency = energy.average_watts(seconds), energy.gops_per_watt(macs)
+    return (csv_number(energy.total_pj), "" if watts is None else csv_number(watts),
+            "" if efficiency is None else csv_number(efficiency),
+            *(csv_number(pj) for _, pj in energy.components))
 
 
 def run_network(network: Network, machine: MachineConfig, *, max_cycles: int | None = DEFAULT_MAX_CYCLES,
@@ -233,7 +255,7 @@ def run_network(network: Network, machine: MachineConfig, *, max_cycles: int | N
         used += stats.cycles
         layers.append(LayerRun(node.name, layer.kind, layer.describe(), stats.mac_operations,
                                stats.dram_bytes, stats.cycles, stats.bound, stats.mac_unit_cycles,
-                               machine.compute_cores))
+                               machine.compute_cores, stats.energy))
     return NetworkRun(network.name, network.description, machine.name, machine.clock_hz,
                       machine.compute_cores, machine.peak_macs_per_cycle, tuple(layers))
 

@@ -39,7 +39,7 @@ from dlpsim.sim.engine import DEFAULT_MAX_CYCLES
 from dlpsim.units import UnitError, whole_if_whole
 from dlpsim.workloads import Network
 
-SWEEP_FORMAT = "dlpsim-sweep/1"
+SWEEP_FORMAT = "dlpsim-sweep/2"  # 2: the runs have their energy (dlpsim-network-run/2)
 ELLIPSIS = ("...", "\u2026")
 MAX_VALUES = 1000  # values of one --vary
 MAX_POINTS = 10_000  # simulations of one sweep
