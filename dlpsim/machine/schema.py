@@ -93,7 +93,8 @@ FREQUENCY = ValueKind(parse_frequency, numeric=True)
 
 def _shown(value: object) -> str:
     """A value in a message: numbers readable however large, anything else as written."""
-    return format_number(value) if isinstance(value, int) and not isinstance(value, bool) else repr(value)
+    exact = isinstance(value, int | Fraction) and not isinstance(value, bool)
+    return format_number(value) if exact else repr(value)
 
 
 @dataclass(frozen=True)

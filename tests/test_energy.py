@@ -1,0 +1,232 @@
+"""Energy (contract v2, "Energy"): small programs' energy derived by hand from the preset's values.
+
+Every expectation is written out from the rule
+
+    E = sum of ops(T) x e_op(T) + sum of bytes read x e_read(M) + bytes written x e_write(M)
+        + static power x time
+
+with the numbers of dlpsim/machine/presets/dlp-s.toml (and dlp-m.toml), as a reader can check them
+by hand; the cycles come from the contract's timing rules. pJ are exact fractions throughout.
+"""
+
+from __future__ import annotations
+
+import json
+from fractions import Fraction as F
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from dlpsim.asm import assemble
+from dlpsim.cli import main
+from dlpsim.errors import ConfigErrors
+from dlpsim.machine import load_machine
+from dlpsim.results.energy import COMPONENTS, Energy
+from dlpsim.sim import simulate
+
+EX7_7 = str(Path(__file__).resolve().parents[1] / "programs" / "ex7_7.asm")
+
+
+def invoke(*args: str, input: str | None = None):
+    return CliRunner().invoke(main, list(args), input=input)
+
+# dlp-s.toml's values, as written there (pJ, pJ per byte, mW)
+MAC_32, MAC_16, ADD_32, DIV_16 = F("4.6"), F("1.5"), F("0.9"), F("4.4")
+NRAM, WRAM, DRAM = F("5"), F("7.07"), F("162.5")  # read = write for each
+SHARED = F("17.68")  # dlp-m.toml
+# static: matrix 118 + vector 23.7 + NRAM 12.8 + WRAM 25.6 (+ DRAM 0) mW per core
+STATIC_CORE_MW = F("118") + F("23.7") + F("12.8") + F("25.6")
+STATIC_DLP_S_MW = STATIC_CORE_MW  # one core, no SharedRAM, DRAM 0 mW
+STATIC_DLP_M_MW = 4 * STATIC_CORE_MW + F("204.8")  # four cores and the SharedRAM with the memory core
+
+
+def static_pj(milliwatts: F, cycles: int, clock_hz: int = 10**9) -> F:
+    """mW x s = 1e-3 J = 1e9 pJ."""
+    return milliwatts * F(cycles, clock_hz) * 10**9
+
+
+def energy_of(text: str, preset: str = "dlp-s", overrides=(), fast_forward: bool = True):
+    stats = simulate(assemble(text, "t.asm"), load_machine(preset, overrides=overrides),
+                     fast_forward=fast_forward)
+    return stats, dict(stats.energy.components)
+
+
+def expected(static: F, **components: F) -> dict[str, F]:
+    return {name: components.get(name, F(0)) for name in COMPONENTS[:-1]} | {"static": static}
+
+
+def test_the_tests_prices_are_the_presets():
+    machine = load_machine("dlp-s")
+    assert machine.operation_pj("MAC_32") == MAC_32 and machine.operation_pj("ADD_32") == ADD_32
+    assert machine.operation_pj("MAC_16") == MAC_16 and machine.operation_pj("DIV_16") == DIV_16
+    assert [machine.read_pj_per_byte(m) for m in ("NRAM", "WRAM", "DRAM")] == [NRAM, WRAM, DRAM]
+    assert [machine.write_pj_per_byte(m) for m in ("NRAM", "WRAM", "DRAM")] == [NRAM, WRAM, DRAM]
+    assert machine.static_mw == STATIC_DLP_S_MW
+    dlp_m = load_machine("dlp-m")
+    assert dlp_m.read_pj_per_byte("SharedRAM") == SHARED and dlp_m.static_mw == STATIC_DLP_M_MW
+
+
+def test_a_move_reads_its_source_and_writes_its_destination():
+    # 1024 B at 64 B/cycle: 16 cycles; DRAM read 1024 B, NRAM written 1024 B
+    stats, energy = energy_of("move DRAM NRAM 1024\n")
+    assert stats.cycles == 16
+    assert energy == expected(static_pj(STATIC_DLP_S_MW, 16), DRAM=1024 * DRAM, NRAM=1024 * NRAM)
+    assert stats.energy.total_pj == 1024 * DRAM + 1024 * NRAM + F("180.1") * 16  # 180.1 mW x 16 ns
+    assert stats.energy.uncharged_macs == 0
+
+
+def test_a_shape_form_mac_reads_a_and_b_and_writes_c():
+    # 4x8x2: 64 MACs, ceil(64 / 256) = 1 cycle; A 4*8*4 = 128 B of NRAM, B 8*2*4 = 64 B of WRAM,
+    # C 4*2*4 = 32 B written to NRAM
+    stats, energy = energy_of("compute MAC_32 4x8x2 NRAM[0], WRAM[0] -> NRAM[0x1000]\n")
+    assert stats.cycles == 1
+    assert energy == expected(static_pj(STATIC_DLP_S_MW, 1), MAC=64 * MAC_32, NRAM=(128 + 32) * NRAM,
+                              WRAM=64 * WRAM)
+
+
+def test_an_accumulating_mac_reads_c_too_and_operands_are_charged_where_they_are():
+    # A in WRAM this time, B in NRAM; C += A x B reads the 32 B of C and writes them
+    _, energy = energy_of("compute MAC_32 4x8x2 WRAM[0], NRAM[0] +> NRAM[0x1000]\n")
+    assert energy["WRAM"] == 128 * WRAM
+    assert energy["NRAM"] == (64 + 32 + 32) * NRAM
+
+
+def test_a_shape_form_mac_without_operands_reads_nram_and_wram():
+    _, energy = energy_of("compute MAC_16 4x8x2\n")  # 2-byte elements
+    assert energy["MAC"] == 64 * MAC_16
+    assert energy["NRAM"] == (4 * 8 * 2 + 4 * 2 * 2) * NRAM and energy["WRAM"] == 8 * 2 * 2 * WRAM
+
+
+def test_a_vector_op_reads_two_n_elements_and_writes_n():
+    # ADD_32 on 100 elements: ceil(100 / 64) = 2 cycles; reads 2 x 400 B, writes 400 B, all in NRAM
+    stats, energy = energy_of("compute ADD_32 100 NRAM[0], NRAM[0x400] -> NRAM[0x800]\n")
+    assert stats.cycles == 2
+    assert energy == expected(static_pj(STATIC_DLP_S_MW, 2), vector=100 * ADD_32, NRAM=3 * 400 * NRAM)
+    # without operands: A and C in NRAM, B in WRAM, the MAC's rule
+    _, energy = energy_of("compute DIV_16 100\n")
+    assert energy["vector"] == 100 * DIV_16
+    assert energy["NRAM"] == 2 * 200 * NRAM and energy["WRAM"] == 200 * WRAM
+
+
+def test_static_power_over_a_known_time_and_a_count_form_mac_is_charged_its_operations_only():
+    # 25600 MACs at 256 per cycle: 100 cycles; no shape, so no operand traffic, and it is said so
+    stats, energy = energy_of("compute MAC_32 25600\n")
+    assert stats.cycles == 100
+    assert energy == expected(static_pj(STATIC_DLP_S_MW, 100), MAC=25600 * MAC_32)
+    assert energy["static"] == F("18010")  # 180.1 mW x 100 ns = 18.01 nJ
+    assert stats.energy.uncharged_macs == 1
+
+
+def test_static_power_of_dlp_m_at_another_clock_and_the_sharedram():
+    # at 500 MHz (bandwidths in B/s, so 2 x the bytes per cycle); SharedRAM -> NRAM 4096 B on core 0 at
+    # 1 TB/s = 2000 B/cycle: ceil(4096 / 2000) = 3 cycles = 6 ns
+    stats, energy = energy_of(".machine dlp-m\n.core 0\nmove SharedRAM NRAM 4096\n", "dlp-m",
+                              ["clock.frequency=500MHz"])
+    assert stats.cycles == 3
+    assert energy == expected(static_pj(STATIC_DLP_M_MW, 3, 5 * 10**8), SharedRAM=4096 * SHARED,
+                              NRAM=4096 * NRAM)
+
+
+def test_power_and_efficiency_follow_from_energy_and_time():
+    stats, _ = energy_of("compute MAC_32 25600\n")
+    joules = (25600 * MAC_32 + F("18010")) / 10**12
+    assert stats.energy.average_watts(stats.seconds) == joules / F(100, 10**9)
+    assert stats.energy.gops_per_watt(stats.mac_operations) == 2 * 25600 / joules / 10**9
+
+
+LOOPED = """
+loop 1000
+  move DRAM NRAM[0] 4096
+  move DRAM WRAM[0] 2048
+  sync
+  compute MAC_32 16x32x16 NRAM[0], WRAM[0] +> NRAM[0x2000]
+  compute ADD_32 256 NRAM[0x2000], NRAM[0x2000] -> NRAM[0x2000]
+  compute MAC_32 512
+  sync
+  move NRAM[0x2000] DRAM 1024
+endloop
+"""
+
+
+def test_energy_is_the_same_with_and_without_fast_forward():
+    fast, _ = energy_of(LOOPED)
+    slow, _ = energy_of(LOOPED, fast_forward=False)
+    assert fast.cycles == slow.cycles
+    assert fast.energy == slow.energy
+    assert [core.activity for core in fast.cores] == [core.activity for core in slow.cores]
+    # and it is the loop body's, 1000 times: DRAM 4096 + 2048 read, 1024 written per iteration
+    assert fast.energy.component("DRAM") == 1000 * (4096 + 2048 + 1024) * DRAM
+    assert fast.energy.uncharged_macs == 1000
+
+
+def test_energy_adds_over_programs_run_one_after_another():
+    first = "move DRAM NRAM[0] 4096\nsync\ncompute MAC_32 16x64x16 NRAM[0], WRAM[0] -> NRAM[0x2000]\nsync\n"
+    second = "compute SUB_32 300 NRAM[0], NRAM[0x1000] -> NRAM[0x2000]\nsync\nmove NRAM[0x2000] DRAM 1200\n"
+    one, _ = energy_of(first)
+    two, _ = energy_of(second)
+    both, _ = energy_of(first + "sync\n" + second)
+    assert both.cycles == one.cycles + two.cycles
+    assert both.energy == one.energy + two.energy
+
+
+def test_a_network_runs_energy_is_the_sum_of_its_layers(tmp_path):
+    result = invoke("net", "run", "lenet5", "--json")
+    data = json.loads(result.stdout)
+    layers = [Energy.from_dict(layer["energy"]) for layer in data["layers"]]
+    total = Energy.from_dict(data["totals"]["energy"])
+    assert total == sum(layers[1:], layers[0])
+    assert total.total_pj == sum(layer.total_pj for layer in layers)
+
+
+@pytest.mark.parametrize(("assignment", "message"), [
+    ("core.nram.read_pj_per_byte=-1", "core.nram.read_pj_per_byte: must be at least 0, got -1"),
+    ("core.matrix.mac_32_pj=-0.5", "core.matrix.mac_32_pj: must be at least 0, got -0.5"),
+    ("dram.static_mw=nan", "dram.static_mw: expected a finite number of mW"),
+    ("core.vector.static_mw=\"5W\"", "core.vector.static_mw: expected a number of mW"),
+    ("core.hbm.read_pj_per_byte=1", "core.hbm: unknown key"),
+    ("dram.refresh_pj=1", "dram.refresh_pj: unknown key"),
+])
+def test_bad_energy_values_are_refused_naming_the_key(assignment, message):
+    with pytest.raises(ConfigErrors) as caught:
+        load_machine("dlp-s", overrides=[assignment])
+    assert message in str(caught.value)
+    result = invoke("run", EX7_7, "--set", assignment)
+    assert result.exit_code == 2 and message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_bad_energy_value_in_a_file_names_the_file_and_the_key(tmp_path):
+    path = tmp_path / "cheap.toml"
+    path.write_text("[dram]\nwrite_pj_per_byte = -162.5\n")
+    result = invoke("run", EX7_7, "--config", str(path))
+    assert result.exit_code == 2
+    assert f"{path}: error: dram.write_pj_per_byte: must be at least 0" in result.stderr
+
+
+def test_energy_values_are_settable_like_any_key():
+    # free DRAM and no static power: only the on-chip work of ex7_7 is left
+    stats, energy = energy_of("move DRAM NRAM 1024\n", overrides=[
+        "dram.read_pj_per_byte=0", "core.matrix.static_mw=0", "core.vector.static_mw=0",
+        "core.nram.static_mw=0", "core.wram.static_mw=0", "core.nram.write_pj_per_byte=0.25"])
+    assert energy == expected(F(0), NRAM=1024 * F(1, 4))
+
+
+def test_run_prints_energy_power_and_the_breakdown():
+    result = invoke("run", "-", input="compute MAC_32 25600\n")
+    out = result.stdout
+    # 25600 x 4.6 + 18010 = 135770 pJ = 135.77 nJ over 100 ns = 1.3577 W; 51200 ops / 135.77 nJ
+    assert "  energy          135.77 nJ\n" in out
+    assert "  average power   1.3577 W\n" in out
+    assert f"  GOPS/W          {51200 / 135.77:.6g}  (2 x MACs / energy)\n" in out
+    assert "not charged     1 MAC instructions given by their count alone" in out
+    assert "MAC        117.760   86.7%" in out and "static      18.010   13.3%" in out
+
+
+def test_run_json_has_the_energy_exactly():
+    result = invoke("run", "-", "--json", input="compute MAC_32 4x8x2 NRAM[0], WRAM[0] -> NRAM[0x1000]\n")
+    energy = json.loads(result.stdout)["energy"]
+    expected_total = 64 * MAC_32 + 160 * NRAM + 64 * WRAM + static_pj(STATIC_DLP_S_MW, 1)
+    assert F(energy["exact_pj"]["total"]) == expected_total
+    assert energy["total_pj"] == float(expected_total)
+    assert F(energy["exact_pj"]["WRAM"]) == 64 * WRAM and energy["components_pj"]["DRAM"] == 0
+    assert set(energy["components_pj"]) == set(COMPONENTS)
