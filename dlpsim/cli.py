@@ -207,6 +207,7 @@ def run(program_file, preset, config_file, overrides, as_json, trace_file, timel
     from dlpsim.analysis.imagefile import image_format
     from dlpsim.analysis.summary import format_run_summary
     from dlpsim.sim import Recorder, simulate, write_chrome_trace
+    from dlpsim.sim.trace import power_track
 
     _check_output(trace_file, "trace")
     _check_output(timeline_file, "timeline", lambda path: image_format(path, "timeline"))
@@ -224,7 +225,7 @@ def run(program_file, preset, config_file, overrides, as_json, trace_file, timel
         try:
             write_chrome_trace(trace_file, recorder, machine.clock_hz,
                                {"program": program.file, "machine": machine.name, "cycles": stats.cycles},
-                               marks)
+                               marks, power_track(recorder, machine))
         except OSError as error:
             raise UserError(f"{trace_file}: error: cannot write the trace: {error.strerror}") from None
     timeline = None

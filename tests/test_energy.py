@@ -230,3 +230,23 @@ def test_run_json_has_the_energy_exactly():
     assert energy["total_pj"] == float(expected_total)
     assert F(energy["exact_pj"]["WRAM"]) == 64 * WRAM and energy["components_pj"]["DRAM"] == 0
     assert set(energy["components_pj"]) == set(COMPONENTS)
+
+
+def test_the_traces_power_track_adds_up_to_the_runs_energy(tmp_path):
+    from dlpsim.sim import Recorder
+    from dlpsim.sim.trace import power_track
+
+    machine = load_machine("dlp-s")
+    recorder = Recorder()
+    stats = simulate(assemble(LOOPED.replace("loop 1000", "loop 3"), "t.asm"), machine, recorder)
+    steps = power_track(recorder, machine)
+    ends = [cycle for cycle, _ in steps[1:]] + [stats.cycles]
+    joules = sum(watts * F(end - cycle, 10**9) for (cycle, watts), end in zip(steps, ends, strict=True))
+    assert joules * 10**12 == stats.energy.total_pj
+    assert steps[-1] == (stats.cycles, machine.static_mw / 1000)  # after the last instruction: static only
+
+    trace = tmp_path / "t.json"
+    invoke("run", EX7_7, "--trace", str(trace))
+    counters = [event for event in json.loads(trace.read_text())["traceEvents"] if event["ph"] == "C"]
+    assert counters and {event["name"] for event in counters} == {"power"}
+    assert counters[0]["ts"] == 0 and counters[0]["args"]["W"] > 0

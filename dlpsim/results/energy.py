@@ -166,4 +166,25 @@ class Energy:
                    int(data["uncharged_macs"]))
 
 
+def power_steps(pieces: Iterable[tuple[int, int, Fraction]], static_mw: Fraction,
+                clock_hz: int | Fraction) -> list[tuple[int, Fraction]]:
+    """The machine's power over time, in watts, as (cycle, power from then on) steps: each piece
+    (start, end, pJ) spreads its energy evenly over its cycles [start, end), on top of the static
+    power. A piece of no cycles has no time to spread over and is left out."""
+    change: dict[int, Fraction] = {}  # cycle -> pJ per cycle starting or stopping there
+    for start, end, picojoules in pieces:
+        if end > start and picojoules:
+            rate = Fraction(picojoules) / (end - start)
+            change[start] = change.get(start, Fraction(0)) + rate
+            change[end] = change.get(end, Fraction(0)) - rate
+    static_watts = Fraction(static_mw) / MW_PER_WATT
+    watts_per_pj_per_cycle = Fraction(clock_hz) / PJ_PER_JOULE
+    steps = [(0, static_watts)] if 0 not in change else []
+    pj_per_cycle = Fraction(0)
+    for cycle in sorted(change):
+        pj_per_cycle += change[cycle]
+        steps.append((cycle, static_watts + pj_per_cycle * watts_per_pj_per_cycle))
+    return steps
+
+
 NO_ENERGY = Energy(tuple((name, Fraction(0)) for name in COMPONENTS), 0)

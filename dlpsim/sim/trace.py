@@ -9,10 +9,14 @@ Perfetto (ui.perfetto.dev) and chrome://tracing open it.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-from dlpsim.asm.program import Instruction
+from dlpsim.asm.program import Compute, Instruction, Move
+from dlpsim.machine import MachineConfig
+from dlpsim.results.energy import power_steps
+from dlpsim.sim.activity import instruction_activity
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,10 +78,10 @@ Marks = dict[tuple[str, int], tuple[str, ...]]
 
 
 def chrome_trace(recorder: Recorder, clock_hz: int | Fraction, metadata: dict,
-                 marks: Marks | None = None) -> dict:
+                 marks: Marks | None = None, power: Sequence[tuple[int, Fraction]] = ()) -> dict:
     """Trace-event JSON: times in microseconds of simulated time at the machine's clock. The
     executions of the instructions in ``marks`` carry the reasons (``"hazards"``) and are drawn
-    in the viewers' alarm colour."""
+    in the viewers' alarm colour. ``power`` (cycle, watts from then on) becomes a counter track."""
     marks = marks or {}
     microseconds_per_cycle = Fraction(10**6) / Fraction(clock_hz)
     groups: dict[str, int] = {}
@@ -109,11 +113,33 @@ def chrome_trace(recorder: Recorder, clock_hz: int | Fraction, metadata: dict,
             args["hazards"] = list(reasons)
             event["cname"] = "terrible"  # the trace viewers' red
         events.append(event)
+    if power:
+        pid = len(groups) + 1
+        events.append({"ph": "M", "name": "process_name", "pid": pid, "tid": 0, "args": {"name": "energy"}})
+        events += [{"ph": "C", "name": "power", "pid": pid, "tid": 0,
+                    "ts": float(cycle * microseconds_per_cycle), "args": {"W": float(watts)}}
+                   for cycle, watts in power]
     return {"traceEvents": events, "displayTimeUnit": "ns", "otherData": metadata}
 
 
+def power_track(recorder: Recorder, machine: MachineConfig) -> list[tuple[int, Fraction]]:
+    """The power the recorded run drew, as (cycle, watts) steps: each executed instruction's dynamic
+    energy (its operations and memory traffic, as the run counts them) spread over the cycles it
+    executed, and the static power throughout."""
+    pieces = []
+    energies: dict[int, Fraction] = {}  # loops execute the same instructions again
+    for interval in recorder.intervals:
+        if isinstance(interval, Executed) and isinstance(interval.instruction, Move | Compute):
+            key = id(interval.instruction)
+            if key not in energies:
+                energies[key] = sum(instruction_activity(interval.instruction).dynamic_pj(machine).values(),
+                                    Fraction(0))
+            pieces.append((interval.start, interval.end, energies[key]))
+    return power_steps(pieces, machine.static_mw, machine.clock_hz)
+
+
 def write_chrome_trace(path: str, recorder: Recorder, clock_hz: int | Fraction, metadata: dict,
-                       marks: Marks | None = None) -> None:
+                       marks: Marks | None = None, power: Sequence[tuple[int, Fraction]] = ()) -> None:
     with open(path, "w", encoding="utf-8") as file:
-        json.dump(chrome_trace(recorder, clock_hz, metadata, marks), file, separators=(",", ":"))
+        json.dump(chrome_trace(recorder, clock_hz, metadata, marks, power), file, separators=(",", ":"))
         file.write("\n")
