@@ -17,6 +17,7 @@ import click
 
 from dlpsim import __version__
 from dlpsim.asm import Program, assemble, assemble_bytes, assemble_file, dynamic_count
+from dlpsim.compiler.mapping import Objective
 from dlpsim.errors import ProgramError, RunLimitError, UserError
 from dlpsim.sim.engine import DEFAULT_MAX_CYCLES
 from dlpsim.units import format_number
@@ -147,6 +148,13 @@ _no_fast_forward = click.option(
     "--no-fast-forward", "no_fast_forward", is_flag=True,
     help="Simulate every loop iteration event by event instead of skipping the repeats "
          "of a steady state (the results are the same; for checking and timing).")
+
+
+_objective = click.option(
+    "--objective", type=click.Choice([objective.value for objective in Objective]), default="time",
+    show_default=True,
+    help="What the compiler minimises when it chooses each layer's mapping: cycles, energy, or "
+         "energy x cycles (edp).")
 
 
 def _guarded(function):
@@ -471,8 +479,9 @@ def _with_progress(label: str, length: int, work, shown: bool = True):
 @click.option("--max-cycles", type=click.IntRange(min=1), default=DEFAULT_MAX_CYCLES, show_default=True,
               help="Stop when the layers together exceed this many cycles.")
 @_no_fast_forward
+@_objective
 @_guarded
-def net_run(name, preset, config_file, overrides, as_json, csv_file, max_cycles, no_fast_forward):
+def net_run(name, preset, config_file, overrides, as_json, csv_file, max_cycles, no_fast_forward, objective):
     """Compile and simulate every layer of NAME, one after another, and report each and the total.
 
     NAME is a built-in network (see `dlpsim net --list`) or the path of a SCALE-Sim
@@ -488,7 +497,7 @@ def net_run(name, preset, config_file, overrides, as_json, csv_file, max_cycles,
     result = _with_progress(
         f"{network.name} on {machine.name}", len(network.nodes),
         lambda progress: run_network(network, machine, max_cycles=max_cycles, progress=progress,
-                                     fast_forward=not no_fast_forward),
+                                     fast_forward=not no_fast_forward, objective=Objective(objective)),
         shown=not as_json)
     if csv_file is not None:
         result.write_csv(csv_file)
@@ -662,8 +671,9 @@ def _write_analysis(result, plot, what: str, output_file, csv_file, results_file
 @_machine_options_without_program
 @click.option("-o", "--output", "output_file", default=None, metavar="FILE",
               help="Write the program to FILE (default: print it).")
+@_objective
 @_guarded
-def compile_command(name, layer_name, preset, config_file, overrides, output_file):
+def compile_command(name, layer_name, preset, config_file, overrides, output_file, objective):
     """Compile one layer of NAME into a program that `dlpsim run` accepts.
 
     NAME is a built-in network (see `dlpsim net --list`) or the path of a SCALE-Sim
@@ -676,7 +686,8 @@ def compile_command(name, layer_name, preset, config_file, overrides, output_fil
 
     _check_output(output_file, "program")
     layer = load_network(name).layer(layer_name)
-    compiled = compile_layer(layer, _network_machine(preset, config_file, overrides)).compiled
+    machine = _network_machine(preset, config_file, overrides)
+    compiled = compile_layer(layer, machine, Objective(objective)).compiled
     if output_file is None:
         click.echo(compiled.text, nl=False)
         return

@@ -40,14 +40,15 @@ from dlpsim.compiler.codegen import (
     tasks,
 )
 from dlpsim.compiler.lowering import Problem, check_lowering
-from dlpsim.compiler.mapping import KEPT_MAPPINGS, LoopOrder, Mapping, Staging, choose_mappings
+from dlpsim.compiler.mapping import KEPT_MAPPINGS, LoopOrder, Mapping, Objective, Staging, choose_mappings
 from dlpsim.machine import MachineConfig
 from dlpsim.results import Bound
 from dlpsim.results.bound import NO_WORK
 from dlpsim.units import describe_size
 from dlpsim.workloads.layers import Layer, format_shape
 
-__all__ = ["CompiledLayer", "MappedProgram", "build", "build_nothing", "finish", "lower", "rank_mappings"]
+__all__ = ["CompiledLayer", "MappedProgram", "Objective", "build", "build_nothing", "finish", "lower",
+           "rank_mappings"]
 
 # The file a mapping's program names before finish() puts it under its layer's name.
 TRIAL_FILE = "trial.asm"
@@ -119,9 +120,11 @@ def lower(layer: Layer) -> Problem | None:
     return problem
 
 
-def rank_mappings(problem: Problem, machine: MachineConfig) -> list[Mapping]:
-    """The mappings worth trying, best by the estimate first (a WorkloadError if none fits)."""
-    return choose_mappings(problem, machine, KEPT_MAPPINGS)
+def rank_mappings(problem: Problem, machine: MachineConfig,
+                  objective: Objective = Objective.TIME) -> list[Mapping]:
+    """The mappings worth trying for ``objective``, best by the estimate first (a WorkloadError if
+    none fits)."""
+    return choose_mappings(problem, machine, KEPT_MAPPINGS, objective)
 
 
 def _program_figures(program: Program, machine: MachineConfig) -> tuple[int, int, Fraction]:
@@ -145,8 +148,13 @@ def _program_figures(program: Program, machine: MachineConfig) -> tuple[int, int
     return macs, dram, compute
 
 
+# How the header names the candidate each objective picks.
+CHOSEN_AS = {Objective.TIME: "fastest", Objective.ENERGY: "least energy",
+             Objective.EDP: "least energy x cycles"}
+
+
 def _header(layer: Layer, problem: Problem | None, mapping: Mapping | None, machine: MachineConfig,
-            body: MappedProgram, tried: int = 1) -> list[str]:
+            body: MappedProgram, tried: int = 1, objective: Objective = Objective.TIME) -> list[str]:
     """The header comment's lines, without their ``; ``."""
     macs, dram, bound, where = body.macs, body.dram_bytes, body.bound, body.where
     shapes = ", ".join(format_shape(shape) for shape in layer.input_shapes)
@@ -194,8 +202,9 @@ def _header(layer: Layer, problem: Problem | None, mapping: Mapping | None, mach
         f"bound:  {bound.cycles} cycles "
         f"({bound.limit}: compute {bound.compute_cycles}, DRAM {bound.dram_cycles})"
         + (f"; the tiler estimated {mapping.estimated_cycles}" if mapping else "")
-        + (f", and chose this mapping as the fastest of its best {tried} when simulated"
-           if tried > 1 else ""),
+        + (f", and chose this mapping as the {CHOSEN_AS[objective]} of its best {tried} when simulated"
+           if tried > 1 else "")
+        + (f" (objective: {objective})" if objective is not Objective.TIME else ""),
         "",
         "Each step: the io queue fetches the next input slab, writes back the previous output tile",
         "and streams weights while the compute queue works on the current tile; one sync ends it.",
@@ -291,9 +300,10 @@ def build_nothing(machine: MachineConfig) -> MappedProgram:
 
 
 def finish(layer: Layer, machine: MachineConfig, problem: Problem | None, body: MappedProgram,
-           tried: int = 1) -> CompiledLayer:
+           tried: int = 1, objective: Objective = Objective.TIME) -> CompiledLayer:
     """The layer's program: ``body`` (built for ``problem`` or a problem of its shape) under the
-    header comment that explains it; ``tried`` candidates were simulated to choose it."""
+    header comment that explains it; ``tried`` candidates were simulated to choose it by
+    ``objective``."""
     mapping = None if body.mapping is None else dataclasses.replace(body.mapping, problem=problem)
-    header = _header(layer, problem, mapping, machine, body, tried)
+    header = _header(layer, problem, mapping, machine, body, tried, objective)
     return CompiledLayer(layer, machine, mapping, tuple(header), body, body.macs, body.dram_bytes, body.bound)

@@ -37,6 +37,15 @@ class LoopOrder(StrEnum):
     INPUT_OUTER = "input-outer"  # for group, spatial tile: for out block: for in chunk
 
 
+class Objective(StrEnum):
+    """The figure a layer's mapping is chosen by: its time, its energy, or their product (the
+    energy-delay product)."""
+
+    TIME = "time"
+    ENERGY = "energy"
+    EDP = "edp"
+
+
 class Staging(StrEnum):
     """The operand the memory core fetches once into the SharedRAM for every core to copy."""
 
@@ -183,6 +192,14 @@ class _Estimate:
         self.block = _weight_block_bytes(problem, tile)
         self.slab = _slab_bytes(problem, tile)
         self.output_tile = _output_tile_bytes(problem, tile)
+        # What the tasks' MACs read and write on chip (contract, "Energy"): every output block reads
+        # the whole im2col input again (A, NRAM), every spatial tile the weights (B, WRAM), and
+        # every input-channel chunk after the first reads the partial sums back (C, NRAM).
+        matrix = problem.matrix
+        a_once = problem.macs // problem.out_channels  # elements of every position's input window
+        self.nram_bytes = problem.bytes_per_element * matrix * (
+            a_once * self.outs + problem.outputs * (2 * self.ins - 1))
+        self.wram_bytes = matrix * problem.weight_bytes * self.spatial
 
     def __call__(self, order: LoopOrder, staged: Staging | None = None) -> tuple[float, float]:
         problem, tile, machine = self.problem, self.tile, self.machine
@@ -264,17 +281,33 @@ class _Estimate:
 
 @dataclass(frozen=True)
 class _Rates:
-    """A machine's rates as floats, worked out once for a whole search."""
+    """A machine's rates and prices as floats, worked out once for a whole search."""
 
     dram: float  # bytes per cycle over the DRAM link
     shared: float | None  # bytes per cycle over a core's SharedRAM link (None: no SharedRAM)
     ops: dict[str, float]  # operations per cycle, by compute type
+    # pJ per DRAM byte moved: read from DRAM and written on chip, or the reverse (on average)
+    dram_pj: float
+    nram_read_pj: float  # pJ per byte a MAC reads from NRAM (A, and C when accumulating)
+    wram_read_pj: float  # ... from WRAM (B)
+    static_pj_per_cycle: float
 
     @classmethod
     def of(cls, machine: MachineConfig) -> _Rates:
+        def both_ways(memory: str) -> float:
+            return float(machine.read_pj_per_byte(memory) + machine.write_pj_per_byte(memory)) / 2
         return cls(float(machine.bytes_per_cycle(machine.dram.link)),
                    None if machine.shared is None else float(machine.bytes_per_cycle(machine.shared.link)),
-                   {name: float(machine.ops_per_cycle(kind)) for name, kind in COMPUTE_TYPES.items()})
+                   {name: float(machine.ops_per_cycle(kind)) for name, kind in COMPUTE_TYPES.items()},
+                   both_ways("DRAM") + both_ways("NRAM"), float(machine.read_pj_per_byte("NRAM")),
+                   float(machine.read_pj_per_byte("WRAM")),
+                   float(machine.static_mw * 10**9 / machine.clock_hz))
+
+    def energy_pj(self, estimate: _Estimate, cycles: float, traffic: float) -> float:
+        """The energy that depends on the mapping: its DRAM traffic, its MACs' operand traffic on
+        chip, and the static power over its time (the operations are the same for every mapping)."""
+        return (traffic * self.dram_pj + estimate.nram_bytes * self.nram_read_pj
+                + estimate.wram_bytes * self.wram_read_pj + cycles * self.static_pj_per_cycle)
 
     def compute_cycles(self, problem: Problem) -> float:
         cycles = problem.macs / self.ops["MAC_32"]
@@ -297,12 +330,13 @@ def _candidates(size: int) -> tuple[int, ...]:
     return tuple(sorted(sizes))
 
 
-def choose_mappings(problem: Problem, machine: MachineConfig, count: int = 1) -> list[Mapping]:
-    """The ``count`` best mappings by the estimate, best first, that fit NRAM and WRAM;
-    an error naming the memory and the shortfall if not even the smallest tile fits."""
+def choose_mappings(problem: Problem, machine: MachineConfig, count: int = 1,
+                    objective: Objective = Objective.TIME) -> list[Mapping]:
+    """The ``count`` best mappings for ``objective`` by the estimate, best first, that fit NRAM and
+    WRAM; an error naming the memory and the shortfall if not even the smallest tile fits."""
     anonymous = dataclasses.replace(problem, name="", description="")  # same shapes, same mapping
     try:
-        chosen = _choose(anonymous, machine)[:count]
+        chosen = _choose(anonymous, machine, objective)[:count]
     except WorkloadError as error:
         raise WorkloadError(f"{problem.name}: {error.message}" if problem.name else error.message,
                             error.where) from None
@@ -314,7 +348,7 @@ KEPT_MAPPINGS = 12
 
 
 @functools.lru_cache(maxsize=1024)
-def _choose(problem: Problem, machine: MachineConfig) -> tuple[Mapping, ...]:
+def _choose(problem: Problem, machine: MachineConfig, objective: Objective) -> tuple[Mapping, ...]:
     nram, wram = machine.core.nram.capacity_bytes, machine.core.wram.capacity_bytes
     matrix_dims = problem.in_channels > 1 or problem.out_channels > 1
     group_sizes = [1] if matrix_dims and problem.groups > 1 and problem.out_channels > 1 else \
@@ -344,8 +378,12 @@ def _choose(problem: Problem, machine: MachineConfig) -> tuple[Mapping, ...]:
                         cycles, traffic = estimate(order, staged)
                         if cycles == float("inf"):
                             continue
-                        # Time first; of two mappings within a percent, the one moving less data.
-                        score = cycles + traffic / rates.dram / 100
+                        if objective is Objective.TIME:
+                            # Time first; of two mappings within a percent, the one moving less data.
+                            score = cycles + traffic / rates.dram / 100
+                        else:
+                            score = rates.energy_pj(estimate, cycles, traffic)
+                            score *= cycles if objective is Objective.EDP else 1
                         key = (score, -_volume(tile), order, staged or "")
                         mapping = Mapping(problem, tile, order, machine.compute_cores, ceil(cycles), staged)
                         ranked.append((key, mapping))

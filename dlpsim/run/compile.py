@@ -16,11 +16,13 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from dlpsim import compiler
-from dlpsim.compiler import CompiledLayer, MappedProgram
+from dlpsim.compiler import CompiledLayer, MappedProgram, Objective
 from dlpsim.compiler.lowering import Problem
 from dlpsim.errors import RunLimitError, WorkloadError
 from dlpsim.machine import MachineConfig
+from dlpsim.results.energy import static_pj
 from dlpsim.sim import simulate
+from dlpsim.sim.activity import program_activity
 from dlpsim.sim.stats import Stats
 from dlpsim.workloads.layers import Layer
 
@@ -45,17 +47,18 @@ class _Choice:
     stats: Stats | None  # its program's simulated run (None: chosen by the estimate alone)
 
 
-def compile_layer(layer: Layer, machine: MachineConfig) -> Compilation:
-    """Compile one layer for one machine, choosing among its best mappings by simulation."""
+def compile_layer(layer: Layer, machine: MachineConfig, objective: Objective = Objective.TIME) -> Compilation:
+    """Compile one layer for one machine, choosing among its best mappings for ``objective`` by
+    simulation."""
     problem = compiler.lower(layer)
     if problem is None:
         return Compilation(compiler.finish(layer, machine, None, compiler.build_nothing(machine)), None, None)
     shape = dataclasses.replace(problem, name="", description="")
     try:
-        choice = _search(shape, machine)
+        choice = _search(shape, machine) if objective is Objective.TIME else _least(shape, machine, objective)
     except WorkloadError as error:  # the search knows shapes, not names
         raise WorkloadError(f"{layer.label}: {error.message}", error.where) from None
-    compiled = compiler.finish(layer, machine, problem, choice.body, choice.tried)
+    compiled = compiler.finish(layer, machine, problem, choice.body, choice.tried, objective)
     # The header is comments: the simulated run of the body alone is this program's.
     stats = (None if choice.stats is None
              else dataclasses.replace(choice.stats, program=compiled.file))
@@ -82,3 +85,42 @@ def _search(shape: Problem, machine: MachineConfig) -> _Choice:
         if stats.complete:
             fastest, measured = body, stats
     return _Choice(fastest, tried, measured if measured.complete else None)
+
+
+def figure(stats: Stats, objective: Objective) -> Fraction:
+    """A run's figure of merit for ``objective`` (lower is better): cycles, pJ, or pJ x cycles."""
+    if objective is Objective.TIME:
+        return Fraction(stats.cycles)
+    energy = stats.energy.total_pj
+    return energy * stats.cycles if objective is Objective.EDP else energy
+
+
+@functools.lru_cache(maxsize=1024)
+def _least(shape: Problem, machine: MachineConfig, objective: Objective) -> _Choice:
+    """The candidate of least energy (or energy-delay product), measured.
+
+    A program's dynamic energy is known exactly from its statements, and its static energy is at
+    least the static power over its roofline bound: that lower bound orders the candidates, and
+    the search stops simulating once no candidate left can beat the best measured."""
+    candidates = compiler.rank_mappings(shape, machine, objective)
+    bodies = [compiler.build(shape, mapping, machine) for mapping in candidates]
+    if not shape.matrix:  # streaming vector work: the estimate is as good as a measurement
+        return _Choice(bodies[0], 1, None)
+    seconds_per_cycle = 1 / Fraction(machine.clock_hz)
+
+    def lower_bound(body: MappedProgram) -> Fraction:
+        dynamic = sum(program_activity(body.program, machine).dynamic_pj(machine).values(), Fraction(0))
+        energy = dynamic + static_pj(machine.static_mw, body.bound.cycles * seconds_per_cycle)
+        return energy * body.bound.cycles if objective is Objective.EDP else energy
+
+    ordered = sorted(((lower_bound(body), index) for index, body in enumerate(bodies)))
+    best: tuple[Fraction, MappedProgram, Stats] | None = None
+    tried = 0
+    for least_possible, index in ordered:
+        if best is not None and least_possible >= best[0]:
+            break
+        tried += 1
+        stats = simulate(bodies[index].program, machine)
+        if best is None or figure(stats, objective) < best[0]:
+            best = figure(stats, objective), bodies[index], stats
+    return _Choice(best[1], tried, best[2])

@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 
+from dlpsim.compiler.mapping import Objective
 from dlpsim.errors import RunLimitError
 from dlpsim.machine import MachineConfig
 from dlpsim.results import Bound
@@ -213,7 +214,8 @@ def _energy_cells(energy: Energy, seconds: Fraction, macs: int) -> tuple[str, ..
 
 
 def run_network(network: Network, machine: MachineConfig, *, max_cycles: int | None = DEFAULT_MAX_CYCLES,
-                progress: Progress | None = None, fast_forward: bool = True) -> NetworkRun:
+                progress: Progress | None = None, fast_forward: bool = True,
+                objective: Objective = Objective.TIME) -> NetworkRun:
     """Compile and simulate every layer of ``network`` on ``machine``, in order.
 
     ``max_cycles`` limits the whole network (the layers' cycles together); a network that
@@ -221,7 +223,8 @@ def run_network(network: Network, machine: MachineConfig, *, max_cycles: int | N
     that fits no tile, say) propagate as they are: they name the layer. ``fast_forward``
     is simulate()'s: the results are the same either way. The compiler simulates a matrix
     layer's program to choose its mapping (fast-forwarding): with ``fast_forward``, that run
-    is the layer's, and the program is not simulated a second time.
+    is the layer's, and the program is not simulated a second time. ``objective`` is what the
+    compiler minimises in choosing each layer's mapping.
     """
     from dlpsim.compiler.lowering import Problem
     from dlpsim.run.compile import compile_layer
@@ -236,7 +239,7 @@ def run_network(network: Network, machine: MachineConfig, *, max_cycles: int | N
         if progress is not None:
             progress(index, len(nodes), node.name)
         layer = node.layer
-        compilation = compile_layer(layer, machine)
+        compilation = compile_layer(layer, machine, objective)
         if compilation.shape not in simulated:
             budget = None if max_cycles is None else max_cycles - used
             stats = compilation.stats if fast_forward else None  # run by the compiler already

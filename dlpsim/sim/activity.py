@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dlpsim.asm.program import Compute, Move, charged_for_operands, traffic
+from dlpsim.asm.program import Compute, Move, Program, charged_for_operands, repetitions, traffic
+from dlpsim.machine import MachineConfig
 from dlpsim.results.energy import Activity
+from dlpsim.sim.check import core_ids
 
 
 def instruction_activity(instruction: Move | Compute) -> Activity:
@@ -18,3 +20,14 @@ def instruction_activity(instruction: Move | Compute) -> Activity:
     uncharged = int(not charged_for_operands(instruction))
     once = Activity(operations, tuple(reads.items()), tuple(writes.items()), uncharged)
     return Activity.total(((once, 1),))  # sorted, zero counts left out
+
+
+def program_activity(program: Program, machine: MachineConfig) -> Activity:
+    """What the whole program will do, read from its statements without running it (loops counted,
+    not expanded): what a complete run of it counts."""
+    executed = []
+    for core in core_ids(machine):
+        for instruction, times in repetitions(program.stream(core)):
+            if isinstance(instruction, Move | Compute):
+                executed.append((instruction_activity(instruction), times))
+    return Activity.total(executed)
