@@ -250,3 +250,37 @@ def test_the_traces_power_track_adds_up_to_the_runs_energy(tmp_path):
     counters = [event for event in json.loads(trace.read_text())["traceEvents"] if event["ph"] == "C"]
     assert counters and {event["name"] for event in counters} == {"power"}
     assert counters[0]["ts"] == 0 and counters[0]["args"]["W"] > 0
+
+
+def test_the_default_objective_is_time_and_changes_nothing():
+    plain = invoke("compile", "lenet5", "--layer", "c3")
+    timed = invoke("compile", "lenet5", "--layer", "c3", "--objective", "time")
+    assert plain.exit_code == 0 and plain.stdout == timed.stdout
+    assert "objective" not in plain.stdout
+
+
+@pytest.mark.parametrize("objective", ["energy", "edp"])
+def test_the_energy_objectives_never_do_worse_by_their_figure_than_the_fastest(objective):
+    from dlpsim.compiler import Objective
+    from dlpsim.run.compile import compile_layer, figure
+    from dlpsim.workloads import get_network
+
+    machine = load_machine("dlp-s")
+    network = get_network("alexnet-single")
+    for name in ("conv1", "conv3", "fc8"):
+        layer = network.layer(name)
+        fastest = compile_layer(layer, machine).stats
+        chosen = compile_layer(layer, machine, Objective(objective))
+        assert figure(chosen.stats, Objective(objective)) <= figure(fastest, Objective(objective))
+        # and its figures are its program's, as a run of it gives them
+        rerun = simulate(chosen.compiled.program, machine)
+        assert rerun.energy == chosen.stats.energy and rerun.cycles == chosen.stats.cycles
+    layer = network.layer("conv1")  # here the energy objective saves DRAM traffic, at almost no time
+    fastest = compile_layer(layer, machine).stats
+    frugal = compile_layer(layer, machine, Objective.ENERGY).stats
+    assert frugal.dram_bytes < fastest.dram_bytes and frugal.cycles <= fastest.cycles * F(102, 100)
+
+
+def test_net_run_takes_an_objective_and_a_bad_one_is_refused():
+    result = invoke("net", "run", "textbook-fc", "--objective", "joules")
+    assert result.exit_code == 2 and "'joules' is not one of 'time', 'energy', 'edp'" in result.stderr
