@@ -11,6 +11,10 @@ bound (the roofline of the simulated run, as `dlpsim run` reports it); the table
 how many there are, the lowest and median efficiency (bound / cycles) among them, the
 worst one, and whether all reach the target of 90%.
 
+Then the DRAM traffic of every layer: the bytes its program moves against the layer's own
+data (its inputs, weights and outputs, each tensor once), for the compiler's --objective
+(``--objectives``, default time and energy).
+
 Then the FC layers of the exercises (network ``textbook-fc``), compiled from their
 shapes, against the hand-written programs in programs/ on the same machine. The exit
 status is 1 if a compute-bound layer is under the target or a compiled FC layer is
@@ -26,6 +30,7 @@ import time
 from pathlib import Path
 
 from dlpsim.asm import assemble_file
+from dlpsim.compiler import Objective
 from dlpsim.machine import load_machine
 from dlpsim.run.network import run_network
 from dlpsim.sim import simulate
@@ -54,6 +59,30 @@ def _table(rows: list[list[str]], right: set[int]) -> str:
         if index == 0:
             lines.append("  ".join("-" * width for width in widths))
     return "\n".join(lines)
+
+
+def dram_rows(networks: list[str], presets: list[str], objectives: list[str]) -> list[list[str]]:
+    """One row per layer and per network total: DRAM bytes moved by each objective's programs
+    against the layer's own data (each tensor once)."""
+    rows = [["network", "preset", "layer", "own data B", *(f"{objective} B" for objective in objectives),
+             *(f"{objective}/own" for objective in objectives)]]
+    for name in networks:
+        network = get_network(name)
+        for preset in presets:
+            machine = load_machine(preset)
+            runs = [run_network(network, machine, max_cycles=None, objective=Objective(objective))
+                    for objective in objectives]
+            own_total = 0
+            for index, node in enumerate(network.nodes):
+                layer = node.layer
+                own = layer.input_bytes() + layer.weight_bytes() + layer.output_bytes()
+                own_total += own
+                moved = [run.layers[index].dram_bytes for run in runs]
+                rows.append([name, preset, node.name, f"{own:,}", *(f"{bytes_:,}" for bytes_ in moved),
+                             *(f"{bytes_ / own:.3f}" if own else "-" for bytes_ in moved)])
+            rows.append([name, preset, "TOTAL", f"{own_total:,}", *(f"{run.dram_bytes:,}" for run in runs),
+                         *(f"{run.dram_bytes / own_total:.3f}" for run in runs)])
+    return rows
 
 
 def network_rows(networks: list[str], presets: list[str]) -> tuple[list[list[str]], bool]:
@@ -104,6 +133,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--networks", nargs="+", default=["vgg16", "resnet50"])
     parser.add_argument("--presets", nargs="+", default=["dlp-s", "dlp-m"])
+    parser.add_argument("--objectives", nargs="+", default=["time", "energy"],
+                        choices=[objective.value for objective in Objective])
     args = parser.parse_args(argv)
 
     started = time.perf_counter()
@@ -112,6 +143,12 @@ def main(argv: list[str] | None = None) -> int:
           f"(target >= {TARGET:.0%}); seconds = wall time to compile and simulate the network")
     print()
     print(_table(rows, right={2, 3, 4, 5, 8, 9, 10}))
+    print()
+    rows = dram_rows(args.networks, args.presets, args.objectives)
+    print("DRAM bytes per layer: moved by the compiled program (by --objective) vs the layer's own data "
+          "(inputs, weights and outputs, each tensor once)")
+    print()
+    print(_table(rows, right=set(range(3, len(rows[0])))))
     print()
     rows, fc_good = fc_rows()
     print("Exercise FC layers (textbook-fc) compiled from their shapes vs the hand-written programs")

@@ -16,6 +16,7 @@ import traceback
 import click
 
 from dlpsim import __version__
+from dlpsim.analysis.sweep import DEFAULT_METRIC, METRICS
 from dlpsim.asm import Program, assemble, assemble_bytes, assemble_file, dynamic_count
 from dlpsim.compiler.mapping import Objective
 from dlpsim.errors import ProgramError, RunLimitError, UserError
@@ -592,10 +593,13 @@ def roofline_command(preset, config_file, overrides, network_names, output_file,
               help="A numeric configuration key and its values, as --set takes them; a,b,...,z is a "
                    "series (16,32,...,4096 doubles, 10,20,30,...,100 steps evenly). Once: a line per "
                    "layer; twice: a heat map.")
+@click.option("--metric", type=click.Choice(list(METRICS)), default=DEFAULT_METRIC, show_default=True,
+              help="What the chart plots against the key: MAC utilization and time, energy per inference, "
+                   "or GOPS/W (2 x MACs / energy); per layer and for the whole network.")
 @_analyzer_files
 @_guarded
-def sweep_command(network_name, preset, config_file, overrides, varies, output_file, csv_file, results_file,
-                  from_file, show, max_cycles):
+def sweep_command(network_name, preset, config_file, overrides, varies, metric, output_file, csv_file,
+                  results_file, from_file, show, max_cycles):
     """Simulate a network once per value of configuration keys, and plot MAC utilization and time
     (exercise 6.8).
 
@@ -632,7 +636,8 @@ def sweep_command(network_name, preset, config_file, overrides, varies, output_f
             lambda progress: sweep(network, parsed, preset=preset, config_file=config_file,
                                    overrides=overrides, max_cycles=max_cycles, progress=progress))
     click.echo(format_sweep(result), nl=False)
-    _write_analysis(result, plot_sweep, "the chart", output_file, csv_file, results_file, show)
+    _write_analysis(result, functools.partial(plot_sweep, metric=metric), "the chart", output_file, csv_file,
+                    results_file, show)
 
 
 def _check_analysis_outputs(output_file, csv_file, results_file, show: bool,

@@ -11,31 +11,66 @@ canvas).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from fractions import Fraction
 
 from dlpsim.analysis.tables import align, percent
 from dlpsim.machine import display_unit
+from dlpsim.run.network import LayerRun, NetworkRun
 from dlpsim.run.sweep import Sweep, Vary, format_value
-from dlpsim.units import format_seconds, time_unit
+from dlpsim.units import energy_unit, format_energy, format_seconds, time_unit
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A figure ``--metric`` plots against the swept key, for the whole network and per layer."""
+
+    title: str
+    unit: str  # "J" (scaled to a readable unit on the chart), or as shown
+    of_network: Callable[[NetworkRun], Fraction | None]
+    of_layer: Callable[[LayerRun, NetworkRun], Fraction | None]
+    log_scale: bool
+    mac_layers_only: bool  # layers without MACs have no value to show
+
+
+def _gops_per_watt(energy, macs: int) -> Fraction | None:
+    return energy.gops_per_watt(macs) if macs else None
+
+
+# --metric NAME -> what the chart shows; "utilization" is the chart of MAC utilization and time.
+METRICS: dict[str, Metric | None] = {
+    "utilization": None,
+    "energy": Metric("energy per inference", "J", lambda run: run.energy.total_pj,
+                     lambda layer, run: layer.energy.total_pj, log_scale=True, mac_layers_only=False),
+    "gops-per-watt": Metric("efficiency (2 x MACs / energy)", "GOPS/W",
+                            lambda run: _gops_per_watt(run.energy, run.macs),
+                            lambda layer, run: _gops_per_watt(layer.energy, layer.macs),
+                            log_scale=False, mac_layers_only=True),
+}
+DEFAULT_METRIC = "utilization"
 
 
 def format_sweep(result: Sweep) -> str:
     """The table `dlpsim sweep` prints: one row per point."""
     header = (*(vary.axis_label for vary in result.varies), "cycles", "time", "MAC util", "roofline limit",
-              "efficiency")
+              "efficiency", "energy", "GOPS/W")
     rows = [header]
     for point in result.points:
         run = point.run
+        efficiency = _gops_per_watt(run.energy, run.macs)
         rows.append((*(format_value(vary.key, value) for vary, value in zip(result.varies, point.values,
                                                                             strict=True)),
                      f"{run.cycles:,}", format_seconds(run.seconds), percent(run.mac_utilization),
-                     percent(point.run.bound_mac_utilization), percent(run.efficiency, "-")))
+                     percent(point.run.bound_mac_utilization), percent(run.efficiency, "-"),
+                     format_energy(run.energy.total_pj),
+                     "-" if efficiency is None else f"{float(efficiency):.4g}"))
     lines = [f"{result.network} on {result.machine}"
              + (f" with {' '.join('--set ' + s for s in result.settings)}" if result.settings else "")
              + f": {len(result.points)} simulations", ""]
     lines += align(rows, [True] * len(header))
     lines += ["", "MAC utilization = MACs / (peak MAC/cycle x cycles); the roofline limit uses the bound's "
-              "cycles instead"]
+              "cycles instead; energy per inference, and GOPS/W = 2 x MACs / energy"]
     return "\n".join(lines) + "\n"
 
 
@@ -60,11 +95,82 @@ def _x_axis(axes, vary: Vary) -> list[float]:
     return xs
 
 
-def draw_sweep(figure, result: Sweep) -> None:
-    if len(result.varies) == 1:
+def draw_sweep(figure, result: Sweep, metric: str = DEFAULT_METRIC) -> None:
+    chosen = METRICS[metric]
+    if chosen is not None:
+        (_draw_metric_lines if len(result.varies) == 1 else _draw_metric_heat_map)(figure, result, chosen)
+    elif len(result.varies) == 1:
         _draw_lines(figure, result)
     else:
         _draw_heat_map(figure, result)
+
+
+def _metric_scale(metric: Metric, result: Sweep) -> tuple[str, Fraction]:
+    """The unit the metric's values are shown in, and pJ per that unit for energy."""
+    if metric.unit != "J":
+        return metric.unit, Fraction(1)
+    unit, scale = energy_unit(max(point.run.energy.total_pj for point in result.points))
+    return unit, Fraction(scale)
+
+
+def _shown(value: Fraction | None, scale: Fraction) -> float:
+    return float("nan") if value is None else float(value / scale)
+
+
+def _draw_metric_lines(figure, result: Sweep, metric: Metric) -> None:
+    from matplotlib import colormaps
+
+    vary = result.varies[0]
+    axes = figure.add_subplot(1, 1, 1)
+    xs = _x_axis(axes, vary)
+    unit, scale = _metric_scale(metric, result)
+    names = result.mac_layer_names if metric.mac_layers_only else result.layer_names
+    labelled = len(names) <= MAX_LABELLED_LAYERS
+    palette = colormaps["tab20" if len(names) > 10 else "tab10"]
+    for index, name in enumerate(names):
+        style = ({"color": palette(index % palette.N), "linewidth": 1.2, "marker": "o", "markersize": 3.5,
+                  "label": name} if labelled else
+                 {"color": "#9a9a9a", "linewidth": 0.6, "alpha": 0.6,
+                  "label": f"each of the {len(names)} layers" if index == 0 else "_"})
+        axes.plot(xs, [_shown(metric.of_layer(point.run.layer(name), point.run), scale)
+                       for point in result.points], **style)
+    axes.plot(xs, [_shown(metric.of_network(point.run), scale) for point in result.points], color="black",
+              linewidth=2.6, marker="o", markersize=6, label="whole network", zorder=5)
+    if metric.log_scale:
+        axes.set_yscale("log")
+    axes.set_ylabel(f"{metric.title} ({unit}{', log scale' if metric.log_scale else ''})")
+    axes.grid(True, linewidth=0.5, alpha=0.5)
+    figure.legend(*axes.get_legend_handles_labels(), loc="upper left", bbox_to_anchor=(0.835, 0.9),
+                  fontsize=8.5, frameon=False, title="layer", title_fontsize=9)
+    figure.suptitle(f"{metric.title} vs {vary.key}: {_title(result)}", fontsize=11)
+
+
+def _draw_metric_heat_map(figure, result: Sweep, metric: Metric) -> None:
+    import numpy
+    from matplotlib.ticker import FuncFormatter
+
+    across, down = result.varies
+    unit, scale = _metric_scale(metric, result)
+    data = numpy.zeros((len(down.values), len(across.values)))
+    for index, point in enumerate(result.points):
+        column, row = divmod(index, len(down.values))
+        data[row, column] = _shown(metric.of_network(point.run), scale)
+    axes = figure.add_subplot(1, 1, 1)
+    colours = "magma_r" if metric.unit == "J" else "viridis"
+    image = axes.imshow(data, origin="lower", aspect="auto", cmap=colours)
+    axes.set_xticks(range(len(across.values)), across.labels, rotation=45 if len(across.values) > 8 else 0)
+    axes.set_yticks(range(len(down.values)), down.labels)
+    axes.set_xlabel(across.axis_label)
+    axes.set_ylabel(down.axis_label)
+    axes.set_title(f"{metric.title} of the whole network ({unit})", fontsize=10)
+    bar = figure.colorbar(image, ax=axes, fraction=0.05)
+    bar.ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+    if data.size <= 150:
+        middle = (numpy.nanmax(data) + numpy.nanmin(data)) / 2
+        for (row, column), value in numpy.ndenumerate(data):
+            axes.text(column, row, f"{value:.3g}", ha="center", va="center", fontsize=7.5,
+                      color="white" if (value > middle) == (metric.unit == "J") else "black")
+    figure.suptitle(f"{across.key} x {down.key}: {_title(result)}", fontsize=11)
 
 
 def _title(result: Sweep) -> str:
@@ -170,13 +276,17 @@ def _draw_heat_map(figure, result: Sweep) -> None:
     figure.suptitle(f"{across.key} x {down.key}: {_title(result)}", fontsize=11)
 
 
-def plot_sweep(result: Sweep, output: str | None = None, *, show: bool = False) -> None:
-    """Save the chart to ``output`` (its extension picks the format) and/or show it (``show``)."""
+def plot_sweep(result: Sweep, output: str | None = None, *, show: bool = False,
+               metric: str = DEFAULT_METRIC) -> None:
+    """Save the chart of ``metric`` to ``output`` (its extension picks the format) and/or show it."""
     from dlpsim.analysis.figures import render
 
+    def draw(figure):
+        draw_sweep(figure, result, metric)
+    one_panel = METRICS[metric] is not None
     if len(result.varies) == 1:
-        render(lambda figure: draw_sweep(figure, result), (13.5, 5.8), output, show=show,
-               left=0.06, right=0.82, bottom=0.14, top=0.88, wspace=0.22)
+        render(draw, (9.5, 5.8) if one_panel else (13.5, 5.8), output, show=show,
+               left=0.09 if one_panel else 0.06, right=0.82, bottom=0.14, top=0.88, wspace=0.22)
     else:
-        render(lambda figure: draw_sweep(figure, result), (14, 6.0), output, show=show,
-               left=0.06, right=0.95, bottom=0.14, top=0.88, wspace=0.25)
+        render(draw, (8, 6.0) if one_panel else (14, 6.0), output, show=show,
+               left=0.1 if one_panel else 0.06, right=0.95, bottom=0.14, top=0.88, wspace=0.25)

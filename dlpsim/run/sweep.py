@@ -224,15 +224,17 @@ class Sweep:
         network's totals, then each layer's cycles and MAC utilization."""
         header = [*(vary.key for vary in self.varies), *TOTAL_COLUMNS]
         for name in self.layer_names:
-            header += [f"{name}:cycles", f"{name}:mac_utilization"]
+            header += [f"{name}:cycles", f"{name}:mac_utilization", f"{name}:energy_pj"]
         rows = [tuple(header)]
         for point in self.points:
             run = point.run
             row = [*(csv_number(value) for value in point.values), str(run.macs), str(run.dram_bytes),
                    str(run.cycles), f"{float(run.seconds):.9g}", csv_ratio(run.mac_utilization),
                    csv_ratio(run.bound_mac_utilization), str(run.bound.cycles), csv_ratio(run.efficiency)]
+            row += [csv_number(run.energy.total_pj), _csv_gops_per_watt(run.energy, run.macs)]
             for layer in run.layers:
-                row += [str(layer.cycles), csv_ratio(layer.mac_utilization)]
+                row += [str(layer.cycles), csv_ratio(layer.mac_utilization),
+                        csv_number(layer.energy.total_pj)]
             rows.append(tuple(row))
         return rows
 
@@ -241,7 +243,12 @@ class Sweep:
 
 
 TOTAL_COLUMNS = ("macs", "dram_bytes", "cycles", "seconds", "mac_utilization", "bound_mac_utilization",
-                 "bound_cycles", "efficiency")
+                 "bound_cycles", "efficiency", "energy_pj", "gops_per_watt")
+
+
+def _csv_gops_per_watt(energy, macs: int) -> str:
+    efficiency = energy.gops_per_watt(macs)
+    return "" if efficiency is None else csv_number(efficiency)
 
 
 def sweep_machines(varies: Sequence[Vary], preset: str | None = None, config_file=None,
