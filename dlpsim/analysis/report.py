@@ -294,6 +294,7 @@ def program_document(stats: Stats, recorder: Recorder, machine: MachineConfig, c
 def network_document(run, machine: MachineConfig, command: str) -> Document:
     """The report of a network run (:class:`dlpsim.run.network.NetworkRun`)."""
     from dlpsim.analysis.network import TABLE_COLUMNS, format_network_run, layer_rows, limited_layers
+    from dlpsim.analysis.summary import energy_figures, energy_table
 
     cores = f"{run.compute_cores} compute core{'s' if run.compute_cores > 1 else ''}"
     blocks: list[Block] = [
@@ -313,12 +314,24 @@ def network_document(run, machine: MachineConfig, command: str) -> Document:
             ("roofline bound", f"{_n(run.bound.cycles)} cycles (the sum of the layers' bounds)"),
             ("efficiency (bound / cycles)", percent(run.efficiency)),
             ("MAC utilization", f"{percent(run.mac_utilization)} of {_g(run.peak_macs_per_cycle)} MAC/cycle"),
+            *energy_figures(run.energy, run.seconds, run.macs),
         ), (False, False)),
     ]
     blocks += [Heading("Layers"),
                Table(tuple(TABLE_COLUMNS), tuple(layer_rows(run, "-")), tuple(TABLE_COLUMNS.values()))]
 
     from matplotlib.figure import Figure
+
+    from dlpsim.analysis.energy import draw_energy_by_layer
+
+    figure = Figure(figsize=(11.5, 5.6))
+    figure.subplots_adjust(bottom=0.24, right=0.86)
+    draw_energy_by_layer(figure, run)
+    blocks += [Heading("Energy"),
+               Image("energy", _png(figure), f"energy per layer of {run.network}",
+                     "Each layer's energy, stacked by component: the MACs, the vector unit, each memory's "
+                     "bytes read and written, and the static power over the layer's time."),
+               Preformatted("\n".join(energy_table(run.energy)) + "\n")]
 
     from dlpsim.analysis.roofline import draw_roofline, roofline
 

@@ -93,8 +93,13 @@ def format_run_summary(stats: Stats, hazards: HazardReport | None = None) -> str
 
 def energy_lines(energy: Energy, seconds: Fraction, macs: int, indent: str = "",
                  width: int = 16) -> list[str]:
-    """Energy, average power and efficiency, as figures under the cycles (labels ``width``
-    wide); a line on the count-form MACs, which are charged their operations only."""
+    """:func:`energy_figures` as lines under the cycles, labels ``width`` wide."""
+    return [f"{indent}{label:<{width}}{value}" for label, value in energy_figures(energy, seconds, macs)]
+
+
+def energy_figures(energy: Energy, seconds: Fraction, macs: int) -> list[tuple[str, str]]:
+    """(label, value): energy, average power and efficiency, and a line on the count-form MACs,
+    which are charged their operations only."""
     watts, efficiency = energy.average_watts(seconds), energy.gops_per_watt(macs)
     figures = [
         ("energy", format_energy(energy.total_pj)),
@@ -104,7 +109,7 @@ def energy_lines(energy: Energy, seconds: Fraction, macs: int, indent: str = "",
     if energy.uncharged_macs:
         figures.append(("not charged", f"{energy.uncharged_macs} MAC instructions given by their count "
                         "alone: operations only, no operand traffic (give MxKxN to count it)"))
-    return [f"{indent}{label:<{width}}{value}" for label, value in figures]
+    return figures
 
 
 def energy_table(energy: Energy) -> list[str]:
