@@ -284,3 +284,51 @@ def test_the_energy_objectives_never_do_worse_by_their_figure_than_the_fastest(o
 def test_net_run_takes_an_objective_and_a_bad_one_is_refused():
     result = invoke("net", "run", "textbook-fc", "--objective", "joules")
     assert result.exit_code == 2 and "'joules' is not one of 'time', 'energy', 'edp'" in result.stderr
+
+
+def test_sweep_plots_energy_and_gops_per_watt_against_a_key(tmp_path):
+    chart = tmp_path / "energy.png"
+    result = invoke("sweep", "--net", "lenet5", "--vary", "dram.read_pj_per_byte=100,200",
+                    "--metric", "energy", "-o", str(chart))
+    assert result.exit_code == 0, result.output
+    assert chart.stat().st_size > 0
+    rows = (tmp_path / "energy.csv").read_text().splitlines()
+    header = rows[0].split(",")
+    assert {"energy_pj", "gops_per_watt", "c1:energy_pj"} <= set(header)
+    energies = [F(row.split(",")[header.index("energy_pj")]) for row in rows[1:]]
+    # the same layers and traffic at 100 and 200 pJ per DRAM byte read: the difference is the
+    # network's DRAM bytes read x 100 pJ, so the dearer point costs more
+    assert energies[1] > energies[0]
+    heat = tmp_path / "gops.png"
+    result = invoke("sweep", "--net", "lenet5", "--vary", "dram.bandwidth=64GB/s",
+                    "--vary", "core.matrix.mac_32_pj=2,4", "--metric", "gops-per-watt", "-o", str(heat))
+    assert result.exit_code == 0 and heat.stat().st_size > 0
+    assert "GOPS/W" in result.stdout
+    result = invoke("sweep", "--net", "lenet5", "--vary", "dram.bandwidth=32GB/s", "--metric", "joules")
+    assert result.exit_code == 2 and "'joules' is not one of" in result.stderr
+
+
+def test_a_sweeps_energy_is_the_network_runs():
+    from dlpsim.machine import load_machine as load
+    from dlpsim.run.network import run_network
+    from dlpsim.run.sweep import parse_vary, sweep
+    from dlpsim.workloads import get_network
+
+    network = get_network("lenet5")
+    result = sweep(network, [parse_vary("core.vector.add_32_pj=0.9,1.8")])
+    alone = run_network(network, load("dlp-s", overrides=["core.vector.add_32_pj=1.8"]))
+    assert result.points[1].run.energy == alone.energy
+    # doubling the price of an ADD_32 adds the network's ADD_32 operations x 0.9 pJ
+    adds = sum(count for layer in network.layers for op, count in layer.vector_ops.items() if op == "ADD")
+    assert adds and (result.points[1].run.energy.component("vector")
+                     - result.points[0].run.energy.component("vector")) == adds * F("0.9")
+
+
+def test_the_network_report_has_the_energy_chart(tmp_path):
+    report = tmp_path / "lenet5.md"
+    result = invoke("report", "lenet5", "-o", str(report))
+    assert result.exit_code == 0, result.output
+    text = report.read_text()
+    assert "## Energy" in text and "lenet5_files/energy.png" in text
+    assert (tmp_path / "lenet5_files" / "energy.png").stat().st_size > 0
+    assert "| GOPS/W |" in text and "| average power |" in text
