@@ -132,11 +132,12 @@ def test_network_report_has_every_layer_totals_and_roofline(tmp_path, suffix):
         assert layer.name in text
     assert f"{run.cycles:,}" in text and f"{run.macs:,}" in text
     if suffix == ".html":
-        images = embedded_images(text)
-        assert len(images) == 1 and images[0].startswith(PNG)
+        images = embedded_images(text)  # the energy chart and the roofline
+        assert len(images) == 2 and all(image.startswith(PNG) for image in images)
     else:
-        assert (tmp_path / "lenet_files" / "roofline.png").read_bytes().startswith(PNG)
-        assert "](lenet_files/roofline.png)" in text
+        for chart in ("energy", "roofline"):
+            assert (tmp_path / "lenet_files" / f"{chart}.png").read_bytes().startswith(PNG)
+            assert f"](lenet_files/{chart}.png)" in text
 
 
 def test_network_from_a_topology_csv(tmp_path):
