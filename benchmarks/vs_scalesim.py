@@ -43,15 +43,14 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import csv
 import io
-import os
-import platform
 import sys
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from measured import machine_line, write_records
 
 from dlpsim.analysis.tables import align
 from dlpsim.asm import assemble
@@ -422,13 +421,9 @@ def main(argv: list[str] | None = None) -> int:
           f"largest difference {worst:.4f}% (tolerance {args.tolerance}%); wall time SCALE-Sim "
           f"{seconds(total_scalesim)}, dlpsim {seconds(total_dlpsim)}: dlpsim {speedup:,.0f}x faster "
           f"(at least {args.min_speedup:,.0f}x required)")
-    print(f"machine: {platform.platform()}, {platform.processor() or platform.machine()}, "
-          f"{os.cpu_count()} CPUs, Python {platform.python_version()}")
+    print(machine_line())
     if args.csv:
-        with open(args.csv, "w", newline="") as file:
-            writer = csv.DictWriter(file, fieldnames=list(records[0]) if records else ["layer"])
-            writer.writeheader()
-            writer.writerows(records)
+        write_records(args.csv, records)
     return 0 if worst <= args.tolerance and speedup >= args.min_speedup else 1
 
 

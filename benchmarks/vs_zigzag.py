@@ -45,19 +45,18 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import csv
 import dataclasses
 import io
 import json
 import logging
-import os
-import platform
 import sys
 import tempfile
 import time
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+
+from measured import machine_line, write_records
 
 from dlpsim.analysis.tables import align
 from dlpsim.compiler import Objective
@@ -323,13 +322,9 @@ def main(argv: list[str] | None = None) -> int:
           + ("all met" if not missed else "missed on " + "; ".join(missed)))
     print(f"wall time: ZigZag {their_s:.1f} s, dlpsim {our_s:.1f} s (compiling with the energy objective "
           f"and simulating)")
-    print(f"machine: {platform.platform()}, {platform.processor() or platform.machine()}, "
-          f"{os.cpu_count()} CPUs, Python {platform.python_version()}")
+    print(machine_line())
     if args.csv:
-        with open(args.csv, "w", newline="") as file:
-            writer = csv.DictWriter(file, fieldnames=list(records[0]) if records else ["layer"])
-            writer.writeheader()
-            writer.writerows(records)
+        write_records(args.csv, records)
     return 0 if not missed else 1
 
 

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from benchmark_scripts import benchmark_module
 
 from dlpsim.sim.compute import systolic_cycles
 from dlpsim.workloads import get_network
@@ -19,14 +20,8 @@ SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "vs_scalesim.py
 
 @pytest.fixture(scope="module")
 def vs():
-    spec = importlib.util.spec_from_file_location("vs_scalesim", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up there
-    try:
-        spec.loader.exec_module(module)
+    with benchmark_module("vs_scalesim") as module:
         yield module
-    finally:
-        del sys.modules[spec.name]
 
 
 def by_layer(workloads):

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from benchmark_scripts import benchmark_module
 
 from dlpsim.machine import load_machine
 from dlpsim.workloads import get_network
@@ -18,14 +19,8 @@ SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "vs_zigzag.py"
 
 @pytest.fixture(scope="module")
 def vs():
-    spec = importlib.util.spec_from_file_location("vs_zigzag", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up there
-    try:
-        spec.loader.exec_module(module)
+    with benchmark_module("vs_zigzag") as module:
         yield module
-    finally:
-        del sys.modules[spec.name]
 
 
 def test_without_zigzag_it_says_how_to_install_it_and_exits_0():

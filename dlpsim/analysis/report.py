@@ -129,6 +129,16 @@ def _png(figure) -> bytes:
     return figure_bytes(figure, "png", IMAGE_DPI)
 
 
+def _drawn(draw, size: tuple[float, float], **margins: float) -> bytes:
+    """A chart as PNG: ``draw`` on a figure of ``size`` inches with these margins."""
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=size)
+    figure.subplots_adjust(**margins)
+    draw(figure)
+    return _png(figure)
+
+
 def _machine_block(machine: MachineConfig) -> Preformatted:
     from dlpsim.machine.loader import effective_toml
 
@@ -320,15 +330,12 @@ def network_document(run, machine: MachineConfig, command: str) -> Document:
     blocks += [Heading("Layers"),
                Table(tuple(TABLE_COLUMNS), tuple(layer_rows(run, "-")), tuple(TABLE_COLUMNS.values()))]
 
-    from matplotlib.figure import Figure
 
     from dlpsim.analysis.energy import draw_energy_by_layer
 
-    figure = Figure(figsize=(11.5, 5.6))
-    figure.subplots_adjust(bottom=0.24, right=0.86)
-    draw_energy_by_layer(figure, run)
     blocks += [Heading("Energy"),
-               Image("energy", _png(figure), f"energy per layer of {run.network}",
+               Image("energy", _drawn(lambda figure: draw_energy_by_layer(figure, run), (11.5, 5.6),
+                                      bottom=0.24, right=0.86), f"energy per layer of {run.network}",
                      "Each layer's energy, stacked by component: the MACs, the vector unit, each memory's "
                      "bytes read and written, and the static power over the layer's time."),
                Preformatted("\n".join(energy_table(run.energy)) + "\n")]
@@ -336,11 +343,9 @@ def network_document(run, machine: MachineConfig, command: str) -> Document:
     from dlpsim.analysis.roofline import draw_roofline, roofline
 
     result = roofline(machine, [run])
-    figure = Figure(figsize=(11.5, 6.6))
-    figure.subplots_adjust(bottom=0.16, right=0.76)
-    draw_roofline(figure, result)
     blocks += [Heading("Roofline"),
-               Image("roofline", _png(figure), f"roofline of {run.network}",
+               Image("roofline", _drawn(lambda figure: draw_roofline(figure, result), (11.5, 6.6),
+                                        bottom=0.16, right=0.76), f"roofline of {run.network}",
                      "Each layer with MACs as a point (2 x MACs over its simulated DRAM bytes and time), "
                      "and the whole network.")]
     blocks += [Heading("The machine"), _machine_block(machine),

@@ -180,25 +180,20 @@ class MachineConfig:
     def bytes_per_cycle(self, link: LinkConfig) -> Fraction:
         return Fraction(link.bytes_per_second) / Fraction(self.clock_hz)
 
+    def _memory(self, memory: Memory) -> MemoryConfig | DramConfig | SharedConfig | None:
+        """The block configuring a memory, or None if this machine has no such memory."""
+        return {Memory.DRAM: self.dram, Memory.NRAM: self.core.nram, Memory.WRAM: self.core.wram,
+                Memory.SHARED: self.shared}[memory]
+
     def capacity(self, memory: Memory) -> int | None:
         """Bytes a memory holds, or None if this machine has no such memory."""
-        if memory is Memory.DRAM:
-            return self.dram.capacity_bytes
-        if memory is Memory.NRAM:
-            return self.core.nram.capacity_bytes
-        if memory is Memory.WRAM:
-            return self.core.wram.capacity_bytes
-        return None if self.shared is None else self.shared.capacity_bytes
+        block = self._memory(memory)
+        return None if block is None else block.capacity_bytes
 
     def memory_energy(self, memory: Memory) -> MemoryEnergy | None:
         """What a memory costs, or None if this machine has no such memory."""
-        if memory is Memory.DRAM:
-            return self.dram.energy
-        if memory is Memory.NRAM:
-            return self.core.nram.energy
-        if memory is Memory.WRAM:
-            return self.core.wram.energy
-        return None if self.shared is None else self.shared.energy
+        block = self._memory(memory)
+        return None if block is None else block.energy
 
     # -- energy prices (dlpsim.results.energy.EnergyPrices), by the names Stats counts under ----
 
