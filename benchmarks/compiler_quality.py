@@ -13,7 +13,7 @@ worst one, and whether all reach the target of 90%.
 
 Then the DRAM traffic of every layer: the bytes its program moves against the layer's own
 data (its inputs, weights and outputs, each tensor once), for the compiler's --objective
-(``--objectives``, default time and energy).
+(``--objectives``, default time: the runs above, nothing simulated again).
 
 Then the FC layers of the exercises (network ``textbook-fc``), compiled from their
 shapes, against the hand-written programs in programs/ on the same machine. The exit
@@ -32,7 +32,7 @@ from pathlib import Path
 from dlpsim.asm import assemble_file
 from dlpsim.compiler import Objective
 from dlpsim.machine import load_machine
-from dlpsim.run.network import run_network
+from dlpsim.run.network import NetworkRun, run_network
 from dlpsim.sim import simulate
 from dlpsim.workloads import get_network
 
@@ -61,16 +61,19 @@ def _table(rows: list[list[str]], right: set[int]) -> str:
     return "\n".join(lines)
 
 
-def dram_rows(networks: list[str], presets: list[str], objectives: list[str]) -> list[list[str]]:
+def dram_rows(networks: list[str], presets: list[str], objectives: list[str],
+              timed: dict[tuple[str, str], NetworkRun]) -> list[list[str]]:
     """One row per layer and per network total: DRAM bytes moved by each objective's programs
-    against the layer's own data (each tensor once)."""
+    against the layer's own data (each tensor once). ``timed``: the time objective's runs, by
+    (network, preset), already made."""
     rows = [["network", "preset", "layer", "own data B", *(f"{objective} B" for objective in objectives),
              *(f"{objective}/own" for objective in objectives)]]
     for name in networks:
         network = get_network(name)
         for preset in presets:
             machine = load_machine(preset)
-            runs = [run_network(network, machine, max_cycles=None, objective=Objective(objective))
+            runs = [timed[name, preset] if objective == Objective.TIME
+                    else run_network(network, machine, max_cycles=None, objective=Objective(objective))
                     for objective in objectives]
             own_total = 0
             for index, node in enumerate(network.nodes):
@@ -85,7 +88,9 @@ def dram_rows(networks: list[str], presets: list[str], objectives: list[str]) ->
     return rows
 
 
-def network_rows(networks: list[str], presets: list[str]) -> tuple[list[list[str]], bool]:
+def network_rows(networks: list[str], presets: list[str],
+                 timed: dict[tuple[str, str], NetworkRun]) -> tuple[list[list[str]], bool]:
+    """The compute-bound layers' efficiency; each run is kept in ``timed`` by (network, preset)."""
     rows = [["network", "preset", "layers", "compute-bound", "min eff", "median eff", "worst layer",
              "all >= 90%", "cycles", "efficiency", "seconds"]]
     good = True
@@ -93,7 +98,7 @@ def network_rows(networks: list[str], presets: list[str]) -> tuple[list[list[str
         network = get_network(name)
         for preset in presets:
             started = time.perf_counter()
-            run = run_network(network, load_machine(preset), max_cycles=None)
+            run = timed[name, preset] = run_network(network, load_machine(preset), max_cycles=None)
             wall = time.perf_counter() - started
             bound = [layer for layer in run.layers if layer.bound.kind == "compute"]
             efficiencies = [float(layer.efficiency) for layer in bound]
@@ -133,18 +138,21 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--networks", nargs="+", default=["vgg16", "resnet50"])
     parser.add_argument("--presets", nargs="+", default=["dlp-s", "dlp-m"])
-    parser.add_argument("--objectives", nargs="+", default=["time", "energy"],
-                        choices=[objective.value for objective in Objective])
+    parser.add_argument("--objectives", nargs="+", default=["time"],
+                        choices=[objective.value for objective in Objective],
+                        help="the compiler objectives whose DRAM bytes to show (default time; energy and "
+                             "edp compile and simulate every network again)")
     args = parser.parse_args(argv)
 
     started = time.perf_counter()
-    rows, networks_good = network_rows(args.networks, args.presets)
+    timed: dict[tuple[str, str], NetworkRun] = {}
+    rows, networks_good = network_rows(args.networks, args.presets, timed)
     print("Compute-bound layers: efficiency = roofline bound / simulated cycles "
           f"(target >= {TARGET:.0%}); seconds = wall time to compile and simulate the network")
     print()
     print(_table(rows, right={2, 3, 4, 5, 8, 9, 10}))
     print()
-    rows = dram_rows(args.networks, args.presets, args.objectives)
+    rows = dram_rows(args.networks, args.presets, args.objectives, timed)
     print("DRAM bytes per layer: moved by the compiled program (by --objective) vs the layer's own data "
           "(inputs, weights and outputs, each tensor once)")
     print()

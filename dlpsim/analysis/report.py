@@ -25,7 +25,7 @@ from pathlib import Path
 
 from dlpsim import __version__
 from dlpsim.analysis.roofline import Roof, RooflinePoint
-from dlpsim.analysis.summary import CONTROL_COLUMNS, format_run_summary
+from dlpsim.analysis.summary import CONTROL_COLUMNS, energy_figures, energy_table, format_run_summary
 from dlpsim.analysis.tables import percent
 from dlpsim.data.hazards import PRINTED_HAZARDS, HazardReport
 from dlpsim.errors import UserError
@@ -221,6 +221,7 @@ def program_document(stats: Stats, recorder: Recorder, machine: MachineConfig, c
         ("efficiency (bound / cycles)", percent(stats.efficiency)),
         ("MAC operations", _n(stats.mac_operations)),
         ("MAC utilization", f"{percent(stats.mac_utilization)} of {_g(stats.peak_macs_per_cycle)} MAC/cycle"),
+        *energy_figures(stats.energy, stats.seconds, stats.mac_operations),
     ]
     blocks += [Heading("Summary"), Table(("figure", "value"), tuple(summary), (False, False))]
     if hazards is not None:
@@ -304,7 +305,6 @@ def program_document(stats: Stats, recorder: Recorder, machine: MachineConfig, c
 def network_document(run, machine: MachineConfig, command: str) -> Document:
     """The report of a network run (:class:`dlpsim.run.network.NetworkRun`)."""
     from dlpsim.analysis.network import TABLE_COLUMNS, format_network_run, layer_rows, limited_layers
-    from dlpsim.analysis.summary import energy_figures, energy_table
 
     cores = f"{run.compute_cores} compute core{'s' if run.compute_cores > 1 else ''}"
     blocks: list[Block] = [
