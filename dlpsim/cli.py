@@ -163,13 +163,15 @@ def _functional_options(command):
     return command
 
 
-def _prepare_functional(program: Program, machine, hazards, functional: bool, loads, dumps, seed):
-    """The functional run asked for, checked before any work (None if none was asked for)."""
+def _checked_run(program: Program, machine, allow_hazards: bool, functional: bool, loads, dumps, seed):
+    """The data-hazard report and the functional run asked for (None if none was), both checked
+    before any work. A functional run refuses hazards itself, --allow-hazards or not."""
     from dlpsim.data.functional import FunctionalRun
 
     if not (functional or loads or dumps or seed is not None):
-        return None
-    return FunctionalRun.prepare(program, machine, hazards, tuple(loads), tuple(dumps), seed)
+        return _check_hazards(program, machine, allow_hazards), None
+    hazards = _check_hazards(program, machine, allow_hazards=True)
+    return hazards, FunctionalRun.prepare(program, machine, hazards, tuple(loads), tuple(dumps), seed)
 
 
 _no_fast_forward = click.option(
@@ -248,8 +250,7 @@ def run(program_file, preset, config_file, overrides, as_json, trace_file, timel
         show = False
     program = _read_program(program_file, note_on_stdout=not as_json)
     machine = _load(program, preset, config_file, overrides)
-    hazards = _check_hazards(program, machine, allow_hazards)
-    functional_run = _prepare_functional(program, machine, hazards, functional, loads, dumps, seed)
+    hazards, functional_run = _checked_run(program, machine, allow_hazards, functional, loads, dumps, seed)
     recorder = Recorder() if trace_file or timeline_file or show else None  # records every iteration
     marks = hazards.marks()  # the races a run with --allow-hazards shows in its trace and timeline
     stats = simulate(program, machine, recorder, max_cycles=max_cycles, fast_forward=not no_fast_forward)

@@ -141,7 +141,8 @@ def _operand_refusal(operand: Operand, role: str, needed: int | None, what: str)
                 f"(write {operand.memory.value}[OFFSET])")
     if operand.end is not None and needed is not None and operand.end - operand.offset < needed:
         return (f"--functional cannot execute this: {role} {operand} holds {operand.end - operand.offset} B, "
-                f"but {what} needs {needed} B (packed or compressed data has no values to compute on)")
+                f"but it must hold {what} ({needed} B); packed or compressed data has no values to "
+                "compute on")
     return None
 
 
