@@ -604,3 +604,14 @@ def test_epoch_order_runs_the_memory_core_in_its_epochs():
     assert order[-1] == (MEMORY_CORE, Move)  # epoch 2: its copy out, after every core's epoch 1
     assert [core.index for core, kind in order if kind is Compute] == [0, 1, 2, 3]
     assert len(order) == 1 + 4 * 3 + 1  # per core: copy x in, add, store
+
+
+def test_the_isa_reference_example_is_refused_as_documented(in_tmp):
+    text = (ROOT / "isa" / "README.md").read_text("utf-8")
+    section = text[text.index("## Functional execution"):text.index("## Limits of a run")]
+    program = section.split("```asm\n")[1].split("```")[0]
+    expected = section.split("```text\n")[1].split("```")[0]
+    (in_tmp / "bad.asm").write_text(program)
+    result = _run(["bad.asm", "--functional"])
+    assert result.exit_code == 2
+    assert result.output == expected
