@@ -74,15 +74,14 @@ def test_a_move_copies_bytes_through_nram_and_back():
     assert not memories.dram.read(0x1008, 8).any()  # nothing beyond the 8 bytes
 
 
-MAC_2x3x2 = """
-    move DRAM[0x0] NRAM[0x0] 24
-    move DRAM[0x100] WRAM[0x0] 24
-    sync
-    compute MAC_32 2x3x2 NRAM[0x0], WRAM[0x0] -> NRAM[0x100]
-    sync
-    move NRAM[0x100] DRAM[0x200] 16
-    sync
-"""
+def load_compute_store(a_bytes: int, b_bytes: int, compute: str, c_bytes: int) -> str:
+    """A from DRAM[0x0] to NRAM[0x0], B from DRAM[0x100] to WRAM[0x0]; ``compute`` writes
+    NRAM[0x100], which goes to DRAM[0x200]; a sync between each step."""
+    return (f"move DRAM[0x0] NRAM[0x0] {a_bytes}\nmove DRAM[0x100] WRAM[0x0] {b_bytes}\nsync\n"
+            f"{compute}\nsync\nmove NRAM[0x100] DRAM[0x200] {c_bytes}\nsync\n")
+
+
+MAC_2x3x2 = load_compute_store(24, 24, "compute MAC_32 2x3x2 NRAM[0x0], WRAM[0x0] -> NRAM[0x100]", 16)
 
 
 def _mac_inputs(memories):
@@ -99,9 +98,8 @@ def test_a_mac_shape_multiplies_row_major_matrices():
 
 def test_the_accumulating_form_adds_into_c():
     # The second MAC adds A x B = [[7, -1], [16, -1]] to C, which already holds it: twice that.
-    text = MAC_2x3x2.replace("    sync\n    move NRAM[0x100]",
-                             "    sync\n    compute MAC_32 2x3x2 NRAM[0x0], WRAM[0x0] +> NRAM[0x100]\n"
-                             "    sync\n    move NRAM[0x100]")
+    mac = "compute MAC_32 2x3x2 NRAM[0x0], WRAM[0x0]"
+    text = load_compute_store(24, 24, f"{mac} -> NRAM[0x100]\nsync\n{mac} +> NRAM[0x100]", 16)
     memories = execute(text, fill=_mac_inputs)
     assert dram(memories, 0x200, 4).tolist() == [14, -2, 32, -2]
 
@@ -113,15 +111,10 @@ def test_an_explicit_range_holds_its_matrix_from_its_start():
     assert dram(memories, 0x200, 4).tolist() == [7, -1, 16, -1]
 
 
-VECTOR = """
-    move DRAM[0x0] NRAM[0x0] 4*{w}
-    move DRAM[0x100] WRAM[0x0] 4*{w}
-    sync
-    compute {op}_{bits} 4 NRAM[0x0], WRAM[0x0] -> NRAM[0x100]
-    sync
-    move NRAM[0x100] DRAM[0x200] 4*{w}
-    sync
-"""
+def vector(op: str, bits: int) -> str:
+    """``compute OP_bits 4`` on 4 elements of A and B."""
+    size = 4 * bits // 8
+    return load_compute_store(size, size, f"compute {op}_{bits} 4 NRAM[0x0], WRAM[0x0] -> NRAM[0x100]", size)
 
 
 @pytest.mark.parametrize("op, expected", [
@@ -133,7 +126,7 @@ VECTOR = """
 @pytest.mark.parametrize("bits", [32, 16])
 def test_each_vector_type_acts_elementwise(op, expected, bits):
     dtype = F32 if bits == 32 else np.float16
-    memories = execute(VECTOR.format(op=op, bits=bits, w=bits // 8),
+    memories = execute(vector(op, bits),
                        fill=lambda m: (put(m, 0x0, [1, 2, 3, 4], dtype), put(m, 0x100, [4, 3, 2, 1], dtype)))
     # each result rounded once to the type (2/3 is the only one that is not exact)
     assert dram(memories, 0x200, 4, dtype).tolist() == np.array(expected, dtype).tolist()
@@ -157,20 +150,17 @@ def test_vector_ops_work_in_place_and_accumulate():
 def test_mac_16_accumulates_in_float32_and_rounds_once():
     # A = [1, 2^-11, 2^-11], B = [1, 1, 1]: the float32 sum 1 + 2^-10 is a half value; summing in
     # half would round 1 + 2^-11 to 1 (ties to even) twice and give 1.
-    memories = execute("""
-        move DRAM[0x0] NRAM[0x0] 6
-        move DRAM[0x100] WRAM[0x0] 6
-        sync
-        compute MAC_16 1x3x1 NRAM[0x0], WRAM[0x0] -> NRAM[0x100]
-        sync
-        move NRAM[0x100] DRAM[0x200] 2
-        sync
-    """, fill=lambda m: (put(m, 0x0, [1, 2**-11, 2**-11], np.float16), put(m, 0x100, [1, 1, 1], np.float16)))
+    def inputs(m):
+        put(m, 0x0, [1, 2**-11, 2**-11], np.float16)
+        put(m, 0x100, [1, 1, 1], np.float16)
+
+    mac = "compute MAC_16 1x3x1 NRAM[0x0], WRAM[0x0] -> NRAM[0x100]"
+    memories = execute(load_compute_store(6, 6, mac, 2), fill=inputs)
     assert dram(memories, 0x200, 1, np.float16).tolist() == [1 + 2**-10]
 
 
 def test_division_by_zero_is_ieee_not_an_error():
-    memories = execute(VECTOR.format(op="DIV", bits=32, w=4),
+    memories = execute(vector("DIV", 32),
                        fill=lambda m: (put(m, 0x0, [1, -1, 0, 2]), put(m, 0x100, [0, 0, 0, 1])))
     result = dram(memories, 0x200, 4)
     assert result[0] == np.inf and result[1] == -np.inf and np.isnan(result[2]) and result[3] == 2

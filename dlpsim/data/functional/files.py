@@ -117,19 +117,29 @@ def _sha256(path: Path) -> str:
 
 
 @dataclass(frozen=True)
-class Load:
-    """``--load``: the array of a .npy file, its bytes in C order (little-endian) at a place."""
+class ArrayFile:
+    """A .npy file and where its array lies in a memory: what --load and --dump both name."""
 
-    spec: str
+    spec: str  # as the user gave it
     file: Path
     place: Placement
     shape: tuple[int, ...]
     dtype: np.dtype
-    sha256: str
 
     @property
     def size(self) -> int:
         return math.prod(self.shape) * self.dtype.itemsize
+
+    def describe(self, sha256: str) -> dict:
+        return {"memory": str(self.place.name), "offset": self.place.offset, "file": str(self.file),
+                "shape": list(self.shape), "dtype": self.dtype.name, "bytes": self.size, "sha256": sha256}
+
+
+@dataclass(frozen=True)
+class Load(ArrayFile):
+    """``--load``: the array of a .npy file, its bytes in C order (little-endian) at a place."""
+
+    sha256: str
 
     def array(self) -> np.ndarray:
         try:
@@ -139,9 +149,7 @@ class Load:
         return np.ascontiguousarray(data, dtype=self.dtype.newbyteorder("<"))
 
     def to_dict(self) -> dict:
-        return {"memory": str(self.place.name), "offset": self.place.offset, "file": str(self.file),
-                "shape": list(self.shape), "dtype": self.dtype.name, "bytes": self.size,
-                "sha256": self.sha256}
+        return self.describe(self.sha256)
 
 
 def parse_load(spec: str, machine: MachineConfig) -> Load:
@@ -178,20 +186,10 @@ def parse_load(spec: str, machine: MachineConfig) -> Load:
 
 
 @dataclass(frozen=True)
-class Dump:
+class Dump(ArrayFile):
     """``--dump``: SHAPE elements of DTYPE read row-major from a place, saved as a .npy file."""
 
-    spec: str
-    file: Path
-    place: Placement
-    shape: tuple[int, ...]
-    dtype: np.dtype
-
-    @property
-    def size(self) -> int:
-        return math.prod(self.shape) * self.dtype.itemsize
-
-    def describe(self) -> str:
+    def summary(self) -> str:
         return f"{self.file} ({self.place} {'x'.join(map(str, self.shape))} {self.dtype.name})"
 
 
@@ -248,10 +246,7 @@ class Dumped:
     sha256: str
 
     def to_dict(self) -> dict:
-        dump = self.dump
-        return {"memory": str(dump.place.name), "offset": dump.place.offset, "file": str(dump.file),
-                "shape": list(dump.shape), "dtype": dump.dtype.name, "bytes": dump.size,
-                "sha256": self.sha256}
+        return self.dump.describe(self.sha256)
 
 
 def load_into(memories: Memories, load: Load) -> None:

@@ -45,7 +45,7 @@ class FunctionalResult:
         if self.loads:
             text += f"; loaded {', '.join(str(load.file) for load in self.loads)}"
         if self.dumps:
-            text += f"; dumped {', '.join(dumped.dump.describe() for dumped in self.dumps)}"
+            text += f"; dumped {', '.join(dumped.dump.summary() for dumped in self.dumps)}"
         return text
 
 
