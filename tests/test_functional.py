@@ -27,11 +27,12 @@ from dlpsim.data.functional import (
     FunctionalHazardError,
     FunctionalLimits,
     FunctionalProgram,
+    FunctionalRun,
     Memories,
     PageBudget,
     epoch_order,
 )
-from dlpsim.errors import RunLimitError
+from dlpsim.errors import RunLimitError, UserError
 from dlpsim.machine import load_machine
 from dlpsim.sim.check import bind
 from dlpsim.sim.control import queue_kind
@@ -290,6 +291,8 @@ def test_exercise_7_11_on_four_cores_computes_x_times_w(in_tmp):
     for dumped in functional["dumps"]:
         assert dumped["sha256"] == hashlib.sha256(Path(dumped["file"]).read_bytes()).hexdigest()
     assert [load["file"] for load in functional["loads"]] == ["x.npy"] + [f"w{i}.npy" for i in range(4)]
+    for loaded in functional["loads"]:
+        assert loaded["sha256"] == hashlib.sha256(Path(loaded["file"]).read_bytes()).hexdigest()
     y = np.hstack([np.load(f"y{i}.npy") for i in range(4)])
     np.testing.assert_allclose(y, x @ w, **TOLERANCE)
 
@@ -605,3 +608,11 @@ def test_the_isa_reference_example_is_refused_as_documented(in_tmp):
     result = _run(["bad.asm", "--functional"])
     assert result.exit_code == 2
     assert result.output == expected
+
+
+def test_loads_larger_than_a_run_may_hold_are_refused_before_reading(in_tmp):
+    np.save("x.npy", np.zeros(64 * 1024, np.uint8))
+    program = assemble("move DRAM[0x0] NRAM[0x0] 64\n", "t.asm")
+    with pytest.raises(UserError, match=r"error: --load: 65536 B \(64 KB\) together, more than the "
+                                        r"32768 B \(32 KB\) one functional run may hold"):
+        FunctionalRun.prepare(program, DLP_S, loads=("DRAM[0x0]=x.npy",), resident_bytes=32 * 1024)

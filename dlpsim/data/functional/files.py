@@ -16,7 +16,7 @@ import math
 import os
 import re
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -139,7 +139,10 @@ class ArrayFile:
 class Load(ArrayFile):
     """``--load``: the array of a .npy file, its bytes in C order (little-endian) at a place."""
 
-    sha256: str
+    sha256: str = ""  # of the file, once its size is accepted (hashed())
+
+    def hashed(self) -> Load:
+        return replace(self, sha256=_sha256(self.file))
 
     def array(self) -> np.ndarray:
         try:
@@ -153,7 +156,8 @@ class Load(ArrayFile):
 
 
 def parse_load(spec: str, machine: MachineConfig) -> Load:
-    """A ``--load`` spec, with its file's .npy header read and checked (not its data)."""
+    """A ``--load`` spec, with its file's .npy header read and checked (not its data, nor its
+    hash)."""
     match = _LOAD.fullmatch(spec.strip())
     if match is None:
         raise _option_error("--load", spec, "expected MEM[OFFSET]=FILE.npy, e.g. DRAM[0x0]=x.npy or "
@@ -182,7 +186,7 @@ def parse_load(spec: str, machine: MachineConfig) -> Load:
     if file.stat().st_size < size:
         raise refuse(f"{file} is truncated: its header promises {describe_size(size)} of data")
     place = _placement("--load", spec, match, machine, size)
-    return Load(spec, file, place, tuple(shape), dtype, _sha256(file))
+    return Load(spec, file, place, tuple(shape), dtype)
 
 
 @dataclass(frozen=True)

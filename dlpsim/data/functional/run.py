@@ -74,7 +74,8 @@ class FunctionalRun:
                 raise UserError(f"error: {option}: {describe_size(total)} together, more than the "
                                 f"{describe_size(resident_bytes)} one functional run may hold")
         accepted = FunctionalProgram.prepare(program, machine, hazards, limits)
-        return cls(accepted, tuple(parsed_loads), tuple(parsed_dumps), seed, resident_bytes)
+        hashed = tuple(load.hashed() for load in parsed_loads)  # each file read whole only now
+        return cls(accepted, hashed, tuple(parsed_dumps), seed, resident_bytes)
 
     def execute(self, machine: MachineConfig) -> FunctionalResult:
         """Load, run, and write every dump (only once the whole program has run)."""
