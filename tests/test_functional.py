@@ -616,3 +616,15 @@ def test_loads_larger_than_a_run_may_hold_are_refused_before_reading(in_tmp):
     with pytest.raises(UserError, match=r"error: --load: 65536 B \(64 KB\) together, more than the "
                                         r"32768 B \(32 KB\) one functional run may hold"):
         FunctionalRun.prepare(program, DLP_S, loads=("DRAM[0x0]=x.npy",), resident_bytes=32 * 1024)
+
+
+def test_functional_execution_changes_no_timing_figure_and_repeats_byte_for_byte(in_tmp):
+    program = str(ROOT / "programs/ex7_11.asm")
+    plain = json.loads(_run([program, "--json"]).output)
+    runs = [_run([program, "--json", "--seed", "3", "--dump", f"DRAM[0x28000]:32x128:float32={name}"]).output
+            for name in ("a.npy", "b.npy")]
+    functional = json.loads(runs[0])
+    assert functional.pop("functional")["instructions"] == 17
+    assert functional == plain
+    assert runs[0].replace("a.npy", "b.npy") == runs[1]
+    assert Path("a.npy").read_bytes() == Path("b.npy").read_bytes()

@@ -261,7 +261,8 @@ class Executor:
         if operands.accumulate:
             c = self._operand(core, operands.c, c_bytes, dtype).reshape(result.shape)
             result = (c.astype(np.float32) if half else c) + result
-        self.memories.instance(operands.c.memory, core).write(operands.c.offset, result.astype(dtype))
+        result = result.astype(dtype, copy=False)
+        self.memories.instance(operands.c.memory, core).write(operands.c.offset, result)
 
 
 @dataclass(frozen=True)
