@@ -243,7 +243,9 @@ def run(program_file, preset, config_file, overrides, as_json, trace_file, timel
     _check_output(trace_file, "trace")
     _check_output(timeline_file, "timeline", lambda path: image_format(path, "timeline"))
     for dump in dumps:
-        _check_output(dump.rpartition("=")[2] if "=" in dump else None, "dump", named=f"--dump {dump}")
+        from dlpsim.data.functional import dump_path
+
+        _check_output(dump_path(dump), "dump", named=f"--dump {dump}")
     if (reason := _why_no_window(show)) is not None:  # the run's figures are still worth printing
         click.echo(f"dlpsim: warning: --show needs a display: {reason}; the run goes on without the "
                    "window (--timeline FILE writes the chart to a file)", err=True)

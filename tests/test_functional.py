@@ -425,9 +425,10 @@ def test_a_refused_program_leaves_no_dump_file(in_tmp):
 
 
 def test_a_successful_dump_leaves_only_the_dump(in_tmp):
-    result = _run([str(ROOT / "programs/ex7_7.asm"), "--dump", "DRAM[0x800]:1:float32=y.npy"])
+    (in_tmp / "a=b").mkdir()  # a file name may hold '=' and ':'
+    result = _run([str(ROOT / "programs/ex7_7.asm"), "--dump", "DRAM[0x800]:1:float32=a=b/y:1.npy"])
     assert result.exit_code == 0, result.output
-    assert [path.name for path in in_tmp.iterdir()] == ["y.npy"]
+    assert [path.name for path in (in_tmp / "a=b").iterdir()] == ["y:1.npy"]
 
 
 def test_little_endian_and_fortran_order_files_load_as_their_values(in_tmp):

@@ -15,10 +15,11 @@ from dlpsim.data.functional.execute import (
     Workload,
     epoch_order,
 )
-from dlpsim.data.functional.files import DUMP_DTYPES, Dump, Load, parse_dump, parse_load
+from dlpsim.data.functional.files import DUMP_DTYPES, Dump, Load, dump_path, parse_dump, parse_load
 from dlpsim.data.functional.memory import PAGE_BYTES, Memories, MemoryName, PageBudget, PagedMemory
 from dlpsim.data.functional.run import FunctionalResult, FunctionalRun
 
 __all__ = ["DUMP_DTYPES", "PAGE_BYTES", "Dump", "Executor", "FunctionalError", "FunctionalHazardError",
            "FunctionalLimits", "FunctionalProgram", "FunctionalResult", "FunctionalRun", "Load", "Memories",
-           "MemoryName", "PageBudget", "PagedMemory", "Workload", "epoch_order", "parse_dump", "parse_load"]
+           "MemoryName", "PageBudget", "PagedMemory", "Workload", "dump_path", "epoch_order", "parse_dump",
+           "parse_load"]

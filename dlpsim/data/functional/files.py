@@ -197,6 +197,13 @@ class Dump(ArrayFile):
         return f"{self.file} ({self.place} {'x'.join(map(str, self.shape))} {self.dtype.name})"
 
 
+def dump_path(spec: str) -> str | None:
+    """The file a ``--dump`` spec writes, read before anything else is checked (None if the spec
+    is malformed: parse_dump says how)."""
+    match = _DUMP.fullmatch(spec.strip())
+    return None if match is None else match["file"]
+
+
 def parse_dump(spec: str, machine: MachineConfig) -> Dump:
     match = _DUMP.fullmatch(spec.strip())
     if match is None:
