@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dlpsim.asm.opcodes import Unit
+from dlpsim.asm.opcodes import Memory, Unit
 from dlpsim.asm.program import (
     Barrier,
     Compute,
@@ -41,7 +41,7 @@ from dlpsim.asm.program import (
     expand,
     repetitions,
 )
-from dlpsim.data.functional.memory import Memories
+from dlpsim.data.functional.memory import Memories, PagedMemory
 from dlpsim.data.hazards import HazardError, HazardReport, check_hazards
 from dlpsim.errors import ProgramError, RunLimitError, SourceLocation
 from dlpsim.machine import MachineConfig
@@ -219,6 +219,7 @@ class Executor:
     def __init__(self, memories: Memories):
         self.memories = memories
         self.executed = 0
+        self._reachable: dict[CoreId, dict[Memory, PagedMemory]] = {}
 
     def run(self, schedule: Iterable[tuple[CoreId, Move | Compute]]) -> int:
         """Execute every (core, instruction) of ``schedule``; the number executed so far."""
@@ -226,30 +227,31 @@ class Executor:
         try:
             with np.errstate(all="ignore"):  # IEEE results (inf, NaN), as the hardware gives them
                 for core, instruction in schedule:
+                    reachable = self._reachable.get(core)
+                    if reachable is None:
+                        reachable = self._reachable[core] = self.memories.reachable(core)
                     if isinstance(instruction, Move):
-                        self.move(core, instruction)
+                        self.move(reachable, instruction)
                     else:
-                        self.compute(core, instruction)
+                        self.compute(reachable, instruction)
                     self.executed += 1
         except RunLimitError as error:  # out of pages: say where
             where = f"{instruction.location}: " if instruction is not None else ""
             raise RunLimitError(f"{where}{error}") from None
         return self.executed
 
-    def move(self, core: CoreId, move: Move) -> None:
-        memories = self.memories
-        data = memories.instance(move.source.memory, core).read(move.source.offset, move.size)
-        memories.instance(move.destination.memory, core).write(move.destination.offset, data)
+    @staticmethod
+    def move(reachable: dict[Memory, PagedMemory], move: Move) -> None:
+        data = reachable[move.source.memory].read(move.source.offset, move.size)
+        reachable[move.destination.memory].write(move.destination.offset, data)
 
-    def _operand(self, core: CoreId, operand: Operand, size: int, dtype: np.dtype) -> np.ndarray:
-        return self.memories.instance(operand.memory, core).read(operand.offset, size).view(dtype)
-
-    def compute(self, core: CoreId, compute: Compute) -> None:
+    @staticmethod
+    def compute(reachable: dict[Memory, PagedMemory], compute: Compute) -> None:
         operands = compute.operands
         dtype = _DTYPES[compute.type.bits]
         a_bytes, b_bytes, c_bytes = compute.operand_bytes()
-        a = self._operand(core, operands.a, a_bytes, dtype)
-        b = self._operand(core, operands.b, b_bytes, dtype)
+        a = reachable[operands.a.memory].read(operands.a.offset, a_bytes).view(dtype)
+        b = reachable[operands.b.memory].read(operands.b.offset, b_bytes).view(dtype)
         half = dtype.itemsize == 2
         if half:  # computed in float32, rounded to half once when stored
             a, b = a.astype(np.float32), b.astype(np.float32)
@@ -258,11 +260,11 @@ class Executor:
             result = np.matmul(a.reshape(m, k), b.reshape(k, n))
         else:
             result = _VECTOR[compute.type.operation](a, b)
+        destination = reachable[operands.c.memory]
         if operands.accumulate:
-            c = self._operand(core, operands.c, c_bytes, dtype).reshape(result.shape)
+            c = destination.read(operands.c.offset, c_bytes).view(dtype).reshape(result.shape)
             result = (c.astype(np.float32) if half else c) + result
-        result = result.astype(dtype, copy=False)
-        self.memories.instance(operands.c.memory, core).write(operands.c.offset, result)
+        destination.write(operands.c.offset, result.astype(dtype, copy=False))
 
 
 @dataclass(frozen=True)

@@ -137,16 +137,21 @@ class Memories:
         self.wram = [PagedMemory(f"WRAM.{i}", machine.core.wram.capacity_bytes, self.budget)
                      for i in range(machine.compute_cores)]
 
-    def instance(self, memory: Memory, core: CoreId | int | None) -> PagedMemory:
-        """The instance ``memory`` names for ``core``: its own NRAM or WRAM, the shared ones."""
-        if memory is Memory.DRAM:
-            return self.dram
-        if memory is Memory.SHARED:
-            if self.shared is None:
-                raise KeyError(f"{self.machine.name} has no SharedRAM")
-            return self.shared
+    def reachable(self, core: CoreId | int) -> dict[Memory, PagedMemory]:
+        """The instances a core's instructions name, by memory: its own NRAM and WRAM, the
+        shared ones (the memory core reaches DRAM and the SharedRAM only)."""
         index = core.index if isinstance(core, CoreId) else core
-        return (self.nram if memory is Memory.NRAM else self.wram)[index]
+        found = {Memory.DRAM: self.dram}
+        if self.shared is not None:
+            found[Memory.SHARED] = self.shared
+        if index >= 0:
+            found[Memory.NRAM] = self.nram[index]
+            found[Memory.WRAM] = self.wram[index]
+        return found
+
+    def instance(self, memory: Memory, core: CoreId | int | None) -> PagedMemory:
+        """The instance ``memory`` names for ``core`` (None for DRAM and the SharedRAM)."""
+        return self.reachable(-1 if core is None else core)[memory]
 
     def named(self, name: MemoryName) -> PagedMemory:
         return self.instance(name.memory, name.core)
