@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from dlpsim.asm.opcodes import ComputeType, Memory, Unit
 from dlpsim.errors import SourceLocation
@@ -162,9 +163,9 @@ def accesses(instruction: Move | Compute) -> tuple[Access, ...]:
     return tuple(found)
 
 
-@dataclass(frozen=True)
-class Traffic:
-    """The bytes an instruction reads from and writes to one memory (contract v2, "Energy")."""
+class Traffic(NamedTuple):
+    """The bytes an instruction reads from and writes to one memory (contract v2, "Energy"); a
+    named tuple, as a run makes one per memory of every distinct instruction it completed."""
 
     memory: Memory
     read: int

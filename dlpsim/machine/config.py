@@ -182,8 +182,11 @@ class MachineConfig:
 
     def _memory(self, memory: Memory) -> MemoryConfig | DramConfig | SharedConfig | None:
         """The block configuring a memory, or None if this machine has no such memory."""
-        return {Memory.DRAM: self.dram, Memory.NRAM: self.core.nram, Memory.WRAM: self.core.wram,
-                Memory.SHARED: self.shared}[memory]
+        if memory is Memory.DRAM:  # tests, not a table: bind() asks once per operand of the program
+            return self.dram
+        if memory is Memory.NRAM:
+            return self.core.nram
+        return self.core.wram if memory is Memory.WRAM else self.shared
 
     def capacity(self, memory: Memory) -> int | None:
         """Bytes a memory holds, or None if this machine has no such memory."""

@@ -12,7 +12,7 @@ from dlpsim.errors import ProgramError, RunLimitError
 from dlpsim.machine import MachineConfig
 from dlpsim.results import Bound, ControlCause, QueueKind
 from dlpsim.results.energy import Activity, Energy
-from dlpsim.sim.activity import instruction_activity
+from dlpsim.sim.activity import activity_of
 from dlpsim.sim.barrier import ClusterBarrier
 from dlpsim.sim.check import bind, minimum_cycles
 from dlpsim.sim.compute import compute_timing
@@ -70,12 +70,11 @@ class _Core:
         each queue's completions, so fast-forward's skipped periods count as simulated ones."""
         executed = []
         for kind, queue in self.queues.items():
-            known = self._computes if kind is QueueKind.COMPUTE else self._moves
-            for key, times in queue.completions.items():
-                instruction = known[key]
-                executed.append((instruction_activity(instruction[0] if kind is QueueKind.COMPUTE
-                                                      else instruction), times))
-        return Activity.total(executed)
+            if kind is QueueKind.COMPUTE:
+                executed += [(self._computes[key][0], times) for key, times in queue.completions.items()]
+            else:
+                executed += [(self._moves[key], times) for key, times in queue.completions.items()]
+        return activity_of(executed)
 
     def _move(self, instruction: Move) -> simpy.Event:
         link = self.routes.get(id(instruction))  # loops repeat the same instructions
