@@ -390,7 +390,7 @@ def test_net_run_json_and_csv_are_complete_and_deterministic(tmp_path):
     assert [layer["name"] for layer in layers] == [node.name for node in get_network("lenet5").nodes]
     assert list(layers[0]) == ["name", "kind", "type", "macs", "dram_bytes", "cycles", "mac_utilization",
                                "compute_bound_cycles", "dram_bound_cycles", "bound_cycles", "bound",
-                               "efficiency", "mac_unit_cycles"]
+                               "efficiency", "mac_unit_cycles", "energy"]
     for key in ("macs", "dram_bytes", "cycles", "bound_cycles"):
         assert totals[key] == sum(layer[key] for layer in layers), key
     assert totals["macs"] == get_network("lenet5").macs
