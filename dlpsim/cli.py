@@ -55,6 +55,23 @@ def _machine_options_without_program(command):
     return _machine_options(command, preset_default="dlp-s")
 
 
+def _network_options(command):
+    """--seq and --batch, shared by every command that takes a network."""
+    command = click.option("--batch", type=int, default=1, show_default=True, metavar="N",
+                           help="Samples per inference: MACs, activations and time for N samples, "
+                                "the weights read once for all.")(command)
+    command = click.option("--seq", type=int, default=None, metavar="N",
+                           help="Tokens of a transformer's sequence (bert-base, gpt2; gpt2-decode: "
+                                "the KV cache's); default 128.")(command)
+    return command
+
+
+def _load_network(name: str, seq: int | None, batch: int):
+    from dlpsim.workloads import load_network
+
+    return load_network(name, seq=seq, batch=batch)
+
+
 def _load(program: Program | None, preset: str | None, config_file: str | None, overrides):
     from dlpsim.machine import load_machine, preset_names
 
@@ -255,8 +272,9 @@ def run(program_file, preset, config_file, overrides, as_json, trace_file, timel
 @click.option("--max-cycles", type=click.IntRange(min=1), default=DEFAULT_MAX_CYCLES, show_default=True,
               help="Stop a run (or a network's layers together) that exceeds this many cycles.")
 @_allow_hazards
+@_network_options
 @_guarded
-def report(target, preset, config_file, overrides, output_file, max_cycles, allow_hazards):
+def report(target, preset, config_file, overrides, output_file, max_cycles, allow_hazards, seq, batch):
     """Write a report to hand in: the summary tables, the timeline and the roofline position.
 
     TARGET is a program file (- for standard input), a built-in network (see `dlpsim net
@@ -285,18 +303,24 @@ def report(target, preset, config_file, overrides, output_file, max_cycles, allo
         words += ["--max-cycles", str(max_cycles)]
     if allow_hazards:
         words.append("--allow-hazards")
+    if seq is not None:
+        words += ["--seq", str(seq)]
+    if batch != 1:
+        words += ["--batch", str(batch)]
     command = " ".join(shlex.quote(word) for word in words)
     if target != STDIN and report_target(target) == "network":
         from dlpsim.run.network import run_network
-        from dlpsim.workloads import load_network
 
-        network = load_network(target)
+        network = _load_network(target, seq, batch)
         machine = _network_machine(preset, config_file, overrides)
         document = network_document(run_network(network, machine, max_cycles=max_cycles), machine, command)
         write_document(document, output_file)
         return
     from dlpsim.sim import Recorder, simulate
 
+    given = [option for option, value in (("--seq", seq), ("--batch", batch != 1)) if value]
+    if given:
+        raise UserError(f"error: {' and '.join(given)} apply to a network, and {target} is a program")
     program = _read_program(target)
     machine = _load(program, preset, config_file, overrides)
     hazards = _check_hazards(program, machine, allow_hazards)
@@ -428,17 +452,17 @@ def net(ctx, list_networks):
 
 @net.command("summary")
 @click.argument("name")
+@_network_options
 @_guarded
-def net_summary(name):
-    """Print NAME's layers (type, output shape, params, MACs) with totals.
+def net_summary(name, seq, batch):
+    """Print NAME's layers (type, input and output shapes, params, MACs) with totals.
 
     NAME is a built-in network (see `dlpsim net --list`) or the path of a SCALE-Sim
     topology CSV file.
     """
     from dlpsim.analysis.workload import format_network_summary
-    from dlpsim.workloads import load_network
 
-    click.echo(format_network_summary(load_network(name)), nl=False)
+    click.echo(format_network_summary(_load_network(name, seq, batch)), nl=False)
 
 
 def _network_machine(preset, config_file, overrides):
@@ -470,8 +494,9 @@ def _with_progress(label: str, length: int, work, shown: bool = True):
 @click.option("--max-cycles", type=click.IntRange(min=1), default=DEFAULT_MAX_CYCLES, show_default=True,
               help="Stop when the layers together exceed this many cycles.")
 @_no_fast_forward
+@_network_options
 @_guarded
-def net_run(name, preset, config_file, overrides, as_json, csv_file, max_cycles, no_fast_forward):
+def net_run(name, preset, config_file, overrides, as_json, csv_file, max_cycles, no_fast_forward, seq, batch):
     """Compile and simulate every layer of NAME, one after another, and report each and the total.
 
     NAME is a built-in network (see `dlpsim net --list`) or the path of a SCALE-Sim
@@ -479,10 +504,9 @@ def net_run(name, preset, config_file, overrides, as_json, csv_file, max_cycles,
     """
     from dlpsim.analysis.network import format_network_run
     from dlpsim.run.network import run_network
-    from dlpsim.workloads import load_network
 
     _check_output(csv_file, "CSV file")
-    network = load_network(name)
+    network = _load_network(name, seq, batch)
     machine = _network_machine(preset, config_file, overrides)
     result = _with_progress(
         f"{network.name} on {machine.name}", len(network.nodes),
@@ -540,9 +564,10 @@ def _analyzer_files(command):
               help="Simulate NAME (a built-in network or a SCALE-Sim .csv) and draw each of its layers "
                    "(repeatable: one colour and marker per network).")
 @_analyzer_files
+@_network_options
 @_guarded
 def roofline_command(preset, config_file, overrides, network_names, output_file, csv_file, results_file,
-                     from_file, show, max_cycles):
+                     from_file, show, max_cycles, seq, batch):
     """Draw the machine's roofline (exercise 6.10) and the layers of networks under it (6.13).
 
     Log-log: the peak-compute ceiling, the DRAM-bandwidth slope and the ridge point, with
@@ -553,16 +578,20 @@ def roofline_command(preset, config_file, overrides, network_names, output_file,
     """
     from dlpsim.analysis.roofline import format_roofline, load_roofline, plot_roofline, roofline
     from dlpsim.run.network import run_network
-    from dlpsim.workloads import load_network
+    from dlpsim.workloads import NETWORKS
 
     _refuse_with_from(from_file, **{"--net": network_names, "--preset": preset, "--config": config_file,
-                                    "--set": overrides})
+                                    "--set": overrides, "--seq": seq, "--batch": batch != 1})
     _check_analysis_outputs(output_file, csv_file, results_file, show)
     if from_file is not None:
         result = load_roofline(from_file)
     else:
         machine = _network_machine(preset, config_file, overrides)
-        networks = [load_network(name) for name in network_names]  # every name checked before any run
+        # every name checked before any run; --seq goes to the networks that take one (and is
+        # refused, by the first network, when none does)
+        takers = [name for name in network_names if name in NETWORKS and NETWORKS[name].takes_seq]
+        networks = [_load_network(name, seq if name in takers or not takers else None, batch)
+                    for name in network_names]
         runs = []
         for network in networks:
             runs.append(_with_progress(
@@ -583,9 +612,10 @@ def roofline_command(preset, config_file, overrides, network_names, output_file,
                    "series (16,32,...,4096 doubles, 10,20,30,...,100 steps evenly). Once: a line per "
                    "layer; twice: a heat map.")
 @_analyzer_files
+@_network_options
 @_guarded
 def sweep_command(network_name, preset, config_file, overrides, varies, output_file, csv_file, results_file,
-                  from_file, show, max_cycles):
+                  from_file, show, max_cycles, seq, batch):
     """Simulate a network once per value of configuration keys, and plot MAC utilization and time
     (exercise 6.8).
 
@@ -598,10 +628,10 @@ def sweep_command(network_name, preset, config_file, overrides, varies, output_f
 
     from dlpsim.analysis.sweep import format_sweep, plot_sweep
     from dlpsim.run.sweep import load_sweep, parse_vary, sweep, sweep_machines
-    from dlpsim.workloads import load_network
 
     _refuse_with_from(from_file, **{"--net": network_name, "--preset": preset, "--config": config_file,
-                                    "--set": overrides, "--vary": varies})
+                                    "--set": overrides, "--vary": varies, "--seq": seq,
+                                    "--batch": batch != 1})
     csv_beside_chart = csv_file is None and output_file is not None
     if csv_beside_chart:
         csv_file = str(Path(output_file).with_suffix(".csv"))
@@ -615,7 +645,7 @@ def sweep_command(network_name, preset, config_file, overrides, varies, output_f
             raise UserError("error: give the network to simulate with --net NAME (or redraw saved results "
                             "with --from FILE)")
         parsed = [parse_vary(spec) for spec in varies]
-        network = load_network(network_name)
+        network = _load_network(network_name, seq, batch)
         points = len(sweep_machines(parsed, preset, config_file, overrides))  # every machine checked first
         result = _with_progress(
             f"{network.name}: {points} simulations", points,
@@ -661,8 +691,9 @@ def _write_analysis(result, plot, what: str, output_file, csv_file, results_file
 @_machine_options_without_program
 @click.option("-o", "--output", "output_file", default=None, metavar="FILE",
               help="Write the program to FILE (default: print it).")
+@_network_options
 @_guarded
-def compile_command(name, layer_name, preset, config_file, overrides, output_file):
+def compile_command(name, layer_name, preset, config_file, overrides, output_file, seq, batch):
     """Compile one layer of NAME into a program that `dlpsim run` accepts.
 
     NAME is a built-in network (see `dlpsim net --list`) or the path of a SCALE-Sim
@@ -671,11 +702,12 @@ def compile_command(name, layer_name, preset, config_file, overrides, output_fil
     dlp-s), --config and --set.
     """
     from dlpsim.run.compile import compile_layer
-    from dlpsim.workloads import load_network
 
     _check_output(output_file, "program")
-    layer = load_network(name).layer(layer_name)
-    compiled = compile_layer(layer, _network_machine(preset, config_file, overrides)).compiled
+    network = _load_network(name, seq, batch)
+    layer = network.layer(layer_name)
+    compiled = compile_layer(layer, _network_machine(preset, config_file, overrides),
+                             batch=network.batch).compiled
     if output_file is None:
         click.echo(compiled.text, nl=False)
         return

@@ -110,12 +110,12 @@ class MappedProgram:
     bound: Bound
 
 
-def lower(layer: Layer) -> Problem | None:
-    """The layer as one Problem, checked against the layer's own figures; None for a layer with
-    nothing to do (a concatenation)."""
-    problem = lowering.lower(layer)
+def lower(layer: Layer, batch: int = 1) -> Problem | None:
+    """The layer on ``batch`` samples as one Problem, checked against the layer's own figures;
+    None for a layer with nothing to do (a concatenation or another view)."""
+    problem = lowering.lower(layer, batch)
     if problem is not None:
-        check_lowering(layer, problem)
+        check_lowering(layer, problem, batch)
     return problem
 
 
@@ -165,7 +165,8 @@ def _header(layer: Layer, problem: Problem | None, mapping: Mapping | None, mach
         lines += [
             f"tile:   {tile.groups} of {p.groups} groups x {tile.out_channels} of {p.out_channels} output "
             f"channels x {tile.in_channels} of {p.in_channels} input channels x {tile.rows} of "
-            f"{p.out_height} rows x {tile.columns} of {p.out_width} columns",
+            f"{p.out_height} rows x {tile.columns} of {p.out_width} columns"
+            + (f", for each of {p.batch} samples with the same weights" if p.batch > 1 else ""),
             f"order:  {mapping.order} (" + ("each weight block stays in WRAM while every input slab "
                                             "streams past it" if mapping.order is LoopOrder.WEIGHTS_OUTER else
                                             "each input slab stays in NRAM while every weight block "
@@ -231,7 +232,9 @@ def _dram_lines(layer: Layer, problem: Problem, dram: DramLayout) -> list[str]:
     side_by_side = ", the maps side by side" if len(layer.input_shapes) > 1 else ""
     halo = ", halos repeated" if dram.state > layer.input_bytes() - problem.extra_input_bytes else ""
     values = {0: "", 1: ", each block's biases after its weights",
-              2: ", each block's scales and shifts after its weights"}[problem.per_channel_values]
+              2: ", each block's scales and shifts after its weights"}.get(
+        problem.per_channel_values, f", each block's {problem.per_channel_values} values per channel (its "
+                                    "table entries for these rows)")
     lines = [f"DRAM:   input at 0x0 ({maps}: its {len(dram.slabs)} slabs one after another as the tiles "
              f"read them{side_by_side}{halo})"]
     if dram.weights > dram.state:

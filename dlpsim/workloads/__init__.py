@@ -45,21 +45,47 @@ def network_names() -> list[str]:
 
 
 @functools.cache
-def get_network(name: str) -> Network:
-    """A built-in network by name (networks are immutable, so each is built once)."""
+def _built(name: str, seq: int | None) -> Network:
+    entry = NETWORKS[name]
+    return entry.build() if seq is None else entry.build(seq=seq)
+
+
+def get_network(name: str, *, seq: int | None = None, batch: int = 1) -> Network:
+    """A built-in network by name (networks are immutable, so each is built once), on ``seq``
+    tokens (a transformer's sequence length; None: its default) and ``batch`` samples."""
     if name not in NETWORKS:
         raise WorkloadError(f"unknown network {name!r} (known: {', '.join(NETWORKS)})")
-    return NETWORKS[name].build()
+    entry = NETWORKS[name]
+    if seq is not None:
+        takers = ", ".join(each.name for each in NETWORKS.values() if each.takes_seq)
+        if not entry.takes_seq:
+            raise WorkloadError(f"--seq {seq}: {name} takes no sequence length (only {takers} do)")
+        if not 1 <= seq <= entry.max_seq:
+            raise WorkloadError(f"--seq {seq}: {name} takes 1 to {entry.max_seq} tokens (the rows of its "
+                                "position table)")
+    return _with_batch(_built(name, seq), batch)
 
 
-def load_network(name_or_path: str) -> Network:
+def _with_batch(network: Network, batch: int) -> Network:
+    if not isinstance(batch, int) or isinstance(batch, bool) or not 1 <= batch <= MAX_BATCH:
+        raise WorkloadError(f"--batch {batch}: the batch must be a whole number from 1 to {MAX_BATCH}")
+    return network if batch == 1 else network.with_batch(batch)
+
+
+# A bound on the work one command can ask for: every layer's program repeats its tiles per sample.
+MAX_BATCH = 1024
+
+
+def load_network(name_or_path: str, *, seq: int | None = None, batch: int = 1) -> Network:
     """A built-in network, or a SCALE-Sim topology when given a path to a .csv file."""
     if name_or_path in NETWORKS:
-        return get_network(name_or_path)
+        return get_network(name_or_path, seq=seq, batch=batch)
     if name_or_path.lower().endswith(".csv") or Path(name_or_path).is_file():
         from dlpsim.workloads.topology import load_topology
 
-        return load_topology(name_or_path)
+        if seq is not None:
+            raise WorkloadError(f"--seq {seq}: a topology file takes no sequence length", name_or_path)
+        return _with_batch(load_topology(name_or_path), batch)
     raise WorkloadError(f"unknown network {name_or_path!r} (known: {', '.join(NETWORKS)}; "
                         "or give the path of a SCALE-Sim topology .csv file)")
 
