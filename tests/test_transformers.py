@@ -217,3 +217,86 @@ def test_net_summary_lists_each_layers_shapes_with_seq_and_batch():
 def test_bad_seq_and_batch_exit_2_naming_the_option(args, message):
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output
+
+
+# -- the compiler: the new layers and a batch -----------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["bert-base", "gpt2", "gpt2-decode", "vit-b16"])
+def test_every_transformer_layer_lowers_with_its_own_figures(name):
+    from dlpsim.compiler import lower
+
+    network = get_network(name, seq=32) if NETWORKS[name].takes_seq else get_network(name)
+    for layer in network.layers:
+        for batch in (1, 3):
+            lower(layer, batch)  # check_lowering raises if a MAC or a byte is lost or invented
+
+
+@pytest.mark.parametrize("network, layer_name", [
+    ("bert-base", "layer0.attention.scores"),  # Q x K^T, 12 heads: B is an activation
+    ("bert-base", "layer0.attention.context"),  # A x V
+    ("bert-base", "layer0.attention.softmax"),
+    ("bert-base", "embeddings.word"),  # a lookup
+    ("bert-base", "embeddings.position"),
+    ("bert-base", "layer0.norm1"),
+    ("bert-base", "layer0.gelu"),
+    ("gpt2-decode", "h0.attention.scores"),  # the KV cache read from DRAM
+])
+def test_new_layers_compile_and_move_their_data(network, layer_name):
+    from dlpsim.machine import load_machine
+    from dlpsim.run.compile import compile_layer
+
+    layer = get_network(network, seq=32).layer(layer_name)
+    for preset in ("dlp-s", "dlp-m"):
+        machine = load_machine(preset)
+        compilation = compile_layer(layer, machine)
+        body = compilation.compiled
+        assert body.macs == layer.macs
+        own = layer.input_bytes() + layer.weight_bytes() + layer.output_bytes()
+        assert body.dram_bytes >= own  # every operand comes from DRAM and the result goes back
+        stats = compilation.stats
+        if stats is not None:
+            assert stats.cycles >= stats.bound.cycles
+
+
+def test_a_batch_reuses_the_weights_and_repeats_the_activations():
+    from dlpsim.machine import load_machine
+    from dlpsim.run.compile import compile_layer
+
+    machine = load_machine("dlp-s")
+    fc = get_network("textbook-fc").layer("fc7_9")  # 128 KB of weights: they stay in WRAM
+    weights, activations = 256 * 128 * 4, (1024 * 256 + 1024 * 128) * 4
+    for batch in (1, 4):
+        stats = compile_layer(fc, machine, batch).stats
+        assert stats.mac_operations == batch * 1024 * 256 * 128
+        assert stats.dram_bytes == weights + batch * activations  # the weights once for the batch
+    conv = get_network("lenet5").layer("c3")
+    one, three = (compile_layer(conv, machine, batch).stats for batch in (1, 3))
+    assert three.mac_operations == 3 * one.mac_operations
+    assert three.dram_bytes == 3 * one.dram_bytes - 2 * conv.weight_bytes()
+    # attention's second operand is an activation: each sample brings its own
+    scores = get_network("bert-base", seq=32).layer("layer0.attention.scores")
+    one, two = (compile_layer(scores, machine, batch).stats for batch in (1, 2))
+    assert two.dram_bytes == 2 * one.dram_bytes
+
+
+def test_net_run_reports_the_batch(tmp_path):
+    result = CliRunner().invoke(main, ["net", "run", "lenet5", "--batch", "3", "--json"])
+    assert result.exit_code == 0, result.output
+    import json
+
+    data = json.loads(result.output)
+    assert data["batch"] == 3
+    assert data["totals"]["macs"] == 3 * get_network("lenet5").macs
+    assert data["totals"]["seconds_per_sample"] == pytest.approx(data["totals"]["seconds"] / 3)
+    text = CliRunner().invoke(main, ["net", "run", "lenet5", "--batch", "3"]).output
+    assert "batch 3" in text.splitlines()[0] and "for 3 samples" in text
+
+
+def test_a_batch_that_cannot_fit_dram_is_refused_before_any_run():
+    result = CliRunner().invoke(main, ["net", "run", "vgg16", "--batch", "512", "--set", "dram.capacity=1GB"])
+    assert result.exit_code == 2
+    # conv1_1 at batch 512: (3 + 64) x 224 x 224 x 4 B per sample, and its weights and biases
+    need = 512 * (3 + 64) * 224 * 224 * 4 + (64 * 3 * 9 + 64) * 4
+    assert f"conv1_1: its inputs, weights and outputs at batch 512 take {need:,} B" in result.output
+    assert "more than the 1 GB DRAM of dlp-s" in result.output

@@ -41,13 +41,15 @@ from dlpsim.compiler.codegen import (
 )
 from dlpsim.compiler.lowering import Problem, check_lowering
 from dlpsim.compiler.mapping import KEPT_MAPPINGS, LoopOrder, Mapping, Staging, choose_mappings
+from dlpsim.errors import WorkloadError
 from dlpsim.machine import MachineConfig
 from dlpsim.results import Bound
 from dlpsim.results.bound import NO_WORK
-from dlpsim.units import describe_size
+from dlpsim.units import describe_size, format_size
 from dlpsim.workloads.layers import Layer, format_shape
 
-__all__ = ["CompiledLayer", "MappedProgram", "build", "build_nothing", "finish", "lower", "rank_mappings"]
+__all__ = ["CompiledLayer", "MappedProgram", "build", "build_nothing", "check_fits_dram", "finish", "lower",
+           "rank_mappings"]
 
 # The file a mapping's program names before finish() puts it under its layer's name.
 TRIAL_FILE = "trial.asm"
@@ -117,6 +119,20 @@ def lower(layer: Layer, batch: int = 1) -> Problem | None:
     if problem is not None:
         check_lowering(layer, problem, batch)
     return problem
+
+
+def check_fits_dram(layer: Layer, machine: MachineConfig, batch: int = 1) -> None:
+    """Refuse a layer whose data on ``batch`` samples (inputs, weights, outputs) do not fit the
+    machine's DRAM, before any work on it."""
+    problem = lowering.lower(layer, batch)
+    if problem is None:
+        return
+    need = problem.input_bytes + problem.weight_bytes + problem.output_bytes
+    if need > machine.dram.capacity_bytes:
+        at = f" at batch {batch}" if batch > 1 else ""
+        raise WorkloadError(f"{layer.label}: its inputs, weights and outputs{at} take {need:,} B, "
+                            f"more than the {format_size(machine.dram.capacity_bytes)} DRAM of "
+                            f"{machine.name}")
 
 
 def rank_mappings(problem: Problem, machine: MachineConfig) -> list[Mapping]:

@@ -48,6 +48,7 @@ class _Choice:
 def compile_layer(layer: Layer, machine: MachineConfig, batch: int = 1) -> Compilation:
     """Compile one layer on ``batch`` samples for one machine, choosing among its best mappings by
     simulation."""
+    compiler.check_fits_dram(layer, machine, batch)
     problem = compiler.lower(layer, batch)
     if problem is None:
         return Compilation(compiler.finish(layer, machine, None, compiler.build_nothing(machine)), None, None)

@@ -209,11 +209,14 @@ def run_network(network: Network, machine: MachineConfig, *, max_cycles: int | N
     layer's program to choose its mapping (fast-forwarding): with ``fast_forward``, that run
     is the layer's, and the program is not simulated a second time.
     """
+    from dlpsim.compiler import check_fits_dram
     from dlpsim.compiler.lowering import Problem
     from dlpsim.run.compile import compile_layer
     from dlpsim.sim import simulate
 
     nodes = network.nodes
+    for node in nodes:  # every layer checked before any runs
+        check_fits_dram(node.layer, machine, network.batch)
     layers: list[LayerRun] = []
     # Networks repeat layers (ResNet's blocks): equal shapes give equal programs and runs.
     simulated: dict[Problem | None, Stats] = {}
