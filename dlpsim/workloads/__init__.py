@@ -72,8 +72,9 @@ def _with_batch(network: Network, batch: int) -> Network:
     return network if batch == 1 else network.with_batch(batch)
 
 
-# A bound on the work one command can ask for: every layer's program repeats its tiles per sample.
-MAX_BATCH = 1024
+# A bound on the work one command can ask for: every layer's program repeats its tiles per sample
+# (ResNet-50 at batch 64 takes about two minutes and 240 MB to compile and simulate on dlp-s).
+MAX_BATCH = 256
 
 
 def load_network(name_or_path: str, *, seq: int | None = None, batch: int = 1) -> Network:
