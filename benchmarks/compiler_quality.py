@@ -28,11 +28,12 @@ import argparse
 import statistics
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from dlpsim.asm import assemble_file
 from dlpsim.machine import load_machine
-from dlpsim.run.network import run_network
+from dlpsim.run.network import NetworkRun, run_network
 from dlpsim.sim import simulate
 from dlpsim.workloads import get_network
 
@@ -61,25 +62,30 @@ def _table(rows: list[list[str]], right: set[int]) -> str:
     return "\n".join(lines)
 
 
-def network_rows(networks: list[str], presets: list[str]) -> tuple[list[list[str]], bool]:
-    rows = [["network", "preset", "layers", "compute-bound", "min eff", "median eff", "worst layer",
-             "all >= 90%", "cycles", "efficiency", "seconds"]]
-    good = True
+def _runs(networks: list[str], presets: list[str]) -> Iterator[tuple[str, str, NetworkRun, float]]:
+    """Each network simulated on each preset: (network, preset, run, wall seconds)."""
     for name in networks:
         network = get_network(name)
         for preset in presets:
             started = time.perf_counter()
             run = run_network(network, load_machine(preset), max_cycles=None)
-            wall = time.perf_counter() - started
-            bound = [layer for layer in run.layers if layer.bound.kind == "compute"]
-            efficiencies = [float(layer.efficiency) for layer in bound]
-            worst = min(bound, key=lambda layer: (layer.efficiency, layer.name))
-            ok = all(value >= TARGET for value in efficiencies)
-            good &= ok
-            rows.append([name, preset, str(len(run.layers)), str(len(bound)), f"{min(efficiencies):.1%}",
-                         f"{statistics.median(efficiencies):.1%}",
-                         f"{worst.name} ({float(worst.efficiency):.1%})", "yes" if ok else "NO",
-                         f"{run.cycles:,}", f"{float(run.efficiency):.1%}", f"{wall:.1f}"])
+            yield name, preset, run, time.perf_counter() - started
+
+
+def network_rows(networks: list[str], presets: list[str]) -> tuple[list[list[str]], bool]:
+    rows = [["network", "preset", "layers", "compute-bound", "min eff", "median eff", "worst layer",
+             "all >= 90%", "cycles", "efficiency", "seconds"]]
+    good = True
+    for name, preset, run, wall in _runs(networks, presets):
+        bound = [layer for layer in run.layers if layer.bound.kind == "compute"]
+        efficiencies = [float(layer.efficiency) for layer in bound]
+        worst = min(bound, key=lambda layer: (layer.efficiency, layer.name))
+        ok = all(value >= TARGET for value in efficiencies)
+        good &= ok
+        rows.append([name, preset, str(len(run.layers)), str(len(bound)), f"{min(efficiencies):.1%}",
+                     f"{statistics.median(efficiencies):.1%}",
+                     f"{worst.name} ({float(worst.efficiency):.1%})", "yes" if ok else "NO",
+                     f"{run.cycles:,}", f"{float(run.efficiency):.1%}", f"{wall:.1f}"])
     return rows, good
 
 
@@ -87,19 +93,14 @@ def dram_rows(networks: list[str], presets: list[str]) -> tuple[list[list[str]],
     rows = [["network", "preset", "layers", "DRAM-bound", "DRAM bytes", "DRAM bound", "cycles",
              "DRAM bound / cycles", ">= 90%", "seconds"]]
     good = True
-    for name in networks:
-        network = get_network(name)
-        for preset in presets:
-            started = time.perf_counter()
-            run = run_network(network, load_machine(preset), max_cycles=None)
-            wall = time.perf_counter() - started
-            dram_bound = sum(1 for layer in run.layers if layer.bound.kind == "dram")
-            share = run.bound.dram_cycles / run.cycles
-            ok = share >= TARGET
-            good &= ok
-            rows.append([name, preset, str(len(run.layers)), str(dram_bound), f"{run.dram_bytes:,}",
-                         f"{run.bound.dram_cycles:,}", f"{run.cycles:,}", f"{float(share):.1%}",
-                         "yes" if ok else "NO", f"{wall:.1f}"])
+    for name, preset, run, wall in _runs(networks, presets):
+        dram_bound = sum(1 for layer in run.layers if layer.bound.kind == "dram")
+        share = run.bound.dram_cycles / run.cycles
+        ok = share >= TARGET
+        good &= ok
+        rows.append([name, preset, str(len(run.layers)), str(dram_bound), f"{run.dram_bytes:,}",
+                     f"{run.bound.dram_cycles:,}", f"{run.cycles:,}", f"{float(share):.1%}",
+                     "yes" if ok else "NO", f"{wall:.1f}"])
     return rows, good
 
 
