@@ -106,6 +106,8 @@ def test_batch_multiplies_the_work_not_the_parameters():
     assert batched.params == vgg.params == 138_357_544
     with pytest.raises(Exception, match="--batch 0"):
         load_network("vgg16", batch=0)
+    with pytest.raises(Exception, match="--batch 257: the batch must be a whole number from 1 to 256"):
+        load_network("vgg16", batch=257)
 
 
 # -- ResNets as torchvision builds them -----------------------------------------------------
@@ -294,9 +296,9 @@ def test_net_run_reports_the_batch(tmp_path):
 
 
 def test_a_batch_that_cannot_fit_dram_is_refused_before_any_run():
-    result = CliRunner().invoke(main, ["net", "run", "vgg16", "--batch", "512", "--set", "dram.capacity=1GB"])
+    result = CliRunner().invoke(main, ["net", "run", "vgg16", "--batch", "256", "--set", "dram.capacity=1GB"])
     assert result.exit_code == 2
-    # conv1_1 at batch 512: (3 + 64) x 224 x 224 x 4 B per sample, and its weights and biases
-    need = 512 * (3 + 64) * 224 * 224 * 4 + (64 * 3 * 9 + 64) * 4
-    assert f"conv1_1: its inputs, weights and outputs at batch 512 take {need:,} B" in result.output
+    # conv1_1 at batch 256: (3 + 64) x 224 x 224 x 4 B per sample, and its weights and biases
+    need = 256 * (3 + 64) * 224 * 224 * 4 + (64 * 3 * 9 + 64) * 4
+    assert f"conv1_1: its inputs, weights and outputs at batch 256 take {need:,} B" in result.output
     assert "more than the 1 GB DRAM of dlp-s" in result.output

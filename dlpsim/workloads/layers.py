@@ -726,6 +726,11 @@ class LSTMCell(_OneInput):
         return f"lstm {self.input_size}->{self.hidden_size}"
 
 
+def _check_positive(layer: Layer, what: str, value: object) -> None:
+    if not isinstance(value, int | float) or isinstance(value, bool) or not value > 0:
+        layer._fail(f"{what} must be a number > 0, got {value!r}")
+
+
 def _check_count(layer: Layer, what: str, value: object, minimum: int = 1) -> None:
     if not _is_count(value) or value < minimum:
         layer._fail(f"{what} must be a whole number >= {minimum}, got {value!r}")
@@ -804,13 +809,15 @@ class Softmax(_OneInput):
     """Softmax over runs of ``length`` consecutive values of the last axis (default: all of it).
 
     Attention's scores of several heads side by side, ``(tokens, heads x keys)``, are
-    normalized per head: ``length`` = keys. ``scaled`` multiplies the scores by
-    ``1/sqrt(head size)`` first, ``masked`` adds the (causal) mask first.
+    normalized per head: ``length`` = keys. ``scaled`` multiplies the scores by ``scale``
+    first (attention's ``1/sqrt(head size)``); ``masked`` adds the causal mask first: query
+    row ``r`` of ``R`` sees the keys up to ``r + length - R`` (the earlier tokens and itself).
     """
 
     length: int | None = None
     scaled: bool = False
     masked: bool = False
+    scale: float = 1.0
 
     kind: ClassVar[str] = "softmax"
     ranks: ClassVar[tuple[int, ...]] = (1, 2, 3, 4)
@@ -820,6 +827,7 @@ class Softmax(_OneInput):
         if self.length is None:
             object.__setattr__(self, "length", self.input_shape[-1])
         _check_count(self, "length", self.length)
+        _check_positive(self, "scale", self.scale)
         if self.input_shape[-1] % self.length:
             self._fail(f"runs of {self.length} do not divide the last axis of "
                        f"{format_shape(self.input_shape)}")
@@ -847,8 +855,14 @@ class LayerNorm(_OneInput):
     """Layer normalization over the last axis, with a scale and a shift per feature (both
     parameters): ``(x - mean) / sqrt(variance + epsilon) * scale + shift``."""
 
+    epsilon: float = 1e-5
+
     kind: ClassVar[str] = "layernorm"
     ranks: ClassVar[tuple[int, ...]] = (1, 2, 3)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check_positive(self, "epsilon", self.epsilon)
 
     @property
     def features(self) -> int:

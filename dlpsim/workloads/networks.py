@@ -257,12 +257,13 @@ class NetworkBuilder:
         return self.add_layer(MatMul(name=name, input_shapes=(self._shapes[a], self._shapes[b]), heads=heads,
                                      transpose_b=transpose_b), [a, b])
 
-    def softmax(self, name: str, *, length: int | None = None, scaled: bool = False, masked: bool = False,
-                source: str | None = None) -> str:
-        return self._one(Softmax, name, source, length=length, scaled=scaled, masked=masked)
+    def softmax(self, name: str, *, length: int | None = None, scale: float | None = None,
+                masked: bool = False, source: str | None = None) -> str:
+        return self._one(Softmax, name, source, length=length, scaled=scale is not None,
+                         scale=1.0 if scale is None else scale, masked=masked)
 
-    def layer_norm(self, name: str, *, source: str | None = None) -> str:
-        return self._one(LayerNorm, name, source)
+    def layer_norm(self, name: str, epsilon: float, *, source: str | None = None) -> str:
+        return self._one(LayerNorm, name, source, epsilon=epsilon)
 
     def embedding(self, name: str, vocabulary: int, dim: int, *, source: str | None = None) -> str:
         return self._one(Embedding, name, source, vocabulary=vocabulary, dim=dim)
@@ -668,13 +669,18 @@ class TransformerShape:
     hidden: int
     heads: int
     ffn: int  # the width of the feed-forward block's first layer
+    norm_epsilon: float  # of every layer norm
 
     @property
     def head_size(self) -> int:
         return self.hidden // self.heads
 
 
-BASE = TransformerShape(layers=12, hidden=768, heads=12, ffn=3072)  # BERT-base, GPT-2 small, ViT-B
+# BERT-base, GPT-2 small and ViT-B/16 share their sizes; their layer norms' epsilons are those of
+# Hugging Face's BERT and GPT-2 and of torchvision's ViT.
+GPT2_SHAPE = TransformerShape(layers=12, hidden=768, heads=12, ffn=3072, norm_epsilon=1e-5)
+BERT_SHAPE = dataclasses.replace(GPT2_SHAPE, norm_epsilon=1e-12)
+VIT_SHAPE = dataclasses.replace(GPT2_SHAPE, norm_epsilon=1e-6)
 
 
 def _attention(b: NetworkBuilder, prefix: str, source: str, shape: TransformerShape, *,
@@ -696,7 +702,7 @@ def _attention(b: NetworkBuilder, prefix: str, source: str, shape: TransformerSh
         value = b.concat(f"{prefix}.value_cache", [past[1], value], axis=0)
     keys = b.shape(key)[0]
     b.matmul(f"{prefix}.scores", query, key, heads=shape.heads, transpose_b=True)
-    probabilities = b.softmax(f"{prefix}.softmax", length=keys, scaled=True, masked=masked)
+    probabilities = b.softmax(f"{prefix}.softmax", length=keys, scale=shape.head_size ** -0.5, masked=masked)
     b.matmul(f"{prefix}.context", probabilities, value, heads=shape.heads)
     return b.fc(f"{prefix}.output", shape.hidden)
 
@@ -707,16 +713,17 @@ def _transformer_layer(b: NetworkBuilder, prefix: str, shape: TransformerShape, 
     residual connection; layer norm before each (``pre_norm``: GPT-2, ViT) or after each
     residual add (BERT)."""
     block_input = b.last
-    attention_input = b.layer_norm(f"{prefix}.norm1") if pre_norm else block_input
+    attention_input = b.layer_norm(f"{prefix}.norm1", shape.norm_epsilon) if pre_norm else block_input
     attended = _attention(b, f"{prefix}.attention", attention_input, shape, masked=masked, past=past)
     residual = b.add(f"{prefix}.residual1", [block_input, attended])
     if not pre_norm:
-        residual = b.layer_norm(f"{prefix}.norm1")
-    b.fc(f"{prefix}.ffn1", shape.ffn, source=b.layer_norm(f"{prefix}.norm2") if pre_norm else residual)
+        residual = b.layer_norm(f"{prefix}.norm1", shape.norm_epsilon)
+    feed_forward_input = b.layer_norm(f"{prefix}.norm2", shape.norm_epsilon) if pre_norm else residual
+    b.fc(f"{prefix}.ffn1", shape.ffn, source=feed_forward_input)
     b.act(f"{prefix}.gelu", "gelu")
     b.fc(f"{prefix}.ffn2", shape.hidden)
     b.add(f"{prefix}.residual2", [residual, b.last])
-    return b.last if pre_norm else b.layer_norm(f"{prefix}.norm2")
+    return b.last if pre_norm else b.layer_norm(f"{prefix}.norm2", shape.norm_epsilon)
 
 
 BERT_VOCABULARY = 30_522
@@ -736,15 +743,15 @@ def bert_base(seq: int = DEFAULT_SEQ) -> Network:
     """
     b = NetworkBuilder("bert-base", f"BERT-base uncased with its pooler, {seq} tokens",
                        {"input_ids": (seq,), "token_type_ids": (seq,)})
-    words = b.embedding("embeddings.word", BERT_VOCABULARY, BASE.hidden, source="input_ids")
-    types = b.embedding("embeddings.token_type", BERT_TOKEN_TYPES, BASE.hidden, source="token_type_ids")
+    words = b.embedding("embeddings.word", BERT_VOCABULARY, BERT_SHAPE.hidden, source="input_ids")
+    types = b.embedding("embeddings.token_type", BERT_TOKEN_TYPES, BERT_SHAPE.hidden, source="token_type_ids")
     b.add("embeddings.sum", [words, types])
     b.position_embedding("embeddings.position", BERT_POSITIONS)
-    b.layer_norm("embeddings.norm")
-    for index in range(BASE.layers):
-        _transformer_layer(b, f"layer{index}", BASE, pre_norm=False)
+    b.layer_norm("embeddings.norm", BERT_SHAPE.norm_epsilon)
+    for index in range(BERT_SHAPE.layers):
+        _transformer_layer(b, f"layer{index}", BERT_SHAPE, pre_norm=False)
     b.slice("pooler.first_token", 0, 1)
-    b.fc("pooler.dense", BASE.hidden)
+    b.fc("pooler.dense", BERT_SHAPE.hidden)
     b.act("pooler.tanh", "tanh")
     return b.build()
 
@@ -758,11 +765,11 @@ def gpt2(seq: int = DEFAULT_SEQ) -> Network:
     pass computes it.
     """
     b = NetworkBuilder("gpt2", f"GPT-2 small, prefill of {seq} tokens", {"input_ids": (seq,)})
-    b.embedding("wte", GPT2_VOCABULARY, BASE.hidden)
+    b.embedding("wte", GPT2_VOCABULARY, GPT2_SHAPE.hidden)
     b.position_embedding("wpe", GPT2_POSITIONS)
-    for index in range(BASE.layers):
-        _transformer_layer(b, f"h{index}", BASE, pre_norm=True, masked=True)
-    b.layer_norm("ln_f")
+    for index in range(GPT2_SHAPE.layers):
+        _transformer_layer(b, f"h{index}", GPT2_SHAPE, pre_norm=True, masked=True)
+    b.layer_norm("ln_f", GPT2_SHAPE.norm_epsilon)
     b.fc("lm_head", GPT2_VOCABULARY, bias=False, tied="wte")
     return b.build()
 
@@ -773,17 +780,17 @@ def gpt2_decode(seq: int = DEFAULT_SEQ) -> Network:
     attends to the ``seq + 1`` tokens, and every weight and the whole cache are read for
     one token's work, which makes decoding DRAM-bound."""
     inputs: dict[str, Shape] = {"input_ids": (1,)}
-    for index in range(BASE.layers):
-        inputs[f"h{index}.past_key"] = (seq, BASE.hidden)
-        inputs[f"h{index}.past_value"] = (seq, BASE.hidden)
+    for index in range(GPT2_SHAPE.layers):
+        inputs[f"h{index}.past_key"] = (seq, GPT2_SHAPE.hidden)
+        inputs[f"h{index}.past_value"] = (seq, GPT2_SHAPE.hidden)
     b = NetworkBuilder("gpt2-decode", f"GPT-2 small, one decoding step with a KV cache of {seq} tokens",
                        inputs)
-    b.embedding("wte", GPT2_VOCABULARY, BASE.hidden, source="input_ids")
+    b.embedding("wte", GPT2_VOCABULARY, GPT2_SHAPE.hidden, source="input_ids")
     b.position_embedding("wpe", GPT2_POSITIONS, first_position=seq)
-    for index in range(BASE.layers):
-        _transformer_layer(b, f"h{index}", BASE, pre_norm=True,
+    for index in range(GPT2_SHAPE.layers):
+        _transformer_layer(b, f"h{index}", GPT2_SHAPE, pre_norm=True,
                            past=(f"h{index}.past_key", f"h{index}.past_value"))
-    b.layer_norm("ln_f")
+    b.layer_norm("ln_f", GPT2_SHAPE.norm_epsilon)
     b.fc("lm_head", GPT2_VOCABULARY, bias=False, tied="wte")
     return b.build()
 
@@ -799,15 +806,15 @@ def vit_b16() -> Network:
     encoder layers, a final layer norm, and the head on the class token.
     """
     b = NetworkBuilder("vit-b16", "ViT-B/16 (torchvision vit_b_16), 224x224x3", {"data": IMAGE_224})
-    b.conv("conv_proj", BASE.hidden, VIT_PATCH, VIT_PATCH)
+    b.conv("conv_proj", VIT_SHAPE.hidden, VIT_PATCH, VIT_PATCH)
     _, rows, columns = b.shape(b.last)
-    b.reshape("patches", (BASE.hidden, rows * columns))
+    b.reshape("patches", (VIT_SHAPE.hidden, rows * columns))
     b.transpose("tokens", (1, 0))
     b.class_token("class_token")
     b.position_embedding("pos_embedding", rows * columns + 1)
-    for index in range(BASE.layers):
-        _transformer_layer(b, f"encoder.layer{index}", BASE, pre_norm=True)
-    b.layer_norm("encoder.ln")
+    for index in range(VIT_SHAPE.layers):
+        _transformer_layer(b, f"encoder.layer{index}", VIT_SHAPE, pre_norm=True)
+    b.layer_norm("encoder.ln", VIT_SHAPE.norm_epsilon)
     b.slice("class_output", 0, 1)
     b.fc("head", 1000)
     return b.build()
