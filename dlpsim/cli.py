@@ -360,7 +360,8 @@ def report(target, preset, config_file, overrides, output_file, max_cycles, allo
 
     given = [option for option, value in (("--seq", seq), ("--batch", batch != 1)) if value]
     if given:
-        raise UserError(f"error: {' and '.join(given)} apply to a network, and {target} is a program")
+        verb = "apply" if len(given) > 1 else "applies"
+        raise UserError(f"error: {' and '.join(given)} {verb} to a network, and {target} is a program")
     program = _read_program(target)
     machine = _load(program, preset, config_file, overrides)
     hazards = _check_hazards(program, machine, allow_hazards)

@@ -302,3 +302,17 @@ def test_a_batch_that_cannot_fit_dram_is_refused_before_any_run():
     need = 256 * (3 + 64) * 224 * 224 * 4 + (64 * 3 * 9 + 64) * 4
     assert f"conv1_1: its inputs, weights and outputs at batch 256 take {need:,} B" in result.output
     assert "more than the 1 GB DRAM of dlp-s" in result.output
+
+
+def test_compile_report_and_roofline_take_the_network_options(tmp_path):
+    runner = CliRunner()
+    compiled = runner.invoke(main, ["compile", "lenet5", "--layer", "c3", "--batch", "2"])
+    assert compiled.exit_code == 0, compiled.output
+    # c3: 16 maps of 10x10, each output a 5x5 window over 6 channels, for 2 samples
+    assert f"work:   {2 * 16 * 10 * 10 * 6 * 5 * 5} MACs" in compiled.output
+    assert "for each of 2 samples with the same weights" in compiled.output
+    program = runner.invoke(main, ["report", "ex7_7.asm", "--batch", "2", "-o", str(tmp_path / "r.md")])
+    assert program.exit_code == 2
+    assert "error: --batch applies to a network, and ex7_7.asm is a program" in program.output
+    roof = runner.invoke(main, ["roofline", "--net", "lenet5", "--seq", "5"])
+    assert roof.exit_code == 2 and "--seq 5: lenet5 takes no sequence length" in roof.output
