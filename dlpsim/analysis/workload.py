@@ -37,8 +37,8 @@ def format_network_summary(network: Network, bytes_per_element: int = FP32_BYTES
         f"layers      {len(network.nodes)}",
         f"params      {network.params:,} (weights {network.weights:,}, biases {network.biases:,})",
         f"MACs        {network.macs:,}",
-        f"neurons     {network.neurons:,} (inputs {network.input_neurons:,} + conv, fc, pool "
-        "and lstm outputs)",
+        f"neurons     {network.neurons:,} (inputs {network.input_neurons:,} + conv, fc, pool, "
+        "lstm and matmul outputs)",
         f"weights     {network.weight_bytes(bytes_per_element):,} bytes at {bytes_per_element} bytes "
         "per parameter",
         "vector ops  " + "  ".join(f"{op} {ops[op]:,}" for op in VECTOR_OPERATIONS),

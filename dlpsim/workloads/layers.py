@@ -18,13 +18,15 @@ Counting conventions
   parameters; the running mean and variance fold into those two at inference, so two
   values per channel is also exactly what an inference kernel reads.
 - **MACs**: multiply-accumulates of the matrix work (convolution, fully connected, the
-  LSTM gate matrices). A partial window at a border or in ``ceil_mode`` counts in full,
-  as if zero-padded. One MAC is one multiply and one add.
+  LSTM gate matrices, a matrix product of two activations). A partial window at a border
+  or in ``ceil_mode`` counts in full, as if zero-padded. One MAC is one multiply and one add.
 - **neurons**: the output elements of layers that compute new neurons from a window or
-  a matrix (convolution, fully connected, pooling, LSTM's ``h``). Element-wise layers
-  (activation, batch norm, residual add) and concatenation act on neurons already
-  counted, as the usual AlexNet figure (which counts no ReLU outputs) does.
-- **bytes**: ``weight_bytes`` = params; ``input_bytes`` = every activation element read
+  a matrix (convolution, fully connected, pooling, LSTM's ``h``, a matrix product).
+  Element-wise layers (activation, batch norm, layer norm, softmax, residual add),
+  lookups and views (concatenation, slice, reshape, transpose) act on neurons already
+  counted or read, as the usual AlexNet figure (which counts no ReLU outputs) does.
+- **bytes**: ``weight_bytes`` = params (what an inference reads: an embedding's looked-up
+  rows only, a tied layer's matrix again); ``input_bytes`` = every activation element read
   (for the LSTM cell also its state ``h`` and ``c``); ``output_bytes`` = every element
   written; all times ``bytes_per_element`` (default 4, FP32).
 
