@@ -165,6 +165,10 @@ def _header(layer: Layer, problem: Problem | None, mapping: Mapping | None, mach
             body: MappedProgram, tried: int = 1) -> list[str]:
     """The header comment's lines, without their ``; ``."""
     macs, dram, bound, where = body.macs, body.dram_bytes, body.bound, body.where
+    if problem is not None:  # the layer's figures on the problem's samples (see check_lowering)
+        own_in, own_weights = problem.input_bytes, problem.weight_bytes
+        if problem.activation_weights:
+            own_in, own_weights = own_in + own_weights, 0
     shapes = ", ".join(format_shape(shape) for shape in layer.input_shapes)
     lines = [
         f"{layer.label}: {layer.describe()}, input {shapes} -> output {format_shape(layer.output_shape)}",
@@ -205,8 +209,8 @@ def _header(layer: Layer, problem: Problem | None, mapping: Mapping | None, mach
         lines += _dram_lines(layer, p, body.dram)
     lines += [
         f"        {describe_size(dram)} moved; the layer's own data are "
-        f"{describe_size(layer.input_bytes())} in, {describe_size(layer.weight_bytes())} weights, "
-        f"{describe_size(layer.output_bytes())} out" if mapping is not None else
+        f"{describe_size(own_in)} in, {describe_size(own_weights)} weights, "
+        f"{describe_size(problem.output_bytes)} out" if mapping is not None else
         f"DRAM:   {describe_size(dram)} moved",
         f"bound:  {bound.cycles} cycles "
         f"({bound.limit}: compute {bound.compute_cycles}, DRAM {bound.dram_cycles})"
@@ -244,9 +248,11 @@ def _shared_line(mapping: Mapping, dram: DramLayout, shared: SharedLayout) -> st
 
 def _dram_lines(layer: Layer, problem: Problem, dram: DramLayout) -> list[str]:
     """Where the layer's tensors lie in DRAM (see codegen.DramLayout)."""
-    maps = " and ".join(format_shape(shape) for shape in layer.input_shapes)
-    side_by_side = ", the maps side by side" if len(layer.input_shapes) > 1 else ""
-    halo = ", halos repeated" if dram.state > layer.input_bytes() - problem.extra_input_bytes else ""
+    # a matrix product's second operand is among the weights' blocks (see lowering)
+    inputs = layer.input_shapes[:1] if problem.activation_weights else layer.input_shapes
+    maps = " and ".join(format_shape(shape) for shape in inputs)
+    side_by_side = ", the maps side by side" if len(inputs) > 1 else ""
+    halo = ", halos repeated" if dram.state > problem.input_bytes - problem.extra_input_bytes else ""
     values = {0: "", 1: ", each block's biases after its weights",
               2: ", each block's scales and shifts after its weights"}.get(
         problem.per_channel_values, f", each block's {problem.per_channel_values} values per channel (its "
@@ -256,7 +262,11 @@ def _dram_lines(layer: Layer, problem: Problem, dram: DramLayout) -> list[str]:
     if dram.weights > dram.state:
         lines.append(f"        state at {dram.state:#x} ({describe_size(dram.weights - dram.state)}), "
                      "read once")
-    if dram.blocks:
+    if dram.blocks and problem.activation_weights:
+        second = format_shape(layer.input_shapes[1])
+        lines.append(f"        second operand at {dram.weights:#x} ({second}, an activation: its "
+                     f"{len(dram.blocks)} blocks of the tile in the order used)")
+    elif dram.blocks:
         lines.append(f"        weights at {dram.weights:#x} ({len(dram.blocks)} blocks of the tile in the "
                      f"order used{values})")
     lines.append(f"        output at {dram.output:#x} ({format_shape(layer.output_shape)}: its "
