@@ -860,7 +860,7 @@ class LayerNorm(_OneInput):
     epsilon: float = 1e-5
 
     kind: ClassVar[str] = "layernorm"
-    ranks: ClassVar[tuple[int, ...]] = (1, 2, 3)
+    ranks: ClassVar[tuple[int, ...]] = (1, 2, 3, 4)
 
     def __post_init__(self) -> None:
         super().__post_init__()
