@@ -20,7 +20,8 @@ the tiles with the rest); layer norm keeps its scale and shift per feature in WR
 batch norm does. An embedding lookup or a position embedding reads one table row per
 token: the rows are per-channel values in WRAM (the position embedding adds them).
 Views (reshape, transpose, slice, class token) move no data of their own, as a
-concatenation: the next layer reads its tiles in their order.
+concatenation: the next layer reads its tiles in their order (ViT's class token is a
+constant row in front of the patches, written there once with the weights).
 
 A batch of samples (``batch``) repeats every spatial tile once per sample with the same
 weight blocks: the weights are fetched once for the batch when they stay in WRAM (or
@@ -52,6 +53,7 @@ from dlpsim.workloads.layers import (
     Slice,
     Softmax,
     Transpose,
+    elements,
 )
 
 
@@ -119,11 +121,7 @@ def _vector_ops(layer: Layer, batch: int = 1) -> tuple[tuple[str, int], ...]:
 
 def _rows(shape: tuple[int, ...]) -> tuple[int, int]:
     """(rows, features) of a vector, a batch of rows or a stack of them: the last axis is features."""
-    features = shape[-1]
-    rows = 1
-    for size in shape[:-1]:
-        rows *= size
-    return rows, features
+    return elements(shape[:-1]), shape[-1]
 
 
 # Layers that are views of their input: nothing to compute and no data of their own to move.
