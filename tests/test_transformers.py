@@ -316,3 +316,18 @@ def test_compile_report_and_roofline_take_the_network_options(tmp_path):
     assert "error: --batch applies to a network, and ex7_7.asm is a program" in program.output
     roof = runner.invoke(main, ["roofline", "--net", "lenet5", "--seq", "5"])
     assert roof.exit_code == 2 and "--seq 5: lenet5 takes no sequence length" in roof.output
+
+
+def test_roofline_results_keep_the_batch(tmp_path):
+    import json
+
+    saved = tmp_path / "roof.json"
+    runner = CliRunner()
+    result = runner.invoke(main, ["roofline", "--net", "lenet5", "--batch", "2", "--results", str(saved)])
+    assert result.exit_code == 0, result.output
+    network = json.loads(saved.read_text())["networks"][0]
+    assert network["batch"] == 2
+    assert network["total"]["macs"] == 2 * get_network("lenet5").macs
+    redrawn = runner.invoke(main, ["roofline", "--from", str(saved), "-o", str(tmp_path / "roof.svg")])
+    assert redrawn.exit_code == 0, redrawn.output
+    assert "lenet5 (simulated, batch 2)" in (tmp_path / "roof.svg").read_text()
