@@ -560,7 +560,29 @@ class Activation(_OneInput):
 
 
 @dataclass(frozen=True, kw_only=True)
-class BatchNorm(_OneInput):
+class _ScaleAndShift(_OneInput):
+    """A normalization with a scale (gamma) and a shift (beta) per channel or feature: both are
+    parameters, the output has the input's shape."""
+
+    @property
+    def _scaled_size(self) -> int:
+        raise NotImplementedError
+
+    @property
+    def output_shape(self) -> Shape:
+        return self.input_shape
+
+    @property
+    def weights(self) -> int:
+        return self._scaled_size  # scale (gamma)
+
+    @property
+    def biases(self) -> int:
+        return self._scaled_size  # shift (beta)
+
+
+@dataclass(frozen=True, kw_only=True)
+class BatchNorm(_ScaleAndShift):
     """Batch normalization at inference: ``x * scale + shift`` per channel.
 
     The channels are the first axis of a feature map and the last of a vector or batch.
@@ -573,16 +595,8 @@ class BatchNorm(_OneInput):
         return self.input_shape[0] if len(self.input_shape) == 3 else self.input_shape[-1]
 
     @property
-    def output_shape(self) -> Shape:
-        return self.input_shape
-
-    @property
-    def weights(self) -> int:
-        return self.channels  # scale (gamma)
-
-    @property
-    def biases(self) -> int:
-        return self.channels  # shift (beta)
+    def _scaled_size(self) -> int:
+        return self.channels
 
     @property
     def vector_ops(self) -> dict[str, int]:
@@ -853,7 +867,7 @@ class Softmax(_OneInput):
 
 
 @dataclass(frozen=True, kw_only=True)
-class LayerNorm(_OneInput):
+class LayerNorm(_ScaleAndShift):
     """Layer normalization over the last axis, with a scale and a shift per feature (both
     parameters): ``(x - mean) / sqrt(variance + epsilon) * scale + shift``."""
 
@@ -871,16 +885,8 @@ class LayerNorm(_OneInput):
         return self.input_shape[-1]
 
     @property
-    def output_shape(self) -> Shape:
-        return self.input_shape
-
-    @property
-    def weights(self) -> int:
-        return self.features  # scale (gamma)
-
-    @property
-    def biases(self) -> int:
-        return self.features  # shift (beta)
+    def _scaled_size(self) -> int:
+        return self.features
 
     @property
     def vector_ops(self) -> dict[str, int]:

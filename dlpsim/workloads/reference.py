@@ -314,34 +314,15 @@ def evaluate(layer: Layer, inputs: tuple[np.ndarray, ...], parameters: dict[str,
     if len(inputs) != count:
         plural = "s" if count != 1 else ""
         raise WorkloadError(f"{layer.label}: takes {count} input{plural}, got {len(inputs)}")
-    if isinstance(layer, Conv2d):
-        return conv2d(layer, *inputs, **parameters)
-    if isinstance(layer, FullyConnected):
-        return fully_connected(layer, *inputs, **parameters)
-    if isinstance(layer, Pool):
-        return pool(layer, *inputs)
-    if isinstance(layer, Activation):
-        return activation(layer, *inputs)
-    if isinstance(layer, BatchNorm):
-        return batch_norm(layer, *inputs, **parameters)
-    if isinstance(layer, Add):
-        return add(layer, *inputs)
-    if isinstance(layer, Concat):
-        return concat(layer, *inputs)
-    if isinstance(layer, LSTMCell):
-        return lstm_cell(layer, *inputs, **parameters)
-    if isinstance(layer, MatMul):
-        return matmul(layer, *inputs)
-    if isinstance(layer, Softmax):
-        return softmax(layer, *inputs)
-    if isinstance(layer, LayerNorm):
-        return layer_norm(layer, *inputs, **parameters)
-    if isinstance(layer, Embedding):
-        return embedding(layer, *inputs, **parameters)
-    if isinstance(layer, PositionEmbedding):
-        return position_embedding(layer, *inputs, **parameters)
-    if isinstance(layer, ClassToken):
-        return class_token(layer, *inputs, **parameters)
-    if isinstance(layer, Slice | Reshape | Transpose):
-        return view(layer, *inputs)
+    for kind, reference in REFERENCES.items():
+        if isinstance(layer, kind):
+            return reference(layer, *inputs, **parameters)
     raise WorkloadError(f"{layer.label}: no reference for a {type(layer).__name__}")
+
+
+# Each layer kind's reference; those without parameters are given none (``parameter_shapes``).
+REFERENCES = {Conv2d: conv2d, FullyConnected: fully_connected, Pool: pool, Activation: activation,
+              BatchNorm: batch_norm, Add: add, Concat: concat, LSTMCell: lstm_cell, MatMul: matmul,
+              Softmax: softmax, LayerNorm: layer_norm, Embedding: embedding,
+              PositionEmbedding: position_embedding, ClassToken: class_token, Slice: view, Reshape: view,
+              Transpose: view}
