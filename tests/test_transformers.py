@@ -311,6 +311,10 @@ def test_compile_report_and_roofline_take_the_network_options(tmp_path):
     # c3: 16 maps of 10x10, each output a 5x5 window over 6 channels, for 2 samples
     assert f"work:   {2 * 16 * 10 * 10 * 6 * 5 * 5} MACs" in compiled.output
     assert "for each of 2 samples with the same weights" in compiled.output
+    report = runner.invoke(main, ["report", "lenet5", "--batch", "2", "-o", str(tmp_path / "lenet5.md")])
+    assert report.exit_code == 0, report.output
+    text = (tmp_path / "lenet5.md").read_text()
+    assert "`dlpsim report lenet5 --batch 2`" in text and "| batch | 2 samples |" in text
     program = runner.invoke(main, ["report", "ex7_7.asm", "--batch", "2", "-o", str(tmp_path / "r.md")])
     assert program.exit_code == 2
     assert "error: --batch applies to a network, and ex7_7.asm is a program" in program.output
