@@ -760,9 +760,10 @@ def gpt2(seq: int = DEFAULT_SEQ) -> Network:
     """GPT-2 small, the prefill of a ``seq``-token prompt: 124,439,808 parameters.
 
     Token and position embeddings, 12 pre-norm decoder layers with causal (masked)
-    attention, a final layer norm and the LM head, whose matrix is the token embedding
-    (tied: read again, not counted again), over every position as the model's forward
-    pass computes it.
+    attention (the scores above the diagonal are computed, then masked, and count in the
+    MACs, as a framework's dense kernels compute them), a final layer norm and the LM
+    head, whose matrix is the token embedding (tied: read again, not counted again), over
+    every position as the model's forward pass computes it.
     """
     b = NetworkBuilder("gpt2", f"GPT-2 small, prefill of {seq} tokens", {"input_ids": (seq,)})
     b.embedding("wte", GPT2_VOCABULARY, GPT2_SHAPE.hidden)
