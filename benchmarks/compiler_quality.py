@@ -79,12 +79,15 @@ def network_rows(networks: list[str], presets: list[str]) -> tuple[list[list[str
     for name, preset, run, wall in _runs(networks, presets):
         bound = [layer for layer in run.layers if layer.bound.kind == "compute"]
         efficiencies = [float(layer.efficiency) for layer in bound]
-        worst = min(bound, key=lambda layer: (layer.efficiency, layer.name))
         ok = all(value >= TARGET for value in efficiencies)
         good &= ok
-        rows.append([name, preset, str(len(run.layers)), str(len(bound)), f"{min(efficiencies):.1%}",
-                     f"{statistics.median(efficiencies):.1%}",
-                     f"{worst.name} ({float(worst.efficiency):.1%})", "yes" if ok else "NO",
+        if bound:
+            worst = min(bound, key=lambda layer: (layer.efficiency, layer.name))
+            figures = [f"{min(efficiencies):.1%}", f"{statistics.median(efficiencies):.1%}",
+                       f"{worst.name} ({float(worst.efficiency):.1%})"]
+        else:  # no compute-bound layer (an MLP at batch 1): nothing to judge
+            figures = ["-", "-", "-"]
+        rows.append([name, preset, str(len(run.layers)), str(len(bound)), *figures, "yes" if ok else "NO",
                      f"{run.cycles:,}", f"{float(run.efficiency):.1%}", f"{wall:.1f}"])
     return rows, good
 
