@@ -6,10 +6,10 @@ branch or residual that does not fit is an error naming the layer.
 
 The built-in networks are in :data:`NETWORKS`. Their conventions (beyond those of
 :mod:`dlpsim.workloads.layers`): inference only, batch 1 unless given (``with_batch``),
-224x224x3 images unless stated; dropout (the identity at inference) is left out, as are softmax and local
-response normalization (LRN, in the original AlexNet and GoogLeNet), which these layer
-types do not model; an adaptive average pool that is the identity at 224x224 is left
-out too.
+224x224x3 images unless stated; dropout (the identity at inference) is left out, as are a
+classifier's final softmax (attention's softmax is in) and local response normalization
+(LRN, in the original AlexNet and GoogLeNet), which these layer types do not model; an
+adaptive average pool that is the identity at 224x224 is left out too.
 """
 
 from __future__ import annotations
