@@ -59,18 +59,45 @@ LRN over n channels     n MUL + (n - 1) ADD (sum of          element
                         1 ADD, 1 MUL (apply)
 element-wise op of      (n - 1) of that op                   output element
 n operands
-reshape                 nothing (a view of the same data)
+gelu                    4 SUB + 1 MUL + 1 ADD                element
+softmax over L values   1 SUB (minus the max), exp (4 SUB    element
+                        + 1 MUL + 1 ADD), 1 MUL (by 1/sum);
+                        + 1 MUL if scaled, + 1 ADD if masked
+                        L - 1 SUB (the max), L - 1 ADD       row of L
+                        (the sum), 1 DIV (1/sum)
+layer norm over D       1 SUB (minus the mean), 3 MUL        element
+                        (square, by 1/std, by the scale),
+                        3 ADD (sum, sum of squares, shift)
+                        1/std: 2 MUL (mean and variance by   row of D
+                        1/D), 1 ADD (epsilon), 4 SUB + 1 MUL
+                        + 1 ADD (1/sqrt); minus 2 ADD (a
+                        sum of D values is D - 1 ADDs)
+position embedding      1 ADD                                element
+matmul, embedding,      nothing beyond the MACs (a lookup,
+class token, slice,     a slice or a change of layout is
+reshape, transpose      data movement only)
 ======================  ===================================  =======================
 
-The LRN's power ``(bias + alpha / n * sum) ** -beta`` is piecewise-linear as sigmoid is.
+Sigmoid, tanh, GELU, softmax's exp and layer norm's ``1/sqrt`` are piecewise-linear, as
+the DianNao family's output stage evaluates such functions (so is the LRN's power
+``(bias + alpha / n * sum) ** -beta``): 16 segments, the segment
+found by a binary search of 4 compares, then ``a_i * x + b_i``. The window size ``k`` of
+pooling counts padding elements (as ``count_include_pad`` does). Only softmax needs DIV
+(once per row); it stays in every dict so that consumers can rely on all four keys.
 A GRU's ``(1 - z) * n + z * h`` is 1 SUB, 2 MUL and 1 ADD; its reset gate's ``r * h`` the
 third MUL.
 
-Sigmoid and tanh are piecewise-linear, as the DianNao family's output stage evaluates
-them: 16 segments, the segment found by a binary search of 4 compares, then
-``a_i * x + b_i``. The window size ``k`` of pooling counts padding elements (as
-``count_include_pad`` does). No layer here needs DIV; it stays in every dict so that
-consumers can rely on all four keys.
+Transformers
+------------
+Token sequences are ``(tokens, features)`` like a GEMM's rows. A :class:`MatMul`
+multiplies two activations (attention's ``Q x K^T`` and ``A x V``): it has MACs and no
+parameters. Several attention heads sit side by side along the last axis, as the Q, K
+and V projections write them (``(tokens, heads x head size)``), so attention needs no
+layout layer; :class:`Reshape` and :class:`Transpose` exist for what does (ViT's patches).
+An :class:`Embedding` looks rows up in a table: all of the table is parameters, but an
+inference reads only the rows it looks up, which is what ``weight_bytes`` counts for it
+(and for :class:`PositionEmbedding`); a fully connected layer ``tied`` to an embedding
+(GPT-2's LM head) reads that table again as its matrix but adds no parameters.
 """
 
 from __future__ import annotations
@@ -113,11 +140,15 @@ def sum_ops(many: Iterable[dict[str, int]]) -> dict[str, int]:
 ACTIVATION_COSTS: dict[str, dict[str, int]] = {
     "relu": _ops(sub=1),
     "relu6": _ops(sub=2),
-    "clip": _ops(sub=2),
     "leaky_relu": _ops(sub=1, mul=1),
     "sigmoid": _ops(sub=_PWL_COMPARES, mul=1, add=1),
     "tanh": _ops(sub=_PWL_COMPARES, mul=1, add=1),
+    "gelu": _ops(sub=_PWL_COMPARES, mul=1, add=1),
+    "clip": _ops(sub=2),
 }
+
+# One piecewise-linear evaluation (exp, 1/sqrt): find the segment, then a_i * x + b_i.
+_PWL = _ops(sub=_PWL_COMPARES, mul=1, add=1)
 
 
 def elements(shape: Shape) -> int:
@@ -443,6 +474,9 @@ class FullyConnected(_OneInput):
 
     out_features: int
     bias: bool = True
+    # The layer whose table this one uses as its matrix (GPT-2's LM head and token embedding):
+    # the matrix is read as usual but its parameters are counted there, once.
+    tied: str = ""
 
     kind: ClassVar[str] = "fc"
     creates_neurons: ClassVar[bool] = True
@@ -451,6 +485,8 @@ class FullyConnected(_OneInput):
         super().__post_init__()
         if not _is_count(self.out_features) or self.out_features < 1:
             self._fail(f"out_features must be a whole number >= 1, got {self.out_features!r}")
+        if not isinstance(self.tied, str):
+            self._fail(f"tied must be a layer name, got {self.tied!r}")
 
     @property
     def rows(self) -> int:
@@ -474,7 +510,7 @@ class FullyConnected(_OneInput):
 
     @property
     def weights(self) -> int:
-        return self.in_features * self.out_features
+        return 0 if self.tied else self.in_features * self.out_features
 
     @property
     def biases(self) -> int:
@@ -484,12 +520,16 @@ class FullyConnected(_OneInput):
     def macs(self) -> int:
         return self.rows * self.in_features * self.out_features
 
+    def weight_bytes(self, bytes_per_element: int = FP32_BYTES) -> int:
+        return (self.in_features * self.out_features + self.biases) * bytes_per_element
+
     @property
     def vector_ops(self) -> dict[str, int]:
         return _ops(add=self.rows * self.out_features if self.bias else 0)
 
     def describe(self) -> str:
-        return f"gemm M={self.rows}" if len(self.input_shape) == 2 else "fc"
+        text = f"gemm M={self.rows}" if len(self.input_shape) == 2 else "fc"
+        return text + (f" tied to {self.tied}" if self.tied else "")
 
 
 POOL_MODES = ("max", "avg")
@@ -605,12 +645,14 @@ class BatchNorm(_OneInput):
 class _ManyInputs(Layer):
     input_shapes: tuple[Shape, ...]
 
+    ranks: ClassVar[tuple[int, ...]] = (1, 2, 3)
+
     def __post_init__(self) -> None:
         super().__post_init__()
         if not isinstance(self.input_shapes, tuple) or len(self.input_shapes) < 2:
             self._fail(f"needs at least two inputs, got {self.input_shapes!r}")
         for index, shape in enumerate(self.input_shapes, start=1):
-            self._check_shape(shape, (1, 2, 3), f"input {index}")
+            self._check_shape(shape, self.ranks, f"input {index}")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -636,25 +678,37 @@ class Add(_ManyInputs):
 
 @dataclass(frozen=True, kw_only=True)
 class Concat(_ManyInputs):
-    """Concatenation: along channels (first axis) of feature maps, features (last axis) otherwise."""
+    """Concatenation along ``axis``; by default the channels (first axis) of feature maps and
+    the features (last axis) otherwise. ``axis=0`` of token rows appends tokens (a KV cache
+    and the new token's keys)."""
+
+    concat_axis: int | None = None
 
     kind: ClassVar[str] = "concat"
 
     def __post_init__(self) -> None:
         super().__post_init__()
         ranks = {len(shape) for shape in self.input_shapes}
+        if len(ranks) > 1:
+            shapes = ", ".join(format_shape(shape) for shape in self.input_shapes)
+            self._fail(f"cannot concatenate inputs of different ranks ({shapes})")
+        rank = len(self.input_shapes[0])
+        if self.concat_axis is not None and (not _is_count(self.concat_axis)
+                                             or not 0 <= self.concat_axis < rank):
+            self._fail(f"concat_axis must be a whole number from 0 to {rank - 1}, got {self.concat_axis!r}")
         rests = {self._rest(shape) for shape in self.input_shapes}
-        if len(ranks) > 1 or len(rests) > 1:
+        if len(rests) > 1:
             shapes = ", ".join(format_shape(shape) for shape in self.input_shapes)
             self._fail(f"cannot concatenate inputs whose other sizes differ ({shapes})")
 
     @property
     def axis(self) -> int:
+        if self.concat_axis is not None:
+            return self.concat_axis
         return 0 if len(self.input_shapes[0]) in (1, 3) else 1
 
     def _rest(self, shape: Shape) -> Shape:
-        axis = 0 if len(shape) in (1, 3) else 1
-        return shape[:axis] + shape[axis + 1:]
+        return shape[:self.axis] + shape[self.axis + 1:]
 
     @property
     def output_shape(self) -> Shape:
@@ -723,6 +777,330 @@ class LSTMCell(_OneInput):
 
     def describe(self) -> str:
         return f"lstm {self.input_size}->{self.hidden_size}"
+
+
+def _check_count(layer: Layer, what: str, value: object, minimum: int = 1) -> None:
+    if not _is_count(value) or value < minimum:
+        layer._fail(f"{what} must be a whole number >= {minimum}, got {value!r}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class MatMul(_ManyInputs):
+    """A matrix product of two activations, batched: ``A x B``, or ``A x B^T`` with ``transpose_b``.
+
+    ``A`` is ``(..., M, heads x K)`` and ``B`` is ``(..., K, heads x N)`` (transposed:
+    ``(..., N, heads x K)``); the output is ``(..., M, heads x N)``. The leading axes (none
+    to two) are a batch of independent products; ``B`` without them is shared by every one.
+    ``heads`` products sit side by side along the last axis of each operand, as attention's
+    projections lay out their heads: ``Q x K^T`` of 12 heads of 64 over 128 tokens is
+    ``A = (128, 768)``, ``B = (128, 768)`` transposed, giving ``(128, 12 x 128)``.
+    """
+
+    heads: int = 1
+    transpose_b: bool = False
+
+    kind: ClassVar[str] = "matmul"
+    creates_neurons: ClassVar[bool] = True
+    ranks: ClassVar[tuple[int, ...]] = (2, 3, 4)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check_count(self, "heads", self.heads)
+        if len(self.input_shapes) != 2:
+            self._fail(f"multiplies two inputs, got {len(self.input_shapes)}")
+        a, b = self.input_shapes
+        if len(b) > 2 and b[:-2] != a[:-2]:
+            self._fail(f"the batch axes of {format_shape(a)} and {format_shape(b)} differ")
+        for what, shape in (("A", a), ("B", b)):
+            if shape[-1] % self.heads:
+                self._fail(f"{what}'s last axis of {shape[-1]} does not split into {self.heads} heads")
+        b_reduction = b[-1] // self.heads if self.transpose_b else b[-2]
+        if b_reduction != self.reduction:
+            what = "columns per head" if self.transpose_b else "rows"
+            self._fail(f"A {format_shape(a)} has {self.reduction} columns per head but B "
+                       f"{format_shape(b)} has {b_reduction} {what}")
+
+    @property
+    def batch(self) -> int:
+        """Independent products (the leading axes times the heads)."""
+        return elements(self.input_shapes[0][:-2]) * self.heads
+
+    @property
+    def rows(self) -> int:  # M
+        return self.input_shapes[0][-2]
+
+    @property
+    def reduction(self) -> int:  # K
+        return self.input_shapes[0][-1] // self.heads
+
+    @property
+    def columns(self) -> int:  # N
+        b = self.input_shapes[1]
+        return b[-2] if self.transpose_b else b[-1] // self.heads
+
+    @property
+    def output_shape(self) -> Shape:
+        a = self.input_shapes[0]
+        return a[:-1] + (self.heads * self.columns,)
+
+    @property
+    def macs(self) -> int:
+        return self.batch * self.rows * self.reduction * self.columns
+
+    def describe(self) -> str:
+        b = f"{self.columns}x{self.reduction}^T" if self.transpose_b else f"{self.reduction}x{self.columns}"
+        return f"matmul {self.batch}x ({self.rows}x{self.reduction} * {b})"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Softmax(_OneInput):
+    """Softmax over runs of ``length`` consecutive values of the last axis (default: all of it).
+
+    Attention's scores of several heads side by side, ``(tokens, heads x keys)``, are
+    normalized per head: ``length`` = keys. ``scaled`` multiplies the scores by
+    ``1/sqrt(head size)`` first, ``masked`` adds the (causal) mask first.
+    """
+
+    length: int | None = None
+    scaled: bool = False
+    masked: bool = False
+
+    kind: ClassVar[str] = "softmax"
+    ranks: ClassVar[tuple[int, ...]] = (1, 2, 3, 4)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.length is None:
+            object.__setattr__(self, "length", self.input_shape[-1])
+        _check_count(self, "length", self.length)
+        if self.input_shape[-1] % self.length:
+            self._fail(f"runs of {self.length} do not divide the last axis of "
+                       f"{format_shape(self.input_shape)}")
+
+    @property
+    def output_shape(self) -> Shape:
+        return self.input_shape
+
+    @property
+    def vector_ops(self) -> dict[str, int]:
+        count = elements(self.input_shape)
+        rows = count // self.length
+        per_element = sum_ops([_ops(sub=1), _PWL, _ops(mul=1 + int(self.scaled), add=int(self.masked))])
+        per_row = _ops(sub=self.length - 1, add=self.length - 1, div=1)
+        return sum_ops([_scaled(per_element, count), _scaled(per_row, rows)])
+
+    def describe(self) -> str:
+        heads = self.input_shape[-1] // self.length
+        text = "softmax" + (f" {heads}x{self.length}" if heads > 1 else "")
+        return text + (" masked" if self.masked else "")
+
+
+@dataclass(frozen=True, kw_only=True)
+class LayerNorm(_OneInput):
+    """Layer normalization over the last axis, with a scale and a shift per feature (both
+    parameters): ``(x - mean) / sqrt(variance + epsilon) * scale + shift``."""
+
+    kind: ClassVar[str] = "layernorm"
+    ranks: ClassVar[tuple[int, ...]] = (1, 2, 3)
+
+    @property
+    def features(self) -> int:
+        return self.input_shape[-1]
+
+    @property
+    def output_shape(self) -> Shape:
+        return self.input_shape
+
+    @property
+    def weights(self) -> int:
+        return self.features  # scale (gamma)
+
+    @property
+    def biases(self) -> int:
+        return self.features  # shift (beta)
+
+    @property
+    def vector_ops(self) -> dict[str, int]:
+        count = elements(self.input_shape)
+        rows = count // self.features
+        per_element = _ops(sub=1, mul=3, add=3)
+        # mean and variance by 1/D, epsilon, 1/sqrt; a sum of D values is D - 1 ADDs, not D
+        per_row = sum_ops([_ops(mul=2, add=1), _PWL, _ops(add=-2)])
+        return sum_ops([_scaled(per_element, count), _scaled(per_row, rows)])
+
+
+@dataclass(frozen=True, kw_only=True)
+class Embedding(_OneInput):
+    """A table lookup: ``(tokens,)`` ids in, ``(tokens, dim)`` rows of a ``vocabulary x dim``
+    table out. The table is parameters; an inference reads the looked-up rows (and the ids)."""
+
+    vocabulary: int
+    dim: int
+
+    kind: ClassVar[str] = "embedding"
+    ranks: ClassVar[tuple[int, ...]] = (1,)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check_count(self, "vocabulary", self.vocabulary)
+        _check_count(self, "dim", self.dim)
+
+    @property
+    def tokens(self) -> int:
+        return self.input_shape[0]
+
+    @property
+    def output_shape(self) -> Shape:
+        return (self.tokens, self.dim)
+
+    @property
+    def weights(self) -> int:
+        return self.vocabulary * self.dim
+
+    def weight_bytes(self, bytes_per_element: int = FP32_BYTES) -> int:
+        return self.tokens * self.dim * bytes_per_element
+
+    def describe(self) -> str:
+        return f"embedding {self.vocabulary}x{self.dim}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class PositionEmbedding(_OneInput):
+    """Adds a learned position table's rows ``first_position ..`` to ``(tokens, dim)``.
+
+    The table has ``positions`` rows (BERT 512, GPT-2 1024, ViT-B/16 197); an inference
+    reads one per token. A decoding step's single token sits at ``first_position`` (the
+    tokens already in the KV cache).
+    """
+
+    positions: int
+    first_position: int = 0
+
+    kind: ClassVar[str] = "position"
+    ranks: ClassVar[tuple[int, ...]] = (2,)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check_count(self, "positions", self.positions)
+        _check_count(self, "first_position", self.first_position, 0)
+        tokens = self.input_shape[0]
+        if self.first_position + tokens > self.positions:
+            self._fail(f"tokens at positions {self.first_position} to {self.first_position + tokens - 1} "
+                       f"do not fit a table of {self.positions} positions")
+
+    @property
+    def output_shape(self) -> Shape:
+        return self.input_shape
+
+    @property
+    def weights(self) -> int:
+        return self.positions * self.input_shape[1]
+
+    @property
+    def vector_ops(self) -> dict[str, int]:
+        return _ops(add=elements(self.input_shape))
+
+    def weight_bytes(self, bytes_per_element: int = FP32_BYTES) -> int:
+        return elements(self.input_shape) * bytes_per_element
+
+    def describe(self) -> str:
+        return f"position embedding {self.positions}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClassToken(_OneInput):
+    """Puts a learned ``dim``-vector in front of ``(tokens, dim)`` (ViT's class token)."""
+
+    kind: ClassVar[str] = "class token"
+    ranks: ClassVar[tuple[int, ...]] = (2,)
+
+    @property
+    def output_shape(self) -> Shape:
+        tokens, dim = self.input_shape
+        return (tokens + 1, dim)
+
+    @property
+    def weights(self) -> int:
+        return self.input_shape[1]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Slice(_OneInput):
+    """Rows ``start`` to ``stop - 1`` of the first axis (BERT's pooler and ViT's head read the
+    first token only); it reads only those rows."""
+
+    start: int
+    stop: int
+
+    kind: ClassVar[str] = "slice"
+    ranks: ClassVar[tuple[int, ...]] = (2, 3)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check_count(self, "start", self.start, 0)
+        _check_count(self, "stop", self.stop, self.start + 1 if _is_count(self.start) else 1)
+        if self.stop > self.input_shape[0]:
+            self._fail(f"stop {self.stop} is beyond the {self.input_shape[0]} rows of "
+                       f"{format_shape(self.input_shape)}")
+
+    @property
+    def output_shape(self) -> Shape:
+        return (self.stop - self.start, *self.input_shape[1:])
+
+    def input_bytes(self, bytes_per_element: int = FP32_BYTES) -> int:
+        return self.output_bytes(bytes_per_element)
+
+    def describe(self) -> str:
+        return f"slice {self.start}:{self.stop}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Reshape(_OneInput):
+    """The same elements in another shape (a view: nothing moves)."""
+
+    shape: Shape
+
+    kind: ClassVar[str] = "reshape"
+    ranks: ClassVar[tuple[int, ...]] = (1, 2, 3, 4)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self._check_shape(self.shape, self.ranks, "output")
+        if elements(self.shape) != elements(self.input_shape):
+            self._fail(f"cannot reshape {format_shape(self.input_shape)} ({elements(self.input_shape)} "
+                       f"elements) to {format_shape(self.shape)} ({elements(self.shape)})")
+
+    @property
+    def output_shape(self) -> Shape:
+        return self.shape
+
+    def describe(self) -> str:
+        return f"reshape {format_shape(self.shape)}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Transpose(_OneInput):
+    """The axes in another order: output axis ``i`` is input axis ``permutation[i]``. The layer
+    that reads it fetches its tiles in that order, so nothing moves here."""
+
+    permutation: tuple[int, ...]
+
+    kind: ClassVar[str] = "transpose"
+    ranks: ClassVar[tuple[int, ...]] = (2, 3, 4)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if (not isinstance(self.permutation, tuple)
+                or sorted(self.permutation) != list(range(len(self.input_shape)))):
+            self._fail(f"permutation must order the axes 0 to {len(self.input_shape) - 1}, "
+                       f"got {self.permutation!r}")
+
+    @property
+    def output_shape(self) -> Shape:
+        return tuple(self.input_shape[axis] for axis in self.permutation)
+
+    def describe(self) -> str:
+        return "transpose " + ",".join(str(axis) for axis in self.permutation)
 
 
 def broadcast_shapes(layer: Layer, shapes: Iterable[Shape]) -> Shape:
@@ -835,43 +1213,13 @@ class LocalResponseNorm(_OneInput):
         per_element = sum_ops([
             _ops(mul=self.size, add=self.size - 1),  # the window's sum of squares
             _ops(mul=1, add=1),  # alpha / size, bias
-            _ops(sub=_PWL_COMPARES, mul=1, add=1),  # ** -beta, piecewise-linear
+            _PWL,  # ** -beta
             _ops(mul=1),  # times x
         ])
         return _scaled(per_element, elements(self.input_shape))
 
     def describe(self) -> str:
         return f"lrn {self.size}"
-
-
-@dataclass(frozen=True, kw_only=True)
-class Reshape(_OneInput):
-    """The same elements seen in another shape (a flatten, reshape or transpose that an
-    imported model needs between two layers): no computation and no parameters."""
-
-    shape: Shape
-
-    kind: ClassVar[str] = "reshape"
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        self._check_shape(self.shape, self.ranks, "output")
-        if elements(self.shape) != elements(self.input_shape):
-            self._fail(f"cannot view {format_shape(self.input_shape)} as {format_shape(self.shape)}: "
-                       "the element counts differ")
-
-    @property
-    def output_shape(self) -> Shape:
-        return self.shape
-
-    def input_bytes(self, bytes_per_element: int = FP32_BYTES) -> int:
-        return 0  # a view: nothing is read or written
-
-    def output_bytes(self, bytes_per_element: int = FP32_BYTES) -> int:
-        return 0
-
-    def describe(self) -> str:
-        return f"reshape {format_shape(self.input_shape)}->{format_shape(self.shape)}"
 
 
 RECURRENT_GATES = {"lstm": 4, "gru": 3}
@@ -958,5 +1306,6 @@ class Recurrent(_OneInput):
 
 
 LAYER_TYPES: tuple[type[Layer], ...] = (Conv2d, FullyConnected, Pool, Activation, BatchNorm, Add,
-                                        Concat, LSTMCell, Elementwise, LocalResponseNorm, Reshape,
-                                        Recurrent)
+                                        Concat, LSTMCell, MatMul, Softmax, LayerNorm, Embedding,
+                                        PositionEmbedding, ClassToken, Slice, Reshape, Transpose,
+                                        Elementwise, LocalResponseNorm, Recurrent)
