@@ -31,6 +31,7 @@ from dlpsim.workloads.layers import (
     Pool,
     Recurrent,
     Reshape,
+    Softmax,
     elements,
 )
 
@@ -97,6 +98,13 @@ class Problem:
         return self.outputs * self.bytes_per_element + self.extra_output_bytes
 
 
+def _as_map(shape: tuple[int, ...]) -> tuple[int, int, int]:
+    """An element-wise layer's shape as channels x height x width: leading axes fold into channels."""
+    if len(shape) < 3:
+        return (1, *(1,) * (2 - len(shape)), *shape)
+    return (elements(shape[:-2]), shape[-2], shape[-1])
+
+
 def _vector_ops(layer: Layer) -> tuple[tuple[str, int], ...]:
     return tuple((op, count) for op, count in layer.vector_ops.items() if count)
 
@@ -146,9 +154,9 @@ def lower(layer: Layer) -> Problem | None:
         return Problem(**base, groups=channels, in_channels=1, out_channels=1, in_height=height,
                        in_width=width, out_height=out_height, out_width=out_width, kernel=layer.kernel,
                        stride=layer.stride, padding=layer.padding, matrix=False)
-    if isinstance(layer, Activation | BatchNorm | Add | LocalResponseNorm):
+    if isinstance(layer, Activation | BatchNorm | Add | LocalResponseNorm | Softmax):
         shape = layer.input_shapes[0]
-        channels, height, width = shape if len(shape) == 3 else (1, *(1,) * (2 - len(shape)), *shape)
+        channels, height, width = _as_map(shape)
         return Problem(**base, groups=channels, in_channels=1, out_channels=1, in_height=height,
                        in_width=width, out_height=height, out_width=width, kernel=(1, 1),
                        stride=(1, 1), padding=(0, 0), matrix=False,
@@ -164,7 +172,7 @@ def _lower_elementwise(layer: Elementwise, base: dict) -> Problem:
     before the first tile. A constant operand is per-channel values when it divides evenly
     over the output's channels, else one block of values beside a single channel."""
     shape = layer.output_shape
-    channels, height, width = shape if len(shape) == 3 else (1, *(1,) * (2 - len(shape)), *shape)
+    channels, height, width = _as_map(shape)
     full = [each for each in layer.input_shapes if elements(each) == elements(shape)]
     if not full:
         layer._fail("broadcasting activations into a larger shape than every input is not compiled")

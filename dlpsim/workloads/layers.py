@@ -1229,8 +1229,9 @@ RECURRENT_GATES = {"lstm": 4, "gru": 3}
 class Recurrent(_OneInput):
     """An LSTM or GRU run over a whole sequence of ``steps`` inputs, as ONNX's LSTM and GRU.
 
-    The input is ``(steps, input_size)``; the output every step's ``h``, ``(steps,
-    directions * hidden_size)``. Per direction the weights are ``gates x hidden`` rows over
+    The input is ``(steps, input_size)``, or ``(input_size,)`` for a single step; the output
+    every step's ``h``, ``(steps, directions * hidden_size)`` (``(directions * hidden_size,)``
+    for a single step). Per direction the weights are ``gates x hidden`` rows over
     ``[x; h]``, used once per step, so the MACs are ``steps`` times the weights while the
     parameters count once. ``bias_sets``: 2 for the input and recurrent biases ONNX and
     PyTorch keep (``8 x hidden`` for an LSTM), 0 for none. The initial state is zero.
@@ -1242,7 +1243,7 @@ class Recurrent(_OneInput):
     bias_sets: int = 2
 
     creates_neurons: ClassVar[bool] = True
-    ranks: ClassVar[tuple[int, ...]] = (2,)
+    ranks: ClassVar[tuple[int, ...]] = (1, 2)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -1261,11 +1262,11 @@ class Recurrent(_OneInput):
 
     @property
     def steps(self) -> int:
-        return self.input_shape[0]
+        return self.input_shape[0] if len(self.input_shape) == 2 else 1
 
     @property
     def input_size(self) -> int:
-        return self.input_shape[1]
+        return self.input_shape[-1]
 
     @property
     def gate_rows(self) -> int:
@@ -1274,7 +1275,7 @@ class Recurrent(_OneInput):
 
     @property
     def output_shape(self) -> Shape:
-        return (self.steps, self.directions * self.hidden_size)
+        return self.input_shape[:-1] + (self.directions * self.hidden_size,)
 
     @property
     def weights(self) -> int:

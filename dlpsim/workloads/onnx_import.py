@@ -39,13 +39,18 @@ from dlpsim.workloads.layers import (
     Concat,
     Conv2d,
     Elementwise,
+    Embedding,
     FullyConnected,
     Layer,
+    LayerNorm,
     LocalResponseNorm,
+    MatMul,
     Pool,
     Recurrent,
     Reshape,
     Shape,
+    Slice,
+    Softmax,
     elements,
     format_shape,
 )
@@ -60,12 +65,14 @@ TARGET_OPSET = 17
 # Operators that only change how the same elements are seen.
 VIEW_OPERATORS = frozenset({"Reshape", "Transpose", "Flatten", "Squeeze", "Unsqueeze", "Identity", "Dropout"})
 
-ACTIVATIONS = {"Relu": "relu", "LeakyRelu": "leaky_relu", "Sigmoid": "sigmoid", "Tanh": "tanh"}
+ACTIVATIONS = {"Relu": "relu", "LeakyRelu": "leaky_relu", "Sigmoid": "sigmoid", "Tanh": "tanh",
+               "Gelu": "gelu"}
 ELEMENTWISE = {"Add": "add", "Sub": "sub", "Mul": "mul", "Div": "div", "Sum": "add"}
 POOLS = {"MaxPool": "max", "AveragePool": "avg", "GlobalMaxPool": "max", "GlobalAveragePool": "avg"}
 RECURRENT = {"LSTM": "lstm", "GRU": "gru"}
 
 LAYER_OPERATORS = frozenset({"Conv", "Gemm", "MatMul", "Clip", "LRN", "BatchNormalization", "Concat",
+                             "Softmax", "LayerNormalization", "Gather", "Slice",
                              *ACTIVATIONS, *ELEMENTWISE, *POOLS, *RECURRENT})
 SUPPORTED_OPERATORS = LAYER_OPERATORS | VIEW_OPERATORS
 
@@ -117,6 +124,10 @@ def _dlpsim_shape(dims: tuple[int, ...]) -> Shape | None:
     return shape if 1 <= len(shape) <= 3 else None
 
 
+def _without_ones(dims: tuple[int, ...]) -> tuple[int, ...]:
+    return tuple(size for size in dims if size != 1)
+
+
 def _constant_shape(dims: tuple[int, ...]) -> Shape:
     """A constant operand's dims without leading 1s (broadcasting aligns from the last axis)."""
     index = 0
@@ -139,7 +150,8 @@ class _Importer:
         self.names: set[str] = set()
         self.reshaped: dict[tuple[str, Shape], str] = {}  # (tensor, shape) -> the reshape layer made
         self.fused: dict[str, tuple[str, str]] = {}  # MatMul output -> (Add node output, bias name)
-        self.skipped: set[int] = set()  # indices of Add nodes fused into a MatMul
+        self.skipped: set[int] = set()  # indices of nodes fused into another
+        self.gelus: dict[int, str] = {}  # the last node of an Erf-based GELU -> the tensor it applies to
 
     # -- errors and names ------------------------------------------------------------------
     def fail(self, message: str) -> WorkloadError:
@@ -217,10 +229,13 @@ class _Importer:
             inputs.append((info.name, shape))
         if not inputs:
             raise self.fail("the model has no inputs besides its constants")
-        self.refuse_unsupported()
         self.find_fusions()
+        self.find_erf_gelus()
+        self.refuse_unsupported()
         for index, node in enumerate(self.graph.node):
-            if index not in self.skipped:
+            if index in self.gelus:
+                self.add_layer(node, self.gelu(node, self.gelus[index]))
+            elif index not in self.skipped:
                 self.visit(node)
         if not self.nodes:
             raise self.fail("the model computes nothing dlpsim models (no layer after folding constants)")
@@ -237,9 +252,11 @@ class _Importer:
         """Every unsupported operator type with its nodes, in one error, before any work."""
         constant = {tensor.name for tensor in self.graph.initializer}
         unsupported: dict[str, list[str]] = {}
-        for node in self.graph.node:
+        for index, node in enumerate(self.graph.node):
             if self.is_constant_node(node, constant):
                 constant.update(node.output)
+                continue
+            if index in self.skipped or index in self.gelus:
                 continue
             known = node.domain in ("", "ai.onnx") and node.op_type in SUPPORTED_OPERATORS
             if not known:
@@ -275,6 +292,68 @@ class _Importer:
                     _constant_shape(tuple(bias_tensor.dims)) == (weight.dims[1],):
                 self.fused[node.output[0]] = (add.output[0], bias)
                 self.skipped.add(users[0])
+
+    def find_erf_gelus(self) -> None:
+        """``x * 0.5 * (1 + erf(x / sqrt 2))`` as PyTorch exports GELU: Div (or Mul), Erf, Add, Mul
+        and Mul, the 0.5 on x or on the product. The five nodes become one gelu activation."""
+        producers, consumers = {}, {}
+        for index, node in enumerate(self.graph.node):
+            for name in node.output:
+                producers[name] = index
+            for name in node.input:
+                consumers.setdefault(name, []).append(index)
+        initialized = {tensor.name for tensor in self.graph.initializer}
+        constants = initialized | {out for node in self.graph.node if node.op_type == "Constant"
+                                   for out in node.output}
+        nodes = self.graph.node
+
+        def only_user(name: str, op_type: str) -> int | None:
+            users = consumers.get(name, [])
+            return users[0] if len(users) == 1 and nodes[users[0]].op_type == op_type else None
+
+        def other(node, name: str) -> str | None:
+            rest = [each for each in node.input if each != name]
+            return rest[0] if len(rest) == 1 else None
+
+        for index, erf in enumerate(nodes):
+            if erf.op_type != "Erf" or erf.input[0] not in producers:
+                continue
+            scale = nodes[producers[erf.input[0]]]
+            if scale.op_type not in ("Div", "Mul") or scale.input[1] not in constants:
+                continue
+            x = scale.input[0]
+            plus = only_user(erf.output[0], "Add")
+            if plus is None or other(nodes[plus], erf.output[0]) not in constants:
+                continue
+            times = only_user(nodes[plus].output[0], "Mul")
+            if times is None:
+                continue
+            partner = other(nodes[times], nodes[plus].output[0])
+            fused = [producers[erf.input[0]], index, plus]
+            if partner == x:  # (x * (1 + erf)) * 0.5
+                half = only_user(nodes[times].output[0], "Mul")
+                if half is None or other(nodes[half], nodes[times].output[0]) not in constants:
+                    continue
+                fused.append(times)
+                last = half
+            elif partner in producers and nodes[producers[partner]].op_type == "Mul" \
+                    and x in nodes[producers[partner]].input \
+                    and other(nodes[producers[partner]], x) in constants:  # (x * 0.5) * (1 + erf)
+                fused.append(producers[partner])
+                last = times
+            else:
+                continue
+            self.skipped.update(fused)
+            self.gelus[last] = x
+
+    def gelu(self, node, applied_to: str) -> tuple[Layer, tuple[str, ...]]:
+        name = self.unique(node.name or node.output[0])
+        tensor = self.tensors.get(applied_to)
+        if not isinstance(tensor, _Activation):
+            raise self.node_fail(node, f"the GELU's input {applied_to!r} must be computed")
+        shape = self.layer_shape(tensor.dims, f"{self.node_label(node)}: input {applied_to!r}")
+        return Activation(name=name, input_shape=shape, function="gelu"), \
+            (self.read_as(tensor, applied_to, shape),)
 
     def visit(self, node) -> None:
         if self.is_constant_node(node, self.constants):
@@ -370,9 +449,9 @@ class _Importer:
         output = self.fused.get(node.output[0], (node.output[0], ""))[0]
         dims = self.static_dims(output, node)
         expected = self.layer_shape(dims, f"{self.node_label(node)}: output {output!r}")
-        if made.output_shape != expected and isinstance(made, Recurrent) \
-                and elements(made.output_shape) == elements(dims):
-            # ONNX's Y is steps x directions x batch x hidden: the same elements
+        if made.output_shape != expected and _without_ones(made.output_shape) == _without_ones(dims):
+            # the same elements with axes of 1 elsewhere (ONNX's LSTM output Y is steps x
+            # directions x batch x hidden; a softmax over channels keeps its 1x1 map)
             self.append(Node(made, reads))
             self.tensors[output] = _Activation(made.name, dims, output)
             return
@@ -407,6 +486,12 @@ class _Importer:
                 return self.recurrent(node, name, attributes)
             if op == "Concat":
                 return self.concat(node, name, attributes)
+            if op == "Gather":
+                return self.gather(node, name, attributes)
+            if op in ("Softmax", "LayerNormalization"):
+                return self.normalization(node, name, attributes)
+            if op == "Slice":
+                return self.slice(node, name)
             source, shape = self.read(node, 0)
             if op in ACTIVATIONS or op == "Clip":
                 return Activation(name=name, input_shape=shape, function=self.activation(node, op)), (source,)
@@ -493,8 +578,10 @@ class _Importer:
         if node.op_type == "Gemm" and attributes.get("transA", 0):
             raise self.node_fail(node, "a Gemm with transA=1 is not modelled")
         if not isinstance(self.tensors.get(node.input[1]), _Constant):
-            raise self.node_fail(node, "a product of two computed tensors is not modelled yet (the weight "
-                                 "must be a constant)")
+            if node.op_type == "Gemm":
+                raise self.node_fail(node, "a Gemm of two computed tensors is not modelled (MatMul is)")
+            (a, a_shape), (b, b_shape) = self.read(node, 0), self.read(node, 1)
+            return MatMul(name=name, input_shapes=(a_shape, b_shape)), (a, b)
         weight = self.constant_input(node, 1, "weight")
         if len(weight.dims) != 2:
             raise self.node_fail(node, f"the weight must be a matrix, got {format_shape(weight.dims)}")
@@ -540,16 +627,80 @@ class _Importer:
             source, shape = self.read(node, index)
             reads.append(source)
             shapes.append(shape)
-        rank = len(self.activation_input(node, 0).dims)
-        axis = attributes.get("axis", 1) % rank
-        dropped = rank - len(shapes[0])  # axes dropped before the layer's shape
-        wanted = 0 if len(shapes[0]) in (1, 3) else 1
         if len(shapes) == 1:
             raise self.node_fail(node, "a concatenation of one input is a copy; not modelled")
-        if axis - dropped != wanted:
-            raise self.node_fail(node, f"concatenation along axis {axis} of {rank}-axis tensors is not "
-                                 "modelled (only along channels, or features of rows)")
-        return Concat(name=name, input_shapes=tuple(shapes)), tuple(reads)
+        axis = self.layer_axis(node, attributes.get("axis", 1), self.activation_input(node, 0).dims)
+        default = 0 if len(shapes[0]) in (1, 3) else 1
+        return Concat(name=name, input_shapes=tuple(shapes),
+                      concat_axis=None if axis == default else axis), tuple(reads)
+
+    def layer_axis(self, node, axis: int, dims: tuple[int, ...]) -> int:
+        """An ONNX axis of ``dims`` as an axis of the layer's shape (the batch axis dropped)."""
+        axis %= len(dims)
+        shape = self.layer_shape(dims, self.node_label(node))
+        dropped = len(dims) - len(shape)
+        if axis < dropped:
+            raise self.node_fail(node, f"axis {axis} is the batch axis; dlpsim models batch 1")
+        if dropped > 1 or len(dims) > 4:
+            raise self.node_fail(node, f"an axis of a {len(dims)}-axis tensor is not modelled")
+        return axis - dropped
+
+    def normalization(self, node, name: str, attributes: dict) -> tuple[Layer, tuple[str, ...]]:
+        """Softmax and LayerNormalization over the last axis (or an axis after which only 1s follow)."""
+        tensor = self.activation_input(node, 0)
+        axis = attributes.get("axis", -1) % len(tensor.dims)
+        if any(size != 1 for size in tensor.dims[axis + 1:]) or (
+                node.op_type == "LayerNormalization" and axis != len(tensor.dims) - 1):
+            raise self.node_fail(node, f"normalizing along axis {axis} of {format_shape(tensor.dims)} is "
+                                 "not modelled (only the last axis)")
+        shape = self.layer_shape(tensor.dims[:axis + 1], f"{self.node_label(node)}: input")
+        source = self.read_as(tensor, node.input[0], shape)
+        if node.op_type == "Softmax":
+            return Softmax(name=name, input_shape=shape), (source,)
+        scale = self.constant_input(node, 1, "scale")
+        bias = self.optional_constant(node, 2, "bias")
+        if _constant_shape(scale.dims) != (shape[-1],) or bias is None:
+            raise self.node_fail(node, f"expected a scale and a bias of {shape[-1]} values")
+        return LayerNorm(name=name, input_shape=shape), (source,)
+
+    def gather(self, node, name: str, attributes: dict) -> tuple[Layer, tuple[str, ...]]:
+        """A constant table looked up by computed ids (an embedding), or a computed tensor indexed
+        by a constant along its first axis (a token taken out)."""
+        table = self.tensors.get(node.input[0])
+        if isinstance(table, _Constant):
+            if len(table.dims) != 2 or attributes.get("axis", 0) != 0:
+                raise self.node_fail(node, "only a lookup of rows of a 2-axis table is modelled")
+            source, shape = self.read(node, 1)
+            if len(shape) != 1:
+                raise self.node_fail(node, f"the ids must be one sequence, got {format_shape(shape)}")
+            return Embedding(name=name, input_shape=shape, vocabulary=table.dims[0], dim=table.dims[1]), \
+                (source,)
+        index = self.constant_input(node, 1, "indices")
+        if index.value is None or len(index.value) != 1:
+            raise self.node_fail(node, "only a single constant index into a computed tensor is modelled")
+        tensor = self.activation_input(node, 0)
+        axis = self.layer_axis(node, attributes.get("axis", 0), tensor.dims)
+        start = int(index.value[0]) % self.layer_shape(tensor.dims, self.node_label(node))[axis]
+        return self.rows(node, name, axis, start, start + 1)
+
+    def slice(self, node, name: str) -> tuple[Layer, tuple[str, ...]]:
+        tensor = self.activation_input(node, 0)
+        bounds = [self.optional_constant(node, index, what)
+                  for index, what in ((1, "starts"), (2, "ends"), (3, "axes"), (4, "steps"))]
+        values = [None if bound is None else bound.value for bound in bounds]
+        if any(bound is not None and value is None for bound, value in zip(bounds, values, strict=True)) \
+                or len(values[0]) != 1 or (values[3] is not None and values[3] != (1.0,)):
+            raise self.node_fail(node, "only a slice of one axis with step 1 and constant bounds is modelled")
+        axis = self.layer_axis(node, int(values[2][0]) if values[2] else 0, tensor.dims)
+        size = self.layer_shape(tensor.dims, self.node_label(node))[axis]
+        start, stop, _ = slice(int(values[0][0]), int(max(min(values[1][0], 2**62), -2**62))).indices(size)
+        return self.rows(node, name, axis, start, max(stop, start + 1))
+
+    def rows(self, node, name: str, axis: int, start: int, stop: int) -> tuple[Layer, tuple[str, ...]]:
+        if axis != 0:
+            raise self.node_fail(node, f"only taking rows of the first axis is modelled, not of axis {axis}")
+        source, shape = self.read(node, 0)
+        return Slice(name=name, input_shape=shape, start=start, stop=stop), (source,)
 
     def recurrent(self, node, name: str, attributes: dict) -> tuple[Layer, tuple[str, ...]]:
         cell = RECURRENT[node.op_type]
@@ -571,9 +722,12 @@ class _Importer:
         direction = attributes.get("direction", b"forward")
         directions = 2 if direction in (b"bidirectional", "bidirectional") else 1
         hidden = attributes.get("hidden_size") or weight.dims[1] // (4 if cell == "lstm" else 3)
-        layer = Recurrent(name=name, input_shape=(steps, features), cell=cell, hidden_size=hidden,
+        # one step of a vector stays a vector (an LSTM cell of a language model's step)
+        one_step = steps == 1 and self.source_shape(tensor.source) == (features,)
+        shape = (features,) if one_step else (steps, features)
+        layer = Recurrent(name=name, input_shape=shape, cell=cell, hidden_size=hidden,
                           directions=directions, bias_sets=0 if bias is None else 2)
-        return layer, (self.read_as(tensor, node.input[0], (steps, features)),)
+        return layer, (self.read_as(tensor, node.input[0], shape),)
 
 
 def load_onnx(path: str | Path, input_shapes: Mapping[str, tuple[int, ...]] | None = None,
