@@ -32,6 +32,7 @@ from dlpsim.workloads.layers import (
     Recurrent,
     Reshape,
     Softmax,
+    Transpose,
     elements,
 )
 
@@ -137,14 +138,12 @@ def lower(layer: Layer) -> Problem | None:
                        extra_input_bytes=extra_in, extra_output_bytes=extra_out)
     if isinstance(layer, Recurrent):
         # each direction's gates as one matrix over [x; h], a GEMM with a row per step (the
-        # weights stay on chip across steps); the state h enters no DRAM traffic of its own
+        # weights stay on chip across steps); h is written, not the gate values
         rows, features = layer.steps, layer.input_size + layer.hidden_size
-        read = layer.directions * rows * features * FP32_BYTES
         written = layer.directions * layer.gate_rows * rows * FP32_BYTES
         return Problem(**base, groups=layer.directions, in_channels=features, out_channels=layer.gate_rows,
                        in_height=rows, in_width=1, out_height=rows, out_width=1, kernel=(1, 1),
                        stride=(1, 1), padding=(0, 0), matrix=True, per_channel_values=layer.bias_sets,
-                       extra_input_bytes=layer.input_bytes() - read,
                        extra_output_bytes=layer.output_bytes() - written)
     if isinstance(layer, Elementwise):
         return _lower_elementwise(layer, base)
@@ -162,7 +161,7 @@ def lower(layer: Layer) -> Problem | None:
                        stride=(1, 1), padding=(0, 0), matrix=False,
                        input_tensors=len(layer.input_shapes),
                        per_channel_values=2 if isinstance(layer, BatchNorm) else 0)
-    if isinstance(layer, Concat | Reshape):
+    if isinstance(layer, Concat | Reshape | Transpose):  # views: the reader fetches its tiles in order
         return None
     raise WorkloadError(f"{layer.label}: the compiler does not know {type(layer).__name__} layers")
 

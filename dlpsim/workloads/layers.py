@@ -1234,7 +1234,8 @@ class Recurrent(_OneInput):
     for a single step). Per direction the weights are ``gates x hidden`` rows over
     ``[x; h]``, used once per step, so the MACs are ``steps`` times the weights while the
     parameters count once. ``bias_sets``: 2 for the input and recurrent biases ONNX and
-    PyTorch keep (``8 x hidden`` for an LSTM), 0 for none. The initial state is zero.
+    PyTorch keep (``8 x hidden`` for an LSTM), 0 for none. The initial state is zero; every
+    step reads its ``x`` and the previous ``h`` (``input_bytes``), as :class:`LSTMCell` does.
     """
 
     cell: str
@@ -1300,6 +1301,10 @@ class Recurrent(_OneInput):
                             _ops(mul=3, sub=1, add=1)])
         per_unit = sum_ops([_ops(add=gates * self.bias_sets), cell])
         return _scaled(per_unit, self.steps * self.directions * self.hidden_size)
+
+    def input_bytes(self, bytes_per_element: int = FP32_BYTES) -> int:
+        # each direction reads every step's x and its own previous h
+        return self.directions * self.steps * (self.input_size + self.hidden_size) * bytes_per_element
 
     def describe(self) -> str:
         both = " bidirectional" if self.directions == 2 else ""

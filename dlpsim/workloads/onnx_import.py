@@ -51,6 +51,7 @@ from dlpsim.workloads.layers import (
     Shape,
     Slice,
     Softmax,
+    Transpose,
     elements,
     format_shape,
 )
@@ -112,6 +113,7 @@ class _Activation:
     source: str
     dims: tuple[int, ...]
     view_of: str | None = None  # the tensor name when it is a view of ``source`` in other dims
+    permutation: tuple[int, ...] | None = None  # when the view is one Transpose of the source's axes
 
 
 def _dlpsim_shape(dims: tuple[int, ...]) -> Shape | None:
@@ -384,7 +386,16 @@ class _Importer:
         if elements(dims) != elements(source.dims):
             raise self.node_fail(node, f"a view of {format_shape(source.dims)} as {format_shape(dims)} "
                                  "changes the element count")
-        self.tensors[output] = _Activation(source.source, dims, output)
+        # a pass-through (Dropout, Identity) keeps the name of the view it passes on
+        passed = node.op_type in ("Dropout", "Identity") and source.view_of is not None
+        permutation = None
+        if node.op_type == "Transpose" and source.view_of is None:
+            order = tuple(self.attributes(node).get("perm", range(len(dims) - 1, -1, -1)))
+            dropped = len(source.dims) - len(self.source_shape(source.source))
+            if dropped == 1 and order[0] == 0:  # the batch axis stays first
+                permutation = tuple(axis - 1 for axis in order[1:])
+        self.tensors[output] = _Activation(source.source, dims, source.view_of if passed else output,
+                                           source.permutation if passed else permutation)
 
     # -- inputs of a layer -----------------------------------------------------------------------
     def activation_input(self, node, index: int) -> _Activation:
@@ -408,10 +419,10 @@ class _Importer:
         return self.constant_input(node, index, what)
 
     def layer_shape(self, dims: tuple[int, ...], what: str) -> Shape:
-        if len(dims) >= 2 and dims[0] != 1 and len(dims) == 4:
+        shape = _dlpsim_shape(dims)
+        if shape is None and len(dims) == 4 and dims[0] != 1:
             raise self.fail(f"{what} has a batch of {dims[0]} ({format_shape(dims)}): dlpsim models batch 1; "
                             f"export the model with batch 1 or give --input-shape NAME=1x...")
-        shape = _dlpsim_shape(dims)
         if shape is None:
             raise self.fail(f"{what} is {format_shape(dims) or 'a scalar'}: a layer needs 1 to 3 axes "
                             "besides a batch of 1")
@@ -423,7 +434,9 @@ class _Importer:
         tensor = self.activation_input(node, index)
         shape = self.layer_shape(tensor.dims, f"{self.node_label(node)}: input {node.input[index]!r}")
         source_shape = self.source_shape(tensor.source)
-        if flattened_by_layer and len(shape) == 1 and elements(shape) == elements(source_shape):
+        # a fully connected layer flattens a feature map itself (not rows, which it multiplies one by one)
+        if flattened_by_layer and len(shape) == 1 and len(source_shape) == 3 \
+                and elements(shape) == elements(source_shape):
             return tensor.source, source_shape
         return self.read_as(tensor, node.input[index], shape), shape
 
@@ -433,7 +446,11 @@ class _Importer:
             return tensor.source
         key = (name, shape)
         if key not in self.reshaped:
-            layer = Reshape(name=self.unique(name), input_shape=self.source_shape(tensor.source), shape=shape)
+            source_shape = self.source_shape(tensor.source)
+            layer: Layer = Reshape(name=self.unique(name), input_shape=source_shape, shape=shape)
+            if tensor.permutation is not None and \
+                    tuple(source_shape[axis] for axis in tensor.permutation) == shape:
+                layer = Transpose(name=layer.name, input_shape=source_shape, permutation=tensor.permutation)
             self.append(Node(layer, (tensor.source,)))
             self.reshaped[key] = layer.name
         return self.reshaped[key]
