@@ -165,10 +165,20 @@ _input_shape = click.option(
 
 
 def _load_network(name: str, input_shapes: dict):
-    """NAME as every network command takes it; --input-shape applies to .onnx models."""
+    """NAME as every network command takes it; --input-shape applies to .onnx models. A .onnx name
+    that is no file here is the shipped example model of that name, if there is one (said on stderr)."""
+    from pathlib import Path
+
+    from dlpsim.examples import shipped_model
     from dlpsim.workloads import load_network
 
-    return load_network(name, input_shapes)
+    model = shipped_model(name) if not Path(name).exists() else None
+    if model is None:
+        return load_network(name, input_shapes)
+    from dlpsim.workloads.onnx_import import load_onnx
+
+    click.echo(f"{name}: no such file here, so the shipped example model", err=True)
+    return load_onnx(model, input_shapes, shown_as=name)
 
 
 def _guarded(function):

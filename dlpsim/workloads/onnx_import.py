@@ -748,18 +748,20 @@ class _Importer:
 
 
 def load_onnx(path: str | Path, input_shapes: Mapping[str, tuple[int, ...]] | None = None,
-              name: str | None = None) -> Network:
-    """A network from an ONNX model file; ``input_shapes`` fixes the dims of named inputs."""
+              name: str | None = None, shown_as: str | None = None) -> Network:
+    """A network from an ONNX model file; ``input_shapes`` fixes the dims of named inputs.
+    Messages and the description name the file ``shown_as`` (default: the path)."""
     onnx = _onnx()
-    file = str(path)
+    file = shown_as or str(path)
     if not Path(path).is_file():
         raise WorkloadError("no such file", file)
     try:
-        model = onnx.load(file, load_external_data=False)
+        model = onnx.load(str(path), load_external_data=False)
     except Exception as error:  # protobuf raises its own DecodeError, among others
         raise WorkloadError(f"not a readable ONNX model ({type(error).__name__}: {error})", file) from None
     if not model.graph.node:
         raise WorkloadError("not an ONNX model with a graph (no nodes)", file)
+    _load_small_integers(onnx, model, Path(path).parent, file)
     opset = next((entry.version for entry in model.opset_import if entry.domain in ("", "ai.onnx")), None)
     if opset is None:
         raise WorkloadError("the model imports no standard ONNX opset", file)
@@ -778,6 +780,23 @@ def load_onnx(path: str | Path, input_shapes: Mapping[str, tuple[int, ...]] | No
     importer.collect_shapes()
     producer = f", from {model.producer_name}" if model.producer_name else ""
     return importer.run(name or Path(file).stem, f"ONNX model {file} (opset {opset}{producer})")
+
+
+# Integer tensors (shapes, axes, indices) up to this many elements are read from external data,
+# since shape inference needs their values; float tensors (weights) never are.
+SMALL_INTEGERS = 4096
+
+
+def _load_small_integers(onnx, model, folder: Path, file: str) -> None:
+    integers = {onnx.TensorProto.INT64, onnx.TensorProto.INT32}
+    for tensor in model.graph.initializer:
+        if tensor.data_location == onnx.TensorProto.EXTERNAL and tensor.data_type in integers \
+                and math.prod(tensor.dims) <= SMALL_INTEGERS:
+            try:
+                onnx.external_data_helper.load_external_data_for_tensor(tensor, str(folder))
+            except OSError as error:
+                raise WorkloadError(f"cannot read the external data of {tensor.name!r}: {error}",
+                                    file) from None
 
 
 def _set_input_shapes(model, input_shapes: Mapping[str, tuple[int, ...]], file: str) -> None:
