@@ -483,7 +483,7 @@ def net_summary(name, input_shapes):
               help="The ONNX model to write.")
 @click.option("--weights", type=click.Choice(["random", "zero"]), default="random", show_default=True,
               help="Seeded random weights (scaled by 1/sqrt(fan-in)), or zeros written as ConstantOfShape "
-                   "nodes (a file of a few kB for any network).")
+                   "nodes, which hold no data (VGG-16 in 8 kB).")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
               help="The seed of the random weights.")
 @_input_shape

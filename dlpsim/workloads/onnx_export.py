@@ -4,7 +4,7 @@ Each layer becomes the ONNX operators the importer (:mod:`dlpsim.workloads.onnx_
 reads back as that layer, so a model exported and imported again has the same layers,
 parameters and MACs. Shapes gain a batch axis of 1 in front. Weights are seeded random
 numbers (scaled by ``1/sqrt(fan-in)``, so activations stay in range), or zeros written as
-``ConstantOfShape`` nodes, which keeps a file of any network to a few kilobytes. The
+``ConstantOfShape`` nodes, which hold no data (VGG-16 in 8 kB). The
 file is the same bytes for the same network, weights and seed.
 
 The one layer without an exact ONNX form is the one-step :class:`LSTMCell`: it becomes an
@@ -76,9 +76,10 @@ class _Writer:
         self.nodes.append(self.helper.make_node(op_type, inputs, outputs, name=name, **attributes))
 
     def constant(self, name: str, dims: list[int], fan_in: int = 1, fill: float | None = None) -> str:
-        """A float parameter tensor: seeded random, zeros as a ConstantOfShape node, or ``fill``."""
+        """A float parameter tensor: seeded random (or ``fill``), or with zero weights a
+        ConstantOfShape node of zeros (or ``fill``), which holds no data."""
         numpy = self.numpy
-        if fill is not None or self.weights == "random":
+        if self.weights == "random":
             if fill is not None:
                 values = numpy.full(dims, fill, dtype=numpy.float32)
             else:
@@ -86,8 +87,8 @@ class _Writer:
             self.initializers.append(self.onnx.numpy_helper.from_array(values, name))
             return name
         shape = self.integers(f"{name}/shape", dims)
-        zero = self.onnx.numpy_helper.from_array(numpy.zeros([1], dtype=numpy.float32))
-        self.node("ConstantOfShape", [shape], [name], f"{name}/zeros", value=zero)
+        value = self.onnx.numpy_helper.from_array(numpy.array([fill or 0.0], dtype=numpy.float32))
+        self.node("ConstantOfShape", [shape], [name], f"{name}/fill", value=value)
         return name
 
     def integers(self, name: str, values: list[int]) -> str:

@@ -438,7 +438,7 @@ class _Importer:
         if flattened_by_layer and len(shape) == 1 and len(source_shape) == 3 \
                 and elements(shape) == elements(source_shape):
             return tensor.source, source_shape
-        return self.read_as(tensor, node.input[index], shape), shape
+        return self.read_as(tensor, tensor.view_of or node.input[index], shape), shape
 
     def read_as(self, tensor: _Activation, name: str, shape: Shape) -> str:
         """The name to read ``tensor`` from in ``shape``: its source, or a reshape layer of it."""
@@ -671,7 +671,7 @@ class _Importer:
             raise self.node_fail(node, f"normalizing along axis {axis} of {format_shape(tensor.dims)} is "
                                  "not modelled (only the last axis)")
         shape = self.layer_shape(tensor.dims[:axis + 1], f"{self.node_label(node)}: input")
-        source = self.read_as(tensor, node.input[0], shape)
+        source = self.read_as(tensor, tensor.view_of or node.input[0], shape)
         if node.op_type == "Softmax":
             return Softmax(name=name, input_shape=shape), (source,)
         scale = self.constant_input(node, 1, "scale")
@@ -744,7 +744,7 @@ class _Importer:
         shape = (features,) if one_step else (steps, features)
         layer = Recurrent(name=name, input_shape=shape, cell=cell, hidden_size=hidden,
                           directions=directions, bias_sets=0 if bias is None else 2)
-        return layer, (self.read_as(tensor, node.input[0], shape),)
+        return layer, (self.read_as(tensor, tensor.view_of or node.input[0], shape),)
 
 
 def load_onnx(path: str | Path, input_shapes: Mapping[str, tuple[int, ...]] | None = None,
@@ -765,6 +765,9 @@ def load_onnx(path: str | Path, input_shapes: Mapping[str, tuple[int, ...]] | No
     opset = next((entry.version for entry in model.opset_import if entry.domain in ("", "ai.onnx")), None)
     if opset is None:
         raise WorkloadError("the model imports no standard ONNX opset", file)
+    # an unnamed node is named by its first output, as tools such as Netron show it (the version
+    # converter would number it instead)
+    names = {node.output[0]: node.name or node.output[0] for node in model.graph.node if node.output}
     if input_shapes:
         _set_input_shapes(model, input_shapes, file)
     if opset < TARGET_OPSET:
@@ -772,6 +775,9 @@ def load_onnx(path: str | Path, input_shapes: Mapping[str, tuple[int, ...]] | No
             model = onnx.version_converter.convert_version(model, TARGET_OPSET)
         except Exception as error:
             raise WorkloadError(f"cannot convert opset {opset} to {TARGET_OPSET}: {error}", file) from None
+    for node in model.graph.node:
+        if node.output and node.output[0] in names:
+            node.name = names[node.output[0]]
     try:
         model = onnx.shape_inference.infer_shapes(model, data_prop=True)
     except Exception as error:
