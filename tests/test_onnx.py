@@ -119,6 +119,40 @@ def test_the_shipped_example_counts_by_hand_and_runs_on_both_presets():
         assert run.cycles >= run.bound.cycles > 0
 
 
+def test_same_padding_bidirectional_lstm_and_reverse_gru_count_by_hand(tmp_path):
+    def zeros(name, dims):
+        return numpy_helper.from_array(np.zeros(dims, np.float32), name)
+
+    def integers(name, values):
+        return numpy_helper.from_array(np.array(values, np.int64), name)
+
+    model = _tiny([helper.make_node("Conv", ["x", "cw"], ["c"], name="same", kernel_shape=[3, 3],
+                                    strides=[2, 2], auto_pad="SAME_UPPER"),
+                   helper.make_node("Reshape", ["c", "steps"], ["seq"], name="seq"),
+                   helper.make_node("LSTM", ["seq", "lw", "lr", "lb"], ["y"], name="bilstm", hidden_size=5,
+                                    direction="bidirectional"),
+                   helper.make_node("Reshape", ["y", "steps2"], ["y2"], name="y2"),
+                   helper.make_node("GRU", ["y2", "gw", "gr"], ["z"], name="gru", hidden_size=3,
+                                    linear_before_reset=1, direction="reverse")],
+                  [_input("x", [1, 2, 7, 7])], [_input("z", None)],
+                  [zeros("cw", [4, 2, 3, 3]), integers("steps", [4, 1, 16]), zeros("lw", [2, 20, 16]),
+                   zeros("lr", [2, 20, 5]), zeros("lb", [2, 40]), integers("steps2", [4, 1, 10]),
+                   zeros("gw", [1, 9, 10]), zeros("gr", [1, 9, 3])])
+    network = load_network(str(_write(tmp_path, model)))
+    layers = {node.name: node.layer for node in network.nodes}
+    # SAME_UPPER at stride 2: ceil(7 / 2) = 4 outputs per axis
+    assert layers["same"].output_shape == (4, 4, 4)
+    assert (layers["same"].params, layers["same"].macs) == (4 * 2 * 9, 4 * 4 * 4 * 2 * 9)
+    # 4 steps of 16; two directions of 4 gates x 5 units over [x; h] = 16 + 5, two bias sets each
+    assert layers["bilstm"].output_shape == (4, 2 * 5)
+    assert layers["bilstm"].params == 2 * 20 * (16 + 5) + 2 * 2 * 20
+    assert layers["bilstm"].macs == 4 * 2 * 20 * (16 + 5)
+    # one direction of 3 gates x 3 units over 10 + 3, no bias
+    assert (layers["gru"].params, layers["gru"].macs) == (9 * (10 + 3), 4 * 9 * (10 + 3))
+    for preset in ("dlp-s", "dlp-m"):
+        assert run_network(network, load_machine(preset)).macs == network.macs
+
+
 def test_onnxruntime_runs_the_test_models(tmp_path):
     for model in (small_cnn(), every_op_cnn()):
         session = onnxruntime.InferenceSession(model_bytes(model), providers=["CPUExecutionProvider"])

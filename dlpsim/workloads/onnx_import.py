@@ -466,9 +466,11 @@ class _Importer:
         output = self.fused.get(node.output[0], (node.output[0], ""))[0]
         dims = self.static_dims(output, node)
         expected = self.layer_shape(dims, f"{self.node_label(node)}: output {output!r}")
-        if made.output_shape != expected and _without_ones(made.output_shape) == _without_ones(dims):
-            # the same elements with axes of 1 elsewhere (ONNX's LSTM output Y is steps x
-            # directions x batch x hidden; a softmax over channels keeps its 1x1 map)
+        same_elements = _without_ones(made.output_shape) == _without_ones(dims) or (
+            isinstance(made, Recurrent) and elements(made.output_shape) == elements(dims))
+        if made.output_shape != expected and same_elements:
+            # the same elements in other axes: ONNX's LSTM and GRU output Y is steps x directions x
+            # batch x hidden; a softmax over channels keeps its 1x1 map
             self.append(Node(made, reads))
             self.tensors[output] = _Activation(made.name, dims, output)
             return
