@@ -42,6 +42,7 @@ from dlpsim.workloads.networks import Network
 from dlpsim.workloads.onnx_import import INSTALL_HINT, TARGET_OPSET
 
 WEIGHTS = ("random", "zero")
+PROTOBUF_LIMIT = 2**31  # bytes in one protobuf message, so in one .onnx file without external data
 PRODUCER = "dlpsim"
 
 _ONNX_ACTIVATIONS = {"relu": "Relu", "leaky_relu": "LeakyRelu", "sigmoid": "Sigmoid", "tanh": "Tanh"}
@@ -258,6 +259,10 @@ def export_onnx(network: Network, weights: str = "random", seed: int = 0):
         raise WorkloadError(INSTALL_HINT.replace("reading", "writing")) from None
     if weights not in WEIGHTS:
         raise WorkloadError(f"unknown weights {weights!r} (known: {', '.join(WEIGHTS)})")
+    if weights == "random" and network.params * 4 >= PROTOBUF_LIMIT:  # refused before making them
+        raise WorkloadError(f"{network.name}: {network.params:,} random FP32 weights are "
+                            f"{network.params * 4:,} bytes, over the 2 GB limit of one ONNX file; "
+                            "export it with --weights zero")
     writer = _Writer(onnx, numpy, weights, seed)
     for node in network.nodes:
         writer.layer(node.layer, list(node.inputs))
@@ -278,9 +283,9 @@ def export_onnx(network: Network, weights: str = "random", seed: int = 0):
 def write_onnx(network: Network, path: str | Path, weights: str = "random", seed: int = 0) -> None:
     model = export_onnx(network, weights, seed)
     size = model.ByteSize()
-    if size >= 2**31:  # protobuf's limit for one message; weights would go to external data
-        raise WorkloadError(f"{network.name}: the model with its weights is {size:,} bytes, over the 2 GB "
-                            "protobuf limit; export it with --weights zero", str(path))
+    if size >= PROTOBUF_LIMIT:
+        raise WorkloadError(f"{network.name}: the model is {size:,} bytes, over the 2 GB limit of one "
+                            "ONNX file; export it with --weights zero", str(path))
     try:
         Path(path).write_bytes(model.SerializeToString(deterministic=True))
     except OSError as error:
