@@ -285,6 +285,17 @@ def test_net_export_writes_identical_files_and_checks_the_name_first(tmp_path):
     assert missing.returncode == 2 and "does not exist" in missing.stderr
 
 
+def test_random_weights_over_the_file_limit_are_refused_before_making_them():
+    from dlpsim.workloads import FullyConnected, Network, Node
+
+    # 40,000 x 20,000 weights and 20,000 biases at 4 bytes: 3,200,080,000 bytes, over 2**31
+    huge = Network("huge", "one large layer", (("x", (40_000,)),),
+                   (Node(FullyConnected(name="fc", input_shape=(40_000,), out_features=20_000), ("x",)),))
+    with pytest.raises(WorkloadError, match="800,020,000 random FP32 weights are 3,200,080,000 bytes"):
+        export_onnx(huge, "random")
+    assert len(export_onnx(huge, "zero").SerializeToString()) < 1000
+
+
 # -- errors --------------------------------------------------------------------------------------------
 
 def _tiny(nodes, inputs, outputs, initializers=()) -> onnx.ModelProto:
