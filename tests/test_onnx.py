@@ -363,11 +363,12 @@ def test_without_the_onnx_package_the_error_says_how_to_install_it(tmp_path, mon
 
 
 def test_weights_in_external_data_are_never_read(tmp_path):
-    """Every float tensor moves to an external file, which is then deleted: the import still works."""
+    """Every weight (a float tensor of more than 16 values) moves to an external file, which is then
+    deleted: the import still works."""
     model = small_cnn()
     with open(tmp_path / "big.weights", "wb") as weights:
         for tensor in model.graph.initializer:
-            if tensor.data_type == TensorProto.FLOAT:
+            if tensor.data_type == TensorProto.FLOAT and np.prod(tensor.dims) > 16:
                 offset = weights.tell()
                 weights.write(tensor.raw_data)
                 external_data_helper.set_external_data(tensor, "big.weights", offset, len(tensor.raw_data))
@@ -386,3 +387,49 @@ def test_the_shipped_model_runs_by_name_from_any_folder(tmp_path, monkeypatch):
     result = _dlpsim("net", "run", "small_cnn.onnx", "--preset", "dlp-m", "--json")
     assert result.returncode == 0, result.stderr
     assert "no such file here, so the shipped example model" in result.stderr
+
+
+# -- the new layer kinds compute what ONNX defines -----------------------------------------------
+
+def _single_node_cases():
+    """(node, input dims, output dims, float initializers) of one operator each."""
+    def node(op_type, inputs, **attributes):
+        return helper.make_node(op_type, inputs, ["y"], name="layer", **attributes)
+
+    return {
+        "dilated conv, asymmetric pads": (node("Conv", ["x", "w", "b"], kernel_shape=[3, 3], dilations=[2, 1],
+                                               pads=[1, 0, 2, 1], group=2, strides=[1, 2]),
+                                          [1, 4, 9, 9], {"w": [6, 2, 3, 3], "b": [6]}),
+        "constant first sub": (node("Sub", ["c", "x"]), [1, 3, 4, 4], {"c": [3, 1, 1]}),
+        "broadcast div": (node("Div", ["x", "c"]), [1, 3, 4, 4], {"c": [4]}),
+        "clip": (node("Clip", ["x", "low", "high"]), [1, 6], {"low": [], "high": []}),
+        "lrn": (node("LRN", ["x"], size=3, alpha=0.5, beta=0.75, bias=2.0), [1, 5, 3, 3], {}),
+        "bidirectional lstm": (node("LSTM", ["x", "w", "r", "b"], hidden_size=3, direction="bidirectional"),
+                               [4, 1, 5], {"w": [2, 12, 5], "r": [2, 12, 3], "b": [2, 24]}),
+        "reverse gru": (node("GRU", ["x", "w", "r", "b"], hidden_size=3, direction="reverse"),
+                        [4, 1, 5], {"w": [1, 9, 5], "r": [1, 9, 3], "b": [1, 18]}),
+        "gru, linear before reset": (node("GRU", ["x", "w", "r"], hidden_size=3, linear_before_reset=1),
+                                     [4, 1, 5], {"w": [1, 9, 5], "r": [1, 9, 3]}),
+    }
+
+
+@pytest.mark.parametrize("case", list(_single_node_cases()))
+def test_the_reference_of_an_imported_layer_is_what_onnxruntime_computes(tmp_path, case):
+    from dlpsim.workloads.reference import evaluate, parameter_shapes
+
+    node, dims, weights = _single_node_cases()[case]
+    rng = np.random.default_rng(1)
+    arrays = {name: rng.standard_normal(shape).astype(np.float32) for name, shape in weights.items()}
+    if case == "clip":
+        arrays = {"low": np.array(-0.5, np.float32), "high": np.array(0.25, np.float32)}
+    model = _tiny([node], [_input("x", dims)], [_input("y", None)],
+                  [numpy_helper.from_array(array, name) for name, array in arrays.items()])
+    x = rng.standard_normal(dims).astype(np.float32)
+    session = onnxruntime.InferenceSession(model_bytes(model), providers=["CPUExecutionProvider"])
+    (expected,) = session.run(None, {"x": x})
+    layer = load_network(str(_write(tmp_path, model))).layer("layer")
+    named = {"w": "weight", "r": "recurrent_weight", "b": "bias", "c": "constant"}
+    parameters = {named[name]: array.reshape(parameter_shapes(layer)[named[name]])
+                  for name, array in arrays.items() if name in named}
+    computed = evaluate(layer, (x.reshape(layer.input_shapes[0]),), parameters)
+    assert np.allclose(computed.reshape(-1), expected.reshape(-1), rtol=1e-4, atol=1e-5)

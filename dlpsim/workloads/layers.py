@@ -39,7 +39,7 @@ layer                   operations                           per
 conv / fc with bias     1 ADD (the bias)                     output element
 relu                    1 SUB (compare with 0)               element
 relu6                   2 SUB (compare with 0 and with 6)    element
-clip                    2 SUB (compare with both bounds)     element
+clip                    1 SUB per bound (compare with it)    element
 leaky_relu              1 SUB + 1 MUL (scale if negative)    element
 sigmoid, tanh           4 SUB + 1 MUL + 1 ADD                element
 max pool                k - 1 SUB (compares)                 output, k = window size
@@ -588,14 +588,28 @@ class Pool(_OneInput):
 
 @dataclass(frozen=True, kw_only=True)
 class Activation(_OneInput):
-    """An element-wise activation function; ``function`` is a key of ACTIVATION_COSTS."""
+    """An element-wise activation function; ``function`` is a key of ACTIVATION_COSTS.
+
+    ``clip`` limits to ``bounds`` (low, high), either of which may be None (no limit on that
+    side); it costs one compare per bound given.
+    """
 
     function: str = "relu"
+    bounds: tuple[float | None, float | None] | None = None
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.function not in ACTIVATION_COSTS:
             self._fail(f"unknown activation {self.function!r} (known: {', '.join(ACTIVATION_COSTS)})")
+        if (self.function == "clip") != (self.bounds is not None):
+            self._fail("bounds (low, high) go with the clip activation, and only with it")
+        if self.bounds is not None and (
+                not isinstance(self.bounds, tuple) or len(self.bounds) != 2
+                or not all(bound is None or isinstance(bound, float) for bound in self.bounds)
+                or self.bounds == (None, None)
+                or (None not in self.bounds and self.bounds[0] > self.bounds[1])):
+            self._fail(f"clip bounds must be (low, high) numbers, low <= high, at most one None; "
+                       f"got {self.bounds!r}")
 
     @property
     def kind(self) -> str:  # type: ignore[override]
@@ -607,7 +621,15 @@ class Activation(_OneInput):
 
     @property
     def vector_ops(self) -> dict[str, int]:
+        if self.bounds is not None and None in self.bounds:  # a one-sided clip: one compare
+            return _scaled(_ops(sub=1), elements(self.input_shape))
         return _scaled(ACTIVATION_COSTS[self.function], elements(self.input_shape))
+
+    def describe(self) -> str:
+        if self.bounds is None:
+            return self.kind
+        low, high = ("" if bound is None else f"{bound:g}" for bound in self.bounds)
+        return f"clip {low}..{high}"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -1129,12 +1151,14 @@ class Elementwise(Layer):
     operand held as a constant (a batch norm written as a Mul and an Add, a bias). A
     constant with more than one element counts as parameters (weights for ``mul`` and
     ``div``, biases for ``add`` and ``sub``); a single number (a literal such as a square
-    root or 0.5) does not. Each output element takes (operands - 1) operations.
+    root or 0.5) does not. Each output element takes (operands - 1) operations. The constant
+    is the last operand, or the first with ``constant_first`` (``c - x``, ``c / x``).
     """
 
     operation: str
     input_shapes: tuple[Shape, ...]
     constant_shape: Shape | None = None
+    constant_first: bool = False
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -1185,16 +1209,21 @@ class Elementwise(Layer):
     def describe(self) -> str:
         shapes = [format_shape(shape) for shape in self.input_shapes]
         if self.constant_shape is not None:
-            shapes.append(f"const {format_shape(self.constant_shape) or 'scalar'}")
+            constant = f"const {format_shape(self.constant_shape) or 'scalar'}"
+            shapes.insert(0 if self.constant_first else len(shapes), constant)
         return f"{self.operation} {' & '.join(shapes)}"
 
 
 @dataclass(frozen=True, kw_only=True)
 class LocalResponseNorm(_OneInput):
     """Local response normalization across ``size`` neighbouring channels (AlexNet, GoogLeNet):
-    ``x / (bias + alpha / size * sum of squares) ** beta``; no parameters."""
+    ``x / (bias + alpha / size * sum of squares) ** beta``, the sum over channels ``c -
+    (size - 1) // 2`` to ``c + size // 2`` (ONNX's window); no parameters."""
 
     size: int
+    alpha: float = 1e-4
+    beta: float = 0.75
+    bias: float = 1.0
 
     kind: ClassVar[str] = "lrn"
     ranks: ClassVar[tuple[int, ...]] = (3,)
@@ -1223,6 +1252,7 @@ class LocalResponseNorm(_OneInput):
 
 
 RECURRENT_GATES = {"lstm": 4, "gru": 3}
+RECURRENT_DIRECTIONS = ("forward", "reverse", "bidirectional")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -1233,15 +1263,17 @@ class Recurrent(_OneInput):
     every step's ``h``, ``(steps, directions * hidden_size)`` (``(directions * hidden_size,)``
     for a single step). Per direction the weights are ``gates x hidden`` rows over
     ``[x; h]``, used once per step, so the MACs are ``steps`` times the weights while the
-    parameters count once. ``bias_sets``: 2 for the input and recurrent biases ONNX and
+    parameters count once. ``direction``: forward, reverse or bidirectional (both, their ``h``
+    side by side per step). ``bias_sets``: 2 for the input and recurrent biases ONNX and
     PyTorch keep (``8 x hidden`` for an LSTM), 0 for none. The initial state is zero; every
     step reads its ``x`` and the previous ``h`` (``input_bytes``), as :class:`LSTMCell` does.
     """
 
     cell: str
     hidden_size: int
-    directions: int = 1
+    direction: str = "forward"
     bias_sets: int = 2
+    linear_before_reset: bool = False  # a GRU's variant: R h is computed before the reset gate applies
 
     creates_neurons: ClassVar[bool] = True
     ranks: ClassVar[tuple[int, ...]] = (1, 2)
@@ -1250,12 +1282,19 @@ class Recurrent(_OneInput):
         super().__post_init__()
         if self.cell not in RECURRENT_GATES:
             self._fail(f"unknown recurrent cell {self.cell!r} (known: {', '.join(RECURRENT_GATES)})")
-        for what, value, minimum in (("hidden_size", self.hidden_size, 1), ("directions", self.directions, 1),
-                                     ("bias_sets", self.bias_sets, 0)):
+        for what, value, minimum in (("hidden_size", self.hidden_size, 1), ("bias_sets", self.bias_sets, 0)):
             if not _is_count(value) or value < minimum:
                 self._fail(f"{what} must be a whole number >= {minimum}, got {value!r}")
-        if self.directions > 2 or self.bias_sets > 2:
-            self._fail("directions must be 1 or 2 and bias_sets 0, 1 or 2")
+        if self.bias_sets > 2:
+            self._fail(f"bias_sets must be 0, 1 or 2, got {self.bias_sets}")
+        if self.direction not in RECURRENT_DIRECTIONS:
+            self._fail(f"unknown direction {self.direction!r} (known: {', '.join(RECURRENT_DIRECTIONS)})")
+        if self.linear_before_reset and self.cell != "gru":
+            self._fail("linear_before_reset is a GRU's variant")
+
+    @property
+    def directions(self) -> int:
+        return 2 if self.direction == "bidirectional" else 1
 
     @property
     def kind(self) -> str:  # type: ignore[override]
@@ -1307,8 +1346,8 @@ class Recurrent(_OneInput):
         return self.directions * self.steps * (self.input_size + self.hidden_size) * bytes_per_element
 
     def describe(self) -> str:
-        both = " bidirectional" if self.directions == 2 else ""
-        return f"{self.cell} {self.input_size}->{self.hidden_size} x{self.steps}{both}"
+        direction = "" if self.direction == "forward" else f" {self.direction}"
+        return f"{self.cell} {self.input_size}->{self.hidden_size} x{self.steps}{direction}"
 
 
 LAYER_TYPES: tuple[type[Layer], ...] = (Conv2d, FullyConnected, Pool, Activation, BatchNorm, Add,

@@ -128,13 +128,15 @@ class _Writer:
         if isinstance(layer, Elementwise):
             operands = list(inputs)
             if layer.constant_shape is not None:
-                operands.append(self.constant(f"{name}.constant", list(layer.constant_shape)) if
-                                elements(layer.constant_shape) > 1 else self.scalar(f"{name}.constant", 1.0))
+                constant = self.constant(f"{name}.constant", list(layer.constant_shape)) if \
+                    elements(layer.constant_shape) > 1 else self.scalar(f"{name}.constant", 1.0)
+                operands.insert(0 if layer.constant_first else len(operands), constant)
             return self.node(_ONNX_ELEMENTWISE[layer.operation], operands, [name], name)
         if isinstance(layer, Concat):
             return self.node("Concat", inputs, [name], name, axis=layer.axis + 1)
         if isinstance(layer, LocalResponseNorm):
-            return self.node("LRN", inputs, [name], name, size=layer.size, alpha=1e-4, beta=0.75, bias=1.0)
+            return self.node("LRN", inputs, [name], name, size=layer.size, alpha=layer.alpha, beta=layer.beta,
+                             bias=layer.bias)
         if isinstance(layer, LSTMCell | Recurrent):
             return self.recurrent(layer, inputs[0])
         if isinstance(layer, Softmax) and layer.length == layer.input_shape[-1]:
@@ -183,8 +185,9 @@ class _Writer:
         if layer.function in _ONNX_ACTIVATIONS:
             return self.node(_ONNX_ACTIVATIONS[layer.function], [source], [name], name)
         if layer.function in ("relu6", "clip"):
-            low, high = (0.0, 6.0) if layer.function == "relu6" else (-1.0, 1.0)
-            bounds = [self.scalar(f"{name}.min", low), self.scalar(f"{name}.max", high)]
+            low, high = (0.0, 6.0) if layer.bounds is None else layer.bounds
+            bounds = ["" if bound is None else self.scalar(f"{name}.{side}", bound)
+                      for bound, side in ((low, "min"), (high, "max"))]
             return self.node("Clip", [source, *bounds], [name], name)
         if layer.function == "gelu":  # x * 0.5 * (1 + erf(x / sqrt 2)), as PyTorch exports it
             steps = [("Div", [source, self.scalar(f"{name}.sqrt2", math.sqrt(2.0))]),
@@ -228,12 +231,17 @@ class _Writer:
 
     def recurrent(self, layer: LSTMCell | Recurrent, source: str) -> None:
         name = layer.name
+        features, hidden = layer.input_size, layer.hidden_size
+        extra = {}
         if isinstance(layer, LSTMCell):
-            cell, steps, directions, bias_sets = "lstm", 1, 1, 2
-            features, hidden = layer.input_size, layer.hidden_size
+            cell, steps, direction, bias_sets = "lstm", 1, "forward", 2
         else:
-            cell, steps, directions, bias_sets = layer.cell, layer.steps, layer.directions, layer.bias_sets
-            features, hidden = layer.input_size, layer.hidden_size
+            cell, steps, direction, bias_sets = layer.cell, layer.steps, layer.direction, layer.bias_sets
+            if layer.linear_before_reset:
+                extra["linear_before_reset"] = 1
+            if bias_sets == 1:
+                raise WorkloadError(f"{name}: one set of biases has no ONNX form (ONNX keeps two)")
+        directions = 2 if direction == "bidirectional" else 1
         gates = {"lstm": 4, "gru": 3}[cell] * hidden
         sequence = f"{name}/sequence"  # steps x batch x features
         self.node("Reshape", [source, self.integers(f"{sequence}/shape", [steps, 1, features])], [sequence],
@@ -244,8 +252,7 @@ class _Writer:
         if bias_sets:
             inputs.append(self.constant(f"{name}.bias", [directions, 2 * gates]))
         output = f"{name}/y"
-        self.node(cell.upper(), inputs, [output], name, hidden_size=hidden,
-                  direction="bidirectional" if directions == 2 else "forward")
+        self.node(cell.upper(), inputs, [output], name, hidden_size=hidden, direction=direction, **extra)
         shape = list(layer.output_shape)
         self.node("Reshape", [output, self.integers(f"{name}/shape", [1, *shape])], [name], f"{name}/view")
 

@@ -512,10 +512,14 @@ class _Importer:
             if op == "Slice":
                 return self.slice(node, name)
             source, shape = self.read(node, 0)
-            if op in ACTIVATIONS or op == "Clip":
-                return Activation(name=name, input_shape=shape, function=self.activation(node, op)), (source,)
+            if op in ACTIVATIONS:
+                return Activation(name=name, input_shape=shape, function=ACTIVATIONS[op]), (source,)
+            if op == "Clip":
+                return self.clip(node, name, shape), (source,)
             if op == "LRN":
-                return LocalResponseNorm(name=name, input_shape=shape, size=attributes["size"]), (source,)
+                given = {key: attributes[key] for key in ("alpha", "beta", "bias") if key in attributes}
+                layer = LocalResponseNorm(name=name, input_shape=shape, size=attributes["size"], **given)
+                return layer, (source,)
             if op == "BatchNormalization":
                 scale = self.constant_input(node, 1, "scale")
                 layer = BatchNorm(name=name, input_shape=shape)
@@ -529,16 +533,20 @@ class _Importer:
             raise self.node_fail(node, error.message) from None
         raise AssertionError(f"{op} is listed as supported but has no mapping")
 
-    def activation(self, node, op: str) -> str:
-        if op != "Clip":
-            return ACTIVATIONS[op]
-        bounds = [self.optional_constant(node, index, "bound") for index in (1, 2)]
-        values = [None if bound is None else (bound.value or (None,))[0] for bound in bounds]
-        if values == [0.0, 6.0]:
-            return "relu6"
-        if values[0] == 0.0 and bounds[1] is None:
-            return "relu"
-        return "clip"
+    def clip(self, node, name: str, shape: Shape) -> Activation:
+        bounds = []
+        for index, what in ((1, "min"), (2, "max")):
+            bound = self.optional_constant(node, index, what)
+            if bound is not None and bound.value is None:
+                raise self.node_fail(node, f"the {what} bound must be a single constant number")
+            bounds.append(None if bound is None else bound.value[0])
+        if bounds == [0.0, 6.0]:
+            return Activation(name=name, input_shape=shape, function="relu6")
+        if bounds[0] == 0.0 and bounds[1] is None:
+            return Activation(name=name, input_shape=shape, function="relu")
+        if bounds == [None, None]:
+            raise self.node_fail(node, "a Clip without bounds is the identity; not modelled")
+        return Activation(name=name, input_shape=shape, function="clip", bounds=(bounds[0], bounds[1]))
 
     def sliding(self, node, attributes: dict, input_hw: tuple[int, int], reach: tuple[int, int],
                 stride: tuple[int, int]) -> tuple[tuple[int, int], tuple[int, int]]:
@@ -621,6 +629,7 @@ class _Importer:
     def elementwise(self, node, name: str) -> tuple[Layer, tuple[str, ...]]:
         operation = ELEMENTWISE[node.op_type]
         reads, shapes, constants = [], [], []
+        constant_first = isinstance(self.tensors.get(node.input[0]), _Constant)
         for index, tensor_name in enumerate(node.input):
             if isinstance(self.tensors.get(tensor_name), _Constant):
                 constants.append(self.tensors[tensor_name])
@@ -638,7 +647,8 @@ class _Importer:
             if not constants[0].floating:
                 constant = ()  # an integer constant is never a parameter; its size does not matter here
         return Elementwise(name=name, operation=operation, input_shapes=tuple(shapes),
-                           constant_shape=constant), tuple(reads)
+                           constant_shape=constant, constant_first=constant_first and constant is not None), \
+            tuple(reads)
 
     def concat(self, node, name: str, attributes: dict) -> tuple[Layer, tuple[str, ...]]:
         reads, shapes = [], []
@@ -739,13 +749,14 @@ class _Importer:
         self.constant_input(node, 2, "recurrent weight")
         bias = self.optional_constant(node, 3, "bias")
         direction = attributes.get("direction", b"forward")
-        directions = 2 if direction in (b"bidirectional", "bidirectional") else 1
+        direction = direction.decode() if isinstance(direction, bytes) else direction
         hidden = attributes.get("hidden_size") or weight.dims[1] // (4 if cell == "lstm" else 3)
         # one step of a vector stays a vector (an LSTM cell of a language model's step)
         one_step = steps == 1 and self.source_shape(tensor.source) == (features,)
         shape = (features,) if one_step else (steps, features)
         layer = Recurrent(name=name, input_shape=shape, cell=cell, hidden_size=hidden,
-                          directions=directions, bias_sets=0 if bias is None else 2)
+                          direction=direction, bias_sets=0 if bias is None else 2,
+                          linear_before_reset=bool(attributes.get("linear_before_reset", 0)))
         return layer, (self.read_as(tensor, tensor.view_of or node.input[0], shape),)
 
 
@@ -763,7 +774,7 @@ def load_onnx(path: str | Path, input_shapes: Mapping[str, tuple[int, ...]] | No
         raise WorkloadError(f"not a readable ONNX model ({type(error).__name__}: {error})", file) from None
     if not model.graph.node:
         raise WorkloadError("not an ONNX model with a graph (no nodes)", file)
-    _load_small_integers(onnx, model, Path(path).parent, file)
+    _load_small_tensors(onnx, model, Path(path).parent, file)
     opset = next((entry.version for entry in model.opset_import if entry.domain in ("", "ai.onnx")), None)
     if opset is None:
         raise WorkloadError("the model imports no standard ONNX opset", file)
@@ -791,15 +802,16 @@ def load_onnx(path: str | Path, input_shapes: Mapping[str, tuple[int, ...]] | No
 
 
 # Integer tensors (shapes, axes, indices) up to this many elements are read from external data,
-# since shape inference needs their values; float tensors (weights) never are.
+# since shape inference needs their values, and so are float ones up to SMALL_CONSTANT (a Clip's
+# bounds); weights never are.
 SMALL_INTEGERS = 4096
 
 
-def _load_small_integers(onnx, model, folder: Path, file: str) -> None:
+def _load_small_tensors(onnx, model, folder: Path, file: str) -> None:
     integers = {onnx.TensorProto.INT64, onnx.TensorProto.INT32}
     for tensor in model.graph.initializer:
-        if tensor.data_location == onnx.TensorProto.EXTERNAL and tensor.data_type in integers \
-                and math.prod(tensor.dims) <= SMALL_INTEGERS:
+        limit = SMALL_INTEGERS if tensor.data_type in integers else SMALL_CONSTANT
+        if tensor.data_location == onnx.TensorProto.EXTERNAL and math.prod(tensor.dims) <= limit:
             try:
                 onnx.external_data_helper.load_external_data_for_tensor(tensor, str(folder))
             except OSError as error:
