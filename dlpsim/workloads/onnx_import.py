@@ -231,6 +231,7 @@ class _Importer:
             inputs.append((info.name, shape))
         if not inputs:
             raise self.fail("the model has no inputs besides its constants")
+        self.check_arity()
         self.find_fusions()
         self.find_erf_gelus()
         self.refuse_unsupported()
@@ -269,6 +270,21 @@ class _Importer:
                                for op_type, nodes in unsupported.items())
             raise self.fail(f"unsupported operator{'s' * (len(unsupported) > 1)}: {listed} (supported: "
                             f"{', '.join(sorted(SUPPORTED_OPERATORS))}, and any node of constants only)")
+
+    def check_arity(self) -> None:
+        """Every supported node has as many inputs as its operator's definition allows, so the
+        mappings may read them."""
+        opset = next(entry.version for entry in self.model.opset_import if entry.domain in ("", "ai.onnx"))
+        for node in self.graph.node:
+            if node.domain not in ("", "ai.onnx") or node.op_type not in SUPPORTED_OPERATORS:
+                continue
+            try:
+                schema = self.onnx.defs.get_schema(node.op_type, opset, "")
+            except self.onnx.defs.SchemaError:
+                raise self.node_fail(node, f"{node.op_type} is not an operator of opset {opset}") from None
+            if not schema.min_input <= len(node.input) <= schema.max_input or not node.output:
+                raise self.node_fail(node, f"has {len(node.input)} inputs; ONNX's {node.op_type} takes "
+                                     f"{schema.min_input} to {schema.max_input}")
 
     def find_fusions(self) -> None:
         """A MatMul by a constant followed only by an Add of a constant vector: one layer with a bias."""
@@ -485,6 +501,11 @@ class _Importer:
         self.nodes.append(node)
         self.layer_shapes[node.name] = node.layer.output_shape
 
+    def required(self, node, attributes: dict, name: str):
+        if name not in attributes:
+            raise self.node_fail(node, f"the attribute {name} is required")
+        return attributes[name]
+
     def attributes(self, node) -> dict:
         return {a.name: self.onnx.helper.get_attribute_value(a) for a in node.attribute}
 
@@ -518,7 +539,8 @@ class _Importer:
                 return self.clip(node, name, shape), (source,)
             if op == "LRN":
                 given = {key: attributes[key] for key in ("alpha", "beta", "bias") if key in attributes}
-                layer = LocalResponseNorm(name=name, input_shape=shape, size=attributes["size"], **given)
+                size = self.required(node, attributes, "size")
+                layer = LocalResponseNorm(name=name, input_shape=shape, size=size, **given)
                 return layer, (source,)
             if op == "BatchNormalization":
                 scale = self.constant_input(node, 1, "scale")
@@ -595,7 +617,7 @@ class _Importer:
             return Pool(name=name, input_shape=shape, mode=mode, kernel=shape[1:], stride=1), (source,)
         if any(d != 1 for d in attributes.get("dilations", [1, 1])):
             raise self.node_fail(node, "dilated pooling is not modelled")
-        kernel = tuple(attributes["kernel_shape"])
+        kernel = tuple(self.required(node, attributes, "kernel_shape"))
         stride = tuple(attributes.get("strides", [1, 1]))
         begin, end = self.sliding(node, attributes, shape[1:], kernel, stride)
         return Pool(name=name, input_shape=shape, mode=mode, kernel=kernel, stride=stride, padding=begin,
@@ -742,6 +764,9 @@ class _Importer:
                 raise self.node_fail(node, f"its last-state output {output!r} is used; dlpsim models the "
                                      "sequence output Y only")
         tensor = self.activation_input(node, 0)
+        if len(tensor.dims) != 3:
+            raise self.node_fail(node, "the input must be steps x batch x features, got "
+                                 f"{format_shape(tensor.dims)}")
         steps, batch, features = tensor.dims
         if batch != 1:
             raise self.node_fail(node, f"a batch of {batch}: dlpsim models batch 1")
