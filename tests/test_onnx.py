@@ -433,3 +433,38 @@ def test_the_reference_of_an_imported_layer_is_what_onnxruntime_computes(tmp_pat
                   for name, array in arrays.items() if name in named}
     computed = evaluate(layer, (x.reshape(layer.input_shapes[0]),), parameters)
     assert np.allclose(computed.reshape(-1), expected.reshape(-1), rtol=1e-4, atol=1e-5)
+
+
+def test_malformed_models_are_user_errors_never_crashes(tmp_path):
+    """Mutants of the every-operator model (an attribute dropped, the operator swapped for another
+    supported one, two inputs swapped, an input size changed) import or fail with a WorkloadError."""
+    import copy
+    import random
+
+    from dlpsim.workloads.onnx_import import SUPPORTED_OPERATORS
+
+    base = every_op_cnn()
+    rng = random.Random(12)
+    operators = sorted(SUPPORTED_OPERATORS)
+    path = tmp_path / "mutant.onnx"
+    outcomes = {"imported": 0, "refused": 0}
+    for _ in range(120):
+        model = copy.deepcopy(base)
+        node = rng.choice(list(model.graph.node))
+        change = rng.randrange(4)
+        if change == 0 and node.attribute:
+            del node.attribute[rng.randrange(len(node.attribute))]
+        elif change == 1:
+            node.op_type = rng.choice(operators)
+        elif change == 2 and len(node.input) > 1:
+            node.input[0], node.input[1] = node.input[1], node.input[0]
+        else:
+            dims = model.graph.input[0].type.tensor_type.shape.dim
+            dims[rng.randrange(4)].dim_value = rng.choice([1, 2, 5, 64])
+        path.write_bytes(model.SerializeToString())
+        try:
+            load_network(str(path))
+            outcomes["imported"] += 1
+        except WorkloadError:
+            outcomes["refused"] += 1
+    assert outcomes["imported"] > 0 and outcomes["refused"] > 0
