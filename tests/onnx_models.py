@@ -140,6 +140,41 @@ def every_op_cnn() -> onnx.ModelProto:
     return g.model("every_op_cnn", [_image()], [helper.make_tensor_value_info(x, TensorProto.FLOAT, [1, 10])])
 
 
+def encoder_block(tokens: int = 8, width: int = 16, heads: int = 2, hidden: int = 64) -> onnx.ModelProto:
+    """A transformer encoder block (post-norm, as BERT's) as PyTorch exports it: heads split by
+    Reshape and Transpose, Q x K^T scaled by a Div, GELU written with Erf."""
+    g = _Graph(seed=3)
+    size = width // heads
+
+    def linear(x: str, name: str, inputs: int, outputs: int) -> str:
+        y = g.op("MatMul", [x, g.weight(f"{name}.w", [inputs, outputs])], f"{name}")
+        return g.op("Add", [y, g.weight(f"{name}.b", [outputs])], f"{name}_bias")
+
+    def split(x: str, name: str, order: list[int]) -> str:
+        shape = g.value(f"{name}.shape", [1, tokens, heads, size], np.int64)
+        x = g.op("Reshape", [x, shape], f"{name}_heads")
+        return g.op("Transpose", [x], f"{name}_t", perm=order)
+
+    q = split(linear("x", "q", width, width), "q", [0, 2, 1, 3])  # 1 x heads x tokens x size
+    k = split(linear("x", "k", width, width), "k", [0, 2, 3, 1])  # 1 x heads x size x tokens
+    v = split(linear("x", "v", width, width), "v", [0, 2, 1, 3])
+    scores = g.op("Div", [g.op("MatMul", [q, k], "qk"), g.value("sqrt_size", size ** 0.5)], "scaled")
+    context = g.op("MatMul", [g.op("Softmax", [scores], "attention", axis=-1), v], "av")
+    context = g.op("Transpose", [context], "av_t", perm=[0, 2, 1, 3])
+    context = g.op("Reshape", [context, g.value("merged", [1, tokens, width], np.int64)], "av_merged")
+    x = g.op("Add", [linear(context, "out", width, width), "x"], "residual1")
+    x = g.op("LayerNormalization", [x, g.weight("ln1.scale", [width]), g.weight("ln1.shift", [width])], "ln1")
+    h = linear(x, "ffn1", width, hidden)
+    e = g.op("Erf", [g.op("Div", [h, g.value("sqrt2", 2.0 ** 0.5)], "gelu_div")], "gelu_erf")
+    e = g.op("Add", [e, g.value("one", 1.0)], "gelu_add")
+    h = g.op("Mul", [g.op("Mul", [h, e], "gelu_mul"), g.value("half", 0.5)], "gelu")
+    y = g.op("Add", [linear(h, "ffn2", hidden, width), x], "residual2")
+    y = g.op("LayerNormalization", [y, g.weight("ln2.scale", [width]), g.weight("ln2.shift", [width])], "ln2")
+    inputs = [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, tokens, width])]
+    return g.model("encoder_block", inputs, [helper.make_tensor_value_info(y, TensorProto.FLOAT,
+                                                                            [1, tokens, width])])
+
+
 def model_bytes(model: onnx.ModelProto) -> bytes:
     return model.SerializeToString(deterministic=True)
 

@@ -25,7 +25,7 @@ from dlpsim.workloads.layers import LSTMCell, Recurrent
 from dlpsim.workloads.onnx_export import export_onnx, write_onnx
 
 sys.path.insert(0, str(Path(__file__).parent))
-from onnx_models import SHIPPED_EXAMPLE, every_op_cnn, model_bytes, small_cnn  # noqa: E402
+from onnx_models import SHIPPED_EXAMPLE, encoder_block, every_op_cnn, model_bytes, small_cnn  # noqa: E402
 
 LIGHT = Path(onnx.__file__).parent / "backend" / "test" / "data" / "light"
 LIGHT_MODELS = ("bvlc_alexnet", "zfnet512", "vgg19", "resnet50", "inception_v1", "inception_v2",
@@ -99,6 +99,27 @@ def test_every_supported_operator_imports_with_hand_counted_parameters_and_macs(
         assert folded not in kinds
     assert network.shape("tokens") == (4, 4)
     assert network.shape("lstm") == (4, 6) and network.shape("gru") == (4, 5)
+
+
+def test_an_encoder_block_with_multi_head_attention_counts_by_hand(tmp_path):
+    """8 tokens of 16 features, 2 heads of 8, a 64-wide feed-forward layer (tests/onnx_models.py)."""
+    tokens, width, heads, hidden = 8, 16, 2, 64
+    network = load_network(str(_write(tmp_path, encoder_block(tokens, width, heads, hidden))))
+    projections = 4 * (width * width + width)  # Q, K, V and the output, each with a bias
+    norms = 2 * 2 * width
+    feed_forward = (width * hidden + hidden) + (hidden * width + width)
+    assert network.params == projections + norms + feed_forward == 3_280
+    size = width // heads
+    attention = 2 * heads * tokens * size * tokens  # Q x K^T and A x V, per head
+    assert network.macs == 4 * tokens * width * width + attention + 2 * tokens * width * hidden == 26_624
+    layers = {node.name: node.layer for node in network.nodes}
+    assert layers["qk"].describe() == "matmul 2x (8x8 * 8x8)"
+    assert layers["qk"].macs == heads * size * tokens ** 2
+    assert layers["attention"].output_shape == (heads, tokens, tokens)
+    assert layers["gelu"].describe() == "gelu" and layers["ln2"].describe() == "layernorm"
+    session = onnxruntime.InferenceSession(model_bytes(encoder_block()), providers=["CPUExecutionProvider"])
+    (y,) = session.run(None, {"x": np.ones((1, tokens, width), np.float32)})
+    assert y.shape == (1, tokens, width)
 
 
 def test_the_shipped_example_is_what_the_generator_writes():
