@@ -251,13 +251,20 @@ class _Importer:
             return self.shapes.get(node.input[0]) is not None
         return all(not name or name in constant for name in node.input)
 
-    def refuse_unsupported(self) -> None:
-        """Every unsupported operator type with its nodes, in one error, before any work."""
+    def folded_tensors(self) -> set[str]:
+        """The tensors computed from constants alone (initializers included)."""
         constant = {tensor.name for tensor in self.graph.initializer}
-        unsupported: dict[str, list[str]] = {}
-        for index, node in enumerate(self.graph.node):
+        for node in self.graph.node:
             if self.is_constant_node(node, constant):
                 constant.update(node.output)
+        return constant
+
+    def refuse_unsupported(self) -> None:
+        """Every unsupported operator type with its nodes, in one error, before any work."""
+        constant = self.folded_tensors()
+        unsupported: dict[str, list[str]] = {}
+        for index, node in enumerate(self.graph.node):
+            if all(output in constant for output in node.output if output):
                 continue
             if index in self.skipped or index in self.gelus:
                 continue
@@ -293,9 +300,10 @@ class _Importer:
             for name in node.input:
                 consumers.setdefault(name, []).append(index)
         outputs = {info.name for info in self.graph.output}
-        initialized = {tensor.name for tensor in self.graph.initializer}
+        initializers = {tensor.name: tensor for tensor in self.graph.initializer}
+        folded = self.folded_tensors()
         for node in self.graph.node:
-            if node.op_type != "MatMul" or node.input[1] not in initialized:
+            if node.op_type != "MatMul" or node.input[1] not in initializers or node.input[0] in folded:
                 continue
             users = consumers.get(node.output[0], [])
             if len(users) != 1 or node.output[0] in outputs:
@@ -304,8 +312,7 @@ class _Importer:
             if add.op_type != "Add" or len(add.input) != 2:
                 continue
             bias = add.input[1] if add.input[0] == node.output[0] else add.input[0]
-            weight = next(t for t in self.graph.initializer if t.name == node.input[1])
-            bias_tensor = next((t for t in self.graph.initializer if t.name == bias), None)
+            weight, bias_tensor = initializers[node.input[1]], initializers.get(bias)
             if bias_tensor is not None and len(weight.dims) == 2 and \
                     _constant_shape(tuple(bias_tensor.dims)) == (weight.dims[1],):
                 self.fused[node.output[0]] = (add.output[0], bias)
