@@ -139,6 +139,8 @@ def _constant_shape(dims: tuple[int, ...]) -> Shape:
 
 
 class _Importer:
+    """One walk over a shape-inferred graph, in its (topological) node order, making the layers."""
+
     def __init__(self, onnx, model, file: str):
         self.onnx = onnx
         self.model = model
@@ -151,7 +153,7 @@ class _Importer:
         self.layer_shapes: dict[str, Shape] = {}
         self.names: set[str] = set()
         self.reshaped: dict[tuple[str, Shape], str] = {}  # (tensor, shape) -> the reshape layer made
-        self.fused: dict[str, tuple[str, str]] = {}  # MatMul output -> (Add node output, bias name)
+        self.fused: dict[str, str] = {}  # a MatMul's output -> the output of the Add of its bias
         self.skipped: set[int] = set()  # indices of nodes fused into another
         self.gelus: dict[int, str] = {}  # the last node of an Erf-based GELU -> the tensor it applies to
 
@@ -188,7 +190,7 @@ class _Importer:
         return data_type in (self.onnx.TensorProto.FLOAT, self.onnx.TensorProto.DOUBLE,
                              self.onnx.TensorProto.FLOAT16, self.onnx.TensorProto.BFLOAT16)
 
-    def constant(self, name: str, dims, data_type: int, tensor=None) -> _Constant:
+    def constant(self, dims, data_type: int, tensor=None) -> _Constant:
         floating = self.floating(data_type)
         dims = tuple(int(size) for size in dims)
         value = None
@@ -220,7 +222,7 @@ class _Importer:
     # -- the walk ------------------------------------------------------------------------------
     def run(self, name: str, description: str) -> Network:
         for tensor in self.graph.initializer:
-            self.tensors[tensor.name] = self.constant(tensor.name, tensor.dims, tensor.data_type, tensor)
+            self.tensors[tensor.name] = self.constant(tensor.dims, tensor.data_type, tensor)
         self.constants = set(self.tensors)
         inputs = []
         for info in self.real_inputs:
@@ -315,7 +317,7 @@ class _Importer:
             weight, bias_tensor = initializers[node.input[1]], initializers.get(bias)
             if bias_tensor is not None and len(weight.dims) == 2 and \
                     _constant_shape(tuple(bias_tensor.dims)) == (weight.dims[1],):
-                self.fused[node.output[0]] = (add.output[0], bias)
+                self.fused[node.output[0]] = add.output[0]
                 self.skipped.add(users[0])
 
     def find_erf_gelus(self) -> None:
@@ -397,7 +399,7 @@ class _Importer:
                 attribute = next((a for a in node.attribute if a.name == "value"), None)
                 if attribute is not None:
                     tensor = attribute.t
-                    self.tensors[name] = self.constant(name, tensor.dims, tensor.data_type, tensor)
+                    self.tensors[name] = self.constant(tensor.dims, tensor.data_type, tensor)
                     continue
             dims = self.shapes.get(name) or ()
             self.tensors[name] = _Constant(dims, self.floating(self.element_types.get(name, 0)), None)
@@ -486,7 +488,7 @@ class _Importer:
     # -- layers ---------------------------------------------------------------------------------
     def add_layer(self, node, layer: tuple[Layer, tuple[str, ...]]) -> None:
         made, reads = layer
-        output = self.fused.get(node.output[0], (node.output[0], ""))[0]
+        output = self.fused.get(node.output[0], node.output[0])
         dims = self.static_dims(output, node)
         expected = self.layer_shape(dims, f"{self.node_label(node)}: output {output!r}")
         same_elements = _without_ones(made.output_shape) == _without_ones(dims) or (
