@@ -277,6 +277,17 @@ def test_export_and_import_gives_the_same_layers_parameters_and_macs(tmp_path, n
     assert back.params == network.params + sum(4 * cell.hidden_size for cell in cells)
 
 
+@pytest.mark.parametrize("model", ["small_cnn", "light_inception_v1", "light_shufflenet", "light_squeezenet"])
+def test_an_imported_model_exports_back_to_the_same_layers(tmp_path, model):
+    """LRN with its constants, channel shuffles, recurrent outputs and views survive the round trip."""
+    path = SHIPPED_EXAMPLE if model == "small_cnn" else LIGHT / f"{model}.onnx"
+    network = load_network(str(path))
+    write_onnx(network, tmp_path / "again.onnx", weights="zero")
+    again = load_network(str(tmp_path / "again.onnx"))
+    assert [node.layer for node in again.nodes] == [node.layer for node in network.nodes]
+    assert [node.inputs for node in again.nodes] == [node.inputs for node in network.nodes]
+
+
 def test_onnxruntime_runs_exported_networks_and_random_weights_are_seeded(tmp_path):
     for name in ("lenet5", "mlp", "textbook-fc", "mobilenet"):
         network = get_network(name)

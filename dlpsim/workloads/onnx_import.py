@@ -31,6 +31,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy
+
 from dlpsim.errors import WorkloadError
 from dlpsim.workloads.layers import (
     Activation,
@@ -411,16 +413,22 @@ class _Importer:
         if elements(dims) != elements(source.dims):
             raise self.node_fail(node, f"a view of {format_shape(source.dims)} as {format_shape(dims)} "
                                  "changes the element count")
-        # a pass-through (Dropout, Identity) keeps the name of the view it passes on
-        passed = node.op_type in ("Dropout", "Identity") and source.view_of is not None
+        if node.op_type in ("Dropout", "Identity"):  # the same tensor under another name
+            self.tensors[output] = source
+            return
+        if _dlpsim_shape(dims) == self.source_shape(source.source):  # back in the layer's own shape
+            self.tensors[output] = _Activation(source.source, dims)
+            return
+        if source.view_of is not None:  # a view of a view is named after the first, made on the layer
+            self.tensors[output] = _Activation(source.source, dims, source.view_of)
+            return
         permutation = None
-        if node.op_type == "Transpose" and source.view_of is None:
+        if node.op_type == "Transpose":
             order = tuple(self.attributes(node).get("perm", range(len(dims) - 1, -1, -1)))
             dropped = len(source.dims) - len(self.source_shape(source.source))
             if dropped == 1 and order[0] == 0:  # the batch axis stays first
                 permutation = tuple(axis - 1 for axis in order[1:])
-        self.tensors[output] = _Activation(source.source, dims, source.view_of if passed else output,
-                                           source.permutation if passed else permutation)
+        self.tensors[output] = _Activation(source.source, dims, output, permutation)
 
     # -- inputs of a layer -----------------------------------------------------------------------
     def activation_input(self, node, index: int) -> _Activation:
@@ -497,7 +505,7 @@ class _Importer:
             # the same elements in other axes: ONNX's LSTM and GRU output Y is steps x directions x
             # batch x hidden; a softmax over channels keeps its 1x1 map
             self.append(Node(made, reads))
-            self.tensors[output] = _Activation(made.name, dims, output)
+            self.tensors[output] = _Activation(made.name, dims)
             return
         if made.output_shape != expected:
             raise self.node_fail(node, f"the layer computes {format_shape(made.output_shape)}, but ONNX "
@@ -547,7 +555,9 @@ class _Importer:
             if op == "Clip":
                 return self.clip(node, name, shape), (source,)
             if op == "LRN":
-                given = {key: attributes[key] for key in ("alpha", "beta", "bias") if key in attributes}
+                # ONNX keeps float32: its shortest decimal (1e-4, not 9.99999974737875e-05)
+                given = {key: float(str(numpy.float32(attributes[key])))
+                         for key in ("alpha", "beta", "bias") if key in attributes}
                 size = self.required(node, attributes, "size")
                 layer = LocalResponseNorm(name=name, input_shape=shape, size=size, **given)
                 return layer, (source,)
