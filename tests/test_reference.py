@@ -15,13 +15,16 @@ from dlpsim.workloads.layers import (
     ClassToken,
     Concat,
     Conv2d,
+    Elementwise,
     Embedding,
     FullyConnected,
     LayerNorm,
+    LocalResponseNorm,
     LSTMCell,
     MatMul,
     Pool,
     PositionEmbedding,
+    Recurrent,
     Reshape,
     Slice,
     Softmax,
@@ -180,7 +183,10 @@ def test_every_layer_kind_has_a_reference():
               Softmax(input_shape=(3, 6), length=3, masked=True), LayerNorm(input_shape=(3, 4)),
               PositionEmbedding(input_shape=(3, 4), positions=5), ClassToken(input_shape=(3, 4)),
               Slice(input_shape=(3, 4), start=1, stop=3), Reshape(input_shape=(3, 4), shape=(2, 6)),
-              Transpose(input_shape=(3, 4), permutation=(1, 0))]
+              Transpose(input_shape=(3, 4), permutation=(1, 0)),
+              Elementwise(operation="mul", input_shapes=((2, 3),), constant_shape=(3,)),
+              LocalResponseNorm(input_shape=(4, 2, 2), size=3),
+              Recurrent(input_shape=(3, 2), cell="gru", hidden_size=2, direction="bidirectional")]
     assert {type(layer) for layer in layers} | {Embedding} == set(LAYER_TYPES)  # ids: see below
     rng = np.random.default_rng(0)
     for layer in layers:

@@ -41,14 +41,17 @@ from dlpsim.workloads.layers import (
     ClassToken,
     Concat,
     Conv2d,
+    Elementwise,
     Embedding,
     FullyConnected,
     Layer,
     LayerNorm,
+    LocalResponseNorm,
     LSTMCell,
     MatMul,
     Pool,
     PositionEmbedding,
+    Recurrent,
     Reshape,
     Slice,
     Softmax,
@@ -85,6 +88,13 @@ class Problem:
     batch: int = 1
     # The weights are the layer's second activation operand (a matrix product's B), not parameters.
     activation_weights: bool = False
+    # Input positions between a kernel's taps (a dilated convolution); the taps stay ``kernel``.
+    dilation: tuple[int, int] = (1, 1)
+
+    @property
+    def reach(self) -> tuple[int, int]:
+        """Input positions one output's window spans per axis: what a tile's input halo covers."""
+        return (self.dilation[0] * (self.kernel[0] - 1) + 1, self.dilation[1] * (self.kernel[1] - 1) + 1)
 
     @property
     def window(self) -> int:
@@ -115,6 +125,13 @@ class Problem:
         return self.outputs * self.bytes_per_element + self.extra_output_bytes
 
 
+def _as_map(shape: tuple[int, ...]) -> tuple[int, int, int]:
+    """An element-wise layer's shape as channels x height x width: leading axes fold into channels."""
+    if len(shape) < 3:
+        return (1, *(1,) * (2 - len(shape)), *shape)
+    return (elements(shape[:-2]), shape[-2], shape[-1])
+
+
 def _vector_ops(layer: Layer, batch: int = 1) -> tuple[tuple[str, int], ...]:
     return tuple((op, batch * count) for op, count in layer.vector_ops.items() if count)
 
@@ -140,7 +157,7 @@ def lower(layer: Layer, batch: int = 1) -> Problem | None:
                        out_channels=layer.out_channels // layer.groups, in_height=height, in_width=width,
                        out_height=out_height, out_width=out_width, kernel=layer.kernel,
                        stride=layer.stride, padding=layer.padding, matrix=True,
-                       per_channel_values=1 if layer.bias else 0)
+                       per_channel_values=1 if layer.bias else 0, dilation=layer.dilation)
     if isinstance(layer, FullyConnected | LSTMCell):
         if isinstance(layer, FullyConnected):
             rows, features, outputs = layer.rows, layer.in_features, layer.out_features
@@ -166,6 +183,17 @@ def lower(layer: Layer, batch: int = 1) -> Problem | None:
         return Problem(**(base | {"batch": 1}), groups=products * batch, in_channels=layer.reduction,
                        out_channels=layer.columns, in_height=rows, in_width=1, out_height=rows, out_width=1,
                        kernel=(1, 1), stride=(1, 1), padding=(0, 0), matrix=True, activation_weights=True)
+    if isinstance(layer, Recurrent):
+        # each direction's gates as one matrix over [x; h], a GEMM with a row per step (the
+        # weights stay on chip across steps); h is written, not the gate values
+        rows, features = layer.steps, layer.input_size + layer.hidden_size
+        written = layer.directions * layer.gate_rows * rows * FP32_BYTES
+        return Problem(**base, groups=layer.directions, in_channels=features, out_channels=layer.gate_rows,
+                       in_height=rows, in_width=1, out_height=rows, out_width=1, kernel=(1, 1),
+                       stride=(1, 1), padding=(0, 0), matrix=True, per_channel_values=layer.bias_sets,
+                       extra_output_bytes=(layer.output_bytes() - written) * batch)
+    if isinstance(layer, Elementwise):
+        return _lower_elementwise(layer, base, batch)
     if isinstance(layer, Pool):
         channels, height, width = layer.input_shape
         _, out_height, out_width = layer.output_shape
@@ -173,11 +201,9 @@ def lower(layer: Layer, batch: int = 1) -> Problem | None:
                        in_width=width, out_height=out_height, out_width=out_width, kernel=layer.kernel,
                        stride=layer.stride, padding=layer.padding, matrix=False)
     shape = layer.input_shapes[0]
-    if isinstance(layer, Activation | Add | Softmax) or (isinstance(layer, BatchNorm) and len(shape) == 3):
-        if len(shape) == 3 and not isinstance(layer, Softmax):
-            channels, height, width = shape
-        else:  # rows of features (softmax normalizes each row)
-            channels, (height, width) = 1, _rows(shape)
+    if isinstance(layer, Activation | Add | LocalResponseNorm | Softmax) or (
+            isinstance(layer, BatchNorm) and len(shape) == 3):
+        channels, height, width = _as_map(shape)
         return Problem(**base, groups=channels, in_channels=1, out_channels=1, in_height=height,
                        in_width=width, out_height=height, out_width=width, kernel=(1, 1),
                        stride=(1, 1), padding=(0, 0), matrix=False,
@@ -199,6 +225,25 @@ def lower(layer: Layer, batch: int = 1) -> Problem | None:
     if isinstance(layer, VIEWS):
         return None
     raise WorkloadError(f"{layer.label}: the compiler does not know {type(layer).__name__} layers")
+
+
+def _lower_elementwise(layer: Elementwise, base: dict, batch: int) -> Problem:
+    """Inputs of the output's full shape are read tile by tile; smaller (broadcast) ones once,
+    before the first tile (per sample). A constant operand is per-channel values when it divides evenly
+    over the output's channels, else one block of values beside a single channel."""
+    shape = layer.output_shape
+    channels, height, width = _as_map(shape)
+    full = [each for each in layer.input_shapes if elements(each) == elements(shape)]
+    if not full:
+        layer._fail("broadcasting activations into a larger shape than every input is not compiled")
+    smaller = sum(elements(each) for each in layer.input_shapes if elements(each) != elements(shape))
+    if layer.params % channels:
+        channels, height, width = 1, 1, elements(shape)
+    return Problem(**base, groups=channels, in_channels=1, out_channels=1, in_height=height,
+                   in_width=width, out_height=height, out_width=width, kernel=(1, 1), stride=(1, 1),
+                   padding=(0, 0), matrix=False, input_tensors=len(full),
+                   per_channel_values=layer.params // channels,
+                   extra_input_bytes=smaller * FP32_BYTES * batch)
 
 
 def check_lowering(layer: Layer, problem: Problem, batch: int = 1) -> None:

@@ -7,6 +7,7 @@ business): a network says what is computed, on which shapes, never how.
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from pathlib import Path
 
 from dlpsim.errors import WorkloadError
@@ -63,10 +64,11 @@ def get_network(name: str, *, seq: int | None = None, batch: int = 1) -> Network
         if not 1 <= seq <= entry.max_seq:
             raise WorkloadError(f"--seq {seq}: {name} takes 1 to {entry.max_seq} tokens (the rows of its "
                                 "position table)")
-    return _with_batch(_built(name, seq), batch)
+    return batched(_built(name, seq), batch)
 
 
-def _with_batch(network: Network, batch: int) -> Network:
+def batched(network: Network, batch: int) -> Network:
+    """``network`` on ``batch`` samples (checked: a whole number from 1 to MAX_BATCH)."""
     if not isinstance(batch, int) or isinstance(batch, bool) or not 1 <= batch <= MAX_BATCH:
         raise WorkloadError(f"--batch {batch}: the batch must be a whole number from 1 to {MAX_BATCH}")
     return network if batch == 1 else network.with_batch(batch)
@@ -77,24 +79,35 @@ def _with_batch(network: Network, batch: int) -> Network:
 MAX_BATCH = 256
 
 
-def load_network(name_or_path: str, *, seq: int | None = None, batch: int = 1) -> Network:
-    """A built-in network, or a SCALE-Sim topology when given a path to a .csv file."""
+def load_network(name_or_path: str, input_shapes: Mapping[str, tuple[int, ...]] | None = None, *,
+                 seq: int | None = None, batch: int = 1) -> Network:
+    """A built-in network, an ONNX model (a path to a .onnx file; ``input_shapes`` fixes the
+    dims of its named inputs) or a SCALE-Sim topology (any other file, such as a .csv), on
+    ``seq`` tokens (a built-in transformer's) and ``batch`` samples."""
+    is_onnx = name_or_path.lower().endswith(".onnx") and name_or_path not in NETWORKS
+    if input_shapes and not is_onnx:
+        raise WorkloadError(f"--input-shape applies to .onnx models, not to {name_or_path!r}")
+    if seq is not None and name_or_path not in NETWORKS:
+        raise WorkloadError(f"--seq {seq}: a model or topology file takes no sequence length (its "
+                            "shapes say it)", name_or_path)
+    if is_onnx:
+        from dlpsim.workloads.onnx_import import load_onnx
+
+        return batched(load_onnx(name_or_path, input_shapes), batch)
     if name_or_path in NETWORKS:
         return get_network(name_or_path, seq=seq, batch=batch)
     if name_or_path.lower().endswith(".csv") or Path(name_or_path).is_file():
         from dlpsim.workloads.topology import load_topology
 
-        if seq is not None:
-            raise WorkloadError(f"--seq {seq}: a topology file takes no sequence length", name_or_path)
-        return _with_batch(load_topology(name_or_path), batch)
+        return batched(load_topology(name_or_path), batch)
     raise WorkloadError(f"unknown network {name_or_path!r} (known: {', '.join(NETWORKS)}; "
-                        "or give the path of a SCALE-Sim topology .csv file)")
+                        "or give the path of an ONNX model .onnx or a SCALE-Sim topology .csv file)")
 
 
 __all__ = [
     "ACTIVATION_COSTS", "FP32_BYTES", "NETWORKS", "VECTOR_OPERATIONS", "Activation", "Add",
     "BatchNorm", "ClassToken", "Concat", "Conv2d", "Embedding", "FullyConnected", "LSTMCell", "Layer",
     "LayerNorm", "MatMul", "Network", "NetworkBuilder", "Node", "Pool", "PositionEmbedding",
-    "ReceptiveField", "Reshape", "Shape", "Slice", "Softmax", "Transpose", "Window", "get_network",
-    "load_network", "network_names", "receptive_fields",
+    "ReceptiveField", "Reshape", "Shape", "Slice", "Softmax", "Transpose", "Window", "batched",
+    "get_network", "load_network", "network_names", "receptive_fields",
 ]

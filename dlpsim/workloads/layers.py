@@ -41,6 +41,7 @@ layer                   operations                           per
 conv / fc with bias     1 ADD (the bias)                     output element
 relu                    1 SUB (compare with 0)               element
 relu6                   2 SUB (compare with 0 and with 6)    element
+clip                    1 SUB per bound (compare with it)    element
 leaky_relu              1 SUB + 1 MUL (scale if negative)    element
 sigmoid, tanh           4 SUB + 1 MUL + 1 ADD                element
 max pool                k - 1 SUB (compares)                 output, k = window size
@@ -50,6 +51,16 @@ add of n inputs         n - 1 ADD                            output element
 concat                  nothing (data movement only)
 LSTM cell               4 ADD (gate biases), 3 sigmoid +     hidden unit
                         2 tanh, 3 MUL + 1 ADD (c and h)
+LSTM over a sequence    4 ADD per bias set, 3 sigmoid +      hidden unit and step
+                        2 tanh, 3 MUL + 1 ADD (c and h)
+GRU over a sequence     3 ADD per bias set, 2 sigmoid +      hidden unit and step
+                        1 tanh, 3 MUL + 1 SUB + 1 ADD
+LRN over n channels     n MUL + (n - 1) ADD (sum of          element
+                        squares), 1 MUL + 1 ADD (alpha,
+                        bias), power: 4 SUB + 1 MUL +
+                        1 ADD, 1 MUL (apply)
+element-wise op of      (n - 1) of that op                   output element
+n operands
 gelu                    4 SUB + 1 MUL + 1 ADD                element
 softmax over L values   1 SUB (minus the max), exp (4 SUB    element
                         + 1 MUL + 1 ADD), 1 MUL (by 1/sum);
@@ -70,10 +81,13 @@ reshape, transpose      data movement only)
 ======================  ===================================  =======================
 
 Sigmoid, tanh, GELU, softmax's exp and layer norm's ``1/sqrt`` are piecewise-linear, as
-the DianNao family's output stage evaluates such functions: 16 segments, the segment
+the DianNao family's output stage evaluates such functions (so is the LRN's power
+``(bias + alpha / n * sum) ** -beta``): 16 segments, the segment
 found by a binary search of 4 compares, then ``a_i * x + b_i``. The window size ``k`` of
 pooling counts padding elements (as ``count_include_pad`` does). Only softmax needs DIV
 (once per row); it stays in every dict so that consumers can rely on all four keys.
+A GRU's ``(1 - z) * n + z * h`` is 1 SUB, 2 MUL and 1 ADD; its reset gate's ``r * h`` the
+third MUL.
 
 Transformers
 ------------
@@ -132,6 +146,7 @@ ACTIVATION_COSTS: dict[str, dict[str, int]] = {
     "sigmoid": _ops(sub=_PWL_COMPARES, mul=1, add=1),
     "tanh": _ops(sub=_PWL_COMPARES, mul=1, add=1),
     "gelu": _ops(sub=_PWL_COMPARES, mul=1, add=1),
+    "clip": _ops(sub=2),
 }
 
 # One piecewise-linear evaluation (exp, 1/sqrt): find the segment, then a_i * x + b_i.
@@ -209,11 +224,15 @@ def _pair(layer: Layer, what: str, value: object, minimum: int) -> tuple[int, in
     return pair
 
 
-def _output_size(layer: Layer, axis: str, size: int, window: Window, ceil_mode: bool) -> int:
-    span = size + 2 * window.padding - window.kernel
+def _output_size(layer: Layer, axis: str, size: int, window: Window, ceil_mode: bool,
+                 padding_end: int | None = None) -> int:
+    """``padding_end``: the padding after the input when it differs from the padding before it."""
+    end = window.padding if padding_end is None else padding_end
+    span = size + window.padding + end - window.kernel
     if span < 0:
+        sides = "on each side" if end == window.padding else f"before and {end} after"
         layer._fail(f"a kernel of {window.kernel} does not fit the input {axis} {size} padded by "
-                    f"{window.padding} on each side (the output {axis} would be "
+                    f"{window.padding} {sides} (the output {axis} would be "
                     f"{span // window.stride + 1})")
     if not ceil_mode:
         return span // window.stride + 1
@@ -320,6 +339,29 @@ class _OneInput(Layer):
         return (self.input_shape,)
 
 
+def _sliding_output(layer: Conv2d | Pool, channels: int) -> Shape:
+    """The output shape of a sliding-window layer with ``channels`` output channels."""
+    _, height, width = layer.input_shape
+    window_h, window_w = layer.windows
+    end_h, end_w = (None, None) if layer.padding_end is None else layer.padding_end
+    return (channels,
+            _output_size(layer, "height", height, window_h, layer.ceil_mode, end_h),
+            _output_size(layer, "width", width, window_w, layer.ceil_mode, end_w))
+
+
+def _check_padding_end(layer: Conv2d | Pool) -> None:
+    if layer.padding_end is not None:
+        padding_end = _pair(layer, "padding_end", layer.padding_end, 0)
+        # the same padding on both sides is stored as None, so equal layers compare equal
+        object.__setattr__(layer, "padding_end", None if padding_end == layer.padding else padding_end)
+
+
+def _padding_text(layer: Conv2d | Pool) -> str:
+    if layer.padding_end is None:
+        return ""
+    return f" pad {layer.padding[0]},{layer.padding[1]},{layer.padding_end[0]},{layer.padding_end[1]}"
+
+
 def _window_text(kernel: tuple[int, int], stride: tuple[int, int]) -> str:
     text = f"{kernel[0]}x{kernel[1]}"
     if stride != (1, 1):
@@ -331,8 +373,12 @@ def _window_text(kernel: tuple[int, int], stride: tuple[int, int]) -> str:
 class Conv2d(_OneInput):
     """2-D convolution; ``groups`` splits channels (``groups == in_channels``: depthwise).
 
-    Output size per axis: ``floor((size + 2 * padding - kernel) / stride) + 1``, or the
-    ceiling with ``ceil_mode`` (SCALE-Sim's rule, for imported topologies).
+    Output size per axis: ``floor((size + 2 * padding - reach) / stride) + 1``, or the
+    ceiling with ``ceil_mode`` (SCALE-Sim's rule, for imported topologies), where the
+    kernel's reach is ``dilation * (kernel - 1) + 1``. ``padding_end``, when given, is the
+    padding after the input (ONNX's asymmetric ``pads``); ``padding`` is then the padding
+    before it. Dilation spreads the taps apart, so it changes the shapes, not the MACs per
+    output.
     """
 
     out_channels: int
@@ -342,6 +388,8 @@ class Conv2d(_OneInput):
     groups: int = 1
     bias: bool = True
     ceil_mode: bool = False
+    dilation: int | tuple[int, int] = 1
+    padding_end: int | tuple[int, int] | None = None
 
     kind: ClassVar[str] = "conv"
     creates_neurons: ClassVar[bool] = True
@@ -352,6 +400,8 @@ class Conv2d(_OneInput):
         object.__setattr__(self, "kernel", _pair(self, "kernel", self.kernel, 1))
         object.__setattr__(self, "stride", _pair(self, "stride", self.stride, 1))
         object.__setattr__(self, "padding", _pair(self, "padding", self.padding, 0))
+        object.__setattr__(self, "dilation", _pair(self, "dilation", self.dilation, 1))
+        _check_padding_end(self)
         if not _is_count(self.out_channels) or self.out_channels < 1:
             self._fail(f"out_channels must be a whole number >= 1, got {self.out_channels!r}")
         if not _is_count(self.groups) or self.groups < 1:
@@ -368,17 +418,18 @@ class Conv2d(_OneInput):
         return self.input_shape[0]
 
     @property
+    def reach(self) -> tuple[int, int]:
+        """The input positions one output's kernel spans per axis, dilation included."""
+        return (self.dilation[0] * (self.kernel[0] - 1) + 1, self.dilation[1] * (self.kernel[1] - 1) + 1)
+
+    @property
     def windows(self) -> tuple[Window, Window]:
-        return (Window(self.kernel[0], self.stride[0], self.padding[0]),
-                Window(self.kernel[1], self.stride[1], self.padding[1]))
+        return (Window(self.reach[0], self.stride[0], self.padding[0]),
+                Window(self.reach[1], self.stride[1], self.padding[1]))
 
     @property
     def output_shape(self) -> Shape:
-        _, height, width = self.input_shape
-        window_h, window_w = self.windows
-        return (self.out_channels,
-                _output_size(self, "height", height, window_h, self.ceil_mode),
-                _output_size(self, "width", width, window_w, self.ceil_mode))
+        return _sliding_output(self, self.out_channels)
 
     @property
     def depthwise(self) -> bool:
@@ -409,7 +460,10 @@ class Conv2d(_OneInput):
         text = f"{'dwconv' if self.depthwise else 'conv'} {_window_text(self.kernel, self.stride)}"
         if self.groups > 1 and not self.depthwise:
             text += f" g{self.groups}"
-        return text + (" ceil" if self.ceil_mode else "")
+        if self.dilation != (1, 1):
+            text += f" d{self.dilation[0]}" if self.dilation[0] == self.dilation[1] else \
+                f" d{self.dilation[0]}x{self.dilation[1]}"
+        return text + _padding_text(self) + (" ceil" if self.ceil_mode else "")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -492,6 +546,7 @@ class Pool(_OneInput):
     stride: int | tuple[int, int] | None = None
     padding: int | tuple[int, int] = 0
     ceil_mode: bool = False
+    padding_end: int | tuple[int, int] | None = None  # as Conv2d's
 
     creates_neurons: ClassVar[bool] = True
     ranks: ClassVar[tuple[int, ...]] = (3,)
@@ -504,6 +559,7 @@ class Pool(_OneInput):
         stride = self.kernel if self.stride is None else self.stride
         object.__setattr__(self, "stride", _pair(self, "stride", stride, 1))
         object.__setattr__(self, "padding", _pair(self, "padding", self.padding, 0))
+        _check_padding_end(self)
         _ = self.output_shape  # computed now for its checks: the window must fit
 
     @property
@@ -517,11 +573,7 @@ class Pool(_OneInput):
 
     @property
     def output_shape(self) -> Shape:
-        channels, height, width = self.input_shape
-        window_h, window_w = self.windows
-        return (channels,
-                _output_size(self, "height", height, window_h, self.ceil_mode),
-                _output_size(self, "width", width, window_w, self.ceil_mode))
+        return _sliding_output(self, self.input_shape[0])
 
     @property
     def vector_ops(self) -> dict[str, int]:
@@ -532,19 +584,34 @@ class Pool(_OneInput):
         return _ops(add=outputs * (window - 1), mul=outputs)
 
     def describe(self) -> str:
-        return f"{self.kind} {_window_text(self.kernel, self.stride)}" + (" ceil" if self.ceil_mode else "")
+        return (f"{self.kind} {_window_text(self.kernel, self.stride)}" + _padding_text(self)
+                + (" ceil" if self.ceil_mode else ""))
 
 
 @dataclass(frozen=True, kw_only=True)
 class Activation(_OneInput):
-    """An element-wise activation function; ``function`` is a key of ACTIVATION_COSTS."""
+    """An element-wise activation function; ``function`` is a key of ACTIVATION_COSTS.
+
+    ``clip`` limits to ``bounds`` (low, high), either of which may be None (no limit on that
+    side); it costs one compare per bound given.
+    """
 
     function: str = "relu"
+    bounds: tuple[float | None, float | None] | None = None
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.function not in ACTIVATION_COSTS:
             self._fail(f"unknown activation {self.function!r} (known: {', '.join(ACTIVATION_COSTS)})")
+        if (self.function == "clip") != (self.bounds is not None):
+            self._fail("bounds (low, high) go with the clip activation, and only with it")
+        if self.bounds is not None and (
+                not isinstance(self.bounds, tuple) or len(self.bounds) != 2
+                or not all(bound is None or isinstance(bound, float) for bound in self.bounds)
+                or self.bounds == (None, None)
+                or (None not in self.bounds and self.bounds[0] > self.bounds[1])):
+            self._fail(f"clip bounds must be (low, high) numbers, low <= high, at most one None; "
+                       f"got {self.bounds!r}")
 
     @property
     def kind(self) -> str:  # type: ignore[override]
@@ -556,7 +623,15 @@ class Activation(_OneInput):
 
     @property
     def vector_ops(self) -> dict[str, int]:
+        if self.bounds is not None and None in self.bounds:  # a one-sided clip: one compare
+            return _scaled(_ops(sub=1), elements(self.input_shape))
         return _scaled(ACTIVATION_COSTS[self.function], elements(self.input_shape))
+
+    def describe(self) -> str:
+        if self.bounds is None:
+            return self.kind
+        low, high = ("" if bound is None else f"{bound:g}" for bound in self.bounds)
+        return f"clip {low}..{high}"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -1072,6 +1147,232 @@ class Transpose(_OneInput):
         return "transpose " + ",".join(str(axis) for axis in self.permutation)
 
 
+def broadcast_shapes(layer: Layer, shapes: Iterable[Shape]) -> Shape:
+    """The shape numpy (and ONNX) broadcasting gives: sizes aligned from the last axis, a size
+    of 1 stretching to the other."""
+    shapes = list(shapes)
+    rank = max(len(shape) for shape in shapes)
+    result = []
+    for axis in range(-rank, 0):
+        sizes = {shape[axis] for shape in shapes if len(shape) >= -axis} - {1}
+        if len(sizes) > 1:
+            layer._fail(f"cannot broadcast shapes {', '.join(format_shape(shape) for shape in shapes)} "
+                        f"(axis {axis} has sizes {', '.join(map(str, sorted(sizes)))})")
+        result.append(sizes.pop() if sizes else 1)
+    return tuple(result)
+
+
+ELEMENTWISE_OPERATIONS = {"add": "ADD", "sub": "SUB", "mul": "MUL", "div": "DIV"}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Elementwise(Layer):
+    """An element-wise ADD, SUB, MUL or DIV of inputs of broadcastable shapes (numpy's rule).
+
+    ``input_shapes`` are the activations read; ``constant_shape``, when given, is one more
+    operand held as a constant (a batch norm written as a Mul and an Add, a bias). A
+    constant with more than one element counts as parameters (weights for ``mul`` and
+    ``div``, biases for ``add`` and ``sub``); a single number (a literal such as a square
+    root or 0.5) does not. Each output element takes (operands - 1) operations. The constant
+    is the last operand, or the first with ``constant_first`` (``c - x``, ``c / x``).
+    """
+
+    operation: str
+    input_shapes: tuple[Shape, ...]
+    constant_shape: Shape | None = None
+    constant_first: bool = False
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.operation not in ELEMENTWISE_OPERATIONS:
+            self._fail(f"unknown element-wise operation {self.operation!r} "
+                       f"(known: {', '.join(ELEMENTWISE_OPERATIONS)})")
+        if not isinstance(self.input_shapes, tuple) or not self.input_shapes:
+            self._fail(f"needs at least one input, got {self.input_shapes!r}")
+        for index, shape in enumerate(self.input_shapes, start=1):
+            self._check_shape(shape, (1, 2, 3), f"input {index}")
+        if self.constant_shape not in (None, ()):  # () is a single number
+            self._check_shape(self.constant_shape, (1, 2, 3), "constant")
+        if len(self._operands) < 2:
+            self._fail("needs two operands or more (inputs and constant)")
+        _ = self.output_shape  # computed now for its check: the shapes must broadcast
+
+    @property
+    def kind(self) -> str:  # type: ignore[override]
+        return self.operation
+
+    @property
+    def _operands(self) -> tuple[Shape, ...]:
+        return self.input_shapes + (() if self.constant_shape is None else (self.constant_shape,))
+
+    @property
+    def output_shape(self) -> Shape:
+        return broadcast_shapes(self, self._operands)
+
+    @property
+    def _constant_params(self) -> int:
+        if self.constant_shape is None or elements(self.constant_shape) == 1:
+            return 0
+        return elements(self.constant_shape)
+
+    @property
+    def weights(self) -> int:
+        return self._constant_params if self.operation in ("mul", "div") else 0
+
+    @property
+    def biases(self) -> int:
+        return self._constant_params if self.operation in ("add", "sub") else 0
+
+    @property
+    def vector_ops(self) -> dict[str, int]:
+        count = elements(self.output_shape) * (len(self._operands) - 1)
+        return _ops(**{self.operation: count})
+
+    def describe(self) -> str:
+        shapes = [format_shape(shape) for shape in self.input_shapes]
+        if self.constant_shape is not None:
+            constant = f"const {format_shape(self.constant_shape) or 'scalar'}"
+            shapes.insert(0 if self.constant_first else len(shapes), constant)
+        return f"{self.operation} {' & '.join(shapes)}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class LocalResponseNorm(_OneInput):
+    """Local response normalization across ``size`` neighbouring channels (AlexNet, GoogLeNet):
+    ``x / (bias + alpha / size * sum of squares) ** beta``, the sum over channels ``c -
+    (size - 1) // 2`` to ``c + size // 2`` (ONNX's window); no parameters."""
+
+    size: int
+    alpha: float = 1e-4
+    beta: float = 0.75
+    bias: float = 1.0
+
+    kind: ClassVar[str] = "lrn"
+    ranks: ClassVar[tuple[int, ...]] = (3,)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not _is_count(self.size) or self.size < 1:
+            self._fail(f"size must be a whole number >= 1, got {self.size!r}")
+
+    @property
+    def output_shape(self) -> Shape:
+        return self.input_shape
+
+    @property
+    def vector_ops(self) -> dict[str, int]:
+        per_element = sum_ops([
+            _ops(mul=self.size, add=self.size - 1),  # the window's sum of squares
+            _ops(mul=1, add=1),  # alpha / size, bias
+            _PWL,  # ** -beta
+            _ops(mul=1),  # times x
+        ])
+        return _scaled(per_element, elements(self.input_shape))
+
+    def describe(self) -> str:
+        return f"lrn {self.size}"
+
+
+RECURRENT_GATES = {"lstm": 4, "gru": 3}
+RECURRENT_DIRECTIONS = ("forward", "reverse", "bidirectional")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Recurrent(_OneInput):
+    """An LSTM or GRU run over a whole sequence of ``steps`` inputs, as ONNX's LSTM and GRU.
+
+    The input is ``(steps, input_size)``, or ``(input_size,)`` for a single step; the output
+    every step's ``h``, ``(steps, directions * hidden_size)`` (``(directions * hidden_size,)``
+    for a single step). Per direction the weights are ``gates x hidden`` rows over
+    ``[x; h]``, used once per step, so the MACs are ``steps`` times the weights while the
+    parameters count once. ``direction``: forward, reverse or bidirectional (both, their ``h``
+    side by side per step). ``bias_sets``: 2 for the input and recurrent biases ONNX and
+    PyTorch keep (``8 x hidden`` for an LSTM), 0 for none. The initial state is zero; every
+    step reads its ``x`` and the previous ``h`` (``input_bytes``), as :class:`LSTMCell` does.
+    """
+
+    cell: str
+    hidden_size: int
+    direction: str = "forward"
+    bias_sets: int = 2
+    linear_before_reset: bool = False  # a GRU's variant: R h is computed before the reset gate applies
+
+    creates_neurons: ClassVar[bool] = True
+    ranks: ClassVar[tuple[int, ...]] = (1, 2)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.cell not in RECURRENT_GATES:
+            self._fail(f"unknown recurrent cell {self.cell!r} (known: {', '.join(RECURRENT_GATES)})")
+        for what, value, minimum in (("hidden_size", self.hidden_size, 1), ("bias_sets", self.bias_sets, 0)):
+            if not _is_count(value) or value < minimum:
+                self._fail(f"{what} must be a whole number >= {minimum}, got {value!r}")
+        if self.bias_sets > 2:
+            self._fail(f"bias_sets must be 0, 1 or 2, got {self.bias_sets}")
+        if self.direction not in RECURRENT_DIRECTIONS:
+            self._fail(f"unknown direction {self.direction!r} (known: {', '.join(RECURRENT_DIRECTIONS)})")
+        if self.linear_before_reset and self.cell != "gru":
+            self._fail("linear_before_reset is a GRU's variant")
+
+    @property
+    def directions(self) -> int:
+        return 2 if self.direction == "bidirectional" else 1
+
+    @property
+    def kind(self) -> str:  # type: ignore[override]
+        return self.cell
+
+    @property
+    def steps(self) -> int:
+        return self.input_shape[0] if len(self.input_shape) == 2 else 1
+
+    @property
+    def input_size(self) -> int:
+        return self.input_shape[-1]
+
+    @property
+    def gate_rows(self) -> int:
+        """Rows of one direction's gate matrix."""
+        return RECURRENT_GATES[self.cell] * self.hidden_size
+
+    @property
+    def output_shape(self) -> Shape:
+        return self.input_shape[:-1] + (self.directions * self.hidden_size,)
+
+    @property
+    def weights(self) -> int:
+        return self.directions * self.gate_rows * (self.input_size + self.hidden_size)
+
+    @property
+    def biases(self) -> int:
+        return self.directions * self.gate_rows * self.bias_sets
+
+    @property
+    def macs(self) -> int:
+        return self.steps * self.weights
+
+    @property
+    def vector_ops(self) -> dict[str, int]:
+        gates = RECURRENT_GATES[self.cell]
+        if self.cell == "lstm":
+            cell = sum_ops([_scaled(ACTIVATION_COSTS["sigmoid"], 3), _scaled(ACTIVATION_COSTS["tanh"], 2),
+                            _ops(mul=3, add=1)])
+        else:
+            cell = sum_ops([_scaled(ACTIVATION_COSTS["sigmoid"], 2), ACTIVATION_COSTS["tanh"],
+                            _ops(mul=3, sub=1, add=1)])
+        per_unit = sum_ops([_ops(add=gates * self.bias_sets), cell])
+        return _scaled(per_unit, self.steps * self.directions * self.hidden_size)
+
+    def input_bytes(self, bytes_per_element: int = FP32_BYTES) -> int:
+        # each direction reads every step's x and its own previous h
+        return self.directions * self.steps * (self.input_size + self.hidden_size) * bytes_per_element
+
+    def describe(self) -> str:
+        direction = "" if self.direction == "forward" else f" {self.direction}"
+        return f"{self.cell} {self.input_size}->{self.hidden_size} x{self.steps}{direction}"
+
+
 LAYER_TYPES: tuple[type[Layer], ...] = (Conv2d, FullyConnected, Pool, Activation, BatchNorm, Add,
                                         Concat, LSTMCell, MatMul, Softmax, LayerNorm, Embedding,
-                                        PositionEmbedding, ClassToken, Slice, Reshape, Transpose)
+                                        PositionEmbedding, ClassToken, Slice, Reshape, Transpose,
+                                        Elementwise, LocalResponseNorm, Recurrent)
