@@ -223,7 +223,7 @@ class Ours:
 
 def run_dlpsim(layer: Conv2d | FullyConnected, machine: MachineConfig) -> Ours:
     started = time.perf_counter()
-    frugal = compile_layer(layer, machine, Objective.ENERGY).stats
+    frugal = compile_layer(layer, machine, objective=Objective.ENERGY).stats
     elapsed = time.perf_counter() - started
     fastest = compile_layer(layer, machine).stats
     return Ours(frugal.cycles, fastest.cycles, frugal.dram_bytes, frugal.energy.dynamic_pj,

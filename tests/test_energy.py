@@ -270,14 +270,14 @@ def test_the_energy_objectives_never_do_worse_by_their_figure_than_the_fastest(o
     for name in ("conv1", "conv3", "fc8"):
         layer = network.layer(name)
         fastest = compile_layer(layer, machine).stats
-        chosen = compile_layer(layer, machine, Objective(objective))
+        chosen = compile_layer(layer, machine, objective=Objective(objective))
         assert figure(chosen.stats, Objective(objective)) <= figure(fastest, Objective(objective))
         # and its figures are its program's, as a run of it gives them
         rerun = simulate(chosen.compiled.program, machine)
         assert rerun.energy == chosen.stats.energy and rerun.cycles == chosen.stats.cycles
     layer = network.layer("conv1")  # here the energy objective saves DRAM traffic, at almost no time
     fastest = compile_layer(layer, machine).stats
-    frugal = compile_layer(layer, machine, Objective.ENERGY).stats
+    frugal = compile_layer(layer, machine, objective=Objective.ENERGY).stats
     assert frugal.dram_bytes < fastest.dram_bytes and frugal.cycles <= fastest.cycles * F(102, 100)
 
 
