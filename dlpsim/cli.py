@@ -160,8 +160,8 @@ def _guarded(function):
             sys.exit(USAGE_ERROR)
         except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
             raise
-        except KeyboardInterrupt:
-            click.echo("dlpsim: interrupted", err=True)
+        except KeyboardInterrupt as interrupt:
+            click.echo(f"dlpsim: interrupted{': ' + str(interrupt) if str(interrupt) else ''}", err=True)
             sys.exit(130)
         except RecursionError:
             click.echo("dlpsim: error: the program nests loops too deeply", err=True)
@@ -461,6 +461,78 @@ def _with_progress(label: str, length: int, work, shown: bool = True):
     return result
 
 
+def _cache_options(command):
+    """--cache DIR and --no-cache, for every command that simulates networks."""
+    command = click.option("--no-cache", "no_cache", is_flag=True,
+                           help="Simulate every point, and store nothing in the result cache.")(command)
+    command = click.option("--cache", "cache_dir", default=None, metavar="DIR",
+                           help="Keep simulated results in DIR (default: $DLPSIM_CACHE_DIR, else the "
+                                "user's cache folder; see `dlpsim cache info`).")(command)
+    return command
+
+
+def _execution_options(command):
+    """Where the points of a sweep, an exploration or a roofline run, and the cache."""
+    command = _cache_options(command)
+    command = click.option("--scheduler", default=None, metavar="ADDRESS",
+                           help="Run the points on the Dask cluster whose scheduler is at ADDRESS, e.g. "
+                                "tcp://10.0.0.5:8786 (needs pip install \"dlpsim[dask]\").")(command)
+    command = click.option("--workers", type=click.IntRange(min=1), default=None, metavar="N",
+                           help="Simulate points in N local processes (default: one per CPU); the "
+                                "results are the same for any N.")(command)
+    return command
+
+
+def _warn(message: str) -> None:
+    click.echo(f"dlpsim: warning: {message}", err=True)
+
+
+def _open_cache(cache_dir: str | None, no_cache: bool):
+    """The result cache the options ask for, or None; a folder that cannot be used is a warning."""
+    from dlpsim.run.cache import CacheUnavailable, ResultCache, default_folder
+
+    if no_cache:
+        if cache_dir is not None:
+            raise UserError(f"error: --cache {cache_dir} and --no-cache contradict each other; give one")
+        return None
+    try:
+        return ResultCache.open(default_folder() if cache_dir is None else cache_dir)
+    except CacheUnavailable as error:
+        _warn(f"cannot use the result cache ({error}); running without it")
+        return None
+
+
+def _execution(workers: int | None, scheduler: str | None, cache_dir: str | None, no_cache: bool):
+    from dlpsim.run.points import Execution, cpu_count
+
+    if scheduler is not None and workers is not None:
+        raise UserError(f"error: --workers {workers} and --scheduler {scheduler} both say where to run: "
+                        "the Dask cluster's workers are its own; give one")
+    if scheduler is not None:
+        from dlpsim.run.cluster import connect
+
+        connect(scheduler).close()  # an unreachable scheduler is an error before any other work
+    return Execution(workers=cpu_count() if workers is None else workers, scheduler=scheduler,
+                     cache=_open_cache(cache_dir, no_cache), warn=_warn)
+
+
+def _run_points_with_progress(label: str, points, execution, max_cycles: int | None):
+    """The points' runs (:func:`dlpsim.run.points.run_points`) behind the progress bar; on a terminal,
+    then one line on how many came from the cache and where the rest ran."""
+    from dlpsim.run.points import run_points
+
+    result = _with_progress(label, len(points), lambda progress: run_points(
+        points, execution, max_cycles=max_cycles, progress=progress))
+    if sys.stderr.isatty():
+        where = (f"on {execution.scheduler}" if execution.scheduler else
+                 f"in {min(execution.workers, result.simulated)} processes" if min(execution.workers,
+                                                                                    result.simulated) > 1
+                 else "here")
+        click.echo(f"{len(points)} points: {result.from_cache} from the cache, {result.simulated} simulated "
+                   f"{where}", err=True)
+    return result.runs
+
+
 @net.command("run")
 @click.argument("name")
 @_machine_options_without_program
@@ -470,25 +542,37 @@ def _with_progress(label: str, length: int, work, shown: bool = True):
 @click.option("--max-cycles", type=click.IntRange(min=1), default=DEFAULT_MAX_CYCLES, show_default=True,
               help="Stop when the layers together exceed this many cycles.")
 @_no_fast_forward
+@_cache_options
 @_guarded
-def net_run(name, preset, config_file, overrides, as_json, csv_file, max_cycles, no_fast_forward):
+def net_run(name, preset, config_file, overrides, as_json, csv_file, max_cycles, no_fast_forward, cache_dir,
+            no_cache):
     """Compile and simulate every layer of NAME, one after another, and report each and the total.
 
     NAME is a built-in network (see `dlpsim net --list`) or the path of a SCALE-Sim
-    topology CSV file. The machine is --preset (default dlp-s), --config and --set.
+    topology CSV file. The machine is --preset (default dlp-s), --config and --set. A run
+    made before on the same network and machine comes from the result cache (--no-cache
+    simulates; so does --no-fast-forward, which is for checking and timing the simulator).
     """
     from dlpsim.analysis.network import format_network_run
+    from dlpsim.run.cache import run_key
     from dlpsim.run.network import run_network
+    from dlpsim.run.points import cached_run, store_run
     from dlpsim.workloads import load_network
 
     _check_output(csv_file, "CSV file")
     network = load_network(name)
     machine = _network_machine(preset, config_file, overrides)
-    result = _with_progress(
-        f"{network.name} on {machine.name}", len(network.nodes),
-        lambda progress: run_network(network, machine, max_cycles=max_cycles, progress=progress,
-                                     fast_forward=not no_fast_forward),
-        shown=not as_json)
+    cache = _open_cache(cache_dir, no_cache or no_fast_forward)
+    key = run_key(network, machine) if cache is not None else ""
+    result = cached_run(cache, key, network, max_cycles) if cache is not None else None
+    if result is None:
+        result = _with_progress(
+            f"{network.name} on {machine.name}", len(network.nodes),
+            lambda progress: run_network(network, machine, max_cycles=max_cycles, progress=progress,
+                                         fast_forward=not no_fast_forward),
+            shown=not as_json)
+        if cache is not None:
+            store_run(cache, key, result, "", _warn)
     if csv_file is not None:
         result.write_csv(csv_file)
     if as_json:
@@ -540,9 +624,10 @@ def _analyzer_files(command):
               help="Simulate NAME (a built-in network or a SCALE-Sim .csv) and draw each of its layers "
                    "(repeatable: one colour and marker per network).")
 @_analyzer_files
+@_execution_options
 @_guarded
 def roofline_command(preset, config_file, overrides, network_names, output_file, csv_file, results_file,
-                     from_file, show, max_cycles):
+                     from_file, show, max_cycles, workers, scheduler, cache_dir, no_cache):
     """Draw the machine's roofline (exercise 6.10) and the layers of networks under it (6.13).
 
     Log-log: the peak-compute ceiling, the DRAM-bandwidth slope and the ridge point, with
@@ -552,24 +637,23 @@ def roofline_command(preset, config_file, overrides, network_names, output_file,
     numbers; the chart needs -o FILE or --show.
     """
     from dlpsim.analysis.roofline import format_roofline, load_roofline, plot_roofline, roofline
-    from dlpsim.run.network import run_network
+    from dlpsim.run.points import Point
     from dlpsim.workloads import load_network
 
     _refuse_with_from(from_file, **{"--net": network_names, "--preset": preset, "--config": config_file,
-                                    "--set": overrides})
+                                    "--set": overrides, "--workers": workers, "--scheduler": scheduler,
+                                    "--cache": cache_dir, "--no-cache": no_cache})
     _check_analysis_outputs(output_file, csv_file, results_file, show)
     if from_file is not None:
         result = load_roofline(from_file)
     else:
         machine = _network_machine(preset, config_file, overrides)
         networks = [load_network(name) for name in network_names]  # every name checked before any run
-        runs = []
-        for network in networks:
-            runs.append(_with_progress(
-                f"{network.name} on {machine.name}", len(network.nodes),
-                lambda progress, network=network: run_network(network, machine, max_cycles=max_cycles,
-                                                              progress=progress)))
-        result = roofline(machine, runs)
+        execution = _execution(workers, scheduler, cache_dir, no_cache)
+        runs = _run_points_with_progress(f"{len(networks)} networks on {machine.name}",
+                                         [Point(network, machine, "") for network in networks], execution,
+                                         max_cycles)
+        result = roofline(machine, list(runs))
     click.echo(format_roofline(result), nl=False)
     _write_analysis(result, plot_roofline, "the roofline", output_file, csv_file, results_file, show)
 
@@ -583,9 +667,10 @@ def roofline_command(preset, config_file, overrides, network_names, output_file,
                    "series (16,32,...,4096 doubles, 10,20,30,...,100 steps evenly). Once: a line per "
                    "layer; twice: a heat map.")
 @_analyzer_files
+@_execution_options
 @_guarded
 def sweep_command(network_name, preset, config_file, overrides, varies, output_file, csv_file, results_file,
-                  from_file, show, max_cycles):
+                  from_file, show, max_cycles, workers, scheduler, cache_dir, no_cache):
     """Simulate a network once per value of configuration keys, and plot MAC utilization and time
     (exercise 6.8).
 
@@ -593,15 +678,18 @@ def sweep_command(network_name, preset, config_file, overrides, varies, output_f
     utilization and time per inference against the value, per layer and for the whole
     network; with two: heat maps. The table goes to stdout; -o FILE draws the chart and,
     unless --csv is given, writes its data beside it (FILE with the extension .csv).
+    Points run in --workers local processes or on a Dask --scheduler; points simulated
+    before come from the result cache.
     """
     from pathlib import Path
 
     from dlpsim.analysis.sweep import format_sweep, plot_sweep
-    from dlpsim.run.sweep import load_sweep, parse_vary, sweep, sweep_machines
+    from dlpsim.run.sweep import load_sweep, parse_vary, sweep_machines, sweep_points, sweep_result
     from dlpsim.workloads import load_network
 
     _refuse_with_from(from_file, **{"--net": network_name, "--preset": preset, "--config": config_file,
-                                    "--set": overrides, "--vary": varies})
+                                    "--set": overrides, "--vary": varies, "--workers": workers,
+                                    "--scheduler": scheduler, "--cache": cache_dir, "--no-cache": no_cache})
     csv_beside_chart = csv_file is None and output_file is not None
     if csv_beside_chart:
         csv_file = str(Path(output_file).with_suffix(".csv"))
@@ -616,11 +704,11 @@ def sweep_command(network_name, preset, config_file, overrides, varies, output_f
                             "with --from FILE)")
         parsed = [parse_vary(spec) for spec in varies]
         network = load_network(network_name)
-        points = len(sweep_machines(parsed, preset, config_file, overrides))  # every machine checked first
-        result = _with_progress(
-            f"{network.name}: {points} simulations", points,
-            lambda progress: sweep(network, parsed, preset=preset, config_file=config_file,
-                                   overrides=overrides, max_cycles=max_cycles, progress=progress))
+        machines = sweep_machines(parsed, preset, config_file, overrides)  # every machine checked first
+        execution = _execution(workers, scheduler, cache_dir, no_cache)
+        runs = _run_points_with_progress(f"{network.name}: {len(machines)} simulations",
+                                         sweep_points(network, parsed, machines), execution, max_cycles)
+        result = sweep_result(network, parsed, machines, overrides, runs)
     click.echo(format_sweep(result), nl=False)
     _write_analysis(result, plot_sweep, "the chart", output_file, csv_file, results_file, show)
 
@@ -652,6 +740,57 @@ def _write_analysis(result, plot, what: str, output_file, csv_file, results_file
         plot(result, output_file, show=show)
         if output_file is not None:
             _wrote(output_file, f"{what} to")
+
+
+# -- dlpsim cache: the result cache of sweep, explore, roofline and net run ------------------
+
+
+@main.group("cache")
+def cache_group():
+    """The result cache: what it holds (info) and emptying it (clear)."""
+
+
+_cache_folder = click.option("--cache", "cache_dir", default=None, metavar="DIR",
+                             help="The cache folder (default: $DLPSIM_CACHE_DIR, else the user's cache "
+                                  "folder).")
+
+
+def _cache_for_command(cache_dir: str | None):
+    from pathlib import Path
+
+    from dlpsim.run.cache import ResultCache, default_folder
+
+    folder = Path(default_folder() if cache_dir is None else cache_dir)
+    if folder.exists() and not folder.is_dir():
+        raise UserError(f"{folder}: error: not a folder, so not a result cache")
+    return ResultCache(folder)
+
+
+@cache_group.command("info")
+@_cache_folder
+@_guarded
+def cache_info(cache_dir):
+    """Where the result cache is, how many results it holds and its size on disk."""
+    info = _cache_for_command(cache_dir).info()
+    click.echo(f"folder         {info.folder}")
+    click.echo(f"results        {info.entries:,} ({info.current:,} made by this dlpsim, "
+               f"{info.entries - info.current:,} by other versions, never used by this one)")
+    if info.unreadable:
+        click.echo(f"unreadable     {info.unreadable:,} (corrupt or foreign files, ignored)")
+    click.echo(f"size on disk   {info.size_bytes:,} bytes")
+
+
+@cache_group.command("clear")
+@_cache_folder
+@_guarded
+def cache_clear(cache_dir):
+    """Remove every result from the cache (later runs simulate again)."""
+    cache = _cache_for_command(cache_dir)
+    try:
+        removed = cache.clear()
+    except OSError as error:
+        raise UserError(f"{cache.folder}: error: cannot clear the cache: {error.strerror or error}") from None
+    click.echo(f"removed {removed:,} files from {cache.folder}")
 
 
 @main.command("compile")

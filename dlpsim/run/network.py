@@ -238,6 +238,18 @@ def run_network(network: Network, machine: MachineConfig, *, max_cycles: int | N
                       machine.compute_cores, machine.peak_macs_per_cycle, tuple(layers))
 
 
+def check_within_limit(run: NetworkRun, network: Network, max_cycles: int | None) -> None:
+    """A complete run made earlier (the result cache's) held to this run's ``max_cycles``: the
+    RunLimitError :func:`run_network` would raise for it, naming the same layer, or nothing."""
+    if max_cycles is None:
+        return
+    used = 0
+    for layer in run.layers:
+        if used + layer.cycles > max_cycles:
+            raise _over_the_limit(network, layer.name, max_cycles, used)
+        used += layer.cycles
+
+
 def _over_the_limit(network: Network, layer: str, max_cycles: int, used: int) -> RunLimitError:
     return RunLimitError(f"{network.name}: error: layer {layer} would pass the limit of "
                          f"{format_number(max_cycles, grouped=True)} "

@@ -34,7 +34,8 @@ from dlpsim.results.files import (
     write_results,
 )
 from dlpsim.run import Progress
-from dlpsim.run.network import NetworkRun, run_network
+from dlpsim.run.network import NetworkRun
+from dlpsim.run.points import SERIAL, Execution, Point, run_points
 from dlpsim.sim.engine import DEFAULT_MAX_CYCLES
 from dlpsim.units import UnitError, whole_if_whole
 from dlpsim.workloads import Network
@@ -269,23 +270,34 @@ def sweep_machines(varies: Sequence[Vary], preset: str | None = None, config_fil
 
 def sweep(network: Network, varies: Sequence[Vary], *, preset: str | None = None, config_file=None,
           overrides: Sequence[str] = (), max_cycles: int | None = DEFAULT_MAX_CYCLES,
-          progress: Progress | None = None) -> Sweep:
-    """Simulate ``network`` once per combination of the varies' values (the first vary outermost)."""
+          progress: Progress | None = None, execution: Execution = SERIAL) -> Sweep:
+    """Simulate ``network`` once per combination of the varies' values (the first vary outermost),
+    where ``execution`` says (the cache, local processes, a Dask scheduler); the result does not
+    depend on where."""
     machines = sweep_machines(varies, preset, config_file, overrides)
+    points = sweep_points(network, varies, machines)
+    runs = run_points(points, execution, max_cycles=max_cycles, progress=progress).runs
+    return sweep_result(network, varies, machines, overrides, runs)
+
+
+def sweep_points(network: Network, varies: Sequence[Vary],
+                 machines: Sequence[tuple[tuple[int, ...], MachineConfig]]) -> list[Point]:
+    """The points to simulate for the machines :func:`sweep_machines` loaded, each labelled with its
+    values as ``--vary`` gives them."""
     points = []
-    for number, (indices, machine) in enumerate(machines):
-        texts = tuple(vary.texts[i] for vary, i in zip(varies, indices, strict=True))
-        setting = " ".join(f"{vary.key}={text}" for vary, text in zip(varies, texts, strict=True))
-        if progress is not None:
-            progress(number, len(machines), setting)
-        try:
-            run = run_network(network, machine, max_cycles=max_cycles)
-        except UserError as error:
-            raise UserError(f"--vary {setting}: {error}") from None
-        points.append(SweepPoint(tuple(vary.values[i] for vary, i in zip(varies, indices, strict=True)),
-                                 texts, run))
+    for indices, machine in machines:
+        setting = " ".join(f"{vary.key}={vary.texts[i]}" for vary, i in zip(varies, indices, strict=True))
+        points.append(Point(network, machine, f"--vary {setting}"))
+    return points
+
+
+def sweep_result(network: Network, varies: Sequence[Vary], machines: Sequence[tuple[tuple[int, ...],
+                 MachineConfig]], overrides: Sequence[str], runs: Sequence[NetworkRun]) -> Sweep:
+    """The sweep of ``machines`` from their points' runs (in the same order)."""
     return Sweep(network.name, network.description, machines[0][1].name, tuple(overrides), tuple(varies),
-                 tuple(points))
+                 tuple(SweepPoint(tuple(vary.values[i] for vary, i in zip(varies, indices, strict=True)),
+                                  tuple(vary.texts[i] for vary, i in zip(varies, indices, strict=True)), run)
+                       for (indices, _), run in zip(machines, runs, strict=True)))
 
 
 def load_sweep(path) -> Sweep:
