@@ -446,18 +446,27 @@ def _network_machine(preset, config_file, overrides):
     return _load(None, preset, config_file, overrides)
 
 
-def _with_progress(label: str, length: int, work, shown: bool = True):
+def _with_progress(label: str, work, shown: bool = True):
     """``work(progress)``, with a progress bar on stderr when it is a terminal and the bar is
-    ``shown`` (else progress is None): the one progress bar of every command that runs long."""
+    ``shown`` (else progress is None): the one progress bar of every command that runs long. It
+    shows items done of the total, and the time left; it opens at the first report, which gives
+    the total (an exploration knows it only once the budget has left designs out)."""
+    import contextlib
+
     if not shown or not sys.stderr.isatty():
         return work(None)
-    with click.progressbar(length=length, label=label, file=sys.stderr, show_pos=True,
-                           item_show_func=lambda item: item) as bar:
+    bars: list = []
+    with contextlib.ExitStack() as stack:
         def progress(index, total, name):
-            bar.update(index - bar.pos, name)
+            if not bars:
+                bars.append(stack.enter_context(click.progressbar(
+                    length=total, label=label, file=sys.stderr, show_pos=True, show_eta=True,
+                    item_show_func=lambda item: item)))
+            bars[0].update(index - bars[0].pos, name)
 
         result = work(progress)
-        bar.update(length - bar.pos, "")
+        if bars:
+            bars[0].update(bars[0].length - bars[0].pos, "")
     return result
 
 
@@ -521,7 +530,7 @@ def _run_points_with_progress(label: str, points, execution, max_cycles: int | N
     then one line on how many came from the cache and where the rest ran."""
     from dlpsim.run.points import run_points
 
-    result = _with_progress(label, len(points), lambda progress: run_points(
+    result = _with_progress(label, lambda progress: run_points(
         points, execution, max_cycles=max_cycles, progress=progress))
     if sys.stderr.isatty():
         where = (f"on {execution.scheduler}" if execution.scheduler else
@@ -567,7 +576,7 @@ def net_run(name, preset, config_file, overrides, as_json, csv_file, max_cycles,
     result = cached_run(cache, key, network, max_cycles) if cache is not None else None
     if result is None:
         result = _with_progress(
-            f"{network.name} on {machine.name}", len(network.nodes),
+            f"{network.name} on {machine.name}",
             lambda progress: run_network(network, machine, max_cycles=max_cycles, progress=progress,
                                          fast_forward=not no_fast_forward),
             shown=not as_json)
@@ -711,6 +720,70 @@ def sweep_command(network_name, preset, config_file, overrides, varies, output_f
         result = sweep_result(network, parsed, machines, overrides, runs)
     click.echo(format_sweep(result), nl=False)
     _write_analysis(result, plot_sweep, "the chart", output_file, csv_file, results_file, show)
+
+
+@main.command("explore")
+@click.option("--net", "network_names", multiple=True, metavar="NAME",
+              help="A network every design runs (repeatable: the objective adds one inference of each).")
+@_machine_options_without_program
+@click.option("--vary", "varies", multiple=True, metavar="KEY=V1,V2,...",
+              help="A numeric configuration key and its values, as for sweep (repeatable: the grid is every "
+                   "combination).")
+@click.option("--samples", type=int, default=None, metavar="N",
+              help="Evaluate a random sample of N designs of the grid instead of all of them.")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="The sample's seed (the same seed draws the same sample).")
+@click.option("--budget", default=None, metavar="COST",
+              help="Leave out, before simulating, the designs whose hardware-cost proxy exceeds COST.")
+@click.option("-o", "--output", "output_file", default=None, metavar="FILE",
+              help="Draw the front to FILE (.png, .svg, .pdf) and write the CSV beside it unless --csv.")
+@click.option("--csv", "csv_file", default=None, metavar="FILE", help="Write every design to FILE.")
+@click.option("--show", is_flag=True, help="Also open the chart in a window (needs a display).")
+@click.option("--max-cycles", type=click.IntRange(min=1), default=DEFAULT_MAX_CYCLES, show_default=True,
+              help="A design whose network needs more cycles than this counts as one that could not run.")
+@_execution_options
+@_guarded
+def explore_command(network_names, preset, config_file, overrides, varies, samples, seed, budget, output_file,
+                    csv_file, show, max_cycles, workers, scheduler, cache_dir, no_cache):
+    """Explore designs: the Pareto front of time per inference against a hardware-cost proxy.
+
+    Every combination of the --vary values (or --samples N of them) is a design: the
+    machine of --preset, --config and --set with those values. Designs over --budget are
+    left out before simulating; the rest run every --net, in --workers processes or on a
+    Dask --scheduler, with the result cache. The cost proxy weighs MAC units, on-chip SRAM
+    and DRAM bandwidth by the presets' [cost] section. Prints the front and the presets;
+    -o draws every design, the front highlighted and the presets marked.
+    """
+    from pathlib import Path
+
+    from dlpsim.analysis.explore import format_exploration, plot_exploration
+    from dlpsim.run.explore import explore, parse_budget
+    from dlpsim.run.sweep import parse_vary
+    from dlpsim.workloads import load_network
+
+    csv_beside_chart = csv_file is None and output_file is not None
+    if csv_beside_chart:
+        csv_file = str(Path(output_file).with_suffix(".csv"))
+    _check_analysis_outputs(output_file, csv_file, None, show,
+                            csv_named=f"{csv_file} (the CSV written beside the chart {output_file})"
+                            if csv_beside_chart else None)
+    if not network_names:
+        raise UserError("error: give at least one network with --net NAME")
+    budget_value = parse_budget(budget)
+    parsed = [parse_vary(spec) for spec in varies]
+    networks = [load_network(name) for name in network_names]
+    execution = _execution(workers, scheduler, cache_dir, no_cache)
+    result = _with_progress("designs x networks", lambda progress: explore(
+        networks, parsed, preset=preset, config_file=config_file, overrides=overrides, samples=samples,
+        seed=seed, budget=budget_value, max_cycles=max_cycles, progress=progress, execution=execution))
+    click.echo(format_exploration(result), nl=False)
+    if csv_file is not None:
+        result.write_csv(csv_file)
+        _wrote(csv_file, "every design to")
+    if output_file is not None or show:
+        plot_exploration(result, output_file, show=show)
+        if output_file is not None:
+            _wrote(output_file, "the chart to")
 
 
 def _check_analysis_outputs(output_file, csv_file, results_file, show: bool,

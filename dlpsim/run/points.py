@@ -63,9 +63,10 @@ class Execution:
 
 @dataclass(frozen=True)
 class PointsRun:
-    runs: tuple[NetworkRun, ...]  # in the order of the points
+    runs: tuple[NetworkRun | None, ...]  # in the order of the points; None for a point that failed
     from_cache: int
     simulated: int
+    failures: dict[int, UserError] = field(default_factory=dict)  # point index -> its error (when kept going)
 
 
 SERIAL = Execution()  # here, one point after another, no cache
@@ -108,8 +109,11 @@ def store_run(cache: ResultCache, key: str, run: NetworkRun, label: str, warn: C
 
 
 def run_points(points: Sequence[Point], execution: Execution = SERIAL, *,
-               max_cycles: int | None = DEFAULT_MAX_CYCLES, progress: Progress | None = None) -> PointsRun:
-    """Every point's network run, in the order of ``points``."""
+               max_cycles: int | None = DEFAULT_MAX_CYCLES, progress: Progress | None = None,
+               stop_at_error: bool = True) -> PointsRun:
+    """Every point's network run, in the order of ``points``. A point's user error stops the run
+    (the first in point order is raised) unless ``stop_at_error`` is False: then every point runs,
+    and the failed ones are None, their errors in ``failures``."""
     total = len(points)
     runs: dict[int, NetworkRun] = {}
     errors: dict[int, UserError] = {}
@@ -140,7 +144,7 @@ def run_points(points: Sequence[Point], execution: Execution = SERIAL, *,
 
     def needed(index: int) -> bool:
         """A point still worth running: none before it has failed (the first error in point order wins)."""
-        return not errors or index < min(errors)
+        return not stop_at_error or not errors or index < min(errors)
 
     if progress is not None:
         progress(from_cache, total, "")
@@ -164,11 +168,12 @@ def run_points(points: Sequence[Point], execution: Execution = SERIAL, *,
                 "not kept (the cache is off)"
             raise Interrupted(f"{finished} of the {len(pending)} points to simulate finished in "
                               f"{time.monotonic() - started:.1f} s, {kept}") from None
-    if errors:
+    if errors and stop_at_error:
         first = min(errors)
         label = points[first].label
         raise UserError(f"{label}: {errors[first]}" if label else str(errors[first]))
-    return PointsRun(tuple(runs[index] for index in range(total)), from_cache, total - from_cache)
+    return PointsRun(tuple(runs.get(index) for index in range(total)), from_cache, total - from_cache,
+                     dict(sorted(errors.items())))
 
 
 def _ignore_interrupts() -> None:

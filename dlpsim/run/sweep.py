@@ -17,6 +17,7 @@ results file (``--results``) or a CSV; dlpsim.analysis.sweep prints and draws it
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -249,23 +250,40 @@ def sweep_machines(varies: Sequence[Vary], preset: str | None = None, config_fil
                    overrides: Sequence[str] = ()) -> list[tuple[tuple[int, ...], MachineConfig]]:
     """The machine of every point (index of each vary's value, machine), all loaded before any run,
     so a bad combination is reported at once."""
+    check_varies(varies, MAX_VARIES, "a line plot or a heat map")
+    total = grid_size(varies)
+    if total > MAX_POINTS:
+        raise UserError(f"error: the sweep has {total:,} points; at most {MAX_POINTS:,}")
+    return [(indices, machine_at(varies, indices, preset, config_file, overrides))
+            for indices in itertools.product(*(range(len(vary.values)) for vary in varies))]
+
+
+def check_varies(varies: Sequence[Vary], most: int, why: str) -> None:
+    """At least one --vary, at most ``most`` (``why`` says what limits them), no key twice."""
     if not varies:
         raise UserError("error: give at least one --vary KEY=V1,V2,...")
-    if len(varies) > MAX_VARIES:
-        raise UserError(f"error: at most {MAX_VARIES} --vary (a line plot or a heat map)")
+    if len(varies) > most:
+        raise UserError(f"error: at most {most} --vary ({why})")
     keys = [vary.key for vary in varies]
     if len(set(keys)) != len(keys):
         raise UserError(f"error: --vary {keys[0] if keys[0] in keys[1:] else keys[1]} is given twice")
-    total = 1
-    for vary in varies:
-        total *= len(vary.values)
-    if total > MAX_POINTS:
-        raise UserError(f"error: the sweep has {total:,} points; at most {MAX_POINTS:,}")
-    machines = []
-    for indices in itertools.product(*(range(len(vary.values)) for vary in varies)):
-        sets = [f"{vary.key}={vary.texts[i]}" for vary, i in zip(varies, indices, strict=True)]
-        machines.append((indices, load_machine(preset, config_file, [*overrides, *sets])))
-    return machines
+
+
+def grid_size(varies: Sequence[Vary]) -> int:
+    """How many combinations of the varies' values there are."""
+    return math.prod(len(vary.values) for vary in varies)
+
+
+def machine_at(varies: Sequence[Vary], indices: Sequence[int], preset: str | None, config_file,
+               overrides: Sequence[str]) -> MachineConfig:
+    """The machine with value ``indices[i]`` of each vary, applied after the preset, --config and --set."""
+    sets = [f"{vary.key}={vary.texts[i]}" for vary, i in zip(varies, indices, strict=True)]
+    return load_machine(preset, config_file, [*overrides, *sets])
+
+
+def setting(varies: Sequence[Vary], indices: Sequence[int]) -> str:
+    """``KEY=TEXT ...`` of one combination, as --vary gave the values."""
+    return " ".join(f"{vary.key}={vary.texts[i]}" for vary, i in zip(varies, indices, strict=True))
 
 
 def sweep(network: Network, varies: Sequence[Vary], *, preset: str | None = None, config_file=None,
@@ -284,11 +302,7 @@ def sweep_points(network: Network, varies: Sequence[Vary],
                  machines: Sequence[tuple[tuple[int, ...], MachineConfig]]) -> list[Point]:
     """The points to simulate for the machines :func:`sweep_machines` loaded, each labelled with its
     values as ``--vary`` gives them."""
-    points = []
-    for indices, machine in machines:
-        setting = " ".join(f"{vary.key}={vary.texts[i]}" for vary, i in zip(varies, indices, strict=True))
-        points.append(Point(network, machine, f"--vary {setting}"))
-    return points
+    return [Point(network, machine, f"--vary {setting(varies, indices)}") for indices, machine in machines]
 
 
 def sweep_result(network: Network, varies: Sequence[Vary], machines: Sequence[tuple[tuple[int, ...],
