@@ -171,7 +171,9 @@ def run_points(points: Sequence[Point], execution: Execution = SERIAL, *,
     if errors and stop_at_error:
         first = min(errors)
         label = points[first].label
-        raise UserError(f"{label}: {errors[first]}" if label else str(errors[first]))
+        if not label:
+            raise errors[first]
+        raise UserError(f"{label}: {errors[first]}")
     return PointsRun(tuple(runs.get(index) for index in range(total)), from_cache, total - from_cache,
                      dict(sorted(errors.items())))
 
