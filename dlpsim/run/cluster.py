@@ -20,7 +20,7 @@ from dlpsim.errors import UserError
 from dlpsim.run.cache import simulator_identity
 from dlpsim.run.points import Outcome, Point, simulate_point
 
-CONNECT_SECONDS = 8  # an unreachable scheduler is reported within this, well under the 10 s asked
+CONNECT_SECONDS = 5  # an unreachable scheduler is reported within this, well under the 10 s asked
 WORKERS_SECONDS = 10  # how long a scheduler without workers is given to get one
 LOST_SECONDS = 60  # how long a run waits for a worker to come back when every worker has gone
 POLL_SECONDS = 2
@@ -86,7 +86,9 @@ def run_on_scheduler(address: str, points: Sequence[Point], pending: Sequence[in
         alone_since = None
         while waiting:
             try:
-                done, _ = distributed.wait(list(waiting), timeout=POLL_SECONDS, return_when="FIRST_COMPLETED")
+                with client.as_current():  # wait() finds its client as the current one
+                    done, _ = distributed.wait(list(waiting), timeout=POLL_SECONDS,
+                                               return_when="FIRST_COMPLETED")
             except TimeoutError:
                 done = set()
             for future in sorted(done, key=futures.__getitem__):
