@@ -690,8 +690,6 @@ def sweep_command(network_name, preset, config_file, overrides, varies, output_f
     Points run in --workers local processes or on a Dask --scheduler; points simulated
     before come from the result cache.
     """
-    from pathlib import Path
-
     from dlpsim.analysis.sweep import format_sweep, plot_sweep
     from dlpsim.run.sweep import load_sweep, parse_vary, sweep_machines, sweep_points, sweep_result
     from dlpsim.workloads import load_network
@@ -699,12 +697,7 @@ def sweep_command(network_name, preset, config_file, overrides, varies, output_f
     _refuse_with_from(from_file, **{"--net": network_name, "--preset": preset, "--config": config_file,
                                     "--set": overrides, "--vary": varies, "--workers": workers,
                                     "--scheduler": scheduler, "--cache": cache_dir, "--no-cache": no_cache})
-    csv_beside_chart = csv_file is None and output_file is not None
-    if csv_beside_chart:
-        csv_file = str(Path(output_file).with_suffix(".csv"))
-    _check_analysis_outputs(output_file, csv_file, results_file, show,
-                            csv_named=f"{csv_file} (the CSV written beside the chart {output_file})"
-                            if csv_beside_chart else None)
+    csv_file = _outputs_with_csv_beside(output_file, csv_file, results_file, show)
     if from_file is not None:
         result = load_sweep(from_file)
     else:
@@ -754,19 +747,12 @@ def explore_command(network_names, preset, config_file, overrides, varies, sampl
     and DRAM bandwidth by the presets' [cost] section. Prints the front and the presets;
     -o draws every design, the front highlighted and the presets marked.
     """
-    from pathlib import Path
-
     from dlpsim.analysis.explore import format_exploration, plot_exploration
     from dlpsim.run.explore import explore, parse_budget
     from dlpsim.run.sweep import parse_vary
     from dlpsim.workloads import load_network
 
-    csv_beside_chart = csv_file is None and output_file is not None
-    if csv_beside_chart:
-        csv_file = str(Path(output_file).with_suffix(".csv"))
-    _check_analysis_outputs(output_file, csv_file, None, show,
-                            csv_named=f"{csv_file} (the CSV written beside the chart {output_file})"
-                            if csv_beside_chart else None)
+    csv_file = _outputs_with_csv_beside(output_file, csv_file, None, show)
     if not network_names:
         raise UserError("error: give at least one network with --net NAME")
     budget_value = parse_budget(budget)
@@ -784,6 +770,20 @@ def explore_command(network_names, preset, config_file, overrides, varies, sampl
         plot_exploration(result, output_file, show=show)
         if output_file is not None:
             _wrote(output_file, "the chart to")
+
+
+def _outputs_with_csv_beside(output_file, csv_file, results_file, show: bool) -> str | None:
+    """The CSV file to write: --csv, else beside the chart (-o FILE with .csv), checked with the
+    other outputs before any simulation."""
+    from pathlib import Path
+
+    beside = csv_file is None and output_file is not None
+    if beside:
+        csv_file = str(Path(output_file).with_suffix(".csv"))
+    _check_analysis_outputs(output_file, csv_file, results_file, show,
+                            csv_named=f"{csv_file} (the CSV written beside the chart {output_file})"
+                            if beside else None)
+    return csv_file
 
 
 def _check_analysis_outputs(output_file, csv_file, results_file, show: bool,
