@@ -133,3 +133,16 @@ def test_ctrl_c_stops_the_workers_and_keeps_what_finished(tmp_path):
     assert len(cached) == len(finished)
     resumed = run_points(cached, Execution(cache=cache))
     assert (resumed.from_cache, resumed.simulated) == (len(cached), 0)
+
+
+def test_fewer_points_than_workers_are_split_into_layers_with_the_same_results():
+    points = [_point("lenet5"), _point("mlp", "dram.bandwidth=8GB/s")]
+    split = run_points(points, Execution(workers=4))  # two points, four workers: a layer per task
+    assert split.runs == run_points(points).runs
+    limit = split.runs[0].cycles - 1  # LeNet-5 passes it in its last layer; the MLP at 8 GB/s earlier
+    messages = []
+    for workers in (1, 4):
+        with pytest.raises(UserError) as caught:
+            run_points(points, Execution(workers=workers), max_cycles=limit)
+        messages.append(str(caught.value))
+    assert messages[0] == messages[1] and messages[0].startswith(f"{points[0].label}: lenet5: error: layer ")

@@ -45,12 +45,19 @@ class _Choice:
     stats: Stats | None  # its program's simulated run (None: chosen by the estimate alone)
 
 
+def layer_shape(layer: Layer) -> Problem | None:
+    """What a layer's program and run depend on: its lowered problem without its name (None: a layer
+    with nothing to do). Layers of equal shape compile to the same program on a machine."""
+    problem = compiler.lower(layer)
+    return None if problem is None else dataclasses.replace(problem, name="", description="")
+
+
 def compile_layer(layer: Layer, machine: MachineConfig) -> Compilation:
     """Compile one layer for one machine, choosing among its best mappings by simulation."""
     problem = compiler.lower(layer)
     if problem is None:
         return Compilation(compiler.finish(layer, machine, None, compiler.build_nothing(machine)), None, None)
-    shape = dataclasses.replace(problem, name="", description="")
+    shape = layer_shape(layer)
     try:
         choice = _search(shape, machine)
     except WorkloadError as error:  # the search knows shapes, not names

@@ -5,9 +5,10 @@ Sweeps, explorations and rooflines hand their points to :func:`run_points`, whic
 
 - takes every point it can from the result cache (:mod:`dlpsim.run.cache`), checked against
   this run's cycle limit exactly as a simulation would be;
-- simulates the rest one after another (``workers=1``), in ``workers`` local processes, or on
-  an existing Dask scheduler (:mod:`dlpsim.run.cluster`), and stores each in the cache as soon
-  as it arrives, so an interrupted run resumes where it stopped;
+- simulates the rest one after another (``workers=1``), in ``workers`` local processes (a point
+  per task; a layer per task when there are fewer points than workers, which would otherwise
+  wait), or on an existing Dask scheduler (:mod:`dlpsim.run.cluster`), and stores each in the
+  cache as soon as it arrives, so an interrupted run resumes where it stopped;
 - returns the runs in the order of the points, whatever order they finished in: the results
   are the same objects, and so the same bytes, as a serial run's.
 
@@ -29,7 +30,7 @@ from dlpsim.errors import UserError
 from dlpsim.machine import MachineConfig
 from dlpsim.run import Progress
 from dlpsim.run.cache import ResultCache, run_key
-from dlpsim.run.network import NetworkRun, check_within_limit, run_network
+from dlpsim.run.network import NetworkRun, assemble_network, check_within_limit, run_network, simulate_layer
 from dlpsim.sim.engine import DEFAULT_MAX_CYCLES
 from dlpsim.workloads import Network
 
@@ -155,7 +156,7 @@ def run_points(points: Sequence[Point], execution: Execution = SERIAL, *,
                 from dlpsim.run.cluster import run_on_scheduler
 
                 run_on_scheduler(execution.scheduler, points, pending, max_cycles, arrived, needed)
-            elif execution.workers > 1 and len(pending) > 1:
+            elif execution.workers > 1:
                 _run_in_processes(execution.workers, points, pending, max_cycles, arrived, needed)
             else:
                 for index in pending:
@@ -186,25 +187,83 @@ def _ignore_interrupts() -> None:
 def _run_in_processes(workers: int, points: Sequence[Point], pending: Sequence[int], max_cycles: int | None,
                       arrived: Callable[[Outcome], None], needed: Callable[[int], bool]) -> None:
     """The pending points in ``workers`` local processes, each outcome handed to ``arrived`` as it
-    finishes. Spawned, not forked: a worker starts from a clean interpreter on every platform."""
+    finishes: a point per task when there are enough points to keep every worker busy, else a
+    layer per task (of each point, every distinct layer shape once), the point assembled from its
+    layers when the last one arrives, exactly as a serial run assembles it."""
+    if len(pending) >= workers:
+        tasks = [(index, simulate_point, (index, points[index].network, points[index].machine, max_cycles))
+                 for index in pending]
+        _in_processes(workers, tasks, arrived, needed)
+        return
+    from dlpsim.run.compile import layer_shape
+
+    shapes: dict[int, dict] = {}  # point -> its distinct layer shapes, in order -> their first layer
+    for index in pending:
+        shapes[index] = {}
+        for node in points[index].network.nodes:
+            shapes[index].setdefault(layer_shape(node.layer), node.layer)
+    layer_runs: dict[int, dict] = {index: {} for index in pending}  # point -> shape -> (Stats, error)
+
+    def layer_arrived(outcome: LayerOutcome) -> None:
+        index, shape, stats, error = outcome
+        layer_runs[index][shape] = (stats, error)
+        if len(layer_runs[index]) < len(shapes[index]):
+            return
+
+        def stats_of(node, used: int):
+            stats, error = layer_runs[index][layer_shape(node.layer)]
+            if error is not None:
+                raise error
+            return stats
+
+        point = points[index]
+        try:
+            arrived((index, assemble_network(point.network, point.machine, stats_of, max_cycles=max_cycles),
+                     None))
+        except UserError as error:
+            arrived((index, None, error))
+
+    tasks = [(index, simulate_shape, (index, shape, layer, points[index].machine, max_cycles))
+             for index in pending for shape, layer in shapes[index].items()]
+    _in_processes(workers, tasks, layer_arrived, needed)
+
+
+# One layer's outcome: (point index, the layer's shape, its Stats or None past the limit, its user error).
+LayerOutcome = tuple[int, object, object, UserError | None]
+
+
+def simulate_shape(index: int, shape, layer, machine: MachineConfig, max_cycles: int | None) -> LayerOutcome:
+    """Simulate one layer of a point where it is called (a worker process)."""
+    try:
+        return index, shape, simulate_layer(layer, machine, max_cycles=max_cycles), None
+    except UserError as error:
+        return index, shape, None, error
+
+
+def _in_processes(workers: int, tasks: Sequence[tuple[int, Callable, tuple]], received: Callable,
+                  needed: Callable[[int], bool]) -> None:
+    """Run each task (point index, function, arguments) in at most ``workers`` local processes and
+    hand each result to ``received`` as it finishes (those finishing together in task order); tasks
+    of points no longer ``needed`` are cancelled. Spawned, not forked: a worker starts from a clean
+    interpreter on every platform."""
     import multiprocessing
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
-    executor = ProcessPoolExecutor(max_workers=min(workers, len(pending)),
+    executor = ProcessPoolExecutor(max_workers=min(workers, len(tasks)),
                                    mp_context=multiprocessing.get_context("spawn"),
                                    initializer=_ignore_interrupts)
     try:
-        running = {executor.submit(simulate_point, index, points[index].network, points[index].machine,
-                                   max_cycles): index for index in pending}
+        running = {executor.submit(function, *arguments): (number, index)
+                   for number, (index, function, arguments) in enumerate(tasks)}
         while running:
             done, _ = wait(running, return_when=FIRST_COMPLETED)
             for future in sorted(done, key=running.__getitem__):
                 del running[future]
-                arrived(future.result())
-            for future, index in list(running.items()):
+                received(future.result())
+            for future, (_, index) in list(running.items()):
                 if not needed(index) and future.cancel():
                     del running[future]
-            if running and not any(needed(index) for index in running.values()):
+            if running and not any(needed(index) for _, index in running.values()):
                 break  # only points after a failed one are left: their results cannot change the error
     except BaseException:
         _stop(executor)
