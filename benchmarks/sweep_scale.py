@@ -21,8 +21,10 @@ least 20 times faster than simulating. The exit status is 0 either way: this is 
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import platform
+import resource
 import subprocess
 import sys
 import tempfile
@@ -40,16 +42,20 @@ def values(points: int) -> str:
     return ",".join(str(16 * 2**index) for index in range(points))
 
 
-def timed_sweep(points: int, folder: Path, name: str, *options: str) -> float:
-    """Seconds the sweep command took, its CSV written to folder/name.csv."""
+def timed_sweep(points: int, folder: Path, name: str, *options: str) -> tuple[float, float]:
+    """Wall seconds the sweep command took, and the CPU seconds of it and its worker processes (on
+    a machine others share, the CPU seconds show the work, the wall seconds also the wait for a
+    CPU); its CSV is written to folder/name.csv."""
     command = [sys.executable, "-m", "dlpsim", "sweep", "--net", NETWORK, "--vary", f"{KEY}={values(points)}",
                "--csv", str(folder / f"{name}.csv"), *options]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     result = subprocess.run(command, capture_output=True, text=True)
     seconds = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if result.returncode != 0:
         sys.exit(f"{' '.join(command)} failed:\n{result.stderr}")
-    return seconds
+    return seconds, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def main() -> None:
@@ -57,7 +63,7 @@ def main() -> None:
     parser.add_argument("--points", type=int, default=8, help="sweep points (default 8)")
     arguments = parser.parse_args()
     points, cpus = arguments.points, cpu_count()
-    rows = [("way", "workers", "wall s", "points/minute", "vs 1 worker")]
+    rows = []
     results: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)
@@ -66,34 +72,35 @@ def main() -> None:
         if cpus != 2:
             ways.append((f"{cpus} workers (one per CPU)", str(cpus), ("--workers", str(cpus), "--no-cache")))
         for name, workers, options in ways:
-            results[name] = timed_sweep(points, folder, name, *options)
-            rows.append((name, workers, results[name]))
+            results[name], cpu = timed_sweep(points, folder, name, *options)
+            rows.append((name, workers, results[name], f"{cpu:.1f}"))
 
         from distributed import LocalCluster
 
         with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                          dashboard_address=None) as cluster:
-            results["Dask LocalCluster"] = timed_sweep(points, folder, "Dask LocalCluster", "--scheduler",
-                                                       cluster.scheduler_address, "--no-cache")
-        rows.append(("Dask LocalCluster", "2", results["Dask LocalCluster"]))
+                          dashboard_address=None, silence_logs=logging.ERROR) as cluster:
+            results["Dask LocalCluster"], _ = timed_sweep(points, folder, "Dask LocalCluster", "--scheduler",
+                                                          cluster.scheduler_address, "--no-cache")
+        rows.append(("Dask LocalCluster", "2", results["Dask LocalCluster"], "-"))  # its workers are not ours
 
         cache = str(folder / "cache")
-        results["filling the cache"] = timed_sweep(points, folder, "filling the cache", "--workers", "1",
-                                                   "--cache", cache)
-        results["cached rerun"] = timed_sweep(points, folder, "cached rerun", "--cache", cache)
-        rows += [("filling the cache", "1", results["filling the cache"]),
-                 ("cached rerun", "-", results["cached rerun"])]
+        results["filling the cache"], filling_cpu = timed_sweep(points, folder, "filling the cache",
+                                                                "--workers", "1", "--cache", cache)
+        results["cached rerun"], rerun_cpu = timed_sweep(points, folder, "cached rerun", "--cache", cache)
+        rows += [("filling the cache", "1", results["filling the cache"], f"{filling_cpu:.1f}"),
+                 ("cached rerun", "-", results["cached rerun"], f"{rerun_cpu:.1f}")]
         csvs = {path.name: path.read_bytes() for path in folder.glob("*.csv")}
         same = len(set(csvs.values())) == 1
     one = results["1 worker"]
-    table = [rows[0]] + [(name, workers, f"{seconds:.2f}", f"{points * 60 / seconds:,.1f}",
-                          f"{one / seconds:.2f}x") for name, workers, seconds in rows[1:]]
+    table = [("way", "workers", "wall s", "CPU s", "points/minute", "vs 1 worker")]
+    table += [(name, workers, f"{seconds:.2f}", cpu, f"{points * 60 / seconds:,.1f}", f"{one / seconds:.2f}x")
+              for name, workers, seconds, cpu in rows]
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"machine: {platform.machine()}, {cpus} CPUs ({platform.system()} {platform.release()}); Python "
           f"{platform.python_version()}; load average {load:.2f} at the end")
     print(f"{NETWORK} sweep of {points} points ({KEY}={values(points)}), each way a fresh `dlpsim sweep`")
     print()
-    print("\n".join(align(table, [False, True, True, True, True])))
+    print("\n".join(align(table, [False, True, True, True, True, True])))
     print()
     print(f"every way wrote the same CSV: {'yes' if same else 'NO'}")
     two = one / results["2 workers"]

@@ -222,3 +222,11 @@ def test_the_tests_never_use_the_users_cache():
 
     assert os.environ.get("DLPSIM_CACHE_DIR")
     assert default_folder() != Path(platformdirs.user_cache_dir("dlpsim", appauthor=False))
+
+
+def test_net_run_without_fast_forward_always_simulates_and_says_so(tmp_path):
+    folder = tmp_path / "cache"
+    result = _invoke("net", "run", "mlp", "--no-fast-forward", "--cache", folder)
+    assert result.exit_code == 0, result.output
+    assert f"--no-fast-forward simulates every layer, so --cache {folder} is not used" in result.output
+    assert _entries(folder) == []
