@@ -10,7 +10,9 @@ step evenly (``10,20,30,...,100``), else multiplying by their constant ratio
 simulated on that machine by :func:`dlpsim.run.network.run_network`; one ``--vary`` gives a
 line per layer, two give a grid (a heat map).
 
-The result, :class:`Sweep`, keeps every point's network run and saves as a versioned
+The points run through :func:`dlpsim.run.points.run_points`: from the result cache, in
+worker processes or on a Dask cluster, with the same result wherever they run. The
+result, :class:`Sweep`, keeps every point's network run and saves as a versioned
 results file (``--results``) or a CSV; dlpsim.analysis.sweep prints and draws it.
 """
 
