@@ -186,3 +186,14 @@ def test_bad_input_exits_2_naming_the_problem(arguments, message):
     assert message in result.output
     assert "Traceback" not in result.output
     assert not Path("front.csv").exists()
+
+
+def test_an_exploration_where_nothing_runs_still_reports_and_draws(tmp_path):
+    result = CliRunner().invoke(main, ["explore", "--net", "mlp", "--vary", f"{MACS}=16,64", "--max-cycles",
+                                       "10", "-o", str(tmp_path / "none.svg")])
+    assert result.exit_code == 0, result.output
+    assert f"0 designs ran, 2 could not (first: {MACS}=16: mlp: mlp: error: layer" in result.output
+    assert "Pareto front (0 designs" in result.output
+    assert (tmp_path / "none.svg").stat().st_size > 0
+    rows = (tmp_path / "none.csv").read_text("utf-8").splitlines()
+    assert len(rows) == 1 + 2 + 2 and all("would pass the limit of 10 cycles" in row for row in rows[1:])

@@ -62,6 +62,11 @@ def draw_exploration(figure, result: Exploration) -> None:
     ran = [design for design in result.designs if design.objective is not None]
     reference = [design.objective for design in ran] + [design.objective for design in result.presets
                                                         if design.objective is not None]
+    if not reference:  # every design failed: an empty chart that says so, the reasons are in the CSV
+        axes.text(0.5, 0.5, "no design could run (the CSV says why)", ha="center", va="center",
+                  transform=axes.transAxes)
+        axes.set_title(f"{' + '.join(result.networks)} on {result.machine}", fontsize=10)
+        return
     unit, scale = (time_unit(float(max(reference))) if result.objective.unit == "s"
                    else (result.objective.unit, 1))
 
