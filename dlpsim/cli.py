@@ -613,7 +613,7 @@ def net_run(name, preset, config_file, overrides, as_json, csv_file, max_cycles,
     machine = _network_machine(preset, config_file, overrides)
     if no_fast_forward and cache_dir is not None:
         _warn(f"--no-fast-forward simulates every layer, so --cache {cache_dir} is not used")
-    cache = _open_cache(cache_dir, no_cache or no_fast_forward)
+    cache = None if no_fast_forward else _open_cache(cache_dir, no_cache)
     key = run_key(network, machine) if cache is not None else ""
     result = cached_run(cache, key, network, max_cycles) if cache is not None else None
     if result is None:
