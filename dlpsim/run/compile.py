@@ -48,7 +48,10 @@ class _Choice:
 def layer_shape(layer: Layer) -> Problem | None:
     """What a layer's program and run depend on: its lowered problem without its name (None: a layer
     with nothing to do). Layers of equal shape compile to the same program on a machine."""
-    problem = compiler.lower(layer)
+    return _shape_of(compiler.lower(layer))
+
+
+def _shape_of(problem: Problem | None) -> Problem | None:
     return None if problem is None else dataclasses.replace(problem, name="", description="")
 
 
@@ -57,7 +60,7 @@ def compile_layer(layer: Layer, machine: MachineConfig) -> Compilation:
     problem = compiler.lower(layer)
     if problem is None:
         return Compilation(compiler.finish(layer, machine, None, compiler.build_nothing(machine)), None, None)
-    shape = layer_shape(layer)
+    shape = _shape_of(problem)
     try:
         choice = _search(shape, machine)
     except WorkloadError as error:  # the search knows shapes, not names
