@@ -94,10 +94,9 @@ def draw_exploration(figure, result: Exploration) -> None:
 
     axes.set_xscale("log")
     axes.set_yscale("log")
-    plain = FuncFormatter(lambda value, _: f"{value:g}")
-    for axis in (axes.xaxis, axes.yaxis):  # 300, not 3 x 10^2
-        axis.set_major_formatter(plain)
-        axis.set_minor_formatter(plain)
+    for axis in (axes.xaxis, axes.yaxis):  # 300, not 3 x 10^2; minor ticks labelled at 2, 3 and 5 only
+        axis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+        axis.set_minor_formatter(FuncFormatter(_minor_label))
     axes.set_xlabel(f"{result.cost.label} ({result.cost.unit}, log scale)")
     axes.set_ylabel(f"{result.objective.label} ({unit}, log scale)")
     axes.grid(True, which="both", linewidth=0.4, alpha=0.5)
@@ -105,6 +104,17 @@ def draw_exploration(figure, result: Exploration) -> None:
     settings = f", {', '.join(result.settings)}" if result.settings else ""
     axes.set_title(f"{' + '.join(result.networks)} on {result.machine}{settings}: "
                    f"{', '.join(vary.key for vary in result.varies)}", fontsize=10)
+
+
+def _minor_label(value: float, _position) -> str:
+    """A log axis's minor tick labelled when it is 2, 3 or 5 times a power of ten: enough to read, few
+    enough not to collide."""
+    import math
+
+    if value <= 0:
+        return ""
+    mantissa = value / 10 ** math.floor(math.log10(value))
+    return f"{value:g}" if any(math.isclose(mantissa, digit) for digit in (2, 3, 5)) else ""
 
 
 def plot_exploration(result: Exploration, output: str | None = None, *, show: bool = False) -> None:
