@@ -33,9 +33,12 @@ def test_two_workers_give_the_serial_results_whatever_order_points_finish_in():
     # finish first, and the runs must still come back in point order, equal to the serial ones.
     points = [_point("lenet5"), _point("mlp", f"{MACS}=32"), _point("mlp", f"{MACS}=64"),
               _point("mlp", f"{MACS}=128")]
-    arrivals: list[str] = []
+    reports: list[tuple[int, int, str]] = []
     parallel = run_points(points, Execution(workers=2),
-                          progress=lambda done, total, label: arrivals.append(label) if label else None)
+                          progress=lambda done, total, label: reports.append((done, total, label)))
+    # progress: points done of the total, from 0 (before any) to 4, each report naming the point done
+    assert [(done, total) for done, total, _ in reports] == [(0, 4), (1, 4), (2, 4), (3, 4), (4, 4)]
+    arrivals = [label for _, _, label in reports[1:]]
     assert arrivals.index(points[0].label) > arrivals.index(points[1].label)  # out of order indeed
     assert sorted(arrivals) == sorted(point.label for point in points)
     serial = run_points(points, Execution(workers=1))
