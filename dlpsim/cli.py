@@ -877,13 +877,7 @@ def explore_command(network_names, preset, config_file, overrides, varies, sampl
         networks, parsed, preset=preset, config_file=config_file, overrides=overrides, samples=samples,
         seed=seed, budget=budget_value, max_cycles=max_cycles, progress=progress, execution=execution))
     click.echo(format_exploration(result), nl=False)
-    if csv_file is not None:
-        result.write_csv(csv_file)
-        _wrote(csv_file, "every design to")
-    if output_file is not None or show:
-        plot_exploration(result, output_file, show=show)
-        if output_file is not None:
-            _wrote(output_file, "the chart to")
+    _write_analysis(result, plot_exploration, "the chart", output_file, csv_file, None, show)
 
 
 def _outputs_with_csv_beside(output_file, csv_file, results_file, show: bool) -> str | None:
