@@ -843,16 +843,12 @@ def sweep_command(network_name, preset, config_file, overrides, varies, output_f
               help="The sample's seed (the same seed draws the same sample).")
 @click.option("--budget", default=None, metavar="COST",
               help="Leave out, before simulating, the designs whose hardware-cost proxy exceeds COST.")
-@click.option("-o", "--output", "output_file", default=None, metavar="FILE",
-              help="Draw the front to FILE (.png, .svg, .pdf) and write the CSV beside it unless --csv.")
-@click.option("--csv", "csv_file", default=None, metavar="FILE", help="Write every design to FILE.")
-@click.option("--show", is_flag=True, help="Also open the chart in a window (needs a display).")
-@click.option("--max-cycles", type=click.IntRange(min=1), default=DEFAULT_MAX_CYCLES, show_default=True,
-              help="A design whose network needs more cycles than this counts as one that could not run.")
+@_analyzer_files
 @_execution_options
 @_guarded
 def explore_command(network_names, preset, config_file, overrides, varies, samples, seed, budget, output_file,
-                    csv_file, show, max_cycles, workers, scheduler, cache_dir, no_cache):
+                    csv_file, results_file, from_file, show, max_cycles, workers, scheduler, cache_dir,
+                    no_cache):
     """Explore designs: the Pareto front of time per inference against a hardware-cost proxy.
 
     Every combination of the --vary values (or --samples N of them) is a design: the
@@ -860,24 +856,33 @@ def explore_command(network_names, preset, config_file, overrides, varies, sampl
     left out before simulating; the rest run every --net, in --workers processes or on a
     Dask --scheduler, with the result cache. The cost proxy weighs MAC units, on-chip SRAM
     and DRAM bandwidth by the presets' [cost] section. Prints the front and the presets;
-    -o draws every design, the front highlighted and the presets marked.
+    -o draws every design, the front highlighted and the presets marked, and writes every
+    design to the CSV beside it unless --csv is given.
     """
     from dlpsim.analysis.explore import format_exploration, plot_exploration
-    from dlpsim.run.explore import explore, parse_budget
+    from dlpsim.run.explore import explore, load_exploration, parse_budget
     from dlpsim.run.sweep import parse_vary
 
-    csv_file = _outputs_with_csv_beside(output_file, csv_file, None, show)
-    if not network_names:
-        raise UserError("error: give at least one network with --net NAME")
-    budget_value = parse_budget(budget)
-    parsed = [parse_vary(spec) for spec in varies]
-    networks = [_load_network(name, {}) for name in network_names]
-    execution = _execution(workers, scheduler, cache_dir, no_cache)
-    result = _with_progress("designs x networks", lambda progress: explore(
-        networks, parsed, preset=preset, config_file=config_file, overrides=overrides, samples=samples,
-        seed=seed, budget=budget_value, max_cycles=max_cycles, progress=progress, execution=execution))
+    _refuse_with_from(from_file, **{"--net": network_names, "--preset": preset, "--config": config_file,
+                                    "--set": overrides, "--vary": varies, "--samples": samples is not None,
+                                    "--budget": budget, "--workers": workers, "--scheduler": scheduler,
+                                    "--cache": cache_dir, "--no-cache": no_cache})
+    csv_file = _outputs_with_csv_beside(output_file, csv_file, results_file, show)
+    if from_file is not None:
+        result = load_exploration(from_file)
+    else:
+        if not network_names:
+            raise UserError("error: give at least one network with --net NAME (or redraw saved results "
+                            "with --from FILE)")
+        budget_value = parse_budget(budget)
+        parsed = [parse_vary(spec) for spec in varies]
+        networks = [_load_network(name, {}) for name in network_names]
+        execution = _execution(workers, scheduler, cache_dir, no_cache)
+        result = _with_progress("designs x networks", lambda progress: explore(
+            networks, parsed, preset=preset, config_file=config_file, overrides=overrides, samples=samples,
+            seed=seed, budget=budget_value, max_cycles=max_cycles, progress=progress, execution=execution))
     click.echo(format_exploration(result), nl=False)
-    _write_analysis(result, plot_exploration, "the chart", output_file, csv_file, None, show)
+    _write_analysis(result, plot_exploration, "the chart", output_file, csv_file, results_file, show)
 
 
 def _outputs_with_csv_beside(output_file, csv_file, results_file, show: bool) -> str | None:

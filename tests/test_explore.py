@@ -197,3 +197,19 @@ def test_an_exploration_where_nothing_runs_still_reports_and_draws(tmp_path):
     assert (tmp_path / "none.svg").stat().st_size > 0
     rows = (tmp_path / "none.csv").read_text("utf-8").splitlines()
     assert len(rows) == 1 + 2 + 2 and all("would pass the limit of 10 cycles" in row for row in rows[1:])
+
+
+def test_a_saved_exploration_reads_back_and_redraws_without_simulating(exploration, tmp_path):
+    from dlpsim.run.explore import load_exploration
+
+    exploration.write_json(tmp_path / "explore.json")
+    assert load_exploration(tmp_path / "explore.json") == exploration
+    redrawn = CliRunner().invoke(main, ["explore", "--from", str(tmp_path / "explore.json"), "-o",
+                                        str(tmp_path / "again.svg")])
+    assert redrawn.exit_code == 0, redrawn.output
+    assert redrawn.output.startswith("mlp + lenet5 on dlp-s: all 4 designs of the grid")
+    assert (tmp_path / "again.svg").stat().st_size > 0
+    assert (tmp_path / "again.csv").read_text("utf-8").splitlines()[1:] == [
+        ",".join(row) for row in exploration.csv_rows()[1:]]
+    refused = CliRunner().invoke(main, ["explore", "--from", str(tmp_path / "explore.json"), "--net", "mlp"])
+    assert refused.exit_code == 2 and "drop --net" in refused.output

@@ -34,7 +34,7 @@ from fractions import Fraction
 from dlpsim.errors import UserError
 from dlpsim.machine import MachineConfig, load_machine, preset_names
 from dlpsim.machine.schema import stored_values
-from dlpsim.results.files import csv_number, write_csv
+from dlpsim.results.files import csv_number, exact_json, from_json, read_results, write_csv, write_results
 from dlpsim.run import Progress
 from dlpsim.run.network import NetworkRun
 from dlpsim.run.points import SERIAL, Execution, Point, run_points
@@ -42,6 +42,7 @@ from dlpsim.run.sweep import MAX_POINTS, Vary, check_varies, grid_size, machine_
 from dlpsim.sim.engine import DEFAULT_MAX_CYCLES
 from dlpsim.workloads import Network
 
+EXPLORE_FORMAT = "dlpsim-explore/1"
 MAX_VARIES = 8  # keys of one exploration; the grid's size is what really limits it (MAX_POINTS)
 MAX_NETWORKS = 16
 
@@ -127,6 +128,51 @@ class Exploration:
 
     def write_csv(self, path) -> None:
         write_csv(path, self.csv_rows())
+
+    def to_dict(self) -> dict:
+        def design(item: Design) -> dict:
+            return {"name": item.name, "setting": item.setting,
+                    "values": [exact_json(value) for value in item.values], "cost": exact_json(item.cost),
+                    "runs": None if item.runs is None else [run.to_dict() for run in item.runs],
+                    "objective": None if item.objective is None else exact_json(item.objective),
+                    "failure": item.failure, "on_front": item.on_front}
+
+        return {"format": EXPLORE_FORMAT, "networks": list(self.networks), "machine": self.machine,
+                "settings": list(self.settings), "varies": [vary.to_dict() for vary in self.varies],
+                "objective": self.objective.name, "grid": self.grid, "sampled": self.sampled,
+                "seed": self.seed,
+                "budget": None if self.budget is None else exact_json(self.budget),
+                "over_budget": self.over_budget, "designs": [design(item) for item in self.designs],
+                "presets": [design(item) for item in self.presets]}
+
+    def write_json(self, path) -> None:
+        write_results(path, self.to_dict())
+
+
+def load_exploration(path) -> Exploration:
+    """An exploration saved with :meth:`Exploration.write_json`, to redraw without simulating."""
+    data = read_results(path, EXPLORE_FORMAT)
+
+    def design(item: dict) -> Design:
+        runs = item["runs"]
+        return Design(str(item["name"]), str(item["setting"]),
+                      tuple(from_json(value) for value in item["values"]), Fraction(from_json(item["cost"])),
+                      None if runs is None else tuple(NetworkRun.from_dict(run) for run in runs),
+                      None if item["objective"] is None else Fraction(from_json(item["objective"])),
+                      str(item["failure"]), bool(item["on_front"]))
+
+    try:
+        objective = OBJECTIVES[data["objective"]]
+        budget = data["budget"]
+        return Exploration(tuple(str(name) for name in data["networks"]), str(data["machine"]),
+                           tuple(str(setting) for setting in data["settings"]),
+                           tuple(Vary.from_dict(vary) for vary in data["varies"]), objective, COST_PROXY,
+                           int(data["grid"]), None if data["sampled"] is None else int(data["sampled"]),
+                           int(data["seed"]), None if budget is None else Fraction(from_json(budget)),
+                           int(data["over_budget"]), tuple(design(item) for item in data["designs"]),
+                           tuple(design(item) for item in data["presets"]))
+    except (KeyError, TypeError, ValueError, ZeroDivisionError) as error:
+        raise UserError(f"{path}: error: not a valid {EXPLORE_FORMAT} results file ({error!r})") from None
 
 
 def parse_budget(text: str | None) -> Fraction | None:
