@@ -661,8 +661,11 @@ def _write_analysis(result, plot, what: str, output_file, csv_file, results_file
 @_machine_options_without_program
 @click.option("-o", "--output", "output_file", default=None, metavar="FILE",
               help="Write the program to FILE (default: print it).")
+@click.option("--max-cycles", type=click.IntRange(min=1), default=DEFAULT_MAX_CYCLES, show_default=True,
+              help="Refuse a layer whose roofline bound exceeds this many cycles, and stop each candidate "
+                   "program the compiler simulates there.")
 @_guarded
-def compile_command(name, layer_name, preset, config_file, overrides, output_file):
+def compile_command(name, layer_name, preset, config_file, overrides, output_file, max_cycles):
     """Compile one layer of NAME into a program that `dlpsim run` accepts.
 
     NAME is a built-in network (see `dlpsim net --list`) or the path of a SCALE-Sim
@@ -675,7 +678,7 @@ def compile_command(name, layer_name, preset, config_file, overrides, output_fil
 
     _check_output(output_file, "program")
     layer = load_network(name).layer(layer_name)
-    compiled = compile_layer(layer, _network_machine(preset, config_file, overrides)).compiled
+    compiled = compile_layer(layer, _network_machine(preset, config_file, overrides), max_cycles).compiled
     if output_file is None:
         click.echo(compiled.text, nl=False)
         return

@@ -206,6 +206,7 @@ def run_network(network: Network, machine: MachineConfig, *, max_cycles: int | N
     from dlpsim.sim import simulate
 
     nodes = network.nodes
+    _refuse_before_search(network, machine, max_cycles)
     layers: list[LayerRun] = []
     # Networks repeat layers (ResNet's blocks): equal shapes give equal programs and runs.
     simulated: dict[Problem | None, Stats] = {}
@@ -214,7 +215,10 @@ def run_network(network: Network, machine: MachineConfig, *, max_cycles: int | N
         if progress is not None:
             progress(index, len(nodes), node.name)
         layer = node.layer
-        compilation = compile_layer(layer, machine)
+        try:
+            compilation = compile_layer(layer, machine, max_cycles)
+        except RunLimitError:  # its program provably needs more than the whole network may take
+            raise _over_the_limit(network, node.name, max_cycles, used) from None
         if compilation.shape not in simulated:
             budget = None if max_cycles is None else max_cycles - used
             stats = compilation.stats if fast_forward else None  # run by the compiler already
@@ -236,6 +240,29 @@ def run_network(network: Network, machine: MachineConfig, *, max_cycles: int | N
                                machine.compute_cores))
     return NetworkRun(network.name, network.description, machine.name, machine.clock_hz,
                       machine.compute_cores, machine.peak_macs_per_cycle, tuple(layers))
+
+
+def _refuse_before_search(network: Network, machine: MachineConfig, max_cycles: int | None) -> None:
+    """Before compiling anything: refuse a network with a layer whose smallest tile does not fit,
+    or whose layers' roofline bounds (compiler.layer_bound: no program of a layer runs faster) add
+    up to more than ``max_cycles``, naming the layer that passes it and the figures."""
+    from dlpsim import compiler
+    from dlpsim.run.compile import bound_text, check_before_search
+
+    bound_before = 0
+    for node in network.nodes:
+        problem = compiler.lower(node.layer)
+        if problem is None:
+            continue
+        check_before_search(node.layer, problem, machine, None)
+        bound = compiler.layer_bound(problem, machine)
+        if max_cycles is not None and bound_before + bound.cycles > max_cycles:
+            raise RunLimitError(f"{network.name}: error: layer {node.name} would pass the limit of "
+                                f"{format_number(max_cycles, grouped=True)} cycles for the network: its "
+                                f"roofline bound alone is {bound_text(bound)}, and the layers before it "
+                                f"are bound to {format_number(bound_before, grouped=True)}; "
+                                "nothing compiled (raise it with --max-cycles)")
+        bound_before += bound.cycles
 
 
 def _over_the_limit(network: Network, layer: str, max_cycles: int, used: int) -> RunLimitError:
