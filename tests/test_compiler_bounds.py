@@ -20,7 +20,7 @@ import dlpsim.compiler.mapping as mapping_module
 from dlpsim import compiler
 from dlpsim.asm.program import Loop
 from dlpsim.cli import main
-from dlpsim.compiler.codegen import FOLD_COMPARISONS_PER_STEP, statement_limit
+from dlpsim.compiler.codegen import FOLD_COMPARISONS_PER_STEP, fold, statement_limit
 from dlpsim.compiler.mapping import (
     MAX_TASKS,
     SMALLEST_TILE,
@@ -50,6 +50,62 @@ def test_span_figures_in_closed_form_equal_the_walk_over_every_tile(outputs, dat
     spans = [end - start for start, end in (input_span(lo, hi, stride, padding, kernel, size, outputs)
                                             for lo, hi in split.ranges())]
     assert _spans.__wrapped__(split, stride, padding, kernel, size) == (max(spans), sum(spans))
+
+
+# -- folding: the steps, in order, within the budget -------------------------------------------
+
+
+class _Tree:
+    """A writer that keeps what fold() writes as nested lists, to expand it again."""
+
+    def __init__(self):
+        self.stack: list[list] = [[]]
+
+    def instruction(self, instruction) -> None:
+        self.stack[-1].append(instruction)
+
+    def loop(self, count: int) -> None:
+        body: list = []
+        self.stack[-1].append((count, body))
+        self.stack.append(body)
+
+    def endloop(self) -> None:
+        self.stack.pop()
+
+    def expanded(self, items=None) -> list:
+        result = []
+        for item in self.stack[0] if items is None else items:
+            if isinstance(item, tuple):
+                result += self.expanded(item[1]) * item[0]
+            else:
+                result.append(item)
+        return result
+
+
+def _folded(numbers: list[int]):
+    # equal numbers, equal steps of the same instruction objects (as core_steps makes them)
+    instructions = {number: (object(), object()) for number in set(numbers)}
+    steps = [instructions[number] for number in numbers]
+    tree = _Tree()
+    folded = fold(steps, tree)
+    assert tree.expanded() == [each for step in steps for each in step]
+    assert folded.comparisons <= FOLD_COMPARISONS_PER_STEP * len(steps)
+    return folded
+
+
+@settings(max_examples=200, deadline=None)
+@given(numbers=st.lists(st.integers(0, 3), max_size=300))
+def test_fold_writes_every_step_in_order_within_its_budget(numbers):
+    _folded(numbers)
+
+
+def test_fold_keeps_its_budget_on_sequences_that_repeat_without_a_loop():
+    # the memory core's staging: a distinct fetch between barriers, piece after piece; and steps
+    # that recur at every distance without ever repeating as a body
+    _folded([number for piece in range(3000) for number in (piece + 1, 0)])
+    _folded([0 if index % 2 == 0 else index for index in range(6000)])
+    folded = _folded([0, 1] * 5000)  # one loop of a ping/pong pair
+    assert folded.statements == 1 + 2 * 2
 
 
 # -- random layers on random memories -----------------------------------------------------------

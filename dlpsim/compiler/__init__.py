@@ -119,8 +119,8 @@ class MappedProgram:
 
 @dataclass(frozen=True)
 class CodegenWork:
-    """What writing one mapping's program took: at most codegen_limit() of the layer (see the
-    codegen module doc)."""
+    """What writing one mapping's program took: its statements at most codegen.statement_limit()
+    of the layer, its comparisons at most FOLD_COMPARISONS_PER_STEP per step (codegen's doc)."""
 
     tasks: int
     steps: int  # over every core, the memory core's included
@@ -330,7 +330,7 @@ def _dram_lines(layer: Layer, problem: Problem, dram: DramLayout) -> list[str]:
                  f"{len(dram.tiles)} tiles in the order written)")
     lines += ["        DRAM operands carry no address: a loop repeats its addresses, and each step reads",
               "        and writes other DRAM data, so addressed steps would never fold; the data check",
-              "        covers the on-chip memories (NRAM, WRAM, SharedRAM), whose buffers alternate"]
+              "        covers the on-chip memories (NRAM, WRAM, SharedRAM), whose operands are addressed"]
     return lines
 
 

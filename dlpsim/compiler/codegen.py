@@ -457,7 +457,6 @@ class CorePlan:
     header states them (so the two cannot disagree)."""
 
     core: int
-    tasks: int
     weights: WeightReuse | None  # None: no weights
     block_places: tuple[int, ...]  # by task: where in WRAM its weight block is
     # The weight runs (first task, end) during which the block of the run after is loaded; the
@@ -470,11 +469,6 @@ class CorePlan:
     def block_loads(self) -> int:
         """Weight blocks loaded into WRAM (in chunks when streamed from DRAM)."""
         return 0 if self.weights is None else 1 + len(self.loading_runs)
-
-    @property
-    def weight_places(self) -> tuple[int, ...]:
-        """The WRAM offsets blocks are loaded at, in order of first use."""
-        return tuple(dict.fromkeys(self.block_places)) if self.weights else ()
 
 
 def plan_core(core: int, share: list[Task], where: Layout, wram_bytes: int) -> CorePlan:
@@ -509,7 +503,7 @@ def plan_core(core: int, share: list[Task], where: Layout, wram_bytes: int) -> C
             loaded.add(following.weight_key)
             loading.append(run)
     slab_loads = 1 + sum(a.input_key != b.input_key for a, b in zip(share, share[1:], strict=False))
-    return CorePlan(core, len(share), None if not has_weights else WeightReuse.KEPT if keep else
+    return CorePlan(core, None if not has_weights else WeightReuse.KEPT if keep else
                     WeightReuse.STREAMED, tuple(block_places), tuple(loading), slab_loads,
                     sum(1 for task in share if task.output_bytes))
 
@@ -639,7 +633,7 @@ class Folded:
 
 
 class _Budget:
-    """The comparisons fold() has left (mutable: one search's running count)."""
+    """What one fold() has left to compare and has written so far (mutable: a running count)."""
 
     def __init__(self, comparisons: int):
         self.left = comparisons
