@@ -143,6 +143,37 @@ def _check_hazards(program: Program, machine, allow_hazards: bool):
     return report
 
 
+def _functional_options(command):
+    """--functional, --load, --dump and --seed: run the program on data too (issue 12)."""
+    for option in reversed([
+        click.option("--functional", is_flag=True,
+                     help="Also execute the program on data (memories zeroed at start) and check it can be: "
+                          "no hazards, every operand addressed. The timing result is unchanged."),
+        click.option("--load", "loads", multiple=True, metavar="MEM[OFFSET]=FILE.npy",
+                     help="Place the array's bytes (C order) in MEM at OFFSET before the run; MEM is DRAM, "
+                          "SharedRAM, or a core's NRAM.2 / WRAM.2 (repeatable; implies --functional)."),
+        click.option("--dump", "dumps", multiple=True, metavar="MEM[OFFSET]:SHAPE:DTYPE=FILE.npy",
+                     help="Save SHAPE elements of DTYPE at MEM[OFFSET] after the run, e.g. "
+                          "DRAM[0x30000]:64x128:float32=y.npy (repeatable; implies --functional)."),
+        click.option("--seed", type=click.IntRange(0, 2**64 - 1), default=None, metavar="N",
+                     help="Fill DRAM the program reads but no --load gives with float32 values uniform in "
+                          "[-1, 1) drawn from seed N, instead of zeros (implies --functional)."),
+    ]):
+        command = option(command)
+    return command
+
+
+def _checked_run(program: Program, machine, allow_hazards: bool, functional: bool, loads, dumps, seed):
+    """The data-hazard report and the functional run asked for (None if none was), both checked
+    before any work. A functional run refuses hazards itself, --allow-hazards or not."""
+    from dlpsim.data.functional import FunctionalRun
+
+    if not (functional or loads or dumps or seed is not None):
+        return _check_hazards(program, machine, allow_hazards), None
+    hazards = _check_hazards(program, machine, allow_hazards=True)
+    return hazards, FunctionalRun.prepare(program, machine, hazards, tuple(loads), tuple(dumps), seed)
+
+
 _no_fast_forward = click.option(
     "--no-fast-forward", "no_fast_forward", is_flag=True,
     help="Simulate every loop iteration event by event instead of skipping the repeats "
@@ -197,9 +228,10 @@ def main():
               help="Stop a run that exceeds this many cycles (and refuse one that provably would).")
 @_no_fast_forward
 @_allow_hazards
+@_functional_options
 @_guarded
 def run(program_file, preset, config_file, overrides, as_json, trace_file, timeline_file, show, max_cycles,
-        no_fast_forward, allow_hazards):
+        no_fast_forward, allow_hazards, functional, loads, dumps, seed):
     """Simulate PROGRAM and report cycles, time, utilization and the roofline bound.
 
     PROGRAM is a file, a shipped example (see `dlpsim examples`) or - for standard input.
@@ -210,16 +242,21 @@ def run(program_file, preset, config_file, overrides, as_json, trace_file, timel
 
     _check_output(trace_file, "trace")
     _check_output(timeline_file, "timeline", lambda path: image_format(path, "timeline"))
+    for dump in dumps:
+        from dlpsim.data.functional import dump_path
+
+        _check_output(dump_path(dump), "dump", named=f"--dump {dump}")
     if (reason := _why_no_window(show)) is not None:  # the run's figures are still worth printing
         click.echo(f"dlpsim: warning: --show needs a display: {reason}; the run goes on without the "
                    "window (--timeline FILE writes the chart to a file)", err=True)
         show = False
     program = _read_program(program_file, note_on_stdout=not as_json)
     machine = _load(program, preset, config_file, overrides)
-    hazards = _check_hazards(program, machine, allow_hazards)
+    hazards, functional_run = _checked_run(program, machine, allow_hazards, functional, loads, dumps, seed)
     recorder = Recorder() if trace_file or timeline_file or show else None  # records every iteration
     marks = hazards.marks()  # the races a run with --allow-hazards shows in its trace and timeline
     stats = simulate(program, machine, recorder, max_cycles=max_cycles, fast_forward=not no_fast_forward)
+    executed = functional_run.execute(machine) if functional_run is not None else None
     if trace_file:
         try:
             write_chrome_trace(trace_file, recorder, machine.clock_hz,
@@ -234,10 +271,13 @@ def run(program_file, preset, config_file, overrides, as_json, trace_file, timel
         timeline = build_timeline(recorder, stats, marks=marks)
         if timeline_file:
             write_timeline(timeline, timeline_file)
+    extra = {} if executed is None else {"functional": executed.to_dict()}
     if as_json:
-        click.echo(json.dumps({**stats.to_dict(), **hazards.to_dict()}, indent=2))
+        click.echo(json.dumps({**stats.to_dict(), **hazards.to_dict(), **extra}, indent=2))
     else:
         click.echo(format_run_summary(stats, hazards), nl=False)
+        if executed is not None:
+            click.echo(executed.summary())
     if show:
         from dlpsim.analysis.timeline import show_timeline
 

@@ -1,0 +1,234 @@
+"""numpy references of every layer kind, exactly as layers.py defines it: what a compiled layer's
+functional run must reproduce (issue 12's verification compares against these).
+
+Each function takes the layer and its arrays and returns its output, computed in float64 (a
+reference more precise than the float32 it is compared with). Arrays and parameters, by kind:
+
+==============  =====================================  ==========================================
+layer           inputs                                 parameters (``parameter_shapes``)
+==============  =====================================  ==========================================
+Conv2d          x (C, H, W)                            weight (out, C / groups, kh, kw), bias (out,)
+FullyConnected  x of its input shape                   weight (in_features, out_features), bias (out,)
+Pool            x (C, H, W)                            none
+Activation      x                                      none
+BatchNorm       x                                      scale (channels,), shift (channels,)
+Add             x1, x2, ... (equal shapes)             none
+Concat          x1, x2, ...                            none
+LSTMCell        x (input,), h (hidden,), c (hidden,)   weight (4 hidden, input + hidden), bias (4 hidden,)
+==============  =====================================  ==========================================
+
+Conventions where layers.py leaves a choice:
+
+- A fully connected layer computes ``y = x . W + b`` with W stored (in_features, out_features),
+  the textbook exercises' y = x . W; a feature map is flattened in C order (channel, row,
+  column) first; a (rows, features) input is a batch, each row multiplied by W.
+- Windows (convolution and pooling) pad with zeros on the top and left by ``padding`` and on the
+  bottom and right as far as the last window reaches (``ceil_mode`` may reach past the padding):
+  a partial window counts in full, as if zero-padded, as layers.py counts it. Max pooling takes
+  the maximum of the window's input elements only (the padding never wins); average pooling
+  divides the zero-padded window's sum by the window size k (count_include_pad).
+- Activations are the exact functions (relu, relu6 = min(max(x, 0), 6), leaky_relu with slope
+  0.01, sigmoid, tanh). The hardware's 16-segment piecewise-linear sigmoid and tanh differ from
+  them by the approximation's error, which a comparison must allow for.
+- Batch norm's channels are the first axis of a feature map, the last of a vector or batch.
+- Concatenation joins feature maps along channels, vectors along their only axis, batches along
+  features (Concat.axis).
+- The LSTM cell's gate rows are, in order, input i, forget f, candidate g and output o (each
+  ``hidden`` rows of W and b); ``i, f, o = sigmoid``, ``g = tanh``, ``c = f * c_prev + i * g``,
+  ``h = o * tanh(c)``. It returns (h, c).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dlpsim.errors import WorkloadError
+from dlpsim.workloads.layers import (
+    Activation,
+    Add,
+    BatchNorm,
+    Concat,
+    Conv2d,
+    FullyConnected,
+    Layer,
+    LSTMCell,
+    Pool,
+    Shape,
+    Window,
+)
+
+LEAKY_RELU_SLOPE = 0.01
+
+
+def parameter_shapes(layer: Layer) -> dict[str, Shape]:
+    """The parameters a layer's reference takes, by name, with their shapes."""
+    if isinstance(layer, Conv2d):
+        shapes = {"weight": (layer.out_channels, layer.in_channels // layer.groups, *layer.kernel)}
+        return shapes | ({"bias": (layer.out_channels,)} if layer.bias else {})
+    if isinstance(layer, FullyConnected):
+        shapes = {"weight": (layer.in_features, layer.out_features)}
+        return shapes | ({"bias": (layer.out_features,)} if layer.bias else {})
+    if isinstance(layer, BatchNorm):
+        return {"scale": (layer.channels,), "shift": (layer.channels,)}
+    if isinstance(layer, LSTMCell):
+        return {"weight": (4 * layer.hidden_size, layer.input_size + layer.hidden_size),
+                "bias": (4 * layer.hidden_size,)}
+    return {}
+
+
+def input_shapes(layer: Layer) -> tuple[Shape, ...]:
+    """The arrays a layer's reference takes as inputs (the LSTM cell's state included)."""
+    if isinstance(layer, LSTMCell):
+        return (layer.input_shape, (layer.hidden_size,), (layer.hidden_size,))
+    return tuple(layer.input_shapes)
+
+
+def _checked(layer: Layer, what: str, array: np.ndarray, shape: Shape) -> np.ndarray:
+    array = np.asarray(array)
+    if array.shape != tuple(shape):
+        raise WorkloadError(f"{layer.label}: {what} must have the shape {tuple(shape)}, got {array.shape}")
+    return array.astype(np.float64)
+
+
+def _padded_windows(layer: Layer, x: np.ndarray, windows: tuple[Window, Window],
+                    out_shape: Shape, fill: float) -> np.ndarray:
+    """Every window of a (C, H, W) input as an array (C, out_h, out_w, kh, kw), the input padded
+    with ``fill`` on the top and left by the padding and on the bottom and right as far as the
+    last window reaches."""
+    _, out_h, out_w = out_shape
+    (kh, sh, ph), (kw, sw, pw) = ((w.kernel, w.stride, w.padding) for w in windows)
+    channels, height, width = x.shape
+    full_h = max(height + ph, (out_h - 1) * sh + kh - ph)  # rows after the top padding
+    full_w = max(width + pw, (out_w - 1) * sw + kw - pw)
+    padded = np.full((channels, ph + full_h, pw + full_w), fill)
+    padded[:, ph:ph + height, pw:pw + width] = x
+    views = np.lib.stride_tricks.sliding_window_view(padded, (kh, kw), axis=(1, 2))
+    return views[:, :(out_h - 1) * sh + 1:sh, :(out_w - 1) * sw + 1:sw]
+
+
+def conv2d(layer: Conv2d, x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None) -> np.ndarray:
+    x = _checked(layer, "the input", x, layer.input_shape)
+    weight = _checked(layer, "the weight", weight, parameter_shapes(layer)["weight"])
+    windows = _padded_windows(layer, x, layer.windows, layer.output_shape, 0.0)  # (C, oh, ow, kh, kw)
+    per_group_in = layer.in_channels // layer.groups
+    per_group_out = layer.out_channels // layer.groups
+    groups = []
+    for group in range(layer.groups):
+        seen = windows[group * per_group_in:(group + 1) * per_group_in]
+        kernels = weight[group * per_group_out:(group + 1) * per_group_out]
+        groups.append(np.einsum("chwij,ocij->ohw", seen, kernels))
+    out = np.concatenate(groups)
+    if layer.bias:
+        if bias is None:
+            raise WorkloadError(f"{layer.label}: the layer has a bias; give it")
+        out += _checked(layer, "the bias", bias, (layer.out_channels,))[:, None, None]
+    return out
+
+
+def fully_connected(layer: FullyConnected, x: np.ndarray, weight: np.ndarray,
+                    bias: np.ndarray | None = None) -> np.ndarray:
+    x = _checked(layer, "the input", x, layer.input_shape)
+    weight = _checked(layer, "the weight", weight, (layer.in_features, layer.out_features))
+    rows = x.reshape(layer.rows, layer.in_features)
+    out = rows @ weight
+    if layer.bias:
+        if bias is None:
+            raise WorkloadError(f"{layer.label}: the layer has a bias; give it")
+        out += _checked(layer, "the bias", bias, (layer.out_features,))
+    return out.reshape(layer.output_shape)
+
+
+def pool(layer: Pool, x: np.ndarray) -> np.ndarray:
+    x = _checked(layer, "the input", x, layer.input_shape)
+    if layer.mode == "max":
+        return _padded_windows(layer, x, layer.windows, layer.output_shape, -np.inf).max(axis=(3, 4))
+    window = layer.kernel[0] * layer.kernel[1]
+    return _padded_windows(layer, x, layer.windows, layer.output_shape, 0.0).sum(axis=(3, 4)) / window
+
+
+def activation(layer: Activation, x: np.ndarray) -> np.ndarray:
+    x = _checked(layer, "the input", x, layer.input_shape)
+    function = layer.function
+    if function == "relu":
+        return np.maximum(x, 0.0)
+    if function == "relu6":
+        return np.minimum(np.maximum(x, 0.0), 6.0)
+    if function == "leaky_relu":
+        return np.where(x > 0, x, LEAKY_RELU_SLOPE * x)
+    if function == "sigmoid":
+        return _sigmoid(x)
+    return np.tanh(x)
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.tanh(0.5 * x))  # no overflow for large |x|, unlike 1 / (1 + exp(-x))
+
+
+def batch_norm(layer: BatchNorm, x: np.ndarray, scale: np.ndarray, shift: np.ndarray) -> np.ndarray:
+    x = _checked(layer, "the input", x, layer.input_shape)
+    scale = _checked(layer, "the scale", scale, (layer.channels,))
+    shift = _checked(layer, "the shift", shift, (layer.channels,))
+    if len(layer.input_shape) == 3:
+        return x * scale[:, None, None] + shift[:, None, None]
+    return x * scale + shift
+
+
+def add(layer: Add, *inputs: np.ndarray) -> np.ndarray:
+    arrays = _inputs(layer, inputs)
+    return np.sum(arrays, axis=0)
+
+
+def concat(layer: Concat, *inputs: np.ndarray) -> np.ndarray:
+    return np.concatenate(_inputs(layer, inputs), axis=layer.axis)
+
+
+def _inputs(layer: Add | Concat, inputs: tuple[np.ndarray, ...]) -> list[np.ndarray]:
+    if len(inputs) != len(layer.input_shapes):
+        raise WorkloadError(f"{layer.label}: takes {len(layer.input_shapes)} inputs, got {len(inputs)}")
+    return [_checked(layer, f"input {index}", array, shape)
+            for index, (array, shape) in enumerate(zip(inputs, layer.input_shapes, strict=True), start=1)]
+
+
+def lstm_cell(layer: LSTMCell, x: np.ndarray, h: np.ndarray, c: np.ndarray, weight: np.ndarray,
+              bias: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    hidden = layer.hidden_size
+    x = _checked(layer, "the input", x, layer.input_shape)
+    h = _checked(layer, "the state h", h, (hidden,))
+    c = _checked(layer, "the state c", c, (hidden,))
+    shapes = parameter_shapes(layer)
+    weight = _checked(layer, "the weight", weight, shapes["weight"])
+    bias = _checked(layer, "the bias", bias, shapes["bias"])
+    gates = weight @ np.concatenate([x, h]) + bias
+    i, f, g, o = (gates[k * hidden:(k + 1) * hidden] for k in range(4))
+    c_next = _sigmoid(f) * c + _sigmoid(i) * np.tanh(g)
+    return _sigmoid(o) * np.tanh(c_next), c_next
+
+
+def evaluate(layer: Layer, inputs: tuple[np.ndarray, ...], parameters: dict[str, np.ndarray]):
+    """Any layer's reference from its inputs (``input_shapes``) and named parameters
+    (``parameter_shapes``): an array, or (h, c) for an LSTM cell."""
+    expected = parameter_shapes(layer)
+    if set(parameters) != set(expected):
+        raise WorkloadError(f"{layer.label}: takes the parameters {sorted(expected) or 'none'}, "
+                            f"got {sorted(parameters) or 'none'}")
+    count = len(input_shapes(layer))
+    if len(inputs) != count:
+        plural = "s" if count != 1 else ""
+        raise WorkloadError(f"{layer.label}: takes {count} input{plural}, got {len(inputs)}")
+    if isinstance(layer, Conv2d):
+        return conv2d(layer, *inputs, **parameters)
+    if isinstance(layer, FullyConnected):
+        return fully_connected(layer, *inputs, **parameters)
+    if isinstance(layer, Pool):
+        return pool(layer, *inputs)
+    if isinstance(layer, Activation):
+        return activation(layer, *inputs)
+    if isinstance(layer, BatchNorm):
+        return batch_norm(layer, *inputs, **parameters)
+    if isinstance(layer, Add):
+        return add(layer, *inputs)
+    if isinstance(layer, Concat):
+        return concat(layer, *inputs)
+    if isinstance(layer, LSTMCell):
+        return lstm_cell(layer, *inputs, **parameters)
+    raise WorkloadError(f"{layer.label}: no reference for a {type(layer).__name__}")
