@@ -199,6 +199,7 @@ def test_alexnet_conv1_on_a_1_kb_nram_is_refused_at_once_with_the_task_count():
     assert result.exit_code == 2 and "Traceback" not in result.output
     assert "conv1: every tile it tries that fits the 1 KB NRAM" in result.stderr
     assert "at least 145,200 tasks" in result.stderr and f"{MAX_TASKS:,}" in result.stderr
+    assert "give NRAM more room" in result.stderr  # its 256 KB WRAM holds the 6 x 122 weights easily
     # 1200 B: 2 (484 + 4n) <= 1200 gives n <= 29, the candidate 24: 4 blocks, 36,300 tasks
     result = invoke("net", "run", "alexnet", "--set", "core.nram.capacity=1200B")
     assert result.exit_code == 2 and "at least 36,300 tasks" in result.stderr

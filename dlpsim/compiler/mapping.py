@@ -438,7 +438,7 @@ def _choose(problem: Problem, machine: MachineConfig) -> Ranking:
     ranked: list[tuple[tuple, Mapping]] = []
     rates = _Rates.of(machine)
     estimated = 0
-    fewest_tasks = None  # of the tiles that fit, the fewest tasks any leaves
+    fewest: tuple[int, Tile] | None = None  # of the tiles that fit, the one leaving the fewest tasks
     for groups in group_sizes:
         for out_channels in _candidates(problem.out_channels):
             for rows in _candidates(problem.out_height):
@@ -449,7 +449,8 @@ def _choose(problem: Problem, machine: MachineConfig) -> Ranking:
                     if tile is None:
                         continue
                     tasks = task_count(problem, tile)
-                    fewest_tasks = tasks if fewest_tasks is None else min(fewest_tasks, tasks)
+                    if fewest is None or tasks < fewest[0]:
+                        fewest = (tasks, tile)
                     if tasks > MAX_TASKS:
                         continue
                     estimated += 1
@@ -466,10 +467,13 @@ def _choose(problem: Problem, machine: MachineConfig) -> Ranking:
                         mapping = Mapping(problem, tile, order, machine.compute_cores, ceil(cycles), staged)
                         ranked.append((key, mapping))
     if not ranked:  # tiles fit (checked above), but each leaves too many tasks
+        tasks, tile = fewest
+        need_nram, need_wram = footprint(problem, tile)
+        fuller = "NRAM" if need_nram * wram >= need_wram * nram else "WRAM"
         raise WorkloadError(f"every tile it tries that fits the {format_size(nram)} NRAM and "
-                            f"{format_size(wram)} WRAM of {machine.name} leaves at least {fewest_tasks:,} "
+                            f"{format_size(wram)} WRAM of {machine.name} leaves at least {tasks:,} "
                             f"tasks (pipeline steps), more than the {MAX_TASKS:,} the compiler writes a "
-                            "program of; give NRAM or WRAM more room")
+                            f"program of; give {fuller} more room")
     ranked.sort(key=lambda item: item[0])
     return Ranking(tuple(mapping for _, mapping in ranked[:KEPT_MAPPINGS]), estimated)
 
