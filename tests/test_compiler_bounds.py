@@ -215,6 +215,17 @@ def test_alexnet_conv1_on_a_1500_b_nram_compiles_within_the_bounds():
     assert compilation.stats is not None and compilation.stats.complete
 
 
+def test_a_map_of_10_to_the_18_outputs_is_refused_by_its_task_count_without_walking_its_tiles(tmp_path):
+    # with the cycle limit out of the way, the search itself must stay bounded: its figures of a
+    # 10^9 x 10^9 map are sums in closed form, and every tile that fits leaves too many tasks
+    topology = tmp_path / "wide.csv"
+    topology.write_text("Layer,IFMAP H,IFMAP W,Filter H,Filter W,Channels,Num Filter,Strides,\n"
+                        "X, 1000000000, 1000000000, 3, 3, 1, 1, 1,\n")
+    result = invoke("compile", str(topology), "--layer", "X", "--max-cycles", str(10 ** 30))
+    assert result.exit_code == 2 and "X: every tile it tries that fits the 128 KB NRAM" in result.stderr
+    assert f"more than the {MAX_TASKS:,} the compiler writes a program of" in result.stderr
+
+
 # -- impossible layers are refused before any search ---------------------------------------------
 
 

@@ -172,9 +172,10 @@ def _spans(split: Split, stride: int, padding: int, kernel: int, size: int) -> t
     inside = min(max(-(-padding // pitch), 1), count - 1)  # the first interior t with x >= 0 (or the end)
     total += _clamped_sum(reach - padding, pitch, 1, inside, 0, size)
     total += _clamped_sum(size + padding, -pitch, inside, count - 1, 0, reach)
-    for t in {inside - 1, inside} & set(range(1, count - 1)):
-        start, end = input_span(*split.ranges_at(t), stride, padding, kernel, size, split.size)
-        widest = max(widest, end - start)
+    for t in (inside - 1, inside):
+        if 1 <= t <= count - 2:  # an interior tile
+            start, end = input_span(*split.ranges_at(t), stride, padding, kernel, size, split.size)
+            widest = max(widest, end - start)
     return widest, total
 
 
