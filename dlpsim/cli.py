@@ -180,6 +180,38 @@ _no_fast_forward = click.option(
          "of a steady state (the results are the same; for checking and timing).")
 
 
+def _parse_input_shapes(context, parameter, values):
+    from dlpsim.workloads.onnx_import import parse_input_shape
+
+    try:
+        return dict(parse_input_shape(value) for value in values)
+    except UserError as error:
+        raise click.BadParameter(str(error).removeprefix("error: ")) from None
+
+
+_input_shape = click.option(
+    "--input-shape", "input_shapes", multiple=True, metavar="NAME=DIMS", callback=_parse_input_shapes,
+    help="The dims of an ONNX model's input, e.g. input=1x3x224x224, for a model without static "
+         "shapes (repeatable, one per input).")
+
+
+def _load_network(name: str, input_shapes: dict):
+    """NAME as every network command takes it; --input-shape applies to .onnx models. A .onnx name
+    that is no file here is the shipped example model of that name, if there is one (said on stderr)."""
+    from pathlib import Path
+
+    from dlpsim.examples import shipped_model
+    from dlpsim.workloads import load_network
+
+    model = shipped_model(name) if not Path(name).exists() else None
+    if model is None:
+        return load_network(name, input_shapes)
+    from dlpsim.workloads.onnx_import import load_onnx
+
+    click.echo(f"{name}: no such file here, so the shipped example model", err=True)
+    return load_onnx(model, input_shapes, shown_as=name)
+
+
 def _guarded(function):
     """Turn user errors into exit status 2 and bugs into exit status 1, never a bare traceback."""
     @functools.wraps(function)
@@ -295,14 +327,15 @@ def run(program_file, preset, config_file, overrides, as_json, trace_file, timel
 @click.option("--max-cycles", type=click.IntRange(min=1), default=DEFAULT_MAX_CYCLES, show_default=True,
               help="Stop a run (or a network's layers together) that exceeds this many cycles.")
 @_allow_hazards
+@_input_shape
 @_guarded
-def report(target, preset, config_file, overrides, output_file, max_cycles, allow_hazards):
+def report(target, preset, config_file, overrides, output_file, max_cycles, allow_hazards, input_shapes):
     """Write a report to hand in: the summary tables, the timeline and the roofline position.
 
     TARGET is a program file (- for standard input), a built-in network (see `dlpsim net
-    --list`) or a SCALE-Sim topology CSV file. For a network the report holds its per-layer
-    table, totals and the roofline of its layers. The machine is --preset, --config and --set,
-    as for `dlpsim run` (a network's default preset is dlp-s).
+    --list`), an ONNX model (.onnx) or a SCALE-Sim topology CSV file. For a network the report
+    holds its per-layer table, totals and the roofline of its layers. The machine is --preset,
+    --config and --set, as for `dlpsim run` (a network's default preset is dlp-s).
     """
     import shlex
 
@@ -325,18 +358,21 @@ def report(target, preset, config_file, overrides, output_file, max_cycles, allo
         words += ["--max-cycles", str(max_cycles)]
     if allow_hazards:
         words.append("--allow-hazards")
+    for input_name, dims in input_shapes.items():
+        words += ["--input-shape", f"{input_name}={'x'.join(map(str, dims))}"]
     command = " ".join(shlex.quote(word) for word in words)
     if target != STDIN and report_target(target) == "network":
         from dlpsim.run.network import run_network
-        from dlpsim.workloads import load_network
 
-        network = load_network(target)
+        network = _load_network(target, input_shapes)
         machine = _network_machine(preset, config_file, overrides)
         document = network_document(run_network(network, machine, max_cycles=max_cycles), machine, command)
         write_document(document, output_file)
         return
     from dlpsim.sim import Recorder, simulate
 
+    if input_shapes:
+        raise UserError(f"{target}: error: --input-shape applies to .onnx models, not to programs")
     program = _read_program(target)
     machine = _load(program, preset, config_file, overrides)
     hazards = _check_hazards(program, machine, allow_hazards)
@@ -468,17 +504,47 @@ def net(ctx, list_networks):
 
 @net.command("summary")
 @click.argument("name")
+@_input_shape
 @_guarded
-def net_summary(name):
+def net_summary(name, input_shapes):
     """Print NAME's layers (type, output shape, params, MACs) with totals.
 
-    NAME is a built-in network (see `dlpsim net --list`) or the path of a SCALE-Sim
-    topology CSV file.
+    NAME is a built-in network (see `dlpsim net --list`), the path of an ONNX model (.onnx)
+    or of a SCALE-Sim topology CSV file.
     """
     from dlpsim.analysis.workload import format_network_summary
-    from dlpsim.workloads import load_network
 
-    click.echo(format_network_summary(load_network(name)), nl=False)
+    click.echo(format_network_summary(_load_network(name, input_shapes)), nl=False)
+
+
+@net.command("export")
+@click.argument("name")
+@click.option("-o", "--output", "output_file", required=True, metavar="FILE.onnx",
+              help="The ONNX model to write.")
+@click.option("--weights", type=click.Choice(["random", "zero"]), default="random", show_default=True,
+              help="Seeded random weights (scaled by 1/sqrt(fan-in)), or zeros written as ConstantOfShape "
+                   "nodes, which hold no data (VGG-16 in 8 kB).")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+              help="The seed of the random weights.")
+@_input_shape
+@_guarded
+def net_export(name, output_file, weights, seed, input_shapes):
+    """Write NAME as an ONNX model (opset 17) that onnx.checker accepts and onnxruntime runs.
+
+    NAME is a built-in network (see `dlpsim net --list`), an ONNX model or a SCALE-Sim topology
+    CSV file. Importing the file back gives the same layers, parameters and MACs (an LSTM cell
+    comes back as an LSTM of one step, with ONNX's second set of 4 x hidden biases).
+    """
+    from dlpsim.workloads.onnx_export import write_onnx
+
+    def onnx_extension(path: str) -> None:
+        if not path.lower().endswith(".onnx"):
+            raise UserError(f"{path}: error: the model file must end in .onnx")
+
+    _check_output(output_file, "model", onnx_extension)
+    network = _load_network(name, input_shapes)
+    write_onnx(network, output_file, weights, seed)
+    _wrote(output_file, f"{network.name} ({len(network.nodes)} layers, {weights} weights) to")
 
 
 def _network_machine(preset, config_file, overrides):
@@ -510,19 +576,20 @@ def _with_progress(label: str, length: int, work, shown: bool = True):
 @click.option("--max-cycles", type=click.IntRange(min=1), default=DEFAULT_MAX_CYCLES, show_default=True,
               help="Stop when the layers together exceed this many cycles.")
 @_no_fast_forward
+@_input_shape
 @_guarded
-def net_run(name, preset, config_file, overrides, as_json, csv_file, max_cycles, no_fast_forward):
+def net_run(name, preset, config_file, overrides, as_json, csv_file, max_cycles, no_fast_forward,
+            input_shapes):
     """Compile and simulate every layer of NAME, one after another, and report each and the total.
 
-    NAME is a built-in network (see `dlpsim net --list`) or the path of a SCALE-Sim
-    topology CSV file. The machine is --preset (default dlp-s), --config and --set.
+    NAME is a built-in network (see `dlpsim net --list`), the path of an ONNX model (.onnx) or
+    of a SCALE-Sim topology CSV file. The machine is --preset (default dlp-s), --config and --set.
     """
     from dlpsim.analysis.network import format_network_run
     from dlpsim.run.network import run_network
-    from dlpsim.workloads import load_network
 
     _check_output(csv_file, "CSV file")
-    network = load_network(name)
+    network = _load_network(name, input_shapes)
     machine = _network_machine(preset, config_file, overrides)
     result = _with_progress(
         f"{network.name} on {machine.name}", len(network.nodes),
@@ -577,12 +644,13 @@ def _analyzer_files(command):
 @main.command("roofline")
 @_machine_options_without_program
 @click.option("--net", "network_names", multiple=True, metavar="NAME",
-              help="Simulate NAME (a built-in network or a SCALE-Sim .csv) and draw each of its layers "
-                   "(repeatable: one colour and marker per network).")
+              help="Simulate NAME (a built-in network, an ONNX .onnx model or a SCALE-Sim .csv) and draw "
+                   "each of its layers (repeatable: one colour and marker per network).")
 @_analyzer_files
+@_input_shape
 @_guarded
 def roofline_command(preset, config_file, overrides, network_names, output_file, csv_file, results_file,
-                     from_file, show, max_cycles):
+                     from_file, show, max_cycles, input_shapes):
     """Draw the machine's roofline (exercise 6.10) and the layers of networks under it (6.13).
 
     Log-log: the peak-compute ceiling, the DRAM-bandwidth slope and the ridge point, with
@@ -593,16 +661,21 @@ def roofline_command(preset, config_file, overrides, network_names, output_file,
     """
     from dlpsim.analysis.roofline import format_roofline, load_roofline, plot_roofline, roofline
     from dlpsim.run.network import run_network
-    from dlpsim.workloads import load_network
 
-    _refuse_with_from(from_file, **{"--net": network_names, "--preset": preset, "--config": config_file,
+    _refuse_with_from(from_file, **{"--net": network_names, "--input-shape": input_shapes, "--preset": preset,
+                                    "--config": config_file,
                                     "--set": overrides})
     _check_analysis_outputs(output_file, csv_file, results_file, show)
     if from_file is not None:
         result = load_roofline(from_file)
     else:
         machine = _network_machine(preset, config_file, overrides)
-        networks = [load_network(name) for name in network_names]  # every name checked before any run
+        onnx_models = [name for name in network_names if name.lower().endswith(".onnx")]
+        if input_shapes and not onnx_models:
+            raise UserError("error: --input-shape applies to .onnx models; no --net names one")
+        # every name checked before any run; the input shapes go to the ONNX models
+        networks = [_load_network(name, input_shapes if name in onnx_models else {})
+                    for name in network_names]
         runs = []
         for network in networks:
             runs.append(_with_progress(
@@ -616,16 +689,18 @@ def roofline_command(preset, config_file, overrides, network_names, output_file,
 
 @main.command("sweep")
 @click.option("--net", "network_name", default=None, metavar="NAME",
-              help="The network to simulate: a built-in network or a SCALE-Sim .csv file.")
+              help="The network to simulate: a built-in network, an ONNX .onnx model or a SCALE-Sim "
+                   ".csv file.")
 @_machine_options_without_program
 @click.option("--vary", "varies", multiple=True, metavar="KEY=V1,V2,...",
               help="A numeric configuration key and its values, as --set takes them; a,b,...,z is a "
                    "series (16,32,...,4096 doubles, 10,20,30,...,100 steps evenly). Once: a line per "
                    "layer; twice: a heat map.")
 @_analyzer_files
+@_input_shape
 @_guarded
 def sweep_command(network_name, preset, config_file, overrides, varies, output_file, csv_file, results_file,
-                  from_file, show, max_cycles):
+                  from_file, show, max_cycles, input_shapes):
     """Simulate a network once per value of configuration keys, and plot MAC utilization and time
     (exercise 6.8).
 
@@ -638,9 +713,9 @@ def sweep_command(network_name, preset, config_file, overrides, varies, output_f
 
     from dlpsim.analysis.sweep import format_sweep, plot_sweep
     from dlpsim.run.sweep import load_sweep, parse_vary, sweep, sweep_machines
-    from dlpsim.workloads import load_network
 
-    _refuse_with_from(from_file, **{"--net": network_name, "--preset": preset, "--config": config_file,
+    _refuse_with_from(from_file, **{"--net": network_name, "--input-shape": input_shapes, "--preset": preset,
+                                    "--config": config_file,
                                     "--set": overrides, "--vary": varies})
     csv_beside_chart = csv_file is None and output_file is not None
     if csv_beside_chart:
@@ -655,7 +730,7 @@ def sweep_command(network_name, preset, config_file, overrides, varies, output_f
             raise UserError("error: give the network to simulate with --net NAME (or redraw saved results "
                             "with --from FILE)")
         parsed = [parse_vary(spec) for spec in varies]
-        network = load_network(network_name)
+        network = _load_network(network_name, input_shapes)
         points = len(sweep_machines(parsed, preset, config_file, overrides))  # every machine checked first
         result = _with_progress(
             f"{network.name}: {points} simulations", points,
@@ -704,20 +779,20 @@ def _write_analysis(result, plot, what: str, output_file, csv_file, results_file
 @click.option("--max-cycles", type=click.IntRange(min=1), default=DEFAULT_MAX_CYCLES, show_default=True,
               help="Refuse a layer whose roofline bound exceeds this many cycles, and stop each candidate "
                    "program the compiler simulates there.")
+@_input_shape
 @_guarded
-def compile_command(name, layer_name, preset, config_file, overrides, output_file, max_cycles):
+def compile_command(name, layer_name, preset, config_file, overrides, output_file, max_cycles, input_shapes):
     """Compile one layer of NAME into a program that `dlpsim run` accepts.
 
-    NAME is a built-in network (see `dlpsim net --list`) or the path of a SCALE-Sim
-    topology CSV file. The program's header comment explains the tiling: tile sizes,
+    NAME is a built-in network (see `dlpsim net --list`), the path of an ONNX model (.onnx)
+    or of a SCALE-Sim topology CSV file. The program's header comment explains the tiling: tile sizes,
     loop order, bytes moved and the expected bound. The machine is --preset (default
     dlp-s), --config and --set.
     """
     from dlpsim.run.compile import compile_layer
-    from dlpsim.workloads import load_network
 
     _check_output(output_file, "program")
-    layer = load_network(name).layer(layer_name)
+    layer = _load_network(name, input_shapes).layer(layer_name)
     compiled = compile_layer(layer, _network_machine(preset, config_file, overrides), max_cycles).compiled
     if output_file is None:
         click.echo(compiled.text, nl=False)

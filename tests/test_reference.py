@@ -14,9 +14,12 @@ from dlpsim.workloads.layers import (
     BatchNorm,
     Concat,
     Conv2d,
+    Elementwise,
     FullyConnected,
+    LocalResponseNorm,
     LSTMCell,
     Pool,
+    Recurrent,
 )
 from dlpsim.workloads.reference import evaluate, input_shapes, parameter_shapes
 
@@ -166,7 +169,10 @@ def test_every_layer_kind_has_a_reference():
               FullyConnected(input_shape=(3,), out_features=2),
               Pool(input_shape=(1, 4, 4), mode="max", kernel=2),
               Activation(input_shape=(3,)), BatchNorm(input_shape=(3,)), Add(input_shapes=((3,), (3,))),
-              Concat(input_shapes=((3,), (2,))), LSTMCell(input_shape=(3,), hidden_size=2)]
+              Concat(input_shapes=((3,), (2,))), LSTMCell(input_shape=(3,), hidden_size=2),
+              Elementwise(operation="mul", input_shapes=((2, 3),), constant_shape=(3,)),
+              LocalResponseNorm(input_shape=(4, 2, 2), size=3),
+              Recurrent(input_shape=(3, 2), cell="gru", hidden_size=2, direction="bidirectional")]
     assert {type(layer) for layer in layers} == set(LAYER_TYPES)
     rng = np.random.default_rng(0)
     for layer in layers:

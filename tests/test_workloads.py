@@ -390,7 +390,7 @@ def test_rectangular_windows():
     (lambda: Pool(name="p", input_shape=(3, 8, 8), mode="median", kernel=3),
      "error: p: unknown pooling mode 'median' (known: max, avg)"),
     (lambda: Activation(name="a", input_shape=(4,), function="swish"),
-     "error: a: unknown activation 'swish' (known: relu, relu6, leaky_relu, sigmoid, tanh)"),
+     "error: a: unknown activation 'swish' (known: relu, relu6, leaky_relu, sigmoid, tanh, gelu, clip)"),
     (lambda: Add(name="res", input_shapes=((64, 56, 56), (256, 56, 56))),
      "error: res: cannot add inputs of different shapes (64x56x56, 256x56x56)"),
     (lambda: Concat(name="cat", input_shapes=((64, 28, 28), (64, 14, 14))),

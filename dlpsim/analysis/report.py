@@ -92,16 +92,17 @@ def report_format(path: str | Path) -> str:
 
 
 def report_target(target: str) -> str:
-    """"network" for a built-in network or a .csv topology, "program" for a file; else a UserError."""
+    """"network" for a built-in network, a .onnx model or a .csv topology, "program" for a file;
+    else a UserError."""
     from dlpsim.examples import find_example
     from dlpsim.workloads import NETWORKS
 
-    if target in NETWORKS or target.lower().endswith(".csv"):
+    if target in NETWORKS or target.lower().endswith((".csv", ".onnx")):
         return "network"
     if Path(target).exists() or target.lower().endswith(".asm") or find_example(target) is not None:
         return "program"
-    raise UserError(f"{target}: error: not a program file, a built-in network or a SCALE-Sim topology "
-                    f".csv file (networks: {', '.join(NETWORKS)})")
+    raise UserError(f"{target}: error: not a program file, a built-in network, an ONNX model .onnx or a "
+                    f"SCALE-Sim topology .csv file (networks: {', '.join(NETWORKS)})")
 
 
 # -- what goes into a report ------------------------------------------------------------------

@@ -126,9 +126,9 @@ def tasks(mapping: Mapping) -> list[Task]:
     rows, columns = mapping.row_split, mapping.column_split
     spatial = [(r, c) for r in rows.ranges() for c in columns.ranges()]
     # the input rows x columns each spatial tile reads, halo included
-    row_spans = {r: input_span(*r, problem.stride[0], problem.padding[0], problem.kernel[0],
+    row_spans = {r: input_span(*r, problem.stride[0], problem.padding[0], problem.reach[0],
                                problem.in_height, problem.out_height) for r in rows.ranges()}
-    column_spans = {c: input_span(*c, problem.stride[1], problem.padding[1], problem.kernel[1],
+    column_spans = {c: input_span(*c, problem.stride[1], problem.padding[1], problem.reach[1],
                                   problem.in_width, problem.out_width) for c in columns.ranges()}
     in_chunks = ins.ranges()
     last_chunk = in_chunks[-1]

@@ -23,10 +23,17 @@ from dlpsim.workloads.layers import (
     BatchNorm,
     Concat,
     Conv2d,
+    Elementwise,
     FullyConnected,
     Layer,
+    LocalResponseNorm,
     LSTMCell,
     Pool,
+    Recurrent,
+    Reshape,
+    Softmax,
+    Transpose,
+    elements,
 )
 
 
@@ -54,6 +61,13 @@ class Problem:
     extra_input_bytes: int = 0
     extra_output_bytes: int = 0
     bytes_per_element: int = FP32_BYTES
+    # Input positions between a kernel's taps (a dilated convolution); the taps stay ``kernel``.
+    dilation: tuple[int, int] = (1, 1)
+
+    @property
+    def reach(self) -> tuple[int, int]:
+        """Input positions one output's window spans per axis: what a tile's input halo covers."""
+        return (self.dilation[0] * (self.kernel[0] - 1) + 1, self.dilation[1] * (self.kernel[1] - 1) + 1)
 
     @property
     def window(self) -> int:
@@ -85,6 +99,13 @@ class Problem:
         return self.outputs * self.bytes_per_element + self.extra_output_bytes
 
 
+def _as_map(shape: tuple[int, ...]) -> tuple[int, int, int]:
+    """An element-wise layer's shape as channels x height x width: leading axes fold into channels."""
+    if len(shape) < 3:
+        return (1, *(1,) * (2 - len(shape)), *shape)
+    return (elements(shape[:-2]), shape[-2], shape[-1])
+
+
 def _vector_ops(layer: Layer) -> tuple[tuple[str, int], ...]:
     return tuple((op, count) for op, count in layer.vector_ops.items() if count)
 
@@ -99,7 +120,7 @@ def lower(layer: Layer) -> Problem | None:
                        out_channels=layer.out_channels // layer.groups, in_height=height, in_width=width,
                        out_height=out_height, out_width=out_width, kernel=layer.kernel,
                        stride=layer.stride, padding=layer.padding, matrix=True,
-                       per_channel_values=1 if layer.bias else 0)
+                       per_channel_values=1 if layer.bias else 0, dilation=layer.dilation)
     if isinstance(layer, FullyConnected | LSTMCell):
         if isinstance(layer, FullyConnected):
             rows, features, outputs = layer.rows, layer.in_features, layer.out_features
@@ -115,23 +136,52 @@ def lower(layer: Layer) -> Problem | None:
                        in_width=1, out_height=rows, out_width=1, kernel=(1, 1), stride=(1, 1),
                        padding=(0, 0), matrix=True, per_channel_values=1 if bias else 0,
                        extra_input_bytes=extra_in, extra_output_bytes=extra_out)
+    if isinstance(layer, Recurrent):
+        # each direction's gates as one matrix over [x; h], a GEMM with a row per step (the
+        # weights stay on chip across steps); h is written, not the gate values
+        rows, features = layer.steps, layer.input_size + layer.hidden_size
+        written = layer.directions * layer.gate_rows * rows * FP32_BYTES
+        return Problem(**base, groups=layer.directions, in_channels=features, out_channels=layer.gate_rows,
+                       in_height=rows, in_width=1, out_height=rows, out_width=1, kernel=(1, 1),
+                       stride=(1, 1), padding=(0, 0), matrix=True, per_channel_values=layer.bias_sets,
+                       extra_output_bytes=layer.output_bytes() - written)
+    if isinstance(layer, Elementwise):
+        return _lower_elementwise(layer, base)
     if isinstance(layer, Pool):
         channels, height, width = layer.input_shape
         _, out_height, out_width = layer.output_shape
         return Problem(**base, groups=channels, in_channels=1, out_channels=1, in_height=height,
                        in_width=width, out_height=out_height, out_width=out_width, kernel=layer.kernel,
                        stride=layer.stride, padding=layer.padding, matrix=False)
-    if isinstance(layer, Activation | BatchNorm | Add):
+    if isinstance(layer, Activation | BatchNorm | Add | LocalResponseNorm | Softmax):
         shape = layer.input_shapes[0]
-        channels, height, width = shape if len(shape) == 3 else (1, *(1,) * (2 - len(shape)), *shape)
+        channels, height, width = _as_map(shape)
         return Problem(**base, groups=channels, in_channels=1, out_channels=1, in_height=height,
                        in_width=width, out_height=height, out_width=width, kernel=(1, 1),
                        stride=(1, 1), padding=(0, 0), matrix=False,
                        input_tensors=len(layer.input_shapes),
                        per_channel_values=2 if isinstance(layer, BatchNorm) else 0)
-    if isinstance(layer, Concat):
+    if isinstance(layer, Concat | Reshape | Transpose):  # views: the reader fetches its tiles in order
         return None
     raise WorkloadError(f"{layer.label}: the compiler does not know {type(layer).__name__} layers")
+
+
+def _lower_elementwise(layer: Elementwise, base: dict) -> Problem:
+    """Inputs of the output's full shape are read tile by tile; smaller (broadcast) ones once,
+    before the first tile. A constant operand is per-channel values when it divides evenly
+    over the output's channels, else one block of values beside a single channel."""
+    shape = layer.output_shape
+    channels, height, width = _as_map(shape)
+    full = [each for each in layer.input_shapes if elements(each) == elements(shape)]
+    if not full:
+        layer._fail("broadcasting activations into a larger shape than every input is not compiled")
+    smaller = sum(elements(each) for each in layer.input_shapes if elements(each) != elements(shape))
+    if layer.params % channels:
+        channels, height, width = 1, 1, elements(shape)
+    return Problem(**base, groups=channels, in_channels=1, out_channels=1, in_height=height,
+                   in_width=width, out_height=height, out_width=width, kernel=(1, 1), stride=(1, 1),
+                   padding=(0, 0), matrix=False, input_tensors=len(full),
+                   per_channel_values=layer.params // channels, extra_input_bytes=smaller * FP32_BYTES)
 
 
 def check_lowering(layer: Layer, problem: Problem) -> None:

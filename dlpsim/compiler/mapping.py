@@ -142,9 +142,9 @@ class Mapping:
 def _slab_bytes(problem: Problem, tile: Tile) -> int:
     """The largest input slab of any of the tile's positions, halo and edges included."""
     rows = _widest_span(Split(problem.out_height, tile.rows), problem.stride[0], problem.padding[0],
-                        problem.kernel[0], problem.in_height)
+                        problem.reach[0], problem.in_height)
     columns = _widest_span(Split(problem.out_width, tile.columns), problem.stride[1],
-                           problem.padding[1], problem.kernel[1], problem.in_width)
+                           problem.padding[1], problem.reach[1], problem.in_width)
     return rows * columns * tile.groups * tile.in_channels * problem.input_tensors * problem.bytes_per_element
 
 
@@ -228,9 +228,9 @@ class _Estimate:
         self.spatial = rows.count * columns.count
         self.tasks = self.groups * self.outs * self.ins * self.spatial
         # Input slabs, halo included, summed over the spatial tiles, for all channels.
-        slab_area = (_span_total(rows, problem.stride[0], problem.padding[0], problem.kernel[0],
+        slab_area = (_span_total(rows, problem.stride[0], problem.padding[0], problem.reach[0],
                                  problem.in_height)
-                     * _span_total(columns, problem.stride[1], problem.padding[1], problem.kernel[1],
+                     * _span_total(columns, problem.stride[1], problem.padding[1], problem.reach[1],
                                    problem.in_width))
         self.input_once = (slab_area * problem.groups * problem.in_channels * problem.input_tensors
                            * problem.bytes_per_element)

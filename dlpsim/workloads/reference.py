@@ -15,6 +15,13 @@ BatchNorm       x                                      scale (channels,), shift 
 Add             x1, x2, ... (equal shapes)             none
 Concat          x1, x2, ...                            none
 LSTMCell        x (input,), h (hidden,), c (hidden,)   weight (4 hidden, input + hidden), bias (4 hidden,)
+Elementwise     x1, x2, ... (broadcastable)            constant (constant_shape), if it has one
+LocalResponse-  x (C, H, W)                            none
+Norm
+Recurrent       x (steps, input) or (input,)           weight (directions, gates x hidden, input),
+                                                       recurrent_weight (directions, gates x hidden,
+                                                       hidden), bias (directions, bias_sets x gates
+                                                       x hidden) if bias_sets
 ==============  =====================================  ==========================================
 
 Conventions where layers.py leaves a choice:
@@ -27,15 +34,24 @@ Conventions where layers.py leaves a choice:
   a partial window counts in full, as if zero-padded, as layers.py counts it. Max pooling takes
   the maximum of the window's input elements only (the padding never wins); average pooling
   divides the zero-padded window's sum by the window size k (count_include_pad).
-- Activations are the exact functions (relu, relu6 = min(max(x, 0), 6), leaky_relu with slope
-  0.01, sigmoid, tanh). The hardware's 16-segment piecewise-linear sigmoid and tanh differ from
-  them by the approximation's error, which a comparison must allow for.
+- Activations are the exact functions (relu, relu6 = min(max(x, 0), 6), clip to its bounds,
+  leaky_relu with slope 0.01, sigmoid, tanh). The hardware's 16-segment piecewise-linear
+  sigmoid and tanh differ from them by the approximation's error, which a comparison must
+  allow for.
 - Batch norm's channels are the first axis of a feature map, the last of a vector or batch.
 - Concatenation joins feature maps along channels, vectors along their only axis, batches along
   features (Concat.axis).
 - The LSTM cell's gate rows are, in order, input i, forget f, candidate g and output o (each
   ``hidden`` rows of W and b); ``i, f, o = sigmoid``, ``g = tanh``, ``c = f * c_prev + i * g``,
   ``h = o * tanh(c)``. It returns (h, c).
+- A dilated convolution takes every ``dilation``-th input of its window's reach.
+- An element-wise layer applies its operation left to right over its operands with numpy
+  broadcasting, the constant last (first with ``constant_first``).
+- LRN sums the squares over channels ``c - (size - 1) // 2`` to ``c + size // 2`` (ONNX's window).
+- A recurrent layer (ONNX's LSTM and GRU) starts from zero state and keeps ONNX's gate orders:
+  i, o, f, c for an LSTM; z, r, h for a GRU (``linear_before_reset`` as ONNX defines it). The
+  biases are the input set then the recurrent set (the latter zero with one set); a reverse
+  direction runs the steps backwards; both directions' h sit side by side per step.
 """
 
 from __future__ import annotations
@@ -44,15 +60,19 @@ import numpy as np
 
 from dlpsim.errors import WorkloadError
 from dlpsim.workloads.layers import (
+    RECURRENT_GATES,
     Activation,
     Add,
     BatchNorm,
     Concat,
     Conv2d,
+    Elementwise,
     FullyConnected,
     Layer,
+    LocalResponseNorm,
     LSTMCell,
     Pool,
+    Recurrent,
     Shape,
     Window,
 )
@@ -73,6 +93,13 @@ def parameter_shapes(layer: Layer) -> dict[str, Shape]:
     if isinstance(layer, LSTMCell):
         return {"weight": (4 * layer.hidden_size, layer.input_size + layer.hidden_size),
                 "bias": (4 * layer.hidden_size,)}
+    if isinstance(layer, Elementwise) and layer.constant_shape is not None:
+        return {"constant": layer.constant_shape}
+    if isinstance(layer, Recurrent):
+        rows = (layer.directions, layer.gate_rows)
+        shapes = {"weight": (*rows, layer.input_size), "recurrent_weight": (*rows, layer.hidden_size)}
+        biases = (layer.directions, layer.bias_sets * layer.gate_rows)
+        return shapes | ({"bias": biases} if layer.bias_sets else {})
     return {}
 
 
@@ -109,7 +136,8 @@ def _padded_windows(layer: Layer, x: np.ndarray, windows: tuple[Window, Window],
 def conv2d(layer: Conv2d, x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None) -> np.ndarray:
     x = _checked(layer, "the input", x, layer.input_shape)
     weight = _checked(layer, "the weight", weight, parameter_shapes(layer)["weight"])
-    windows = _padded_windows(layer, x, layer.windows, layer.output_shape, 0.0)  # (C, oh, ow, kh, kw)
+    reach = _padded_windows(layer, x, layer.windows, layer.output_shape, 0.0)  # (C, oh, ow, reach h, w)
+    windows = reach[..., ::layer.dilation[0], ::layer.dilation[1]]  # the kernel's taps: (C, oh, ow, kh, kw)
     per_group_in = layer.in_channels // layer.groups
     per_group_out = layer.out_channels // layer.groups
     groups = []
@@ -153,6 +181,8 @@ def activation(layer: Activation, x: np.ndarray) -> np.ndarray:
         return np.maximum(x, 0.0)
     if function == "relu6":
         return np.minimum(np.maximum(x, 0.0), 6.0)
+    if function == "clip":
+        return np.clip(x, *layer.bounds)
     if function == "leaky_relu":
         return np.where(x > 0, x, LEAKY_RELU_SLOPE * x)
     if function == "sigmoid":
@@ -204,6 +234,66 @@ def lstm_cell(layer: LSTMCell, x: np.ndarray, h: np.ndarray, c: np.ndarray, weig
     return _sigmoid(o) * np.tanh(c_next), c_next
 
 
+def elementwise(layer: Elementwise, *inputs: np.ndarray, constant: np.ndarray | None = None) -> np.ndarray:
+    if len(inputs) != len(layer.input_shapes):
+        raise WorkloadError(f"{layer.label}: takes {len(layer.input_shapes)} inputs, got {len(inputs)}")
+    operands = [_checked(layer, f"input {index}", array, shape)
+                for index, (array, shape) in enumerate(zip(inputs, layer.input_shapes, strict=True), start=1)]
+    if layer.constant_shape is not None:
+        operands.insert(0 if layer.constant_first else len(operands),
+                        _checked(layer, "the constant", constant, layer.constant_shape))
+    operation = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.divide}[layer.operation]
+    result = operands[0]
+    for operand in operands[1:]:
+        result = operation(result, operand)
+    return result
+
+
+def local_response_norm(layer: LocalResponseNorm, x: np.ndarray) -> np.ndarray:
+    x = _checked(layer, "the input", x, layer.input_shape)
+    squares = np.pad(x * x, (((layer.size - 1) // 2, layer.size // 2), (0, 0), (0, 0)))
+    sums = np.lib.stride_tricks.sliding_window_view(squares, layer.size, axis=0).sum(axis=-1)
+    return x / (layer.bias + layer.alpha / layer.size * sums) ** layer.beta
+
+
+def recurrent(layer: Recurrent, x: np.ndarray, weight: np.ndarray, recurrent_weight: np.ndarray,
+              bias: np.ndarray | None = None) -> np.ndarray:
+    shapes = parameter_shapes(layer)
+    steps = _checked(layer, "the input", x, layer.input_shape).reshape(layer.steps, layer.input_size)
+    weight = _checked(layer, "the weight", weight, shapes["weight"])
+    recurrent_weight = _checked(layer, "the recurrent weight", recurrent_weight, shapes["recurrent_weight"])
+    rows = layer.gate_rows
+    if layer.bias_sets:
+        bias = _checked(layer, "the bias", bias, shapes["bias"])
+    else:
+        bias = np.zeros((layer.directions, rows))
+    biases = [(each[:rows], each[rows:] if layer.bias_sets == 2 else np.zeros(rows)) for each in bias]
+    hidden = layer.hidden_size
+    backwards = [layer.direction == "reverse"] if layer.directions == 1 else [False, True]
+    outputs = []
+    for d, reverse in enumerate(backwards):
+        w, r, (w_bias, r_bias) = weight[d], recurrent_weight[d], biases[d]
+        h, c = np.zeros(hidden), np.zeros(hidden)
+        out = np.zeros((layer.steps, hidden))
+        for t in (reversed(range(layer.steps)) if reverse else range(layer.steps)):
+            from_x, from_h = w @ steps[t] + w_bias, r @ h + r_bias
+            gate = [slice(k * hidden, (k + 1) * hidden) for k in range(RECURRENT_GATES[layer.cell])]
+            if layer.cell == "lstm":
+                i, o, f, g = (from_x[k] + from_h[k] for k in gate)
+                c = _sigmoid(f) * c + _sigmoid(i) * np.tanh(g)
+                h = _sigmoid(o) * np.tanh(c)
+            else:
+                z, reset = (_sigmoid(from_x[k] + from_h[k]) for k in gate[:2])
+                if layer.linear_before_reset:
+                    candidate = np.tanh(from_x[gate[2]] + reset * from_h[gate[2]])
+                else:
+                    candidate = np.tanh(from_x[gate[2]] + r[gate[2]] @ (reset * h) + r_bias[gate[2]])
+                h = (1 - z) * candidate + z * h
+            out[t] = h
+        outputs.append(out)
+    return np.concatenate(outputs, axis=1).reshape(layer.output_shape)
+
+
 def evaluate(layer: Layer, inputs: tuple[np.ndarray, ...], parameters: dict[str, np.ndarray]):
     """Any layer's reference from its inputs (``input_shapes``) and named parameters
     (``parameter_shapes``): an array, or (h, c) for an LSTM cell."""
@@ -231,4 +321,10 @@ def evaluate(layer: Layer, inputs: tuple[np.ndarray, ...], parameters: dict[str,
         return concat(layer, *inputs)
     if isinstance(layer, LSTMCell):
         return lstm_cell(layer, *inputs, **parameters)
+    if isinstance(layer, Elementwise):
+        return elementwise(layer, *inputs, **parameters)
+    if isinstance(layer, LocalResponseNorm):
+        return local_response_norm(layer, *inputs)
+    if isinstance(layer, Recurrent):
+        return recurrent(layer, *inputs, **parameters)
     raise WorkloadError(f"{layer.label}: no reference for a {type(layer).__name__}")
