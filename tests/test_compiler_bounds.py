@@ -29,6 +29,7 @@ from dlpsim.compiler.mapping import (
     footprint,
     input_span,
     search_limit,
+    task_count,
 )
 from dlpsim.errors import RunLimitError, WorkloadError
 from dlpsim.machine import load_machine
@@ -142,15 +143,15 @@ capacities = st.integers(0, 19).flatmap(lambda power: st.integers(2 ** power, 2 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(layer=layers(), preset=st.sampled_from(["dlp-s", "dlp-m"]), nram=capacities, wram=capacities,
-       smallest=st.booleans())
-def test_compiling_any_layer_on_any_memories_does_bounded_work(layer, preset, nram, wram, smallest):
-    problem = compiler.lower(layer)
+       smallest=st.booleans(), batch=st.sampled_from([1, 1, 2, 3]))
+def test_compiling_any_layer_on_any_memories_does_bounded_work(layer, preset, nram, wram, smallest, batch):
+    problem = compiler.lower(layer, batch)
     if smallest:  # memories just large enough for the smallest tile: the most tasks
         nram, wram = (max(1, need) for need in footprint(problem, SMALLEST_TILE))
     machine = load_machine(preset, overrides=[f"core.nram.capacity={nram}B", f"core.wram.capacity={wram}B"])
     need_nram, need_wram = footprint(problem, SMALLEST_TILE)
     try:
-        compilation = compile_layer(layer, machine)
+        compilation = compile_layer(layer, machine, batch)
     except WorkloadError as error:  # refused, naming the layer and the figure
         text = str(error)
         assert text.startswith(f"error: {layer.label}: ")
@@ -164,9 +165,10 @@ def test_compiling_any_layer_on_any_memories_does_bounded_work(layer, preset, nr
     assert 1 <= work.candidates_built <= compiler.KEPT_MAPPINGS
     assert work.tasks_built <= SEARCH_TASKS
     body = compilation.compiled.body
-    dimensions = (problem.groups * problem.out_channels * problem.in_channels * problem.out_height
-                  * problem.out_width)
-    assert body.work.tasks <= min(MAX_TASKS, dimensions)
+    dimensions = (problem.groups * problem.out_channels * problem.in_channels * problem.batch
+                  * problem.out_height * problem.out_width)
+    tasks = task_count(problem, compilation.compiled.mapping.tile)
+    assert body.work.tasks == tasks <= min(MAX_TASKS, dimensions)
     limit = statement_limit(min(MAX_TASKS, dimensions), len(problem.vector_ops), machine.compute_cores)
     assert body.work.statements <= work.largest_program <= limit
     # the counter is the program's: every instruction and loop line it holds

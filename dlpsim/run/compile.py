@@ -94,11 +94,12 @@ def check_before_search(layer: Layer, problem: Problem, machine: MachineConfig,
         raise WorkloadError(f"{layer.label}: {error.message}", error.where) from None
 
 
-def compile_layer(layer: Layer, machine: MachineConfig,
+def compile_layer(layer: Layer, machine: MachineConfig, batch: int = 1, *,
                   max_cycles: int | None = DEFAULT_MAX_CYCLES) -> Compilation:
-    """Compile one layer for one machine, choosing among its best mappings by simulation, each
-    simulated run limited to ``max_cycles``."""
-    problem = compiler.lower(layer)
+    """Compile one layer on ``batch`` samples for one machine, choosing among its best mappings by
+    simulation, each simulated run limited to ``max_cycles``."""
+    compiler.check_fits_dram(layer, machine, batch)
+    problem = compiler.lower(layer, batch)
     if problem is None:
         return Compilation(compiler.finish(layer, machine, None, compiler.build_nothing(machine)), None, None,
                            SearchWork(0, 0, 0, 0, 0))
