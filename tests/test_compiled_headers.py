@@ -210,11 +210,11 @@ def test_every_staging_and_order_is_described_as_built(order, staged):
 
 
 def test_a_staging_ring_and_pieces_at_their_own_places_are_told_apart():
-    # resnet50 res5a_branch2a on dlp-m stages its input, each core copying every piece once in
+    # resnet50 res2a_branch2a on dlp-m stages its input, each core copying every piece once in
     # order: a ring of 3 slots; fc7_12 stages its input too, but each core passes over it again
     # for each of its weight blocks, so every piece keeps its own place
     machine = load_machine("dlp-m")
-    ring = compile_layer(get_network("resnet50").layer("res5a_branch2a"), machine).compiled
+    ring = compile_layer(get_network("resnet50").layer("res2a_branch2a"), machine).compiled
     assert ring.mapping.staged is Staging.INPUT and check(ring).ring_slots == 3
     own = compile_layer(get_network("textbook-fc").layer("fc7_12"), machine).compiled
     assert own.mapping.staged is Staging.INPUT

@@ -223,7 +223,8 @@ def test_a_map_of_10_to_the_18_outputs_is_refused_by_its_task_count_without_walk
     topology = tmp_path / "wide.csv"
     topology.write_text("Layer,IFMAP H,IFMAP W,Filter H,Filter W,Channels,Num Filter,Strides,\n"
                         "X, 1000000000, 1000000000, 3, 3, 1, 1, 1,\n")
-    result = invoke("compile", str(topology), "--layer", "X", "--max-cycles", str(10 ** 30))
+    result = invoke("compile", str(topology), "--layer", "X", "--max-cycles", str(10 ** 30),
+                    "--set", "dram.capacity=1000000000TB")  # its 8 x 10^18 B in DRAM
     assert result.exit_code == 2 and "X: every tile it tries that fits the 128 KB NRAM" in result.stderr
     assert f"more than the {MAX_TASKS:,} the compiler writes a program of" in result.stderr
 
@@ -240,20 +241,38 @@ def no_search(monkeypatch):
 
 
 def test_a_layer_past_the_cycle_limit_is_refused_before_any_search(tmp_path, no_search):
-    topology = tmp_path / "huge.csv"
+    topology = tmp_path / "heavy.csv"
+    # a 1x1 convolution of 16,384 channels into 16,384 on a 100 x 100 map: 2.5 GB of data, which
+    # fit the 8 GB DRAM, but 100 x 100 x 16,384 x 16,384 MACs at 256 per cycle
     topology.write_text("Layer,IFMAP H,IFMAP W,Filter H,Filter W,Channels,Num Filter,Strides,\n"
-                        "C1, 100000, 100000, 3, 3, 512, 512, 1,\n")
-    # 99,998 x 99,998 outputs x 512 filters x 3 x 3 x 512 channels MACs at 256 per cycle
-    compute = ceil(99_998 ** 2 * 512 * 9 * 512 / 256)
-    assert compute == 92_156_313_636_864
-    for command in (["compile", str(topology), "--layer", "C1"], ["net", "run", str(topology)]):
+                        "H1, 100, 100, 1, 1, 16384, 16384, 1,\n")
+    compute = 100 * 100 * 16384 * 16384 // 256
+    assert compute == 10_485_760_000
+    for command in (["compile", str(topology), "--layer", "H1"], ["net", "run", str(topology)]):
         result = invoke(*command)
         assert result.exit_code == 2 and "Traceback" not in result.output
-        assert "C1" in result.stderr and f"{compute:,} cycles (compute-limited" in result.stderr
+        assert "H1" in result.stderr and f"{compute:,} cycles (compute-limited" in result.stderr
         assert "10,000,000,000" in result.stderr and "--max-cycles" in result.stderr
     # a lower limit refuses an ordinary layer the same way
     result = invoke("compile", "lenet5", "--layer", "c1", "--max-cycles", "100")
     assert result.exit_code == 2 and "c1: error: the layer's roofline bound is" in result.stderr
+
+
+def test_the_issues_layer_of_2_4_x_10_16_macs_is_refused_before_any_search(tmp_path, no_search):
+    topology = tmp_path / "huge.csv"
+    topology.write_text("Layer,IFMAP H,IFMAP W,Filter H,Filter W,Channels,Num Filter,Strides,\n"
+                        "C1, 100000, 100000, 3, 3, 512, 512, 1,\n")
+    # its 41 TB of data do not fit the 8 GB DRAM: refused for that first
+    result = invoke("net", "run", str(topology))
+    assert result.exit_code == 2 and "C1: its inputs, weights and outputs take" in result.stderr
+    # on a DRAM that holds them, for its bound: 99,998 x 99,998 outputs x 512 filters x 3 x 3 x 512
+    # channels MACs at 256 per cycle
+    compute = 99_998 ** 2 * 512 * 9 * 512 // 256
+    assert compute == 92_156_313_636_864
+    for command in (["compile", str(topology), "--layer", "C1"], ["net", "run", str(topology)]):
+        result = invoke(*command, "--set", "dram.capacity=1000TB")
+        assert result.exit_code == 2 and "Traceback" not in result.output
+        assert "C1" in result.stderr and f"{compute:,} cycles (compute-limited" in result.stderr
 
 
 def test_a_network_with_a_layer_that_fits_no_tile_is_refused_before_any_search(tmp_path, no_search):
