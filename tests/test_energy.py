@@ -332,3 +332,140 @@ def test_the_network_report_has_the_energy_chart(tmp_path):
     assert "## Energy" in text and "lenet5_files/energy.png" in text
     assert (tmp_path / "lenet5_files" / "energy.png").stat().st_size > 0
     assert "| GOPS/W |" in text and "| average power |" in text
+
+
+# -- the objective through the sweeps' machinery: the cache, the workers, the bounds, explore ---------
+
+def _conv1_alone():
+    """AlexNet's conv1 as a network of its own: there the energy objective picks another program
+    than the time objective (see the test above), with less DRAM traffic."""
+    from dlpsim.workloads import Network, get_network
+
+    network = get_network("alexnet-single")
+    first = network.nodes[0]
+    assert first.name == "conv1" and first.inputs == (network.inputs[0][0],)
+    return Network("alexnet-conv1", "AlexNet's conv1 alone", network.inputs[:1], (first,))
+
+
+def test_a_cached_run_is_found_by_its_objective_too(tmp_path):
+    from dlpsim.compiler import Objective
+    from dlpsim.run.cache import ResultCache, run_key
+    from dlpsim.run.compile import compile_layer
+    from dlpsim.run.points import Execution, Point, run_points
+
+    network, machine = _conv1_alone(), load_machine("dlp-s")
+    keys = {objective: run_key(network, machine, objective) for objective in Objective}
+    assert len(set(keys.values())) == 3 and keys[Objective.TIME] == run_key(network, machine)
+    execution = Execution(cache=ResultCache.open(tmp_path))
+    timed = run_points([Point(network, machine, "")], execution)
+    assert (timed.from_cache, timed.simulated) == (0, 1)
+    frugal = run_points([Point(network, machine, "", Objective.ENERGY)], execution)
+    assert (frugal.from_cache, frugal.simulated) == (0, 1)  # not the time objective's entry
+    layer = network.nodes[0].layer
+    assert frugal.runs[0].layers[0].dram_bytes == compile_layer(layer, machine, objective=Objective.ENERGY) \
+        .stats.dram_bytes < timed.runs[0].layers[0].dram_bytes
+    again = run_points([Point(network, machine, "", Objective.ENERGY)], execution)
+    assert (again.from_cache, again.runs) == (1, frugal.runs)
+
+
+def test_net_run_keeps_each_objectives_run_apart_in_the_cache(tmp_path):
+    folder = tmp_path / "cache"
+    for objective in ("time", "energy", "time"):
+        result = invoke("net", "run", "lenet5", "--objective", objective, "--cache", str(folder), "--json")
+        assert result.exit_code == 0, result.output
+    assert len([path for path in folder.rglob("*.json") if path.is_file()]) == 2
+
+
+def test_workers_compile_for_the_points_objective():
+    from dlpsim.compiler import Objective
+    from dlpsim.run.network import run_network
+    from dlpsim.run.points import Execution, Point, run_points
+
+    network, machine = _conv1_alone(), load_machine("dlp-s")
+    expected = run_network(network, machine, objective=Objective.ENERGY)
+    point = Point(network, machine, "", Objective.ENERGY)
+    # one point on two workers: a layer per task; two points: a point per task
+    assert run_points([point], Execution(workers=2)).runs == (expected,)
+    assert run_points([point, point], Execution(workers=2)).runs == (expected, expected)
+
+
+@pytest.mark.parametrize("objective", ["energy", "edp"])
+def test_the_energy_objectives_keep_the_compilers_bounds_and_refusals(objective, monkeypatch):
+    from math import ceil
+
+    import dlpsim.run.compile as compile_module
+    from dlpsim import compiler
+    from dlpsim.compiler import Objective
+    from dlpsim.compiler.mapping import rank, search_limit, task_count
+    from dlpsim.errors import RunLimitError
+    from dlpsim.run.compile import SEARCH_TASKS, compile_layer
+    from dlpsim.workloads import get_network
+
+    # a bound over the limit: refused before any search, as for time
+    with pytest.raises(RunLimitError, match="roofline bound"):
+        compile_layer(get_network("lenet5").layer("c1"), load_machine("dlp-s"),
+                      objective=Objective(objective), max_cycles=100)
+    result = invoke("compile", "lenet5", "--layer", "c1", "--objective", objective, "--max-cycles", "100")
+    assert result.exit_code == 2 and "roofline bound" in result.stderr
+    # conv1 on a 1500 B NRAM: every candidate leaves 18,150 tasks or more (see test_compiler_bounds)
+    machine = load_machine("dlp-s", overrides=["core.nram.capacity=1500B"])
+    layer = get_network("alexnet").layer("conv1")
+    problem = compiler.lower(layer)
+    compilation = compile_layer(layer, machine, objective=Objective(objective))
+    work = compilation.work
+    assert work.tasks_built <= SEARCH_TASKS
+    assert work.tiles_estimated <= 2 * search_limit(problem)
+    assert work.candidates_built <= 2 * compiler.KEPT_MAPPINGS - 1
+    assert ceil(96 / compilation.compiled.mapping.tile.out_channels) >= 2
+    assert compilation.stats is not None and compilation.stats.complete
+    # with room for three candidates of 18,150 tasks only, the time search and this one together stop
+    # building there, before the ranking's last candidates
+    candidates = rank(problem, machine, Objective(objective)).mappings
+    assert len(candidates) > 3 and all(task_count(problem, mapping.tile) >= 18_150 for mapping in candidates)
+    monkeypatch.setattr(compile_module, "SEARCH_TASKS", 3 * 18_150)
+    compile_module._search.cache_clear()
+    compile_module._least.cache_clear()
+    try:
+        work = compile_layer(layer, machine, objective=Objective(objective)).work
+    finally:  # the searches' answers under this limit are not the module's
+        compile_module._search.cache_clear()
+        compile_module._least.cache_clear()
+    assert work.tasks_built <= 3 * 18_150 and work.candidates_built <= 3 < len(candidates)
+
+
+def test_explore_can_weigh_designs_by_energy_per_inference():
+    from dlpsim.run.explore import ENERGY_PER_INFERENCE, OBJECTIVES, explore
+    from dlpsim.run.network import run_network
+    from dlpsim.run.sweep import parse_vary
+    from dlpsim.workloads import get_network
+
+    assert OBJECTIVES["energy"] is ENERGY_PER_INFERENCE
+    key = "core.matrix.macs_per_cycle"
+    result = explore([get_network("mlp"), get_network("lenet5")], [parse_vary(f"{key}=16,64")],
+                     objective=ENERGY_PER_INFERENCE)
+    for design, value in zip(result.designs, (16, 64), strict=True):
+        machine = load_machine("dlp-s", overrides=[f"{key}={value}"])
+        runs = [run_network(get_network(name), machine) for name in ("mlp", "lenet5")]
+        # pJ to J
+        assert design.objective == (runs[0].energy.total_pj + runs[1].energy.total_pj) / 10**12
+
+
+def test_explore_metric_energy_puts_energy_per_inference_on_the_front(tmp_path):
+    from dlpsim.run.network import run_network
+    from dlpsim.workloads import get_network
+
+    key = "core.matrix.macs_per_cycle"
+    chart = tmp_path / "front.png"
+    result = invoke("explore", "--net", "mlp", "--vary", f"{key}=16,64", "--metric", "energy", "--no-cache",
+                    "-o", str(chart))
+    assert result.exit_code == 0, result.output
+    assert "energy per inference" in result.stdout and "uses less energy than one of them" in result.stdout
+    rows = (tmp_path / "front.csv").read_text().splitlines()
+    header = rows[0].split(",")
+    column = header.index("energy_J")
+    for row, value in zip(rows[1:3], (16, 64), strict=True):
+        run = run_network(get_network("mlp"), load_machine("dlp-s", overrides=[f"{key}={value}"]))
+        # the CSV's numbers have 12 significant digits
+        assert float(row.split(",")[column]) == pytest.approx(float(run.energy.total_pj / 10**12), rel=1e-11)
+    bad = invoke("explore", "--from", str(tmp_path / "front.json"), "--metric", "energy")
+    assert bad.exit_code == 2 and "drop --metric" in bad.stderr
