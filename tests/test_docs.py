@@ -437,17 +437,24 @@ def test_sweep_prose_quotes_its_csvs():
             assert abs(float(twice["mac_utilization"]) - float(row["mac_utilization"])) < 0.001
 
 
+def _vs_scalesim():
+    """benchmarks/vs_scalesim.py as a module (its dlpsim side needs no SCALE-Sim)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("vs_scalesim", ROOT / "benchmarks" / "vs_scalesim.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
 @pytest.mark.parametrize("name", ["vs-scalesim", "vs-scalesim-full"])
 def test_scalesim_tables_dlpsim_column_is_what_dlpsim_gives_now(name):
     """SCALE-Sim's side needs its own environment; dlpsim's is cheap: every row recomputed,
     and equal to SCALE-Sim's as the text says (the times are measured, with their command)."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("vs_scalesim", ROOT / "benchmarks" / "vs_scalesim.py")
-    vs_scalesim = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = vs_scalesim
-    spec.loader.exec_module(vs_scalesim)
     from dlpsim.workloads import get_network
+
+    vs_scalesim = _vs_scalesim()
 
     document = generate.BLOCKS[name].documents[0]
     table = generate.blocks_in(_text(document), document)[name]
@@ -474,3 +481,16 @@ def test_compiler_quality_fc_rows_are_what_the_compiler_gives_now():
     rows, _ = compiler_quality.fc_rows()
     table = compiler_quality._table(rows, right={2, 3, 5, 6})
     assert table in generate.blocks_in(_text("README.md"), "README.md")["compiler-quality"]
+
+
+def test_systolic_whole_simulation_table_is_dlpsim_and_scalesim_plus_one():
+    """docs/systolic.md's "SCALE-Sim / dlpsim" cells: dlpsim's recomputed, one more than SCALE-Sim's."""
+    vs_scalesim = _vs_scalesim()
+    rows = re.findall(r"^\| [^|]+ \| (\d+)x(\d+)x(\d+) \| ([\d,]+) / ([\d,]+) \| ([\d,]+) / ([\d,]+) \| "
+                      r"([\d,]+) / ([\d,]+) \|$", _text("docs/systolic.md"), re.M)
+    assert len(rows) == 4
+    for m, k, n, *pairs in rows:
+        workload = vs_scalesim.Workload("gemm", f"{m}x{k}x{n}", int(m), int(k), int(n))
+        for dataflow, scalesim, dlpsim in zip(("os", "ws", "is"), pairs[0::2], pairs[1::2], strict=True):
+            cycles, _ = vs_scalesim.dlpsim_cycles(workload, vs_scalesim.systolic_machine(16, 16, dataflow))
+            assert (f"{cycles:,}", f"{cycles - 1:,}") == (dlpsim, scalesim), (m, k, n, dataflow)
