@@ -215,7 +215,10 @@ def test_timing_blocks_show_their_command_and_machine(name):
     for document in block.documents:
         content = generate.blocks_in(_text(document), document)[name]
         assert content.startswith(f"```text\n$ {generate.COMMANDS[command].line}\n"), document
-        assert re.search(r"^machine: \S", content, re.M), f"{document}: block {name} names no machine"
+        names_machine = re.search(r"^machine: \S", content, re.M) is not None
+        # a block measured before its benchmark printed the machine says so in the registry
+        assert names_machine != bool(generate.COMMANDS[command].machine_unrecorded), \
+            f"{document}: block {name}: a machine line, or the registry's reason for none, not both"
 
 
 @pytest.mark.parametrize(("kind", "stem"), [
@@ -494,3 +497,11 @@ def test_systolic_whole_simulation_table_is_dlpsim_and_scalesim_plus_one():
         for dataflow, scalesim, dlpsim in zip(("os", "ws", "is"), pairs[0::2], pairs[1::2], strict=True):
             cycles, _ = vs_scalesim.dlpsim_cycles(workload, vs_scalesim.systolic_machine(16, 16, dataflow))
             assert (f"{cycles:,}", f"{cycles - 1:,}") == (dlpsim, scalesim), (m, k, n, dataflow)
+
+
+def test_timeline_prose_states_the_drawing_limits_the_code_uses():
+    from dlpsim.analysis.timeline import BUCKETS, MAX_EXACT_BARS
+
+    prose = _prose("README.md")
+    assert f"A run of up to {MAX_EXACT_BARS:,} recorded intervals is drawn exactly" in prose
+    assert f"is cut into {BUCKETS} equal spans" in prose
