@@ -195,21 +195,36 @@ _input_shape = click.option(
          "shapes (repeatable, one per input).")
 
 
-def _load_network(name: str, input_shapes: dict):
-    """NAME as every network command takes it; --input-shape applies to .onnx models. A .onnx name
-    that is no file here is the shipped example model of that name, if there is one (said on stderr)."""
+def _network_options(command):
+    """--seq and --batch, shared by every command that simulates or summarizes a network."""
+    command = click.option("--batch", type=int, default=1, show_default=True, metavar="N",
+                           help="Samples per inference: MACs, activations and time for N samples, "
+                                "the weights read once for all.")(command)
+    command = click.option("--seq", type=int, default=None, metavar="N",
+                           help="Tokens of a transformer's sequence (bert-base, gpt2; gpt2-decode: "
+                                "the KV cache's); default 128.")(command)
+    return command
+
+
+def _load_network(name: str, input_shapes: dict, seq: int | None = None, batch: int = 1):
+    """NAME as every network command takes it; --input-shape applies to .onnx models, --seq to the
+    built-in transformers, --batch to all. A .onnx name that is no file here is the shipped example
+    model of that name, if there is one (said on stderr)."""
     from pathlib import Path
 
     from dlpsim.examples import shipped_model
-    from dlpsim.workloads import load_network
+    from dlpsim.workloads import batched, load_network
 
     model = shipped_model(name) if not Path(name).exists() else None
     if model is None:
-        return load_network(name, input_shapes)
+        return load_network(name, input_shapes, seq=seq, batch=batch)
     from dlpsim.workloads.onnx_import import load_onnx
 
+    if seq is not None:
+        raise UserError(f"{name}: error: --seq {seq}: a model file takes no sequence length (its shapes "
+                        "say it)")
     click.echo(f"{name}: no such file here, so the shipped example model", err=True)
-    return load_onnx(model, input_shapes, shown_as=name)
+    return batched(load_onnx(model, input_shapes, shown_as=name), batch)
 
 
 def _guarded(function):
@@ -328,8 +343,10 @@ def run(program_file, preset, config_file, overrides, as_json, trace_file, timel
               help="Stop a run (or a network's layers together) that exceeds this many cycles.")
 @_allow_hazards
 @_input_shape
+@_network_options
 @_guarded
-def report(target, preset, config_file, overrides, output_file, max_cycles, allow_hazards, input_shapes):
+def report(target, preset, config_file, overrides, output_file, max_cycles, allow_hazards, input_shapes, seq,
+           batch):
     """Write a report to hand in: the summary tables, the timeline and the roofline position.
 
     TARGET is a program file (- for standard input), a built-in network (see `dlpsim net
@@ -360,11 +377,15 @@ def report(target, preset, config_file, overrides, output_file, max_cycles, allo
         words.append("--allow-hazards")
     for input_name, dims in input_shapes.items():
         words += ["--input-shape", f"{input_name}={'x'.join(map(str, dims))}"]
+    if seq is not None:
+        words += ["--seq", str(seq)]
+    if batch != 1:
+        words += ["--batch", str(batch)]
     command = " ".join(shlex.quote(word) for word in words)
     if target != STDIN and report_target(target) == "network":
         from dlpsim.run.network import run_network
 
-        network = _load_network(target, input_shapes)
+        network = _load_network(target, input_shapes, seq, batch)
         machine = _network_machine(preset, config_file, overrides)
         document = network_document(run_network(network, machine, max_cycles=max_cycles), machine, command)
         write_document(document, output_file)
@@ -373,6 +394,10 @@ def report(target, preset, config_file, overrides, output_file, max_cycles, allo
 
     if input_shapes:
         raise UserError(f"{target}: error: --input-shape applies to .onnx models, not to programs")
+    given = [option for option, value in (("--seq", seq is not None), ("--batch", batch != 1)) if value]
+    if given:
+        verb = "apply" if len(given) > 1 else "applies"
+        raise UserError(f"error: {' and '.join(given)} {verb} to a network, and {target} is a program")
     program = _read_program(target)
     machine = _load(program, preset, config_file, overrides)
     hazards = _check_hazards(program, machine, allow_hazards)
@@ -505,16 +530,17 @@ def net(ctx, list_networks):
 @net.command("summary")
 @click.argument("name")
 @_input_shape
+@_network_options
 @_guarded
-def net_summary(name, input_shapes):
-    """Print NAME's layers (type, output shape, params, MACs) with totals.
+def net_summary(name, input_shapes, seq, batch):
+    """Print NAME's layers (type, input and output shapes, params, MACs) with totals.
 
     NAME is a built-in network (see `dlpsim net --list`), the path of an ONNX model (.onnx)
     or of a SCALE-Sim topology CSV file.
     """
     from dlpsim.analysis.workload import format_network_summary
 
-    click.echo(format_network_summary(_load_network(name, input_shapes)), nl=False)
+    click.echo(format_network_summary(_load_network(name, input_shapes, seq, batch)), nl=False)
 
 
 @net.command("export")
@@ -577,9 +603,10 @@ def _with_progress(label: str, length: int, work, shown: bool = True):
               help="Stop when the layers together exceed this many cycles.")
 @_no_fast_forward
 @_input_shape
+@_network_options
 @_guarded
 def net_run(name, preset, config_file, overrides, as_json, csv_file, max_cycles, no_fast_forward,
-            input_shapes):
+            input_shapes, seq, batch):
     """Compile and simulate every layer of NAME, one after another, and report each and the total.
 
     NAME is a built-in network (see `dlpsim net --list`), the path of an ONNX model (.onnx) or
@@ -589,7 +616,7 @@ def net_run(name, preset, config_file, overrides, as_json, csv_file, max_cycles,
     from dlpsim.run.network import run_network
 
     _check_output(csv_file, "CSV file")
-    network = _load_network(name, input_shapes)
+    network = _load_network(name, input_shapes, seq, batch)
     machine = _network_machine(preset, config_file, overrides)
     result = _with_progress(
         f"{network.name} on {machine.name}", len(network.nodes),
@@ -648,9 +675,10 @@ def _analyzer_files(command):
                    "each of its layers (repeatable: one colour and marker per network).")
 @_analyzer_files
 @_input_shape
+@_network_options
 @_guarded
 def roofline_command(preset, config_file, overrides, network_names, output_file, csv_file, results_file,
-                     from_file, show, max_cycles, input_shapes):
+                     from_file, show, max_cycles, input_shapes, seq, batch):
     """Draw the machine's roofline (exercise 6.10) and the layers of networks under it (6.13).
 
     Log-log: the peak-compute ceiling, the DRAM-bandwidth slope and the ridge point, with
@@ -661,10 +689,11 @@ def roofline_command(preset, config_file, overrides, network_names, output_file,
     """
     from dlpsim.analysis.roofline import format_roofline, load_roofline, plot_roofline, roofline
     from dlpsim.run.network import run_network
+    from dlpsim.workloads import NETWORKS
 
     _refuse_with_from(from_file, **{"--net": network_names, "--input-shape": input_shapes, "--preset": preset,
-                                    "--config": config_file,
-                                    "--set": overrides})
+                                    "--config": config_file, "--set": overrides, "--seq": seq,
+                                    "--batch": batch != 1})
     _check_analysis_outputs(output_file, csv_file, results_file, show)
     if from_file is not None:
         result = load_roofline(from_file)
@@ -673,8 +702,11 @@ def roofline_command(preset, config_file, overrides, network_names, output_file,
         onnx_models = [name for name in network_names if name.lower().endswith(".onnx")]
         if input_shapes and not onnx_models:
             raise UserError("error: --input-shape applies to .onnx models; no --net names one")
-        # every name checked before any run; the input shapes go to the ONNX models
-        networks = [_load_network(name, input_shapes if name in onnx_models else {})
+        # every name checked before any run; the input shapes go to the ONNX models, --seq to the
+        # networks that take one (and is refused, by the first network, when none does)
+        takers = [name for name in network_names if name in NETWORKS and NETWORKS[name].takes_seq]
+        networks = [_load_network(name, input_shapes if name in onnx_models else {},
+                                  seq if name in takers or not takers else None, batch)
                     for name in network_names]
         runs = []
         for network in networks:
@@ -698,9 +730,10 @@ def roofline_command(preset, config_file, overrides, network_names, output_file,
                    "layer; twice: a heat map.")
 @_analyzer_files
 @_input_shape
+@_network_options
 @_guarded
 def sweep_command(network_name, preset, config_file, overrides, varies, output_file, csv_file, results_file,
-                  from_file, show, max_cycles, input_shapes):
+                  from_file, show, max_cycles, input_shapes, seq, batch):
     """Simulate a network once per value of configuration keys, and plot MAC utilization and time
     (exercise 6.8).
 
@@ -715,8 +748,8 @@ def sweep_command(network_name, preset, config_file, overrides, varies, output_f
     from dlpsim.run.sweep import load_sweep, parse_vary, sweep, sweep_machines
 
     _refuse_with_from(from_file, **{"--net": network_name, "--input-shape": input_shapes, "--preset": preset,
-                                    "--config": config_file,
-                                    "--set": overrides, "--vary": varies})
+                                    "--config": config_file, "--set": overrides, "--vary": varies,
+                                    "--seq": seq, "--batch": batch != 1})
     csv_beside_chart = csv_file is None and output_file is not None
     if csv_beside_chart:
         csv_file = str(Path(output_file).with_suffix(".csv"))
@@ -730,7 +763,7 @@ def sweep_command(network_name, preset, config_file, overrides, varies, output_f
             raise UserError("error: give the network to simulate with --net NAME (or redraw saved results "
                             "with --from FILE)")
         parsed = [parse_vary(spec) for spec in varies]
-        network = _load_network(network_name, input_shapes)
+        network = _load_network(network_name, input_shapes, seq, batch)
         points = len(sweep_machines(parsed, preset, config_file, overrides))  # every machine checked first
         result = _with_progress(
             f"{network.name}: {points} simulations", points,
@@ -777,8 +810,9 @@ def _write_analysis(result, plot, what: str, output_file, csv_file, results_file
 @click.option("-o", "--output", "output_file", default=None, metavar="FILE",
               help="Write the program to FILE (default: print it).")
 @_input_shape
+@_network_options
 @_guarded
-def compile_command(name, layer_name, preset, config_file, overrides, output_file, input_shapes):
+def compile_command(name, layer_name, preset, config_file, overrides, output_file, input_shapes, seq, batch):
     """Compile one layer of NAME into a program that `dlpsim run` accepts.
 
     NAME is a built-in network (see `dlpsim net --list`), the path of an ONNX model (.onnx)
@@ -789,8 +823,10 @@ def compile_command(name, layer_name, preset, config_file, overrides, output_fil
     from dlpsim.run.compile import compile_layer
 
     _check_output(output_file, "program")
-    layer = _load_network(name, input_shapes).layer(layer_name)
-    compiled = compile_layer(layer, _network_machine(preset, config_file, overrides)).compiled
+    network = _load_network(name, input_shapes, seq, batch)
+    layer = network.layer(layer_name)
+    compiled = compile_layer(layer, _network_machine(preset, config_file, overrides),
+                             batch=network.batch).compiled
     if output_file is None:
         click.echo(compiled.text, nl=False)
         return

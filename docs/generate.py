@@ -58,6 +58,8 @@ class Command:
     # Why a timing block shows no machine line yet (a run from before the benchmark printed one);
     # to be removed when the block is remeasured, which the test then requires.
     machine_unrecorded: str = ""
+    # The option that sends its files elsewhere, for a command whose paths are not on its line.
+    folder_option: str = ""
 
     @property
     def argv(self) -> list[str]:
@@ -74,6 +76,8 @@ class Command:
         if folder is not None:
             redirected = {output: str(folder / Path(output).name) for output in self.outputs}
             argv = [redirected.get(word, word) for word in argv]
+            if self.folder_option:
+                argv += [self.folder_option, str(folder)]
         result = subprocess.run(argv, cwd=REPO, capture_output=True, text=True,
                                 env={**os.environ, "PYTHONHASHSEED": "0"})
         if result.returncode != 0:
@@ -117,7 +121,8 @@ def shown_run(command: str) -> Callable[[dict[str, str], dict[str, Path]], str]:
 def printed_tables(*commands: str) -> Callable[[dict[str, str], dict[str, Path]], str]:
     """The commands' printed tables, one after another, without the command lines."""
     def render(printed: dict[str, str], files: dict[str, Path]) -> str:
-        return "```text\n" + "\n".join(_without_file_notes(printed[name]) for name in commands) + "```\n"
+        tables = "\n".join(_without_file_notes(printed[name]) for name in commands)
+        return "```text\n" + tables.rstrip("\n") + "\n```\n"
     return render
 
 
@@ -142,7 +147,7 @@ def sweep_table(printed: dict[str, str], files: dict[str, Path]) -> str:
 
 # -- the registry ----------------------------------------------------------------------------
 
-_ROOFLINE = ("dlpsim roofline --preset {preset} --net alexnet --net resnet50 --net lstm-lm "
+_ROOFLINE = ("dlpsim roofline --preset {preset} --net alexnet --net resnet50-v1 --net lstm-lm "
              "-o docs/images/roofline_{name}.png --csv docs/images/roofline_{name}.csv "
              "--results docs/images/roofline_{name}.json")
 _SWEEP = ("dlpsim sweep --net alexnet --preset dlp-s {fixed}--vary core.matrix.macs_per_cycle=16,32,...,4096 "
@@ -168,7 +173,12 @@ COMMANDS: dict[str, Command] = {command.name: command for command in (
     Command("heatmap", _SWEEP.format(fixed="", name="heatmap",
                                      second="--vary dram.bandwidth=12.8GB/s,25.6GB/s,...,102.4GB/s "),
             _chart_files("alexnet_util_heatmap")),
-    Command("compiler-quality", ".venv/bin/python benchmarks/compiler_quality.py", timing=_SECONDS_COLUMN),
+    Command("model-roofline", ".venv/bin/python docs/make_model_roofline.py",
+            ("docs/images/roofline_models.png", "docs/images/roofline_models_dlp_s.csv",
+             "docs/images/roofline_models_dlp_m.csv"), folder_option="--images"),
+    Command("compiler-quality", ".venv/bin/python benchmarks/compiler_quality.py", timing=_SECONDS_COLUMN,
+            machine_unrecorded="run before compiler_quality.py printed its machine (with the "
+                               "transformer networks, on the 2-CPU machine shared with other work)"),
     Command("speed", ".venv/bin/python benchmarks/speed.py", timing=r"(?s).*"),
     Command("hazards", ".venv/bin/python benchmarks/hazards.py", timing=r"(?s).*"),
     Command("onnx-models", ".venv/bin/python benchmarks/onnx_models.py", timing=_SECONDS_COLUMN,
@@ -186,6 +196,8 @@ BLOCKS: dict[str, Block] = {block.name: block for block in (
     Block("sample-run", ("README.md",), ("sample-run",), shown_run("sample-run")),
     Block("roofline-tables", ("docs/roofline.md",), ("roofline-dlp-s", "roofline-dlp-m"),
           printed_tables("roofline-dlp-s", "roofline-dlp-m")),
+    Block("model-roofline-tables", ("docs/roofline.md",), ("model-roofline",),
+          printed_tables("model-roofline")),
     Block("sweep-table", ("docs/sweep.md",), ("sweep",), sweep_table),
     Block("compiler-quality", ("README.md",), ("compiler-quality",), shown_run("compiler-quality")),
     Block("speed", ("README.md",), ("speed",), shown_run("speed")),

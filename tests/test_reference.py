@@ -12,14 +12,23 @@ from dlpsim.workloads.layers import (
     Activation,
     Add,
     BatchNorm,
+    ClassToken,
     Concat,
     Conv2d,
     Elementwise,
+    Embedding,
     FullyConnected,
+    LayerNorm,
     LocalResponseNorm,
     LSTMCell,
+    MatMul,
     Pool,
+    PositionEmbedding,
     Recurrent,
+    Reshape,
+    Slice,
+    Softmax,
+    Transpose,
 )
 from dlpsim.workloads.reference import evaluate, input_shapes, parameter_shapes
 
@@ -170,10 +179,15 @@ def test_every_layer_kind_has_a_reference():
               Pool(input_shape=(1, 4, 4), mode="max", kernel=2),
               Activation(input_shape=(3,)), BatchNorm(input_shape=(3,)), Add(input_shapes=((3,), (3,))),
               Concat(input_shapes=((3,), (2,))), LSTMCell(input_shape=(3,), hidden_size=2),
+              MatMul(input_shapes=((3, 4), (3, 4)), heads=2, transpose_b=True),
+              Softmax(input_shape=(3, 6), length=3, masked=True), LayerNorm(input_shape=(3, 4)),
+              PositionEmbedding(input_shape=(3, 4), positions=5), ClassToken(input_shape=(3, 4)),
+              Slice(input_shape=(3, 4), start=1, stop=3), Reshape(input_shape=(3, 4), shape=(2, 6)),
+              Transpose(input_shape=(3, 4), permutation=(1, 0)),
               Elementwise(operation="mul", input_shapes=((2, 3),), constant_shape=(3,)),
               LocalResponseNorm(input_shape=(4, 2, 2), size=3),
               Recurrent(input_shape=(3, 2), cell="gru", hidden_size=2, direction="bidirectional")]
-    assert {type(layer) for layer in layers} == set(LAYER_TYPES)
+    assert {type(layer) for layer in layers} | {Embedding} == set(LAYER_TYPES)  # ids: see below
     rng = np.random.default_rng(0)
     for layer in layers:
         inputs = tuple(rng.standard_normal(shape) for shape in input_shapes(layer))
@@ -181,3 +195,66 @@ def test_every_layer_kind_has_a_reference():
         out = evaluate(layer, inputs, parameters)
         first = out[0] if isinstance(layer, LSTMCell) else out
         assert first.shape == layer.output_shape and np.isfinite(first).all()
+
+
+# -- the transformer layers ----------------------------------------------------------------
+
+
+def test_matmul_multiplies_head_by_head():
+    # two heads side by side: A = [[1, 2 | 3, 4]], B = [[1, 0 | 0, 1], [0, 1 | 1, 0]] (2 x (2 + 2))
+    a = np.array([[1.0, 2, 3, 4]])
+    b = np.array([[1.0, 0, 0, 1], [0, 1, 1, 0]])
+    layer = MatMul(input_shapes=((1, 4), (2, 4)), heads=2)
+    # head 0: [1, 2] x [[1, 0], [0, 1]] = [1, 2]; head 1: [3, 4] x [[0, 1], [1, 0]] = [4, 3]
+    assert evaluate(layer, (a, b), {}).tolist() == [[1, 2, 4, 3]]
+    # transposed: B's rows are the keys; head 0: [1, 2] . [1, 0] and [0, 1]: [1, 2]; head 1:
+    # [3, 4] . [0, 1] = 4 and [1, 0] = 3
+    keys = MatMul(input_shapes=((1, 4), (2, 4)), heads=2, transpose_b=True)
+    assert evaluate(keys, (a, b), {}).tolist() == [[1, 2, 4, 3]]
+    batched = MatMul(input_shapes=((2, 1, 2), (2, 2, 1)))
+    assert evaluate(batched, (np.array([[[1.0, 2]], [[3, 4]]]), np.array([[[1.0], [1]], [[2], [0]]])),
+                    {}).tolist() == [[[3]], [[6]]]
+
+
+def test_softmax_per_run_scaled_and_causally_masked():
+    x = np.log(np.array([[1.0, 3, 2, 2]]))  # two runs of 2: exp gives [1, 3] and [2, 2]
+    out = evaluate(Softmax(input_shape=(1, 4), length=2), (x,), {})
+    assert np.allclose(out, [[0.25, 0.75, 0.5, 0.5]])
+    halved = evaluate(Softmax(input_shape=(1, 2), scaled=True, scale=0.5), (np.log([[1.0, 9]]),), {})
+    assert np.allclose(halved, [[0.25, 0.75]])  # exp(0.5 log 9) = 3
+    # two queries over two keys: the first sees only itself
+    masked = evaluate(Softmax(input_shape=(2, 2), masked=True), (np.zeros((2, 2)),), {})
+    assert np.allclose(masked, [[1, 0], [0.5, 0.5]])
+
+
+def test_layer_norm_normalizes_each_row():
+    layer = LayerNorm(input_shape=(1, 4), epsilon=1e-12)
+    # mean 2.5, variance (2.25 + 0.25 + 0.25 + 2.25) / 4 = 1.25
+    out = evaluate(layer, (np.array([[1.0, 2, 3, 4]]),), {"scale": np.full(4, 2.0), "shift": np.ones(4)})
+    expected = (np.array([1.0, 2, 3, 4]) - 2.5) / math.sqrt(1.25) * 2 + 1
+    assert np.allclose(out, [expected])
+
+
+def test_gelu_is_x_times_the_normal_cdf():
+    out = evaluate(Activation(input_shape=(3,), function="gelu"), (np.array([0.0, 1, -1]),), {})
+    assert np.allclose(out, [0, 0.8413447460685429, -0.15865525393145707])
+
+
+def test_embeddings_and_the_class_token():
+    table = np.arange(12, dtype=np.float64).reshape(4, 3)
+    words = Embedding(name="wte", input_shape=(2,), vocabulary=4, dim=3)
+    assert evaluate(words, (np.array([3, 0]),), {"table": table}).tolist() == [[9, 10, 11], [0, 1, 2]]
+    with pytest.raises(WorkloadError, match="wte: the ids must be whole numbers from 0 to 3"):
+        evaluate(words, (np.array([4, 0]),), {"table": table})
+    positions = PositionEmbedding(input_shape=(1, 3), positions=4, first_position=2)
+    assert evaluate(positions, (np.ones((1, 3)),), {"table": table}).tolist() == [[7, 8, 9]]
+    cls = ClassToken(input_shape=(1, 3))
+    assert evaluate(cls, (np.ones((1, 3)),), {"token": np.zeros(3)}).tolist() == [[0, 0, 0], [1, 1, 1]]
+
+
+def test_views_select_and_rearrange():
+    x = np.arange(6.0).reshape(2, 3)
+    assert evaluate(Slice(input_shape=(2, 3), start=1, stop=2), (x,), {}).tolist() == [[3, 4, 5]]
+    assert evaluate(Reshape(input_shape=(2, 3), shape=(3, 2)), (x,), {}).tolist() == [[0, 1], [2, 3], [4, 5]]
+    assert evaluate(Transpose(input_shape=(2, 3), permutation=(1, 0)), (x,), {}).tolist() == [
+        [0, 3], [1, 4], [2, 5]]

@@ -134,3 +134,18 @@ def test_concat_along_tokens_appends_to_a_cache():
     assert Concat(input_shapes=((128, 768), (128, 64))).output_shape == (128, 832)
     with pytest.raises(WorkloadError, match="other sizes differ"):
         Concat(input_shapes=((128, 768), (1, 64)), concat_axis=0)
+
+
+@pytest.mark.parametrize("layer", [
+    LayerNorm(input_shape=(2, 4, 8, 16)),
+    Softmax(input_shape=(2, 4, 8, 8)),
+    MatMul(input_shapes=((2, 4, 8, 16), (2, 4, 16, 8))),  # batch x heads of 8x16 by 16x8
+    MatMul(input_shapes=((2, 4, 8, 16), (16, 8))),  # one B for every product
+    Activation(input_shape=(4, 8, 16), function="gelu"),
+], ids=lambda layer: f"{layer.kind} {'x'.join(map(str, layer.input_shapes[0]))}")
+def test_the_compiler_lowers_the_batched_shapes_of_exported_graphs(layer):
+    from dlpsim.compiler import lower
+
+    for batch in (1, 2):
+        problem = lower(layer, batch)  # its own check: no MAC or byte lost or invented
+        assert problem.macs == batch * layer.macs

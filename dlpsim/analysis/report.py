@@ -310,7 +310,10 @@ def network_document(run, machine: MachineConfig, command: str) -> Document:
             ("MACs", _n(run.macs)),
             ("DRAM bytes", _n(run.dram_bytes)),
             ("cycles", _n(run.cycles)),
-            ("time per inference", format_seconds(run.seconds)),
+            *((("time per inference", format_seconds(run.seconds)),) if run.batch == 1 else (
+                ("batch", f"{run.batch} samples"),
+                ("time per batch", f"{format_seconds(run.seconds)} ({format_seconds(run.seconds_per_sample)} "
+                                   "per sample)"))),
             ("roofline bound", f"{_n(run.bound.cycles)} cycles (the sum of the layers' bounds)"),
             ("efficiency (bound / cycles)", percent(run.efficiency)),
             ("MAC utilization", f"{percent(run.mac_utilization)} of {_g(run.peak_macs_per_cycle)} MAC/cycle"),

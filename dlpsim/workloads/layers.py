@@ -18,13 +18,15 @@ Counting conventions
   parameters; the running mean and variance fold into those two at inference, so two
   values per channel is also exactly what an inference kernel reads.
 - **MACs**: multiply-accumulates of the matrix work (convolution, fully connected, the
-  LSTM gate matrices). A partial window at a border or in ``ceil_mode`` counts in full,
-  as if zero-padded. One MAC is one multiply and one add.
+  LSTM gate matrices, a matrix product of two activations). A partial window at a border
+  or in ``ceil_mode`` counts in full, as if zero-padded. One MAC is one multiply and one add.
 - **neurons**: the output elements of layers that compute new neurons from a window or
-  a matrix (convolution, fully connected, pooling, LSTM's ``h``). Element-wise layers
-  (activation, batch norm, residual add) and concatenation act on neurons already
-  counted, as the usual AlexNet figure (which counts no ReLU outputs) does.
-- **bytes**: ``weight_bytes`` = params; ``input_bytes`` = every activation element read
+  a matrix (convolution, fully connected, pooling, LSTM's ``h``, a matrix product).
+  Element-wise layers (activation, batch norm, layer norm, softmax, residual add),
+  lookups and views (concatenation, slice, reshape, transpose) act on neurons already
+  counted or read, as the usual AlexNet figure (which counts no ReLU outputs) does.
+- **bytes**: ``weight_bytes`` = params (what an inference reads: an embedding's looked-up
+  rows only, a tied layer's matrix again); ``input_bytes`` = every activation element read
   (for the LSTM cell also its state ``h`` and ``c``); ``output_bytes`` = every element
   written; all times ``bytes_per_element`` (default 4, FP32).
 
@@ -633,7 +635,29 @@ class Activation(_OneInput):
 
 
 @dataclass(frozen=True, kw_only=True)
-class BatchNorm(_OneInput):
+class _ScaleAndShift(_OneInput):
+    """A normalization with a scale (gamma) and a shift (beta) per channel or feature: both are
+    parameters, the output has the input's shape."""
+
+    @property
+    def _scaled_size(self) -> int:
+        raise NotImplementedError
+
+    @property
+    def output_shape(self) -> Shape:
+        return self.input_shape
+
+    @property
+    def weights(self) -> int:
+        return self._scaled_size  # scale (gamma)
+
+    @property
+    def biases(self) -> int:
+        return self._scaled_size  # shift (beta)
+
+
+@dataclass(frozen=True, kw_only=True)
+class BatchNorm(_ScaleAndShift):
     """Batch normalization at inference: ``x * scale + shift`` per channel.
 
     The channels are the first axis of a feature map and the last of a vector or batch.
@@ -646,16 +670,8 @@ class BatchNorm(_OneInput):
         return self.input_shape[0] if len(self.input_shape) == 3 else self.input_shape[-1]
 
     @property
-    def output_shape(self) -> Shape:
-        return self.input_shape
-
-    @property
-    def weights(self) -> int:
-        return self.channels  # scale (gamma)
-
-    @property
-    def biases(self) -> int:
-        return self.channels  # shift (beta)
+    def _scaled_size(self) -> int:
+        return self.channels
 
     @property
     def vector_ops(self) -> dict[str, int]:
@@ -801,6 +817,11 @@ class LSTMCell(_OneInput):
         return f"lstm {self.input_size}->{self.hidden_size}"
 
 
+def _check_positive(layer: Layer, what: str, value: object) -> None:
+    if not isinstance(value, int | float) or isinstance(value, bool) or not value > 0:
+        layer._fail(f"{what} must be a number > 0, got {value!r}")
+
+
 def _check_count(layer: Layer, what: str, value: object, minimum: int = 1) -> None:
     if not _is_count(value) or value < minimum:
         layer._fail(f"{what} must be a whole number >= {minimum}, got {value!r}")
@@ -879,13 +900,15 @@ class Softmax(_OneInput):
     """Softmax over runs of ``length`` consecutive values of the last axis (default: all of it).
 
     Attention's scores of several heads side by side, ``(tokens, heads x keys)``, are
-    normalized per head: ``length`` = keys. ``scaled`` multiplies the scores by
-    ``1/sqrt(head size)`` first, ``masked`` adds the (causal) mask first.
+    normalized per head: ``length`` = keys. ``scaled`` multiplies the scores by ``scale``
+    first (attention's ``1/sqrt(head size)``); ``masked`` adds the causal mask first: query
+    row ``r`` of ``R`` sees the keys up to ``r + length - R`` (the earlier tokens and itself).
     """
 
     length: int | None = None
     scaled: bool = False
     masked: bool = False
+    scale: float = 1.0
 
     kind: ClassVar[str] = "softmax"
     ranks: ClassVar[tuple[int, ...]] = (1, 2, 3, 4)
@@ -895,6 +918,7 @@ class Softmax(_OneInput):
         if self.length is None:
             object.__setattr__(self, "length", self.input_shape[-1])
         _check_count(self, "length", self.length)
+        _check_positive(self, "scale", self.scale)
         if self.input_shape[-1] % self.length:
             self._fail(f"runs of {self.length} do not divide the last axis of "
                        f"{format_shape(self.input_shape)}")
@@ -918,28 +942,26 @@ class Softmax(_OneInput):
 
 
 @dataclass(frozen=True, kw_only=True)
-class LayerNorm(_OneInput):
+class LayerNorm(_ScaleAndShift):
     """Layer normalization over the last axis, with a scale and a shift per feature (both
     parameters): ``(x - mean) / sqrt(variance + epsilon) * scale + shift``."""
 
+    epsilon: float = 1e-5
+
     kind: ClassVar[str] = "layernorm"
-    ranks: ClassVar[tuple[int, ...]] = (1, 2, 3)
+    ranks: ClassVar[tuple[int, ...]] = (1, 2, 3, 4)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check_positive(self, "epsilon", self.epsilon)
 
     @property
     def features(self) -> int:
         return self.input_shape[-1]
 
     @property
-    def output_shape(self) -> Shape:
-        return self.input_shape
-
-    @property
-    def weights(self) -> int:
-        return self.features  # scale (gamma)
-
-    @property
-    def biases(self) -> int:
-        return self.features  # shift (beta)
+    def _scaled_size(self) -> int:
+        return self.features
 
     @property
     def vector_ops(self) -> dict[str, int]:

@@ -15,6 +15,15 @@ BatchNorm       x                                      scale (channels,), shift 
 Add             x1, x2, ... (equal shapes)             none
 Concat          x1, x2, ...                            none
 LSTMCell        x (input,), h (hidden,), c (hidden,)   weight (4 hidden, input + hidden), bias (4 hidden,)
+MatMul          a, b (its two input shapes)            none
+Softmax         x                                      none
+LayerNorm       x                                      scale (features,), shift (features,)
+Embedding       ids (tokens,), whole numbers           table (vocabulary, dim)
+PositionEmb.    x (tokens, dim)                        table (positions, dim)
+ClassToken      x (tokens, dim)                        token (dim,)
+Slice           x                                      none
+Reshape         x                                      none
+Transpose       x                                      none
 Elementwise     x1, x2, ... (broadcastable)            constant (constant_shape), if it has one
 LocalResponse-  x (C, H, W)                            none
 Norm
@@ -35,9 +44,15 @@ Conventions where layers.py leaves a choice:
   the maximum of the window's input elements only (the padding never wins); average pooling
   divides the zero-padded window's sum by the window size k (count_include_pad).
 - Activations are the exact functions (relu, relu6 = min(max(x, 0), 6), clip to its bounds,
-  leaky_relu with slope 0.01, sigmoid, tanh). The hardware's 16-segment piecewise-linear
-  sigmoid and tanh differ from them by the approximation's error, which a comparison must
-  allow for.
+  leaky_relu with slope 0.01, sigmoid, tanh, gelu = x * (1 + erf(x / sqrt 2)) / 2). The
+  hardware's 16-segment piecewise-linear sigmoid, tanh and gelu differ from them by the
+  approximation's error, which a comparison must allow for (so do softmax's exp and layer
+  norm's 1/sqrt).
+- A matrix product splits the last axis of each operand into its heads, side by side, and
+  multiplies head by head (B transposed with ``transpose_b``); a tied fully connected layer
+  takes its matrix as any other (GPT-2's LM head: the token table transposed).
+- Softmax subtracts each run's maximum before exp (the same result, no overflow); a masked
+  softmax gives the keys after a query's own position a probability of 0.
 - Batch norm's channels are the first axis of a feature map, the last of a vector or batch.
 - Concatenation joins feature maps along channels, vectors along their only axis, batches along
   features (Concat.axis).
@@ -56,6 +71,8 @@ Conventions where layers.py leaves a choice:
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from dlpsim.errors import WorkloadError
@@ -64,16 +81,25 @@ from dlpsim.workloads.layers import (
     Activation,
     Add,
     BatchNorm,
+    ClassToken,
     Concat,
     Conv2d,
     Elementwise,
+    Embedding,
     FullyConnected,
     Layer,
+    LayerNorm,
     LocalResponseNorm,
     LSTMCell,
+    MatMul,
     Pool,
+    PositionEmbedding,
     Recurrent,
+    Reshape,
     Shape,
+    Slice,
+    Softmax,
+    Transpose,
     Window,
 )
 
@@ -93,6 +119,14 @@ def parameter_shapes(layer: Layer) -> dict[str, Shape]:
     if isinstance(layer, LSTMCell):
         return {"weight": (4 * layer.hidden_size, layer.input_size + layer.hidden_size),
                 "bias": (4 * layer.hidden_size,)}
+    if isinstance(layer, LayerNorm):
+        return {"scale": (layer.features,), "shift": (layer.features,)}
+    if isinstance(layer, Embedding):
+        return {"table": (layer.vocabulary, layer.dim)}
+    if isinstance(layer, PositionEmbedding):
+        return {"table": (layer.positions, layer.input_shape[1])}
+    if isinstance(layer, ClassToken):
+        return {"token": (layer.input_shape[1],)}
     if isinstance(layer, Elementwise) and layer.constant_shape is not None:
         return {"constant": layer.constant_shape}
     if isinstance(layer, Recurrent):
@@ -187,6 +221,8 @@ def activation(layer: Activation, x: np.ndarray) -> np.ndarray:
         return np.where(x > 0, x, LEAKY_RELU_SLOPE * x)
     if function == "sigmoid":
         return _sigmoid(x)
+    if function == "gelu":
+        return 0.5 * x * (1.0 + np.vectorize(math.erf, otypes=[np.float64])(x / math.sqrt(2.0)))
     return np.tanh(x)
 
 
@@ -212,7 +248,7 @@ def concat(layer: Concat, *inputs: np.ndarray) -> np.ndarray:
     return np.concatenate(_inputs(layer, inputs), axis=layer.axis)
 
 
-def _inputs(layer: Add | Concat, inputs: tuple[np.ndarray, ...]) -> list[np.ndarray]:
+def _inputs(layer: Add | Concat | MatMul, inputs: tuple[np.ndarray, ...]) -> list[np.ndarray]:
     if len(inputs) != len(layer.input_shapes):
         raise WorkloadError(f"{layer.label}: takes {len(layer.input_shapes)} inputs, got {len(inputs)}")
     return [_checked(layer, f"input {index}", array, shape)
@@ -232,6 +268,69 @@ def lstm_cell(layer: LSTMCell, x: np.ndarray, h: np.ndarray, c: np.ndarray, weig
     i, f, g, o = (gates[k * hidden:(k + 1) * hidden] for k in range(4))
     c_next = _sigmoid(f) * c + _sigmoid(i) * np.tanh(g)
     return _sigmoid(o) * np.tanh(c_next), c_next
+
+
+def matmul(layer: MatMul, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    a, b = _inputs(layer, (a, b))
+    heads = layer.heads
+    # (..., rows, heads x size) -> (..., heads, rows, size)
+    a = np.moveaxis(a.reshape(*a.shape[:-1], heads, layer.reduction), -2, -3)
+    b = np.moveaxis(b.reshape(*b.shape[:-1], heads, b.shape[-1] // heads), -2, -3)
+    if layer.transpose_b:
+        b = np.swapaxes(b, -1, -2)
+    out = np.moveaxis(a @ b, -3, -2)  # (..., rows, heads, columns)
+    return out.reshape(layer.output_shape)
+
+
+def softmax(layer: Softmax, x: np.ndarray) -> np.ndarray:
+    x = _checked(layer, "the input", x, layer.input_shape)
+    runs = x.reshape(*x.shape[:-1], -1, layer.length) * layer.scale  # (..., rows, heads, keys)
+    if layer.masked:
+        rows = x.shape[-2] if x.ndim > 1 else 1
+        query = np.arange(rows).reshape(rows, 1, 1)
+        key = np.arange(layer.length).reshape(1, 1, layer.length)
+        runs = np.where(key > query + layer.length - rows, -np.inf, runs)
+    exp = np.exp(runs - runs.max(axis=-1, keepdims=True))
+    return (exp / exp.sum(axis=-1, keepdims=True)).reshape(layer.input_shape)
+
+
+def layer_norm(layer: LayerNorm, x: np.ndarray, scale: np.ndarray, shift: np.ndarray) -> np.ndarray:
+    x = _checked(layer, "the input", x, layer.input_shape)
+    scale = _checked(layer, "the scale", scale, (layer.features,))
+    shift = _checked(layer, "the shift", shift, (layer.features,))
+    mean = x.mean(axis=-1, keepdims=True)
+    variance = ((x - mean) ** 2).mean(axis=-1, keepdims=True)
+    return (x - mean) / np.sqrt(variance + layer.epsilon) * scale + shift
+
+
+def embedding(layer: Embedding, ids: np.ndarray, table: np.ndarray) -> np.ndarray:
+    ids = _checked(layer, "the ids", ids, layer.input_shape)
+    table = _checked(layer, "the table", table, (layer.vocabulary, layer.dim))
+    if not (np.all(ids == np.round(ids)) and np.all(ids >= 0) and np.all(ids < layer.vocabulary)):
+        raise WorkloadError(f"{layer.label}: the ids must be whole numbers from 0 to {layer.vocabulary - 1}")
+    return table[ids.astype(np.int64)]
+
+
+def position_embedding(layer: PositionEmbedding, x: np.ndarray, table: np.ndarray) -> np.ndarray:
+    x = _checked(layer, "the input", x, layer.input_shape)
+    table = _checked(layer, "the table", table, parameter_shapes(layer)["table"])
+    return x + table[layer.first_position:layer.first_position + x.shape[0]]
+
+
+def class_token(layer: ClassToken, x: np.ndarray, token: np.ndarray) -> np.ndarray:
+    x = _checked(layer, "the input", x, layer.input_shape)
+    token = _checked(layer, "the token", token, parameter_shapes(layer)["token"])
+    return np.concatenate([token[None, :], x])
+
+
+def view(layer: Slice | Reshape | Transpose, x: np.ndarray) -> np.ndarray:
+    """The layers that only select or rearrange elements."""
+    x = _checked(layer, "the input", x, layer.input_shape)
+    if isinstance(layer, Slice):
+        return x[layer.start:layer.stop]
+    if isinstance(layer, Reshape):
+        return x.reshape(layer.shape)
+    return x.transpose(layer.permutation)
 
 
 def elementwise(layer: Elementwise, *inputs: np.ndarray, constant: np.ndarray | None = None) -> np.ndarray:
@@ -305,26 +404,16 @@ def evaluate(layer: Layer, inputs: tuple[np.ndarray, ...], parameters: dict[str,
     if len(inputs) != count:
         plural = "s" if count != 1 else ""
         raise WorkloadError(f"{layer.label}: takes {count} input{plural}, got {len(inputs)}")
-    if isinstance(layer, Conv2d):
-        return conv2d(layer, *inputs, **parameters)
-    if isinstance(layer, FullyConnected):
-        return fully_connected(layer, *inputs, **parameters)
-    if isinstance(layer, Pool):
-        return pool(layer, *inputs)
-    if isinstance(layer, Activation):
-        return activation(layer, *inputs)
-    if isinstance(layer, BatchNorm):
-        return batch_norm(layer, *inputs, **parameters)
-    if isinstance(layer, Add):
-        return add(layer, *inputs)
-    if isinstance(layer, Concat):
-        return concat(layer, *inputs)
-    if isinstance(layer, LSTMCell):
-        return lstm_cell(layer, *inputs, **parameters)
-    if isinstance(layer, Elementwise):
-        return elementwise(layer, *inputs, **parameters)
-    if isinstance(layer, LocalResponseNorm):
-        return local_response_norm(layer, *inputs)
-    if isinstance(layer, Recurrent):
-        return recurrent(layer, *inputs, **parameters)
+    for kind, reference in REFERENCES.items():
+        if isinstance(layer, kind):
+            return reference(layer, *inputs, **parameters)
     raise WorkloadError(f"{layer.label}: no reference for a {type(layer).__name__}")
+
+
+# Each layer kind's reference; those without parameters are given none (``parameter_shapes``).
+REFERENCES = {Conv2d: conv2d, FullyConnected: fully_connected, Pool: pool, Activation: activation,
+              BatchNorm: batch_norm, Add: add, Concat: concat, LSTMCell: lstm_cell, MatMul: matmul,
+              Softmax: softmax, LayerNorm: layer_norm, Embedding: embedding,
+              PositionEmbedding: position_embedding, ClassToken: class_token, Slice: view, Reshape: view,
+              Transpose: view, Elementwise: elementwise, LocalResponseNorm: local_response_norm,
+              Recurrent: recurrent}
