@@ -260,16 +260,19 @@ def _csv_rows(name: str) -> list[dict[str, str]]:
     return list(csv.DictReader((IMAGES / name).open(encoding="utf-8")))
 
 
-@pytest.mark.parametrize(("preset", "network", "layer"), [
-    ("dlp-s", "alexnet", "conv1"), ("dlp-s", "lstm-lm", "lstm1"), ("dlp-m", "resnet50-v1", "res4a_branch2a")])
-def test_roofline_csv_rows_are_what_the_compiler_and_simulator_give_now(preset, network, layer):
-    """Representative rows (a convolution, an LSTM cell, the worst layer of dlp-m) compiled and
-    simulated anew; the whole charts are docs/generate.py --check's."""
+@pytest.mark.parametrize(("chart", "preset", "network", "layer"), [
+    ("roofline", "dlp-s", "alexnet", "conv1"), ("roofline", "dlp-s", "lstm-lm", "lstm1"),
+    ("roofline", "dlp-m", "resnet50-v1", "res4a_branch2a"),
+    ("roofline_models", "dlp-s", "bert-base", "layer0.attention.query"),
+    ("roofline_models", "dlp-m", "gpt2-decode", "h0.attention.query")])
+def test_roofline_csv_rows_are_what_the_compiler_and_simulator_give_now(chart, preset, network, layer):
+    """Representative rows (a convolution, an LSTM cell, the worst layer of dlp-m, attention)
+    compiled and simulated anew; the whole charts are docs/generate.py --check's."""
     from dlpsim.run.compile import compile_layer
     from dlpsim.workloads import get_network
 
     stats = compile_layer(get_network(network).layer(layer), load_machine(preset)).stats
-    (row,) = [row for row in _csv_rows(f"roofline_{preset.replace('-', '_')}.csv")
+    (row,) = [row for row in _csv_rows(f"{chart}_{preset.replace('-', '_')}.csv")
               if (row["network"], row["layer"]) == (network, layer)]
     assert (int(row["cycles"]), int(row["dram_bytes"])) == (stats.cycles, stats.dram_bytes)
 
