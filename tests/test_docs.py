@@ -509,3 +509,23 @@ def test_timeline_prose_states_the_drawing_limits_the_code_uses():
     prose = _prose("README.md")
     assert f"A run of up to {MAX_EXACT_BARS:,} recorded intervals is drawn exactly" in prose
     assert f"is cut into {BUCKETS} equal spans" in prose
+
+
+def test_model_roofline_prose_quotes_its_tables_and_the_compiler_quality_run():
+    """The "6.13, modernised" prose against the generated tables beside it (the whole network's
+    figures) and GPT-2's cycles in the README's compiler-quality block."""
+    tables = generate.blocks_in(_text("docs/roofline.md"), "docs/roofline.md")["model-roofline-tables"]
+    dlp_s, dlp_m = tables.split("roofline of dlp-m")
+
+    def whole(table: str, network: str) -> tuple[float, str]:
+        cells = re.search(rf"^  {network} .*$", table, re.M)[0].split()
+        return float(cells[4]), cells[5]  # GOP/s and the share of the roof
+
+    prose = _prose("docs/roofline.md")
+    bert_share = round(float(whole(dlp_s, "bert-base")[1].removesuffix("%")))
+    assert f"the whole network runs at {bert_share}% of the roof on `dlp-s`" in prose
+    gpt2_s, gpt2_m = whole(dlp_s, "gpt2-decode")[0], whole(dlp_m, "gpt2-decode")[0]
+    assert f"({round(gpt2_m)} GOP/s against {round(gpt2_s)}: {_percent0(gpt2_m / 2048)} of its peak)" in prose
+    quality = generate.blocks_in(_text("README.md"), "README.md")["compiler-quality"]
+    cycles = int(re.search(r"^gpt2-decode +dlp-s(?: +\S+){4} +([\d,]+) ", quality, re.M)[1].replace(",", ""))
+    assert f"instead of {cycles / 10**6:.2f} ms" in prose  # at 1 GHz
