@@ -140,12 +140,6 @@ def _text(document: str) -> str:
     return (ROOT / document).read_text("utf-8")
 
 
-def test_the_generator_knows_every_markdown_file():
-    markdown = {"README.md", "benchmarks/README.md",
-                *(str(path.relative_to(ROOT)) for path in (ROOT / "docs").glob("*.md"))}
-    assert markdown == set(generate.DOCUMENTS)
-
-
 def test_every_file_in_docs_images_is_written_by_a_registered_command():
     on_disk = {f"docs/images/{path.name}" for path in IMAGES.iterdir()}
     assert on_disk == set(generate.generated_files())
