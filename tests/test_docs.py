@@ -523,3 +523,28 @@ def test_model_roofline_prose_quotes_its_tables_and_the_compiler_quality_run():
     quality = generate.blocks_in(_text("README.md"), "README.md")["compiler-quality"]
     cycles = int(re.search(r"^gpt2-decode +dlp-s(?: +\S+){4} +([\d,]+) ", quality, re.M)[1].replace(",", ""))
     assert f"instead of {cycles / 10**6:.2f} ms" in prose  # at 1 GHz
+
+
+def test_benchmark_prose_quotes_the_blocks_beside_it():
+    """Numbers the prose repeats from a measured block (SCALE-Sim, the ONNX model zoo) are the block's."""
+    scalesim = generate.blocks_in(_text("README.md"), "README.md")["vs-scalesim"]
+    summary = re.search(r"wall time SCALE-Sim ([\d.,]+ s), dlpsim ([\d.]+ ms): dlpsim ([\d,]+)x faster",
+                        scalesim)
+    for document in ("README.md", "docs/systolic.md"):
+        assert f"{summary[3]} times faster" in _prose(document)
+    assert f"SCALE-Sim {summary[1]}, dlpsim {summary[2]})" in _prose("docs/systolic.md")
+    slowest = max(re.findall(r"^(\S+) +(os|ws|is) .*? ([\d,]+) +1\.0000 +([\d.]+) s ", scalesim, re.M),
+                  key=lambda row: float(row[3]))
+    network, layer = slowest[0].split(":")
+    assert (f"the slowest SCALE-Sim layer was {network.upper().replace('VGG', 'VGG-')}'s {layer} on "
+            f"`{slowest[1]}` ({int(slowest[2].replace(',', '')) / 10**6:.1f} million cycles, {slowest[3]} s)"
+            ) in _prose("docs/systolic.md")
+
+    zoo = generate.blocks_in(_text("docs/onnx.md"), "docs/onnx.md")["onnx-models"]
+
+    def cycles(model):
+        cells = re.search(rf"^light_{model}\.onnx .*$", zoo, re.M)[0].split()
+        return [f"{int(cells[index].replace(',', '')) / 10**6:.1f} M" for index in (4, 6)]
+
+    assert "(VGG-19: {} to {} cycles)".format(*cycles("vgg19")) in _prose("docs/onnx.md")
+    assert "parameters: {} to {})".format(*cycles("zfnet512")) in _prose("docs/onnx.md")
