@@ -153,8 +153,9 @@ _ROOFLINE = ("dlpsim roofline --preset {preset} --net alexnet --net resnet50-v1 
              "--results docs/images/roofline_{name}.json")
 _SWEEP = ("dlpsim sweep --net alexnet --preset dlp-s {fixed}--vary core.matrix.macs_per_cycle=16,32,...,4096 "
           "{second}-o docs/images/alexnet_util_{name}.png --results docs/images/alexnet_util_{name}.json")
-# Timing figures blanked before comparing a rerun: a last column of seconds, wall times, the machine.
-_SECONDS_COLUMN = r"(?m)\s+\d+\.\d+$|total wall time .*|machine: .*"
+# Timing figures blanked before comparing a rerun: a last column of seconds (one decimal, unlike
+# the ratios), wall times, the machine.
+_SECONDS_COLUMN = r"(?m) +\d+\.\d$|total wall time .*|machine: .*"
 _SCALESIM_TIMES = r"\d[\d,.]* (?:ms|s)\b|[\d,]+x\b|machine: .*"
 
 

@@ -548,3 +548,14 @@ def test_benchmark_prose_quotes_the_blocks_beside_it():
 
     assert "(VGG-19: {} to {} cycles)".format(*cycles("vgg19")) in _prose("docs/onnx.md")
     assert "parameters: {} to {})".format(*cycles("zfnet512")) in _prose("docs/onnx.md")
+
+
+def test_a_rerun_compares_equal_when_only_its_timing_figures_differ():
+    command = generate.COMMANDS["compiler-quality"]
+    kept = generate.blocks_in(_text("README.md"), "README.md")["compiler-quality"]
+    slower = re.sub(r"(?m) (\d+)\.(\d)$", lambda match: f" {int(match[1]) + 7}.{match[2]}", kept)
+    assert slower != kept and generate.blanked(slower, command) == generate.blanked(kept, command)
+    a_cycle_off = kept.replace("20,037,998", "20,037,999")
+    assert generate.blanked(a_cycle_off, command) != generate.blanked(kept, command)
+    a_ratio_off = kept.replace("0.698", "0.699")
+    assert generate.blanked(a_ratio_off, command) != generate.blanked(kept, command)
