@@ -45,6 +45,17 @@ class _Choice:
     stats: Stats | None  # its program's simulated run (None: chosen by the estimate alone)
 
 
+def layer_shape(layer: Layer, batch: int = 1) -> Problem | None:
+    """What a layer's program and run depend on: its lowered problem on ``batch`` samples without
+    its name (None: a layer with nothing to do). Layers of equal shape compile to the same program
+    on a machine."""
+    return _shape_of(compiler.lower(layer, batch))
+
+
+def _shape_of(problem: Problem | None) -> Problem | None:
+    return None if problem is None else dataclasses.replace(problem, name="", description="")
+
+
 def compile_layer(layer: Layer, machine: MachineConfig, batch: int = 1) -> Compilation:
     """Compile one layer on ``batch`` samples for one machine, choosing among its best mappings by
     simulation."""
@@ -52,7 +63,7 @@ def compile_layer(layer: Layer, machine: MachineConfig, batch: int = 1) -> Compi
     problem = compiler.lower(layer, batch)
     if problem is None:
         return Compilation(compiler.finish(layer, machine, None, compiler.build_nothing(machine)), None, None)
-    shape = dataclasses.replace(problem, name="", description="")
+    shape = _shape_of(problem)
     try:
         choice = _search(shape, machine)
     except WorkloadError as error:  # the search knows shapes, not names
