@@ -175,6 +175,11 @@ COMMANDS: dict[str, Command] = {command.name: command for command in (
     Command("heatmap", _SWEEP.format(fixed="", name="heatmap",
                                      second="--vary dram.bandwidth=12.8GB/s,25.6GB/s,...,102.4GB/s "),
             _chart_files("alexnet_util_heatmap")),
+    Command("explore", "dlpsim explore --net alexnet --net resnet18 "
+            "--vary core.matrix.macs_per_cycle=64,128,...,1024 "
+            "--vary dram.bandwidth=16GB/s,32GB/s,...,256GB/s "
+            "--budget 1200 -o docs/images/alexnet_resnet18_front.png "
+            "--results docs/images/alexnet_resnet18_front.json", _chart_files("alexnet_resnet18_front")),
     Command("model-roofline", ".venv/bin/python docs/make_model_roofline.py",
             ("docs/images/roofline_models.png", "docs/images/roofline_models_dlp_s.csv",
              "docs/images/roofline_models_dlp_m.csv"), folder_option="--images"),

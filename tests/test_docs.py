@@ -218,7 +218,8 @@ def test_timing_blocks_show_their_command_and_machine(name):
 
 @pytest.mark.parametrize(("kind", "stem"), [
     ("roofline", "roofline_dlp_s"), ("roofline", "roofline_dlp_m"),
-    ("sweep", "alexnet_util_sweep"), ("sweep", "alexnet_util_heatmap")])
+    ("sweep", "alexnet_util_sweep"), ("sweep", "alexnet_util_heatmap"),
+    ("explore", "alexnet_resnet18_front")])
 def test_charts_and_csvs_are_what_their_results_files_redraw(kind, stem, tmp_path):
     """The checked-in chart and CSV are drawn from the checked-in results file (which
     docs/generate.py --check compares with a fresh simulation)."""
