@@ -560,3 +560,32 @@ def test_a_rerun_compares_equal_when_only_its_timing_figures_differ():
     assert generate.blanked(a_cycle_off, command) != generate.blanked(kept, command)
     a_ratio_off = kept.replace("0.698", "0.699")
     assert generate.blanked(a_ratio_off, command) != generate.blanked(kept, command)
+
+
+def test_explore_prose_quotes_its_csv():
+    rows = _csv_rows("alexnet_resnet18_front.csv")
+    grid = {(int(row["core.matrix.macs_per_cycle"]), int(row["dram.bandwidth"]) // 10**9): row
+            for row in rows if row["design"] == "grid"}
+    front = sorted((row for row in grid.values() if row["pareto"] == "yes"), key=lambda row: int(row["cost"]))
+
+    def ms(row) -> str:
+        return f"{float(row['time_s']) * 1000:.3g} ms"
+
+    def design(row) -> str:
+        bandwidth = int(row["dram.bandwidth"]) // 10**9
+        macs = row["core.matrix.macs_per_cycle"]
+        return f"{macs} MACs per cycle and {bandwidth} GB/s (cost {row['cost']}, {ms(row)}"
+
+    prose = _prose("docs/sweep.md")
+    assert (f"Of the 25 designs, {25 - len(grid)} cost more than 1,200 and are never simulated; of the "
+            f"{len(grid)} others, {len(front)} are on the front, from {design(front[0])}") in prose
+    assert f"to {design(front[-1])})" in prose
+    (shipped,) = [row for row in rows if row["design"] == "dlp-s"]
+    assert grid[256, 64]["pareto"] == "yes" and grid[256, 64]["time_s"] == shipped["time_s"]
+    assert (f"`dlp-s` as shipped (256 MACs per cycle, 64 GB/s, cost {shipped['cost']}, {ms(shipped)}) "
+            "is on the front") in prose
+    slow, cheaper = grid[512, 16], grid[128, 64]
+    assert float(slow["time_s"]) > float(cheaper["time_s"]) and int(slow["cost"]) > int(cheaper["cost"])
+    slow_ms = round(float(slow["time_s"]) * 1000)
+    assert (f"512 at 16 GB/s costs {slow['cost']} and takes {slow_ms} ms, slower than "
+            f"the {cheaper['cost']}-cost design of 128 MACs per cycle at 64 GB/s") in prose
