@@ -188,6 +188,7 @@ COMMANDS: dict[str, Command] = {command.name: command for command in (
                                "transformer networks, on the 2-CPU machine shared with other work)"),
     Command("speed", ".venv/bin/python benchmarks/speed.py", timing=r"(?s).*"),
     Command("hazards", ".venv/bin/python benchmarks/hazards.py", timing=r"(?s).*"),
+    Command("sweep-scale", ".venv/bin/python benchmarks/sweep_scale.py", timing=r"(?s).*"),
     Command("onnx-models", ".venv/bin/python benchmarks/onnx_models.py", timing=_SECONDS_COLUMN,
             needs="about 20 minutes",
             machine_unrecorded="run before onnx_models.py printed its machine: the 2-CPU machine "
@@ -209,6 +210,7 @@ BLOCKS: dict[str, Block] = {block.name: block for block in (
     Block("compiler-quality", ("README.md",), ("compiler-quality",), shown_run("compiler-quality")),
     Block("speed", ("README.md",), ("speed",), shown_run("speed")),
     Block("hazards", ("README.md",), ("hazards",), shown_run("hazards")),
+    Block("sweep-scale", ("README.md",), ("sweep-scale",), shown_run("sweep-scale")),
     Block("onnx-models", ("docs/onnx.md",), ("onnx-models",), shown_run("onnx-models")),
     Block("vs-scalesim", ("README.md", "benchmarks/README.md", "docs/systolic.md"), ("vs-scalesim",),
           shown_run("vs-scalesim")),

@@ -589,3 +589,12 @@ def test_explore_prose_quotes_its_csv():
     slow_ms = round(float(slow["time_s"]) * 1000)
     assert (f"512 at 16 GB/s costs {slow['cost']} and takes {slow_ms} ms, slower than "
             f"the {cheaper['cost']}-cost design of 128 MACs per cycle at 64 GB/s") in prose
+
+
+def test_sweep_scale_prose_quotes_its_cpu_seconds():
+    block = generate.blocks_in(_text("README.md"), "README.md")["sweep-scale"]
+    one, two = (re.search(rf"^{way} +\d+ +[\d.]+ +([\d.]+) ", block, re.M)[1]  # the CPU seconds
+                for way in ("1 worker", "2 workers"))
+    prose = _prose("README.md")
+    assert f"two workers do {_percent0(float(two) / float(one) - 1)} more work than one" in prose
+    assert f"about ({two} / 2) / {one} of one worker's time" in prose
