@@ -708,7 +708,7 @@ def net_run(name, preset, config_file, overrides, as_json, csv_file, max_cycles,
         _warn(f"--no-fast-forward simulates every layer, so --cache {cache_dir} is not used")
     cache = None if no_fast_forward else _open_cache(cache_dir, no_cache)
     key = run_key(network, machine) if cache is not None else ""
-    result = cached_run(cache, key, network, max_cycles) if cache is not None else None
+    result = cached_run(cache, key, network, machine, max_cycles) if cache is not None else None
     if result is None:
         result = _with_progress(
             f"{network.name} on {machine.name}",
@@ -1022,10 +1022,14 @@ def cache_clear(cache_dir):
 @_machine_options_without_program
 @click.option("-o", "--output", "output_file", default=None, metavar="FILE",
               help="Write the program to FILE (default: print it).")
+@click.option("--max-cycles", type=click.IntRange(min=1), default=DEFAULT_MAX_CYCLES, show_default=True,
+              help="Refuse a layer whose roofline bound exceeds this many cycles, and stop each candidate "
+                   "program the compiler simulates there.")
 @_input_shape
 @_network_options
 @_guarded
-def compile_command(name, layer_name, preset, config_file, overrides, output_file, input_shapes, seq, batch):
+def compile_command(name, layer_name, preset, config_file, overrides, output_file, max_cycles, input_shapes,
+                    seq, batch):
     """Compile one layer of NAME into a program that `dlpsim run` accepts.
 
     NAME is a built-in network (see `dlpsim net --list`), the path of an ONNX model (.onnx)
@@ -1038,8 +1042,8 @@ def compile_command(name, layer_name, preset, config_file, overrides, output_fil
     _check_output(output_file, "program")
     network = _load_network(name, input_shapes, seq, batch)
     layer = network.layer(layer_name)
-    compiled = compile_layer(layer, _network_machine(preset, config_file, overrides),
-                             batch=network.batch).compiled
+    compiled = compile_layer(layer, _network_machine(preset, config_file, overrides), network.batch,
+                             max_cycles=max_cycles).compiled
     if output_file is None:
         click.echo(compiled.text, nl=False)
         return

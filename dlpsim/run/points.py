@@ -89,12 +89,13 @@ def simulate_point(index: int, network: Network, machine: MachineConfig, max_cyc
         return index, None, error
 
 
-def cached_run(cache: ResultCache, key: str, network: Network, max_cycles: int | None) -> NetworkRun | None:
+def cached_run(cache: ResultCache, key: str, network: Network, machine: MachineConfig,
+               max_cycles: int | None) -> NetworkRun | None:
     """The run stored under ``key``, held to this run's cycle limit (a RunLimitError as a simulation
     would raise), or None."""
     run = cache.get(key)
     if run is not None:
-        check_within_limit(run, network, max_cycles)
+        check_within_limit(run, network, machine, max_cycles)
     return run
 
 
@@ -122,7 +123,7 @@ def run_points(points: Sequence[Point], execution: Execution = SERIAL, *,
     for index, point in enumerate(points):
         if execution.cache is not None:
             try:
-                cached = cached_run(execution.cache, keys[index], point.network, max_cycles)
+                cached = cached_run(execution.cache, keys[index], point.network, point.machine, max_cycles)
                 if cached is not None:
                     runs[index] = cached
             except UserError as error:
@@ -237,7 +238,8 @@ def simulate_shape(index: int, shape, layer, machine: MachineConfig, batch: int,
                    max_cycles: int | None) -> LayerOutcome:
     """Simulate one layer of a point, on ``batch`` samples, where it is called (a worker process)."""
     try:
-        return index, shape, simulate_layer(layer, machine, batch, max_cycles=max_cycles), None
+        return index, shape, simulate_layer(layer, machine, batch, max_cycles=max_cycles,
+                                                   network_limit=max_cycles), None
     except UserError as error:
         return index, shape, None, error
 
