@@ -598,3 +598,11 @@ def test_sweep_scale_prose_quotes_its_cpu_seconds():
     prose = _prose("README.md")
     assert f"two workers do {_percent0(float(two) / float(one) - 1)} more work than one" in prose
     assert f"about ({two} / 2) / {one} of one worker's time" in prose
+
+
+def test_readme_states_the_compilers_task_limit_the_code_uses():
+    from dlpsim.compiler.mapping import MAX_TASKS
+
+    prose = _prose("README.md")
+    assert f"a mapping may leave at most {MAX_TASKS:,} tasks" in prose
+    assert f"would leave more than {MAX_TASKS:,} tasks" in prose
