@@ -205,14 +205,20 @@ def test_the_cycle_limit_is_never_skipped_past(skips):
     assert skips
 
 
-def test_recording_turns_it_off(skips):
+def test_recording_keeps_it_on_and_records_the_same_intervals(skips):
+    """1000 computes of 1 cycle: fast-forward skips most of them, and the recorder keeps the
+    skipped periods as a repeat that stands for exactly the intervals recorded event by event."""
     from dlpsim.sim import Recorder
 
     program = assemble("loop 1000\n  compute MAC_32 256\nendloop\n", "r.asm")
-    recorder = Recorder()
-    simulate(program, load_machine("dlp-s"), recorder)
-    assert not skips
-    assert len([i for i in recorder.intervals if i.track == ("core0", "compute")]) == 1000
+    fast, slow = Recorder(), Recorder()
+    simulate(program, load_machine("dlp-s"), fast)
+    assert skips and fast.repeats == len(skips)
+    simulate(program, load_machine("dlp-s"), slow, fast_forward=False)
+    assert len(skips) == fast.repeats  # the second run made none
+    assert fast.intervals == slow.intervals
+    assert [(i.start, i.end) for i in fast.intervals if i.track == ("core0", "compute")] == [
+        (k, k + 1) for k in range(1000)]
 
 
 def test_net_run_json_is_the_same(tmp_path):

@@ -33,16 +33,30 @@ body, so a core with ``r`` iterations left after the current one allows ``r // d
 more periods. The skip takes the fewest any core allows, and never passes the run's
 cycle limit.
 
+Every loop level is skipped this way, because each state keeps a short history of the
+observations that saw it, across skips: in ``loop 10^7 / loop 1000 / ...`` the inner
+loop's iterations repeat one state, so its periods are skipped; the next time the outer
+loop comes round to the same place in the inner loop, the observation from the outer
+loop's previous iteration (taken before the inner skip) matches, with the inner loop at
+the same iteration, and the outer loop's iterations, inner skip included, are skipped as
+periods in their turn. Of the earlier observations that allow a skip, the one that skips
+the most cycles is taken. A skip made in between changes nothing in this: it is exact, so
+a period that contains one is still a period of the machine.
+
 Observations are taken at the end of a cycle (an event of lower priority than any
 of the machine's, so nothing else is pending at that cycle) in which some loop went
 round. Each costs a little, so when no state repeats for a long while, they thin out.
-Recording a trace turns fast-forward off: a trace lists every instruction.
+
+A run that is recorded (dlpsim.sim.trace) tells its recorder of every skip: the
+intervals recorded in the period skipped repeat, shifted by one period each time
+(``SkipListener``); an observation whose period the recorder no longer holds is not used.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import partial
+from typing import Protocol
 
 import simpy
 
@@ -54,23 +68,56 @@ from dlpsim.sim.periodic import NO_EFFECT, Counters, DescribeEvent, Periodic
 # more sparsely (every 2nd loop iteration, then every 4th, ... up to MAX_STRIDE), so a run
 # whose state does not repeat pays little for trying. A periodic state is still found at
 # any stride: sampled every s iterations, a period of p iterations repeats after p / gcd(p, s)
-# samples. At most MAX_REMEMBERED states are kept.
+# samples. At most MAX_REMEMBERED observations are kept, at most HISTORY of them per state:
+# enough for the few observations of one state that each level of a loop nest leaves between
+# two iterations of the loop around it.
 MISSES_BEFORE_THINNING = 64
 MAX_STRIDE = 1024
 MAX_REMEMBERED = 4096
+HISTORY = 24
 
 
 class _Unrecognised(Exception):
     """Something is pending that fast-forward cannot describe: it stays off for this run."""
 
 
-class _Observation:
-    __slots__ = ("time", "iterations", "counters")
+class SkipListener(Protocol):
+    """What a recorder of the run (dlpsim.sim.trace.Recorder) hears of the skips."""
 
-    def __init__(self, time: int, iterations: list[tuple[int, ...]], counters: list[Counters]):
+    def mark(self) -> int:
+        """Where its record is now: the observation keeps it, a later skip names it."""
+
+    def can_repeat(self, mark: int) -> bool:
+        """True if it still holds what it recorded since ``mark``."""
+
+    def repeat(self, mark: int, period: int, periods: int) -> None:
+        """What it recorded since ``mark`` happens ``periods`` times more, ``period`` cycles apart."""
+
+
+class _Observation:
+    __slots__ = ("time", "iterations", "counters", "mark")
+
+    def __init__(self, time: int, iterations: list[tuple[int, ...]], counters: list[Counters], mark: int):
         self.time = time
         self.iterations = iterations
         self.counters = counters
+        self.mark = mark
+
+
+class _Skip:
+    """A skip to make: ``periods`` periods of ``period`` cycles, from an earlier observation."""
+
+    __slots__ = ("earlier", "period", "periods", "advancing")
+
+    def __init__(self, earlier: _Observation, period: int, periods: int, advancing: list):
+        self.earlier = earlier
+        self.period = period
+        self.periods = periods
+        self.advancing = advancing  # (control, depth of the loop that went round, iterations per period)
+
+    @property
+    def cycles(self) -> int:
+        return self.period * self.periods
 
 
 class FastForward:
@@ -82,13 +129,15 @@ class FastForward:
     """
 
     def __init__(self, env: ShiftableEnvironment, controls: list[ControlUnit], parts: Sequence[Periodic],
-                 max_cycles: int | None):
+                 max_cycles: int | None, listener: SkipListener | None = None):
         self.env = env
         self.controls = controls
         self.parts = tuple(parts)
         self._parts_by_id = {id(part): part for part in self.parts}
         self.max_cycles = max_cycles
-        self._seen: dict[tuple, _Observation] = {}
+        self.listener = listener
+        self._seen: dict[tuple, list[_Observation]] = {}  # state -> its observations, oldest first
+        self._remembered = 0
         self._stride = 1  # observe at every stride-th loop iteration
         self._misses = 0  # observations in a row that found a new state
         self._iterations_until_observed = 1
@@ -119,22 +168,33 @@ class FastForward:
         except _Unrecognised:
             self._stop()
             return
-        now = self.env.now
         iterations = [control.cursor.iterations() for control in self.controls]
-        counters = [part.counters() for part in self.parts]
-        earlier = self._seen.get(key)
-        self._seen[key] = _Observation(now, iterations, counters)
-        if earlier is not None:
+        history = self._seen.get(key)
+        if history is None:
+            history = self._seen[key] = []
+            self._misses += 1
+            if self._misses >= MISSES_BEFORE_THINNING:
+                self._misses = 0
+                self._stride = min(2 * self._stride, MAX_STRIDE)
+        else:
             self._misses = 0
-            if self._skip(earlier, iterations):
-                self._seen.clear()
-            return
-        self._misses += 1
-        if self._misses >= MISSES_BEFORE_THINNING:
-            self._misses = 0
-            self._stride = min(2 * self._stride, MAX_STRIDE)
-        if len(self._seen) > MAX_REMEMBERED:
-            self._seen.clear()
+            skip = self._best_skip(history, iterations)
+            if skip is not None:
+                self._make(skip)
+                iterations = [control.cursor.iterations() for control in self.controls]
+        self._remember(history, iterations)
+
+    def _remember(self, history: list[_Observation], iterations: list[tuple[int, ...]]) -> None:
+        """Keep this observation of the state (after the skip, if one was made)."""
+        if self._remembered >= MAX_REMEMBERED:
+            self._seen = {key: kept for key, kept in self._seen.items() if kept is history}
+            self._remembered = len(history)
+        if len(history) >= HISTORY:
+            del history[0]
+            self._remembered -= 1
+        mark = self.listener.mark() if self.listener is not None else 0
+        history.append(_Observation(self.env.now, iterations, [part.counters() for part in self.parts], mark))
+        self._remembered += 1
 
     # -- the state ----------------------------------------------------------------------
 
@@ -178,33 +238,47 @@ class FastForward:
 
     # -- the skip -----------------------------------------------------------------------
 
-    def _skip(self, earlier: _Observation, iterations: list[tuple[int, ...]]) -> bool:
-        """Skip as many whole periods as every core's loops allow; False if none."""
+    def _best_skip(self, history: list[_Observation], iterations: list[tuple[int, ...]]) -> _Skip | None:
+        """Of the skips the earlier observations of this state allow, the one of most cycles
+        (the latest of those, on a tie)."""
+        best = None
+        for earlier in reversed(history):
+            if self.listener is not None and not self.listener.can_repeat(earlier.mark):
+                break  # older observations are older still
+            skip = self._plan(earlier, iterations)
+            if skip is not None and (best is None or skip.cycles > best.cycles):
+                best = skip
+        return best
+
+    def _plan(self, earlier: _Observation, iterations: list[tuple[int, ...]]) -> _Skip | None:
+        """As many whole periods since ``earlier`` as every core's loops allow; None if none."""
         now = self.env.now
         period = now - earlier.time
         if period <= 0:
-            return False
-        advancing = []  # (control, depth of the loop that went round, iterations per period)
+            return None
+        advancing = []
         for control, before, after in zip(self.controls, earlier.iterations, iterations, strict=True):
             depth = next((d for d, (b, a) in enumerate(zip(before, after, strict=True)) if b != a), None)
             if depth is None:
                 continue  # this core did not move in its stream
             if after[depth] < before[depth] or after[depth + 1:] != before[depth + 1:]:
-                return False
+                return None
             advancing.append((control, depth, after[depth] - before[depth]))
         if not advancing:
-            return False
+            return None
         periods = min(control.cursor.remaining_iterations(depth) // per_period
                       for control, depth, per_period in advancing)
         if self.max_cycles is not None:
             periods = min(periods, (self.max_cycles - now) // period)
-        if periods <= 0:
-            return False
-        shift = periods * period
-        for control, depth, per_period in advancing:
-            control.cursor.skip_iterations(depth, periods * per_period)
-        for part, before in zip(self.parts, earlier.counters, strict=True):
-            part.advance(periods, before, shift)
-        self.env.shift_time(shift)
-        return True
+        return _Skip(earlier, period, periods, advancing) if periods > 0 else None
 
+    def _make(self, skip: _Skip) -> None:
+        """Advance every loop, counter and time by the skip's periods, and tell the listener."""
+        shift = skip.cycles
+        for control, depth, per_period in skip.advancing:
+            control.cursor.skip_iterations(depth, skip.periods * per_period)
+        for part, before in zip(self.parts, skip.earlier.counters, strict=True):
+            part.advance(skip.periods, before, shift)
+        if self.listener is not None:
+            self.listener.repeat(skip.earlier.mark, skip.period, skip.periods)
+        self.env.shift_time(shift)
