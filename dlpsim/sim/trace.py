@@ -349,11 +349,11 @@ class Recorder:
     def can_repeat(self, mark: int) -> bool:
         return mark >= self._recent_base
 
-    def repeat(self, mark: int, period: int, periods: int) -> None:
-        template = tuple(self._recent[mark - self._recent_base:])
+    def repeat(self, start: int, end: int, period: int, periods: int, offset: int) -> None:
+        template = tuple(self._recent[start - self._recent_base:end - self._recent_base])
         if not template:
             return
-        repeat = Repeat(template, period, periods, self.code)
+        repeat = Repeat(template, period, periods, self.code, offset)
         self.repeats += 1
         self.intervals_recorded += repeat.instances
         self.repeated_intervals += repeat.instances
@@ -370,9 +370,9 @@ class Recorder:
         per_period = repeat.instances // periods
         whole = room // per_period
         if whole:
-            self.exact.append(Repeat(template, period, whole, self.code))
+            self.exact.append(Repeat(template, period, whole, self.code, offset))
         rest = room - whole * per_period
-        partial = list(islice(expand(template, (whole + 1) * period), rest + 1))
+        partial = list(islice(expand(template, offset + (whole + 1) * period), rest + 1))
         self.exact += partial[:rest]
         self.exact_intervals += room
         self.exact_until = partial[rest].end
