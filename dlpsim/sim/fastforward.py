@@ -66,7 +66,6 @@ from typing import Protocol
 
 import simpy
 
-from dlpsim.asm.program import Repeat
 from dlpsim.sim.control import ControlUnit
 from dlpsim.sim.environment import ShiftableEnvironment
 from dlpsim.sim.periodic import NO_EFFECT, Counters, DescribeEvent, Periodic
@@ -152,11 +151,6 @@ class _Skip:
         return self.period.cycles * self.periods
 
 
-def _depth(body: tuple) -> int:
-    """How deep the loops of a normalised stream nest."""
-    return max((1 + _depth(statement.body) for statement in body if isinstance(statement, Repeat)), default=0)
-
-
 def _rebased(now: Counters, start: Counters, end: Counters) -> Counters:
     """The counters one period before ``now`` for a period that grew them from ``start`` to ``end``."""
     before: Counters = {}
@@ -189,7 +183,7 @@ class FastForward:
         self._remembered = 0
         self._periods: dict[tuple, list[_Period]] = {}  # state -> the periods found from it
         # observations kept per state: a few for each level of the deepest nest of loops
-        depth = max((_depth(control.cursor.frames[0][0]) for control in controls), default=0)
+        depth = max((control.cursor.depth for control in controls), default=0)
         self._history = HISTORY + HISTORY_PER_LEVEL * depth
         self._periods_kept = 0
         self._stride = 1  # observe at every stride-th loop iteration

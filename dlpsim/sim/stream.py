@@ -25,7 +25,9 @@ class StreamCursor:
     """
 
     def __init__(self, statements: tuple[Statement, ...]):
-        self.frames: list[list] = [[_merged_nests(normalised(statements)), 0, 0, 1]]
+        body = _merged_nests(normalised(statements))
+        self.frames: list[list] = [[body, 0, 0, 1]]
+        self.depth = _depth(body)  # how deep its loops nest
         self.on_iteration = None
 
     def __iter__(self) -> Iterator:
@@ -90,3 +92,7 @@ def _merged_nests(body: tuple) -> tuple:
                 statement = Repeat(statement.count, inner)
         merged.append(statement)
     return tuple(merged)
+
+
+def _depth(body: tuple) -> int:
+    return max((1 + _depth(statement.body) for statement in body if type(statement) is Repeat), default=0)
