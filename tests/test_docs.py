@@ -499,11 +499,13 @@ def test_systolic_whole_simulation_table_is_dlpsim_and_scalesim_plus_one():
 
 
 def test_timeline_prose_states_the_drawing_limits_the_code_uses():
-    from dlpsim.analysis.timeline import BUCKETS, MAX_EXACT_BARS
+    from dlpsim.analysis.timeline import MAX_EXACT_BARS
+    from dlpsim.sim.trace import EXACT_BUDGET, MAX_SPANS
 
     prose = _prose("README.md")
     assert f"A run of up to {MAX_EXACT_BARS:,} recorded intervals is drawn exactly" in prose
-    assert f"is cut into {BUCKETS} equal spans" in prose
+    assert f"is cut into {MAX_SPANS // 2} to {MAX_SPANS} equal spans" in prose
+    assert f"first {EXACT_BUDGET:,} intervals are kept one by one" in prose
 
 
 def test_model_roofline_prose_quotes_its_tables_and_the_compiler_quality_run():
