@@ -40,12 +40,14 @@ class Operand:
         return region[0] + low, region[1] + high
 
     def at(self, values: dict[str, int]) -> Operand:
-        """The operand in the iterations ``values`` (index name -> iteration): itself when constant."""
+        """The operand in the iterations ``values`` (index name -> iteration): itself when constant.
+        Indices ``values`` does not give keep their strides."""
         if not self.strides:
             return self
-        shift = sum(stride * values[name] for name, stride in self.strides)
+        shift = sum(stride * values[name] for name, stride in self.strides if name in values)
+        remaining = tuple((name, stride) for name, stride in self.strides if name not in values)
         return Operand(self.memory, self.offset + shift, self.location,
-                       None if self.end is None else self.end + shift)
+                       None if self.end is None else self.end + shift, remaining)
 
     def region(self, size: int | None) -> tuple[int, int] | None:
         """The bytes [start, end) it covers when the instruction gives it ``size`` bytes; None
@@ -102,7 +104,7 @@ class Move:
 
     @property
     def touches_dram(self) -> bool:
-        return Memory.DRAM in (self.source.memory, self.destination.memory)
+        return self.source.memory is Memory.DRAM or self.destination.memory is Memory.DRAM
 
     def __str__(self) -> str:
         return f"move {self.source} {self.destination} {self.size}"

@@ -242,9 +242,6 @@ def _dram_lines(layer: Layer, problem: Problem, dram: DramLayout) -> list[str]:
                      f"order used{values})")
     lines.append(f"        output at {dram.output:#x} ({format_shape(layer.output_shape)}: its "
                  f"{len(dram.tiles)} tiles in the order written)")
-    lines += ["        DRAM operands carry no address: a loop repeats its addresses, and each step reads",
-              "        and writes other DRAM data, so addressed steps would never fold; the data check",
-              "        covers the on-chip memories (NRAM, WRAM, SharedRAM), whose buffers alternate"]
     return lines
 
 
@@ -265,9 +262,10 @@ def build(problem: Problem, mapping: Mapping, machine: MachineConfig) -> MappedP
         writer.blank()
         writer.core(None, memory_core=True)
         writer.comment(f"stage the {mapping.staged} in the SharedRAM, two pieces ahead of the cores")
-        fold(staging_steps(pieces, shared.places), writer)
+        origins = dram.slabs if mapping.staged is Staging.INPUT else dram.blocks
+        fold(staging_steps(pieces, shared.places, origins), writer)
     for index, share in enumerate(shares):
-        steps = core_steps(share, where, problem.extra_input_bytes if index == 0 else 0, mapping.staged,
+        steps = core_steps(share, where, dram, problem.extra_input_bytes if index == 0 else 0, mapping.staged,
                            pieces, None if shared is None else shared.places, keep_weights=keeps[index])
         writer.blank()
         if machine.compute_cores > 1:

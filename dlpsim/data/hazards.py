@@ -28,10 +28,17 @@ cores (one period of the common period is enough where every core repeats), and 
 combination of summaries is compared once.
 
 Loops with an index (``loop N as t``) whose operands use it break the first fact: their
-iterations touch other addresses. Before the check, each such loop is unrolled, its iterations
-resolved to constant addresses (loops whose index no operand uses stay loops, however large),
-so everything above applies to the result unchanged and stays exact. The unrolled stream's
-size is computed first and refused beyond UNROLLED_BUDGET instructions, naming the loop.
+iterations touch other addresses. First a quick proof settles most memories: an operand's
+*hull* is the span of bytes it covers over all the iterations of its loops; on a memory
+instance where no two hulls of different groups (a queue on a core), one of them written,
+overlap, no two accesses can race, whatever the order (a compiler's DRAM: inputs and weights
+only read, each core's output tiles in a range of their own). On the other memories, each
+loop whose index an operand there uses is unrolled, its iterations resolved to constant
+addresses (other loops stay loops, however large), so everything above applies to the result
+unchanged and stays exact: an operand that still moves with a loop index lies on a proven
+memory, where its first iteration's region, inside its hull, cannot race either. The unrolled
+stream's size is computed first and refused beyond UNROLLED_BUDGET instructions, naming the
+loop.
 
 Each pair of program lines is reported once per kind (RAW, WAR, WAW), however many iterations
 or cores repeat it. An access without an address is unchecked, never guessed.
@@ -63,6 +70,7 @@ from dlpsim.asm.program import (
     normalised,
     operands_of,
     resolved,
+    walk_with_counts,
 )
 from dlpsim.errors import ProgramError, SourceLocation
 from dlpsim.machine import MachineConfig
@@ -461,12 +469,36 @@ def _check_core(core: CoreId, stream: tuple[Instruction | Repeat, ...], instruct
 
 # -- loops whose addresses move: unrolled -----------------------------------------------------------
 
-def _constant_addresses(stream: tuple[Instruction | Repeat, ...],
-                        origins: dict[int, Move | Compute]) -> tuple[Instruction | Repeat, ...]:
-    """The normalised stream with every loop whose operands use its index unrolled, each
-    iteration's instructions resolved to constant addresses (``origins`` learns which text
-    instruction each resolved one stands for); other loops stay loops. Refused, before any
-    work, when that would make more than UNROLLED_BUDGET instructions."""
+def _proven_instances(texts: dict[CoreId, tuple[Statement, ...]]) -> set[str]:
+    """The memory instances where operands move with loop indices and yet no two accesses can
+    race: no two hulls (see the module doc) of different groups overlap, one of them written."""
+    items: dict[str, list[_Item]] = {}
+    moving: set[str] = set()
+    for core, text in texts.items():
+        for statement, counts in walk_with_counts(text):
+            if not isinstance(statement, Move | Compute):
+                continue
+            queue = queue_kind(statement)
+            for access in accesses(statement):
+                if access.region is None:
+                    continue
+                instance = _instance(access.operand.memory, core)
+                start, end = access.operand.extent(access.region[1] - access.region[0], counts)
+                if access.operand.strides:
+                    moving.add(instance)
+                hull = _Access(0, access.operand.memory, instance, start, end, access.writes, queue,
+                               access.role)
+                items.setdefault(instance, []).append((hull, (core.index, queue)))
+    return {instance for instance in moving if next(_conflicting_pairs(items[instance]), None) is None}
+
+
+def _constant_addresses(stream: tuple[Instruction | Repeat, ...], origins: dict[int, Move | Compute],
+                        core: CoreId, proven: set[str]) -> tuple[Instruction | Repeat, ...]:
+    """The normalised stream with every loop unrolled whose index an operand uses on a memory
+    instance not ``proven`` race-free, each iteration's instructions resolved to constant
+    addresses there (``origins`` learns which text instruction each resolved one stands for);
+    other loops stay loops. Refused, before any work, when that would make more than
+    UNROLLED_BUDGET instructions."""
     uses: dict[int, bool] = {}  # id(loop body) -> whether it uses the loop's index
 
     def unrolls(loop: Repeat) -> bool:
@@ -475,7 +507,7 @@ def _constant_addresses(stream: tuple[Instruction | Repeat, ...],
         known = uses.get(id(loop.body))
         if known is None:
             known = uses[id(loop.body)] = any(
-                loop.index in dict(operand.strides)
+                loop.index in dict(operand.strides) and _instance(operand.memory, core) not in proven
                 for instruction in _instructions(loop.body) for operand in operands_of(instruction))
         return known
 
@@ -514,7 +546,7 @@ def _constant_addresses(stream: tuple[Instruction | Repeat, ...],
                     result.append(Repeat(statement.count, tuple(resolve(statement.body, values)),
                                          statement.index, statement.location))
             elif values and is_affine(statement):
-                key = (id(statement), *(values[name] for operand in operands_of(statement)
+                key = (id(statement), *(values.get(name) for operand in operands_of(statement)
                                         for name, _ in operand.strides))
                 instance = made.get(key)
                 if instance is None:
@@ -703,8 +735,9 @@ def check_hazards(program: Program, machine: MachineConfig) -> HazardReport:
     texts = bind(program, machine)
     origins: dict[int, Move | Compute] = {}
     streams = {}
+    proven = _proven_instances(texts)
     for core, text in texts.items():
-        streams[core] = _constant_addresses(normalised(text), origins)
+        streams[core] = _constant_addresses(normalised(text), origins, core, proven)
     instructions = _Instructions(origins)
     found = _Found(instructions)
     checked_streams: set[tuple[int, ...]] = set()
