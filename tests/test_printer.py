@@ -63,7 +63,7 @@ def test_loop_indices_and_affine_operands_print_back_to_an_equal_program():
     text = ("loop 3 as t\n"
             "    loop 2 as u\n"
             "        move DRAM[0x1000 + 0x2400*t - 0x4*u] NRAM[0x100 + 0x40*t : 0x140 + 0x40*t] 64\n"
-            "        compute ADD_32 4 NRAM[0x0], WRAM[0x400 + t] -> NRAM[-0x20 + 0x20*u + 0x20]\n"
+            "        compute ADD_32 4 NRAM[0x100], WRAM[0x400 + t] -> NRAM[-0x20 + 0x20*u + 0x20]\n"
             "    endloop\n"
             "endloop\n")
     program = assemble(text, "affine.asm")
