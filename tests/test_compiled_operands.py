@@ -61,10 +61,36 @@ def _steps(instructions) -> list[tuple]:
     return steps + ([tuple(step)] if step else [])
 
 
+class _LineCounter:
+    """What fold() writes to, counting the lines a ProgramWriter would place (without placing
+    them: that is most of the cost of writing a program)."""
+
+    def __init__(self) -> None:
+        self.line = 0
+
+    def instruction(self, instruction) -> None:
+        self.line += 1
+
+    def loop(self, count: int, index: str | None = None) -> None:
+        self.line += 1
+
+    def endloop(self) -> None:
+        self.line += 1
+
+
 def _folded_lines(steps) -> int:
+    counter = _LineCounter()
+    fold(steps, counter)
+    return counter.line
+
+
+def test_the_line_counter_counts_what_the_writer_places():
+    steps = [(Move(Operand(Memory.DRAM, 64 * index, UNPLACED), Operand(Memory.NRAM, 0, UNPLACED), 64,
+                   UNPLACED), Sync(UNPLACED)) for index in range(5)]
     writer = ProgramWriter("lines.asm")
     fold(steps, writer)
-    return writer.line
+    # one loop of 5 with an index: loop, move, sync, endloop
+    assert _folded_lines(steps) == writer.line == 4
 
 
 def _without_dram_addresses(steps) -> list[tuple]:
