@@ -85,8 +85,9 @@ def _folded_lines(steps) -> int:
 
 
 def test_the_line_counter_counts_what_the_writer_places():
+    sync = Sync(UNPLACED)  # one object, as the compiler's steps share it
     steps = [(Move(Operand(Memory.DRAM, 64 * index, UNPLACED), Operand(Memory.NRAM, 0, UNPLACED), 64,
-                   UNPLACED), Sync(UNPLACED)) for index in range(5)]
+                   UNPLACED), sync) for index in range(5)]
     writer = ProgramWriter("lines.asm")
     fold(steps, writer)
     # one loop of 5 with an index: loop, move, sync, endloop
