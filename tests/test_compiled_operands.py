@@ -94,18 +94,18 @@ def test_the_line_counter_counts_what_the_writer_places():
     assert _folded_lines(steps) == writer.line == 4
 
 
-def _without_dram_addresses(steps) -> list[tuple]:
-    """The same steps with every DRAM operand unaddressed: equal moves become one object, as the
-    compiler makes them, so folding compares them by identity as it did before DRAM addresses."""
-    made: dict[tuple, Move] = {}
+def _interned(steps, strip_dram: bool) -> list[tuple]:
+    """The steps with equal instructions made one object, as the compiler makes them (a printed
+    program places each line's own copy), so that folding compares them as it does there; with
+    ``strip_dram``, every DRAM operand unaddressed first (the structure without DRAM addresses)."""
+    made: dict[str, object] = {}
 
     def plain(instruction):
-        if not isinstance(instruction, Move) or not instruction.touches_dram:
-            return instruction
-        ends = tuple(Operand(end.memory, None, UNPLACED) if end.memory is Memory.DRAM else end
-                     for end in (instruction.source, instruction.destination))
-        key = (*ends, instruction.size)
-        return made.setdefault(key, Move(*ends, instruction.size, UNPLACED))
+        if strip_dram and isinstance(instruction, Move) and instruction.touches_dram:
+            instruction = Move(*(Operand(end.memory, None, UNPLACED) if end.memory is Memory.DRAM else end
+                                 for end in (instruction.source, instruction.destination)),
+                               instruction.size, UNPLACED)
+        return made.setdefault(str(instruction), instruction)
 
     return [tuple(plain(instruction) for instruction in step) for step in steps]
 
@@ -152,9 +152,11 @@ def _check_dram_regions(compilation, streams) -> None:
 
 # The lines the DRAM addresses may add: a folded loop that crosses a place where an address jumps
 # (a new group's slabs) is cut there, so its body may be written out again. Bounded per layer by
-# LINES_FACTOR x the lines without addresses, and over all layers by TOTAL_FACTOR.
-LINES_FACTOR = 3
-TOTAL_FACTOR = 1.05
+# LINES_FACTOR x the lines without addresses, and over all layers by TOTAL_FACTOR (measured when
+# written: at most 2.32x, vgg16 conv3_2 on dlp-s, 576 lines for 248; +5.4% in all on dlp-s,
+# +0.1% on dlp-m; unrolling instead gave 5x).
+LINES_FACTOR = 2.5
+TOTAL_FACTOR = 1.1
 
 
 @pytest.mark.parametrize("preset", PRESETS)
@@ -179,8 +181,8 @@ def test_every_compiled_layer_addresses_every_operand_and_is_hazard_free(preset)
             streams = [list(expand(program.stream(core))) for core in bind(program, machine)]
             _check_dram_regions(compilation, streams)
             steps = [_steps(stream) for stream in streams]
-            with_addresses = sum(_folded_lines(each) for each in steps)
-            without = sum(_folded_lines(_without_dram_addresses(each)) for each in steps)
+            with_addresses = sum(_folded_lines(_interned(each, False)) for each in steps)
+            without = sum(_folded_lines(_interned(each, True)) for each in steps)
             assert with_addresses <= LINES_FACTOR * without, where
             lines["with"] += with_addresses
             lines["without"] += without
