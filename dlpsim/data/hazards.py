@@ -70,6 +70,7 @@ from dlpsim.asm.program import (
     normalised,
     operands_of,
     resolved,
+    walk,
     walk_with_counts,
 )
 from dlpsim.errors import ProgramError, SourceLocation
@@ -735,9 +736,12 @@ def check_hazards(program: Program, machine: MachineConfig) -> HazardReport:
     texts = bind(program, machine)
     origins: dict[int, Move | Compute] = {}
     streams = {}
-    proven = _proven_instances(texts)
+    # Only a program with loop indices in its operands needs the hulls and the unrolling.
+    moving = any(is_affine(statement) for text in texts.values() for statement in walk(text))
+    proven = _proven_instances(texts) if moving else set()
     for core, text in texts.items():
-        streams[core] = _constant_addresses(normalised(text), origins, core, proven)
+        stream = normalised(text)
+        streams[core] = _constant_addresses(stream, origins, core, proven) if moving else stream
     instructions = _Instructions(origins)
     found = _Found(instructions)
     checked_streams: set[tuple[int, ...]] = set()

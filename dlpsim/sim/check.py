@@ -48,9 +48,8 @@ def _check_operand(operand: Operand, size: int, machine: MachineConfig, counts: 
         raise ProgramError(operand.location,
                            f"a {size}-byte transfer does not fit {name} ({describe_size(capacity)} "
                            f"on {machine.name})")
-    extent = operand.extent(size, counts)
-    if extent is not None and operand.strides:
-        _check_extent(operand, "", extent, capacity, machine)
+    if operand.strides:
+        _check_extent(operand, "", operand.extent(size, counts), capacity, machine)
     elif operand.offset is not None and operand.offset + size > capacity:
         raise ProgramError(operand.location,
                            f"{operand} + {size} B ends at byte {operand.offset + size}, past the end of "
