@@ -143,10 +143,88 @@ def _check_hazards(program: Program, machine, allow_hazards: bool):
     return report
 
 
+def _functional_options(command):
+    """--functional, --load, --dump and --seed: run the program on data too (issue 12)."""
+    for option in reversed([
+        click.option("--functional", is_flag=True,
+                     help="Also execute the program on data (memories zeroed at start) and check it can be: "
+                          "no hazards, every operand addressed. The timing result is unchanged."),
+        click.option("--load", "loads", multiple=True, metavar="MEM[OFFSET]=FILE.npy",
+                     help="Place the array's bytes (C order) in MEM at OFFSET before the run; MEM is DRAM, "
+                          "SharedRAM, or a core's NRAM.2 / WRAM.2 (repeatable; implies --functional)."),
+        click.option("--dump", "dumps", multiple=True, metavar="MEM[OFFSET]:SHAPE:DTYPE=FILE.npy",
+                     help="Save SHAPE elements of DTYPE at MEM[OFFSET] after the run, e.g. "
+                          "DRAM[0x30000]:64x128:float32=y.npy (repeatable; implies --functional)."),
+        click.option("--seed", type=click.IntRange(0, 2**64 - 1), default=None, metavar="N",
+                     help="Fill DRAM the program reads but no --load gives with float32 values uniform in "
+                          "[-1, 1) drawn from seed N, instead of zeros (implies --functional)."),
+    ]):
+        command = option(command)
+    return command
+
+
+def _checked_run(program: Program, machine, allow_hazards: bool, functional: bool, loads, dumps, seed):
+    """The data-hazard report and the functional run asked for (None if none was), both checked
+    before any work. A functional run refuses hazards itself, --allow-hazards or not."""
+    from dlpsim.data.functional import FunctionalRun
+
+    if not (functional or loads or dumps or seed is not None):
+        return _check_hazards(program, machine, allow_hazards), None
+    hazards = _check_hazards(program, machine, allow_hazards=True)
+    return hazards, FunctionalRun.prepare(program, machine, hazards, tuple(loads), tuple(dumps), seed)
+
+
 _no_fast_forward = click.option(
     "--no-fast-forward", "no_fast_forward", is_flag=True,
     help="Simulate every loop iteration event by event instead of skipping the repeats "
          "of a steady state (the results are the same; for checking and timing).")
+
+
+def _parse_input_shapes(context, parameter, values):
+    from dlpsim.workloads.onnx_import import parse_input_shape
+
+    try:
+        return dict(parse_input_shape(value) for value in values)
+    except UserError as error:
+        raise click.BadParameter(str(error).removeprefix("error: ")) from None
+
+
+_input_shape = click.option(
+    "--input-shape", "input_shapes", multiple=True, metavar="NAME=DIMS", callback=_parse_input_shapes,
+    help="The dims of an ONNX model's input, e.g. input=1x3x224x224, for a model without static "
+         "shapes (repeatable, one per input).")
+
+
+def _network_options(command):
+    """--seq and --batch, shared by every command that simulates or summarizes a network."""
+    command = click.option("--batch", type=int, default=1, show_default=True, metavar="N",
+                           help="Samples per inference: MACs, activations and time for N samples, "
+                                "the weights read once for all.")(command)
+    command = click.option("--seq", type=int, default=None, metavar="N",
+                           help="Tokens of a transformer's sequence (bert-base, gpt2; gpt2-decode: "
+                                "the KV cache's); default 128.")(command)
+    return command
+
+
+def _load_network(name: str, input_shapes: dict, seq: int | None = None, batch: int = 1):
+    """NAME as every network command takes it; --input-shape applies to .onnx models, --seq to the
+    built-in transformers, --batch to all. A .onnx name that is no file here is the shipped example
+    model of that name, if there is one (said on stderr)."""
+    from pathlib import Path
+
+    from dlpsim.examples import shipped_model
+    from dlpsim.workloads import batched, load_network
+
+    model = shipped_model(name) if not Path(name).exists() else None
+    if model is None:
+        return load_network(name, input_shapes, seq=seq, batch=batch)
+    from dlpsim.workloads.onnx_import import load_onnx
+
+    if seq is not None:
+        raise UserError(f"{name}: error: --seq {seq}: a model file takes no sequence length (its shapes "
+                        "say it)")
+    click.echo(f"{name}: no such file here, so the shipped example model", err=True)
+    return batched(load_onnx(model, input_shapes, shown_as=name), batch)
 
 
 def _guarded(function):
@@ -197,9 +275,10 @@ def main():
               help="Stop a run that exceeds this many cycles (and refuse one that provably would).")
 @_no_fast_forward
 @_allow_hazards
+@_functional_options
 @_guarded
 def run(program_file, preset, config_file, overrides, as_json, trace_file, timeline_file, show, max_cycles,
-        no_fast_forward, allow_hazards):
+        no_fast_forward, allow_hazards, functional, loads, dumps, seed):
     """Simulate PROGRAM and report cycles, time, utilization and the roofline bound.
 
     PROGRAM is a file, a shipped example (see `dlpsim examples`) or - for standard input.
@@ -210,16 +289,21 @@ def run(program_file, preset, config_file, overrides, as_json, trace_file, timel
 
     _check_output(trace_file, "trace")
     _check_output(timeline_file, "timeline", lambda path: image_format(path, "timeline"))
+    for dump in dumps:
+        from dlpsim.data.functional import dump_path
+
+        _check_output(dump_path(dump), "dump", named=f"--dump {dump}")
     if (reason := _why_no_window(show)) is not None:  # the run's figures are still worth printing
         click.echo(f"dlpsim: warning: --show needs a display: {reason}; the run goes on without the "
                    "window (--timeline FILE writes the chart to a file)", err=True)
         show = False
     program = _read_program(program_file, note_on_stdout=not as_json)
     machine = _load(program, preset, config_file, overrides)
-    hazards = _check_hazards(program, machine, allow_hazards)
+    hazards, functional_run = _checked_run(program, machine, allow_hazards, functional, loads, dumps, seed)
     recorder = Recorder() if trace_file or timeline_file or show else None  # records every iteration
     marks = hazards.marks()  # the races a run with --allow-hazards shows in its trace and timeline
     stats = simulate(program, machine, recorder, max_cycles=max_cycles, fast_forward=not no_fast_forward)
+    executed = functional_run.execute(machine) if functional_run is not None else None
     if trace_file:
         try:
             write_chrome_trace(trace_file, recorder, machine.clock_hz,
@@ -234,10 +318,13 @@ def run(program_file, preset, config_file, overrides, as_json, trace_file, timel
         timeline = build_timeline(recorder, stats, marks=marks)
         if timeline_file:
             write_timeline(timeline, timeline_file)
+    extra = {} if executed is None else {"functional": executed.to_dict()}
     if as_json:
-        click.echo(json.dumps({**stats.to_dict(), **hazards.to_dict()}, indent=2))
+        click.echo(json.dumps({**stats.to_dict(), **hazards.to_dict(), **extra}, indent=2))
     else:
         click.echo(format_run_summary(stats, hazards), nl=False)
+        if executed is not None:
+            click.echo(executed.summary())
     if show:
         from dlpsim.analysis.timeline import show_timeline
 
@@ -255,14 +342,17 @@ def run(program_file, preset, config_file, overrides, as_json, trace_file, timel
 @click.option("--max-cycles", type=click.IntRange(min=1), default=DEFAULT_MAX_CYCLES, show_default=True,
               help="Stop a run (or a network's layers together) that exceeds this many cycles.")
 @_allow_hazards
+@_input_shape
+@_network_options
 @_guarded
-def report(target, preset, config_file, overrides, output_file, max_cycles, allow_hazards):
+def report(target, preset, config_file, overrides, output_file, max_cycles, allow_hazards, input_shapes, seq,
+           batch):
     """Write a report to hand in: the summary tables, the timeline and the roofline position.
 
     TARGET is a program file (- for standard input), a built-in network (see `dlpsim net
-    --list`) or a SCALE-Sim topology CSV file. For a network the report holds its per-layer
-    table, totals and the roofline of its layers. The machine is --preset, --config and --set,
-    as for `dlpsim run` (a network's default preset is dlp-s).
+    --list`), an ONNX model (.onnx) or a SCALE-Sim topology CSV file. For a network the report
+    holds its per-layer table, totals and the roofline of its layers. The machine is --preset,
+    --config and --set, as for `dlpsim run` (a network's default preset is dlp-s).
     """
     import shlex
 
@@ -285,18 +375,29 @@ def report(target, preset, config_file, overrides, output_file, max_cycles, allo
         words += ["--max-cycles", str(max_cycles)]
     if allow_hazards:
         words.append("--allow-hazards")
+    for input_name, dims in input_shapes.items():
+        words += ["--input-shape", f"{input_name}={'x'.join(map(str, dims))}"]
+    if seq is not None:
+        words += ["--seq", str(seq)]
+    if batch != 1:
+        words += ["--batch", str(batch)]
     command = " ".join(shlex.quote(word) for word in words)
     if target != STDIN and report_target(target) == "network":
         from dlpsim.run.network import run_network
-        from dlpsim.workloads import load_network
 
-        network = load_network(target)
+        network = _load_network(target, input_shapes, seq, batch)
         machine = _network_machine(preset, config_file, overrides)
         document = network_document(run_network(network, machine, max_cycles=max_cycles), machine, command)
         write_document(document, output_file)
         return
     from dlpsim.sim import Recorder, simulate
 
+    if input_shapes:
+        raise UserError(f"{target}: error: --input-shape applies to .onnx models, not to programs")
+    given = [option for option, value in (("--seq", seq is not None), ("--batch", batch != 1)) if value]
+    if given:
+        verb = "apply" if len(given) > 1 else "applies"
+        raise UserError(f"error: {' and '.join(given)} {verb} to a network, and {target} is a program")
     program = _read_program(target)
     machine = _load(program, preset, config_file, overrides)
     hazards = _check_hazards(program, machine, allow_hazards)
@@ -428,17 +529,48 @@ def net(ctx, list_networks):
 
 @net.command("summary")
 @click.argument("name")
+@_input_shape
+@_network_options
 @_guarded
-def net_summary(name):
-    """Print NAME's layers (type, output shape, params, MACs) with totals.
+def net_summary(name, input_shapes, seq, batch):
+    """Print NAME's layers (type, input and output shapes, params, MACs) with totals.
 
-    NAME is a built-in network (see `dlpsim net --list`) or the path of a SCALE-Sim
-    topology CSV file.
+    NAME is a built-in network (see `dlpsim net --list`), the path of an ONNX model (.onnx)
+    or of a SCALE-Sim topology CSV file.
     """
     from dlpsim.analysis.workload import format_network_summary
-    from dlpsim.workloads import load_network
 
-    click.echo(format_network_summary(load_network(name)), nl=False)
+    click.echo(format_network_summary(_load_network(name, input_shapes, seq, batch)), nl=False)
+
+
+@net.command("export")
+@click.argument("name")
+@click.option("-o", "--output", "output_file", required=True, metavar="FILE.onnx",
+              help="The ONNX model to write.")
+@click.option("--weights", type=click.Choice(["random", "zero"]), default="random", show_default=True,
+              help="Seeded random weights (scaled by 1/sqrt(fan-in)), or zeros written as ConstantOfShape "
+                   "nodes, which hold no data (VGG-16 in 8 kB).")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+              help="The seed of the random weights.")
+@_input_shape
+@_guarded
+def net_export(name, output_file, weights, seed, input_shapes):
+    """Write NAME as an ONNX model (opset 17) that onnx.checker accepts and onnxruntime runs.
+
+    NAME is a built-in network (see `dlpsim net --list`), an ONNX model or a SCALE-Sim topology
+    CSV file. Importing the file back gives the same layers, parameters and MACs (an LSTM cell
+    comes back as an LSTM of one step, with ONNX's second set of 4 x hidden biases).
+    """
+    from dlpsim.workloads.onnx_export import write_onnx
+
+    def onnx_extension(path: str) -> None:
+        if not path.lower().endswith(".onnx"):
+            raise UserError(f"{path}: error: the model file must end in .onnx")
+
+    _check_output(output_file, "model", onnx_extension)
+    network = _load_network(name, input_shapes)
+    write_onnx(network, output_file, weights, seed)
+    _wrote(output_file, f"{network.name} ({len(network.nodes)} layers, {weights} weights) to")
 
 
 def _network_machine(preset, config_file, overrides):
@@ -470,19 +602,21 @@ def _with_progress(label: str, length: int, work, shown: bool = True):
 @click.option("--max-cycles", type=click.IntRange(min=1), default=DEFAULT_MAX_CYCLES, show_default=True,
               help="Stop when the layers together exceed this many cycles.")
 @_no_fast_forward
+@_input_shape
+@_network_options
 @_guarded
-def net_run(name, preset, config_file, overrides, as_json, csv_file, max_cycles, no_fast_forward):
+def net_run(name, preset, config_file, overrides, as_json, csv_file, max_cycles, no_fast_forward,
+            input_shapes, seq, batch):
     """Compile and simulate every layer of NAME, one after another, and report each and the total.
 
-    NAME is a built-in network (see `dlpsim net --list`) or the path of a SCALE-Sim
-    topology CSV file. The machine is --preset (default dlp-s), --config and --set.
+    NAME is a built-in network (see `dlpsim net --list`), the path of an ONNX model (.onnx) or
+    of a SCALE-Sim topology CSV file. The machine is --preset (default dlp-s), --config and --set.
     """
     from dlpsim.analysis.network import format_network_run
     from dlpsim.run.network import run_network
-    from dlpsim.workloads import load_network
 
     _check_output(csv_file, "CSV file")
-    network = load_network(name)
+    network = _load_network(name, input_shapes, seq, batch)
     machine = _network_machine(preset, config_file, overrides)
     result = _with_progress(
         f"{network.name} on {machine.name}", len(network.nodes),
@@ -537,12 +671,14 @@ def _analyzer_files(command):
 @main.command("roofline")
 @_machine_options_without_program
 @click.option("--net", "network_names", multiple=True, metavar="NAME",
-              help="Simulate NAME (a built-in network or a SCALE-Sim .csv) and draw each of its layers "
-                   "(repeatable: one colour and marker per network).")
+              help="Simulate NAME (a built-in network, an ONNX .onnx model or a SCALE-Sim .csv) and draw "
+                   "each of its layers (repeatable: one colour and marker per network).")
 @_analyzer_files
+@_input_shape
+@_network_options
 @_guarded
 def roofline_command(preset, config_file, overrides, network_names, output_file, csv_file, results_file,
-                     from_file, show, max_cycles):
+                     from_file, show, max_cycles, input_shapes, seq, batch):
     """Draw the machine's roofline (exercise 6.10) and the layers of networks under it (6.13).
 
     Log-log: the peak-compute ceiling, the DRAM-bandwidth slope and the ridge point, with
@@ -553,16 +689,25 @@ def roofline_command(preset, config_file, overrides, network_names, output_file,
     """
     from dlpsim.analysis.roofline import format_roofline, load_roofline, plot_roofline, roofline
     from dlpsim.run.network import run_network
-    from dlpsim.workloads import load_network
+    from dlpsim.workloads import NETWORKS
 
-    _refuse_with_from(from_file, **{"--net": network_names, "--preset": preset, "--config": config_file,
-                                    "--set": overrides})
+    _refuse_with_from(from_file, **{"--net": network_names, "--input-shape": input_shapes, "--preset": preset,
+                                    "--config": config_file, "--set": overrides, "--seq": seq,
+                                    "--batch": batch != 1})
     _check_analysis_outputs(output_file, csv_file, results_file, show)
     if from_file is not None:
         result = load_roofline(from_file)
     else:
         machine = _network_machine(preset, config_file, overrides)
-        networks = [load_network(name) for name in network_names]  # every name checked before any run
+        onnx_models = [name for name in network_names if name.lower().endswith(".onnx")]
+        if input_shapes and not onnx_models:
+            raise UserError("error: --input-shape applies to .onnx models; no --net names one")
+        # every name checked before any run; the input shapes go to the ONNX models, --seq to the
+        # networks that take one (and is refused, by the first network, when none does)
+        takers = [name for name in network_names if name in NETWORKS and NETWORKS[name].takes_seq]
+        networks = [_load_network(name, input_shapes if name in onnx_models else {},
+                                  seq if name in takers or not takers else None, batch)
+                    for name in network_names]
         runs = []
         for network in networks:
             runs.append(_with_progress(
@@ -576,16 +721,19 @@ def roofline_command(preset, config_file, overrides, network_names, output_file,
 
 @main.command("sweep")
 @click.option("--net", "network_name", default=None, metavar="NAME",
-              help="The network to simulate: a built-in network or a SCALE-Sim .csv file.")
+              help="The network to simulate: a built-in network, an ONNX .onnx model or a SCALE-Sim "
+                   ".csv file.")
 @_machine_options_without_program
 @click.option("--vary", "varies", multiple=True, metavar="KEY=V1,V2,...",
               help="A numeric configuration key and its values, as --set takes them; a,b,...,z is a "
                    "series (16,32,...,4096 doubles, 10,20,30,...,100 steps evenly). Once: a line per "
                    "layer; twice: a heat map.")
 @_analyzer_files
+@_input_shape
+@_network_options
 @_guarded
 def sweep_command(network_name, preset, config_file, overrides, varies, output_file, csv_file, results_file,
-                  from_file, show, max_cycles):
+                  from_file, show, max_cycles, input_shapes, seq, batch):
     """Simulate a network once per value of configuration keys, and plot MAC utilization and time
     (exercise 6.8).
 
@@ -598,10 +746,10 @@ def sweep_command(network_name, preset, config_file, overrides, varies, output_f
 
     from dlpsim.analysis.sweep import format_sweep, plot_sweep
     from dlpsim.run.sweep import load_sweep, parse_vary, sweep, sweep_machines
-    from dlpsim.workloads import load_network
 
-    _refuse_with_from(from_file, **{"--net": network_name, "--preset": preset, "--config": config_file,
-                                    "--set": overrides, "--vary": varies})
+    _refuse_with_from(from_file, **{"--net": network_name, "--input-shape": input_shapes, "--preset": preset,
+                                    "--config": config_file, "--set": overrides, "--vary": varies,
+                                    "--seq": seq, "--batch": batch != 1})
     csv_beside_chart = csv_file is None and output_file is not None
     if csv_beside_chart:
         csv_file = str(Path(output_file).with_suffix(".csv"))
@@ -615,7 +763,7 @@ def sweep_command(network_name, preset, config_file, overrides, varies, output_f
             raise UserError("error: give the network to simulate with --net NAME (or redraw saved results "
                             "with --from FILE)")
         parsed = [parse_vary(spec) for spec in varies]
-        network = load_network(network_name)
+        network = _load_network(network_name, input_shapes, seq, batch)
         points = len(sweep_machines(parsed, preset, config_file, overrides))  # every machine checked first
         result = _with_progress(
             f"{network.name}: {points} simulations", points,
@@ -661,21 +809,24 @@ def _write_analysis(result, plot, what: str, output_file, csv_file, results_file
 @_machine_options_without_program
 @click.option("-o", "--output", "output_file", default=None, metavar="FILE",
               help="Write the program to FILE (default: print it).")
+@_input_shape
+@_network_options
 @_guarded
-def compile_command(name, layer_name, preset, config_file, overrides, output_file):
+def compile_command(name, layer_name, preset, config_file, overrides, output_file, input_shapes, seq, batch):
     """Compile one layer of NAME into a program that `dlpsim run` accepts.
 
-    NAME is a built-in network (see `dlpsim net --list`) or the path of a SCALE-Sim
-    topology CSV file. The program's header comment explains the tiling: tile sizes,
+    NAME is a built-in network (see `dlpsim net --list`), the path of an ONNX model (.onnx)
+    or of a SCALE-Sim topology CSV file. The program's header comment explains the tiling: tile sizes,
     loop order, bytes moved and the expected bound. The machine is --preset (default
     dlp-s), --config and --set.
     """
     from dlpsim.run.compile import compile_layer
-    from dlpsim.workloads import load_network
 
     _check_output(output_file, "program")
-    layer = load_network(name).layer(layer_name)
-    compiled = compile_layer(layer, _network_machine(preset, config_file, overrides)).compiled
+    network = _load_network(name, input_shapes, seq, batch)
+    layer = network.layer(layer_name)
+    compiled = compile_layer(layer, _network_machine(preset, config_file, overrides),
+                             batch=network.batch).compiled
     if output_file is None:
         click.echo(compiled.text, nl=False)
         return

@@ -383,7 +383,7 @@ def test_net_run_json_and_csv_are_complete_and_deterministic(tmp_path):
         outputs.append((result.stdout, path.read_bytes()))
     assert outputs[0] == outputs[1]
     data = json.loads(outputs[0][0])
-    assert list(data) == ["format", "network", "description", "machine", "clock_hz", "compute_cores",
+    assert list(data) == ["format", "network", "description", "batch", "machine", "clock_hz", "compute_cores",
                           "peak_macs_per_cycle", "layers", "totals"]
     assert data["network"] == "lenet5" and data["machine"] == "dlp-m"
     layers, totals = data["layers"], data["totals"]

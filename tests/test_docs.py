@@ -77,3 +77,43 @@ def test_the_racing_7_9_of_the_exercises_is_refused_with_the_documented_message(
                            capture_output=True, text=True, timeout=60)
     assert clean.returncode == 0 and clean.stdout.endswith("data hazards: none; 13 instructions checked, "
                                                            "0 unchecked\n")
+
+
+def _in_process(args: list[str]) -> str:
+    """The command's standard output, run in this process (each subprocess would import onnx anew)."""
+    from click.testing import CliRunner
+
+    from dlpsim.cli import main
+
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.stderr
+    return result.stdout
+
+
+def test_readme_onnx_example_is_what_the_shipped_model_gives(tmp_path, monkeypatch):
+    """The README's "Simulate your own model" output, verbatim, from a folder without the file."""
+    readme = (ROOT / "README.md").read_text("utf-8")
+    command_line = r"```text\n\$ dlpsim (net \w+ small_cnn\.onnx[^\n|]*?)(?: \| tail -n (\d+))?\n(.*?)```"
+    blocks = re.findall(command_line, readme, re.S)
+    assert [command for command, _, _ in blocks] == ["net summary small_cnn.onnx",
+                                                     "net run small_cnn.onnx --preset dlp-m"]
+    monkeypatch.chdir(tmp_path)
+    for command, tail, shown in blocks:
+        printed = _in_process(command.split())
+        if tail:
+            printed = "".join(printed.splitlines(keepends=True)[-int(tail):])
+        assert printed == shown
+
+
+def test_onnx_doc_figures_are_what_net_summary_prints():
+    """docs/onnx.md's summary of every model-zoo CNN the onnx package ships, checked line by line."""
+    import onnx
+
+    light = Path(onnx.__file__).parent / "backend" / "test" / "data" / "light"
+    text = (ROOT / "docs" / "onnx.md").read_text("utf-8")
+    command_line = r"```text\n\$ dlpsim net summary \$LIGHT/(\S+) \| tail -n (\d+)\n(.*?)```"
+    blocks = re.findall(command_line, text, re.S)
+    assert sorted(model for model, _, _ in blocks) == sorted(path.name for path in light.glob("*.onnx"))
+    for model, tail, shown in blocks:
+        printed = _in_process(["net", "summary", str(light / model)])
+        assert "".join(printed.splitlines(keepends=True)[-int(tail):]) == shown, model

@@ -215,6 +215,8 @@ PUBLISHED_PARAMS = {
     "resnet18": 11_689_512,  # torchvision resnet18
     "resnet50": 25_557_032,  # torchvision resnet50
     "resnet152": 60_192_808,  # torchvision resnet152
+    "resnet50-v1": 25_557_032,  # the stride's placement moves no parameter
+    "resnet152-v1": 60_192_808,
     "googlenet": 6_998_552,  # BVLC Caffe bvlc_googlenet without the auxiliary classifiers
     "mobilenet": 4_231_976,  # Keras MobileNet(alpha=1.0): trainable parameters
     "lenet5": 61_706,  # the usual modern LeNet-5 (full C3)
@@ -227,23 +229,26 @@ def test_published_parameter_counts(name):
 
 
 # torchvision's published "GFLOPS" are conv + fc MACs in billions, to two decimals; its
-# ResNets are v1.5 (stride in the 3x3 of a bottleneck).
-@pytest.mark.parametrize("net, gmacs", [
-    (lambda: get_network("vgg16"), 15.47), (lambda: get_network("vgg19"), 19.63),
-    (lambda: get_network("resnet18"), 1.81), (lambda: resnet(50, stride_in_3x3=True), 4.09),
-    (lambda: resnet(152, stride_in_3x3=True), 11.51), (lambda: get_network("alexnet-single"), 0.71),
+# ResNets (our resnet50 and resnet152) put the stride in the 3x3 of a bottleneck.
+@pytest.mark.parametrize("name, gmacs", [
+    ("vgg16", 15.47), ("vgg19", 19.63), ("resnet18", 1.81), ("resnet50", 4.09), ("resnet152", 11.51),
+    ("alexnet-single", 0.71),
 ])
-def test_torchvision_gmacs(net, gmacs):
-    assert round(net().macs / 1e9, 2) == gmacs
+def test_torchvision_gmacs(name, gmacs):
+    assert round(get_network(name).macs / 1e9, 2) == gmacs
 
 
 def test_resnet_stride_placement_changes_macs_not_params():
-    original, v15 = get_network("resnet50"), resnet(50, stride_in_3x3=True)
-    assert original.params == v15.params
-    assert original.macs < v15.macs
+    paper, torchvision = get_network("resnet50-v1"), get_network("resnet50")
+    assert paper.params == torchvision.params
+    assert paper.macs < torchvision.macs
+    assert paper.layer("res3a_branch2a").stride == (2, 2) and paper.layer("res3a_branch2b").stride == (1, 1)
+    assert torchvision.layer("res3a_branch2a").stride == (1, 1)
+    assert torchvision.layer("res3a_branch2b").stride == (2, 2)
+    assert resnet(50, stride_in_3x3=True) == torchvision
     # the paper's table 1: 3.8 and 11.3 x 10^9 "FLOPs" (multiply-adds) for ResNet-50/152
-    assert math.floor(original.macs / 1e8) / 10 == 3.8
-    assert round(get_network("resnet152").macs / 1e9, 1) == 11.3
+    assert math.floor(paper.macs / 1e8) / 10 == 3.8
+    assert round(get_network("resnet152-v1").macs / 1e9, 1) == 11.3
 
 
 def test_mobilenet_mult_adds_as_published():
@@ -297,12 +302,15 @@ def test_every_network_builds_and_adds_up(name):
     assert set(net.vector_ops) == {"ADD", "SUB", "MUL", "DIV"}
     # textbook-fc's layers are independent (one input each), so each is an output
     assert len(net.outputs) == (len(net.nodes) if name == "textbook-fc" else 1)
+    batched = net.with_batch(3)
+    assert batched.macs == 3 * net.macs and batched.params == net.params
+    assert batched.vector_ops == {op: 3 * count for op, count in net.vector_ops.items()}
     assert len({node.name for node in net.nodes}) == len(net.nodes)
 
 
 def test_classifier_outputs():
     for name in ("alexnet", "alexnet-single", "vgg16", "vgg19", "resnet18", "resnet50", "resnet152",
-                 "googlenet", "mobilenet"):
+                 "resnet50-v1", "resnet152-v1", "googlenet", "mobilenet"):
         net = get_network(name)
         assert net.shape(net.outputs[0]) == (1000,), name
     assert get_network("googlenet").shape("inception_5b/output") == (1024, 7, 7)
@@ -390,7 +398,7 @@ def test_rectangular_windows():
     (lambda: Pool(name="p", input_shape=(3, 8, 8), mode="median", kernel=3),
      "error: p: unknown pooling mode 'median' (known: max, avg)"),
     (lambda: Activation(name="a", input_shape=(4,), function="swish"),
-     "error: a: unknown activation 'swish' (known: relu, relu6, leaky_relu, sigmoid, tanh)"),
+     "error: a: unknown activation 'swish' (known: relu, relu6, leaky_relu, sigmoid, tanh, gelu, clip)"),
     (lambda: Add(name="res", input_shapes=((64, 56, 56), (256, 56, 56))),
      "error: res: cannot add inputs of different shapes (64x56x56, 256x56x56)"),
     (lambda: Concat(name="cat", input_shapes=((64, 28, 28), (64, 14, 14))),
@@ -531,7 +539,7 @@ def test_cli_net_summary_prints_the_table_and_totals():
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     conv2 = next(line for line in lines if line.startswith("conv2 "))
-    assert conv2.split() == ["conv2", "conv", "5x5", "g2", "256x27x27", "307,456", "223,948,800"]
+    assert conv2.split() == ["conv2", "conv", "5x5", "g2", "96x27x27", "256x27x27", "307,456", "223,948,800"]
     total = next(line for line in lines if line.startswith("total "))
     assert total.split() == ["total", "60,965,224", "724,406,816"]
     assert "neurons     932,264" in result.output

@@ -41,7 +41,8 @@ def format_network_run(run: NetworkRun) -> str:
     table = align([tuple(TABLE_COLUMNS), *layer_rows(run)], list(TABLE_COLUMNS.values()))
     cores = f"{run.compute_cores} compute core{'s' if run.compute_cores > 1 else ''}"
     lines = [
-        f"{run.network} on {run.machine} ({cores}, {format_frequency(run.clock_hz)}): {run.description}",
+        f"{run.network} on {run.machine} ({cores}, {format_frequency(run.clock_hz)}): {run.description}"
+        + (f", batch {run.batch}" if run.batch > 1 else ""),
         "each layer compiled and simulated alone; layers run one after another",
         "",
         *table,
@@ -50,7 +51,9 @@ def format_network_run(run: NetworkRun) -> str:
         f"MACs                {run.macs:,}",
         f"DRAM bytes          {run.dram_bytes:,}",
         f"cycles              {run.cycles:,}",
-        f"time per inference  {format_seconds(run.seconds)}",
+        f"time per inference  {format_seconds(run.seconds)}" if run.batch == 1 else
+        f"time per batch      {format_seconds(run.seconds)} for {run.batch} samples, "
+        f"{format_seconds(run.seconds_per_sample)} per sample",
         f"roofline bound      {run.bound.cycles:,} cycles (the sum of the layers' bounds)",
         f"efficiency          {percent(run.efficiency)} of the bound",
         f"MAC utilization     {percent(run.mac_utilization)} of {json_number(run.peak_macs_per_cycle)} "

@@ -92,16 +92,17 @@ def report_format(path: str | Path) -> str:
 
 
 def report_target(target: str) -> str:
-    """"network" for a built-in network or a .csv topology, "program" for a file; else a UserError."""
+    """"network" for a built-in network, a .onnx model or a .csv topology, "program" for a file;
+    else a UserError."""
     from dlpsim.examples import find_example
     from dlpsim.workloads import NETWORKS
 
-    if target in NETWORKS or target.lower().endswith(".csv"):
+    if target in NETWORKS or target.lower().endswith((".csv", ".onnx")):
         return "network"
     if Path(target).exists() or target.lower().endswith(".asm") or find_example(target) is not None:
         return "program"
-    raise UserError(f"{target}: error: not a program file, a built-in network or a SCALE-Sim topology "
-                    f".csv file (networks: {', '.join(NETWORKS)})")
+    raise UserError(f"{target}: error: not a program file, a built-in network, an ONNX model .onnx or a "
+                    f"SCALE-Sim topology .csv file (networks: {', '.join(NETWORKS)})")
 
 
 # -- what goes into a report ------------------------------------------------------------------
@@ -309,7 +310,10 @@ def network_document(run, machine: MachineConfig, command: str) -> Document:
             ("MACs", _n(run.macs)),
             ("DRAM bytes", _n(run.dram_bytes)),
             ("cycles", _n(run.cycles)),
-            ("time per inference", format_seconds(run.seconds)),
+            *((("time per inference", format_seconds(run.seconds)),) if run.batch == 1 else (
+                ("batch", f"{run.batch} samples"),
+                ("time per batch", f"{format_seconds(run.seconds)} ({format_seconds(run.seconds_per_sample)} "
+                                   "per sample)"))),
             ("roofline bound", f"{_n(run.bound.cycles)} cycles (the sum of the layers' bounds)"),
             ("efficiency (bound / cycles)", percent(run.efficiency)),
             ("MAC utilization", f"{percent(run.mac_utilization)} of {_g(run.peak_macs_per_cycle)} MAC/cycle"),

@@ -27,7 +27,7 @@ draws with the Agg canvas, so nothing needs a display.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -152,9 +152,10 @@ class NetworkPoints:
     layers: tuple[RooflinePoint, ...]  # the layers drawn: MACs, DRAM bytes and cycles all non-zero
     skipped: tuple[str, ...]  # the layers left out (no MACs: vector-only layers, concatenations)
     total: RooflinePoint  # the whole network: all its MACs, DRAM bytes and cycles
+    batch: int = 1  # samples per inference (every point is for the whole batch)
 
     def to_dict(self) -> dict:
-        return {"network": self.network, "description": self.description,
+        return {"network": self.network, "description": self.description, "batch": self.batch,
                 "layers": [point.to_dict() for point in self.layers], "skipped": list(self.skipped),
                 "total": self.total.to_dict()}
 
@@ -164,7 +165,7 @@ class NetworkPoints:
         return cls(name, str(data["description"]),
                    tuple(RooflinePoint.from_dict(name, layer) for layer in data["layers"]),
                    tuple(str(layer) for layer in data["skipped"]),
-                   RooflinePoint.from_dict(name, data["total"]))
+                   RooflinePoint.from_dict(name, data["total"]), int(data.get("batch", 1)))
 
 
 @dataclass(frozen=True)
@@ -228,7 +229,7 @@ def network_points(run: NetworkRun) -> NetworkPoints:
             skipped.append(layer.name)
     total = RooflinePoint(run.network, "TOTAL", "", run.description, run.macs, run.dram_bytes, run.cycles,
                           "")
-    return NetworkPoints(run.network, run.description, tuple(drawn), tuple(skipped), total)
+    return NetworkPoints(run.network, run.description, tuple(drawn), tuple(skipped), total, run.batch)
 
 
 def roofline(machine: MachineConfig, runs: Iterable[NetworkRun] = ()) -> Roofline:
@@ -359,7 +360,13 @@ def draw_roofline(figure, result: Roofline) -> None:
     axes.grid(True, which="minor", linewidth=0.3, alpha=0.2)
     title = f"Roofline of {roof.machine}"
     if result.networks:
-        title += ": " + ", ".join(network.network for network in result.networks) + " (simulated, batch 1)"
+        batches = {network.batch for network in result.networks}
+        if len(batches) == 1:
+            title += (": " + ", ".join(network.network for network in result.networks)
+                      + f" (simulated, batch {batches.pop()})")
+        else:
+            title += ": " + ", ".join(f"{network.network} (batch {network.batch})"
+                                      for network in result.networks) + " (simulated)"
     axes.set_title(title, fontsize=11)
     if result.networks:
         skipped = sum(len(network.skipped) for network in result.networks)
@@ -371,10 +378,26 @@ def draw_roofline(figure, result: Roofline) -> None:
                     title="network", title_fontsize=9, labelspacing=1.0)
 
 
+def _margins(result: Roofline) -> dict[str, float]:
+    return {"bottom": 0.16 if result.networks else 0.1, "right": 0.76 if result.networks else 0.97}
+
+
 def plot_roofline(result: Roofline, output: str | None = None, *, show: bool = False) -> None:
     """Save the chart to ``output`` (its extension picks the format) and/or show it (``show``)."""
     from dlpsim.analysis.figures import render
 
     width = 11.5 if result.networks else 8.5
-    render(lambda figure: draw_roofline(figure, result), (width, 6.6), output, show=show,
-           bottom=0.16 if result.networks else 0.1, right=0.76 if result.networks else 0.97)
+    render(lambda figure: draw_roofline(figure, result), (width, 6.6), output, show=show, **_margins(result))
+
+
+def plot_rooflines(results: Sequence[Roofline], output: str | None = None, *, show: bool = False) -> None:
+    """Several machines' charts in one figure, one above the other (the same networks on each
+    preset, say)."""
+    from dlpsim.analysis.figures import render
+
+    def draw(figure) -> None:
+        for panel, result in zip(figure.subfigures(len(results), 1), results, strict=True):
+            panel.subplots_adjust(**_margins(result))
+            draw_roofline(panel, result)
+
+    render(draw, (11.5, 6.6 * len(results)), output, show=show)

@@ -69,7 +69,8 @@ def draw_sweep(figure, result: Sweep) -> None:
 
 def _title(result: Sweep) -> str:
     settings = f", {', '.join(result.settings)}" if result.settings else ""
-    return f"{result.network} on {result.machine}{settings} (simulated, batch 1)"
+    batch = result.points[0].run.batch if result.points else 1
+    return f"{result.network} on {result.machine}{settings} (simulated, batch {batch})"
 
 
 def _draw_lines(figure, result: Sweep) -> None:

@@ -41,13 +41,15 @@ from dlpsim.compiler.codegen import (
 )
 from dlpsim.compiler.lowering import Problem, check_lowering
 from dlpsim.compiler.mapping import KEPT_MAPPINGS, LoopOrder, Mapping, Staging, choose_mappings
+from dlpsim.errors import WorkloadError
 from dlpsim.machine import MachineConfig
 from dlpsim.results import Bound
 from dlpsim.results.bound import NO_WORK
-from dlpsim.units import describe_size
+from dlpsim.units import describe_size, format_size
 from dlpsim.workloads.layers import Layer, format_shape
 
-__all__ = ["CompiledLayer", "MappedProgram", "build", "build_nothing", "finish", "lower", "rank_mappings"]
+__all__ = ["CompiledLayer", "MappedProgram", "build", "build_nothing", "check_fits_dram", "finish", "lower",
+           "rank_mappings"]
 
 # The file a mapping's program names before finish() puts it under its layer's name.
 TRIAL_FILE = "trial.asm"
@@ -110,13 +112,27 @@ class MappedProgram:
     bound: Bound
 
 
-def lower(layer: Layer) -> Problem | None:
-    """The layer as one Problem, checked against the layer's own figures; None for a layer with
-    nothing to do (a concatenation)."""
-    problem = lowering.lower(layer)
+def lower(layer: Layer, batch: int = 1) -> Problem | None:
+    """The layer on ``batch`` samples as one Problem, checked against the layer's own figures;
+    None for a layer with nothing to do (a concatenation or another view)."""
+    problem = lowering.lower(layer, batch)
     if problem is not None:
-        check_lowering(layer, problem)
+        check_lowering(layer, problem, batch)
     return problem
+
+
+def check_fits_dram(layer: Layer, machine: MachineConfig, batch: int = 1) -> None:
+    """Refuse a layer whose data on ``batch`` samples (inputs, weights, outputs) do not fit the
+    machine's DRAM, before any work on it."""
+    problem = lowering.lower(layer, batch)
+    if problem is None:
+        return
+    need = problem.input_bytes + problem.weight_bytes + problem.output_bytes
+    if need > machine.dram.capacity_bytes:
+        at = f" at batch {batch}" if batch > 1 else ""
+        raise WorkloadError(f"{layer.label}: its inputs, weights and outputs{at} take {need:,} B, "
+                            f"more than the {format_size(machine.dram.capacity_bytes)} DRAM of "
+                            f"{machine.name}")
 
 
 def rank_mappings(problem: Problem, machine: MachineConfig) -> list[Mapping]:
@@ -149,6 +165,10 @@ def _header(layer: Layer, problem: Problem | None, mapping: Mapping | None, mach
             body: MappedProgram, tried: int = 1) -> list[str]:
     """The header comment's lines, without their ``; ``."""
     macs, dram, bound, where = body.macs, body.dram_bytes, body.bound, body.where
+    if problem is not None:  # the layer's figures on the problem's samples (see check_lowering)
+        own_in, own_weights = problem.input_bytes, problem.weight_bytes
+        if problem.activation_weights:
+            own_in, own_weights = own_in + own_weights, 0
     shapes = ", ".join(format_shape(shape) for shape in layer.input_shapes)
     lines = [
         f"{layer.label}: {layer.describe()}, input {shapes} -> output {format_shape(layer.output_shape)}",
@@ -165,7 +185,8 @@ def _header(layer: Layer, problem: Problem | None, mapping: Mapping | None, mach
         lines += [
             f"tile:   {tile.groups} of {p.groups} groups x {tile.out_channels} of {p.out_channels} output "
             f"channels x {tile.in_channels} of {p.in_channels} input channels x {tile.rows} of "
-            f"{p.out_height} rows x {tile.columns} of {p.out_width} columns",
+            f"{p.out_height} rows x {tile.columns} of {p.out_width} columns"
+            + (f", for each of {p.batch} samples with the same weights" if p.batch > 1 else ""),
             f"order:  {mapping.order} (" + ("each weight block stays in WRAM while every input slab "
                                             "streams past it" if mapping.order is LoopOrder.WEIGHTS_OUTER else
                                             "each input slab stays in NRAM while every weight block "
@@ -188,8 +209,8 @@ def _header(layer: Layer, problem: Problem | None, mapping: Mapping | None, mach
         lines += _dram_lines(layer, p, body.dram)
     lines += [
         f"        {describe_size(dram)} moved; the layer's own data are "
-        f"{describe_size(layer.input_bytes())} in, {describe_size(layer.weight_bytes())} weights, "
-        f"{describe_size(layer.output_bytes())} out" if mapping is not None else
+        f"{describe_size(own_in)} in, {describe_size(own_weights)} weights, "
+        f"{describe_size(problem.output_bytes)} out" if mapping is not None else
         f"DRAM:   {describe_size(dram)} moved",
         f"bound:  {bound.cycles} cycles "
         f"({bound.limit}: compute {bound.compute_cycles}, DRAM {bound.dram_cycles})"
@@ -227,17 +248,25 @@ def _shared_line(mapping: Mapping, dram: DramLayout, shared: SharedLayout) -> st
 
 def _dram_lines(layer: Layer, problem: Problem, dram: DramLayout) -> list[str]:
     """Where the layer's tensors lie in DRAM (see codegen.DramLayout)."""
-    maps = " and ".join(format_shape(shape) for shape in layer.input_shapes)
-    side_by_side = ", the maps side by side" if len(layer.input_shapes) > 1 else ""
-    halo = ", halos repeated" if dram.state > layer.input_bytes() - problem.extra_input_bytes else ""
+    # a matrix product's second operand is among the weights' blocks (see lowering)
+    inputs = layer.input_shapes[:1] if problem.activation_weights else layer.input_shapes
+    maps = " and ".join(format_shape(shape) for shape in inputs)
+    side_by_side = ", the maps side by side" if len(inputs) > 1 else ""
+    halo = ", halos repeated" if dram.state > problem.input_bytes - problem.extra_input_bytes else ""
     values = {0: "", 1: ", each block's biases after its weights",
-              2: ", each block's scales and shifts after its weights"}[problem.per_channel_values]
+              2: ", each block's scales and shifts after its weights"}.get(
+        problem.per_channel_values, f", each block's {problem.per_channel_values} values per channel (its "
+                                    "table entries for these rows)")
     lines = [f"DRAM:   input at 0x0 ({maps}: its {len(dram.slabs)} slabs one after another as the tiles "
              f"read them{side_by_side}{halo})"]
     if dram.weights > dram.state:
         lines.append(f"        state at {dram.state:#x} ({describe_size(dram.weights - dram.state)}), "
                      "read once")
-    if dram.blocks:
+    if dram.blocks and problem.activation_weights:
+        second = format_shape(layer.input_shapes[1])
+        lines.append(f"        second operand at {dram.weights:#x} ({second}, an activation: its "
+                     f"{len(dram.blocks)} blocks of the tile in the order used)")
+    elif dram.blocks:
         lines.append(f"        weights at {dram.weights:#x} ({len(dram.blocks)} blocks of the tile in the "
                      f"order used{values})")
     lines.append(f"        output at {dram.output:#x} ({format_shape(layer.output_shape)}: its "

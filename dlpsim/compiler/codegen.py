@@ -90,7 +90,7 @@ class Task:
     shape: tuple[int, int, int] | None
     vector_ops: tuple[tuple[str, int], ...]  # done on the tile's outputs, with its last chunk
     output_bytes: int  # written after this task; 0 while partial sums still accumulate
-    output_key: tuple  # the output tile it computes (group, output channels, spatial tile)
+    output_key: tuple  # the output tile it computes (group, output channels, sample and spatial tile)
     result_bytes: int  # the tile's values in NRAM (an LSTM writes back fewer: h and c, not its gates)
     first_chunk: bool  # the tile's first input-channel chunk: C starts anew, later chunks accumulate
     values_bytes: int  # per-channel values (biases, BN scale and shift), after the weights in its block
@@ -109,11 +109,13 @@ def tasks(mapping: Mapping) -> list[Task]:
     element = problem.bytes_per_element
     groups, outs, ins = mapping.group_split, mapping.out_split, mapping.in_split
     rows, columns = mapping.row_split, mapping.column_split
-    spatial = [(r, c) for r in rows.ranges() for c in columns.ranges()]
+    # (sample, rows, columns): every sample's tiles, the same weight blocks for all
+    spatial = [(sample, r, c) for sample in range(problem.batch) for r in rows.ranges()
+               for c in columns.ranges()]
     # the input rows x columns each spatial tile reads, halo included
-    row_spans = {r: input_span(*r, problem.stride[0], problem.padding[0], problem.kernel[0],
+    row_spans = {r: input_span(*r, problem.stride[0], problem.padding[0], problem.reach[0],
                                problem.in_height, problem.out_height) for r in rows.ranges()}
-    column_spans = {c: input_span(*c, problem.stride[1], problem.padding[1], problem.kernel[1],
+    column_spans = {c: input_span(*c, problem.stride[1], problem.padding[1], problem.reach[1],
                                   problem.in_width, problem.out_width) for c in columns.ranges()}
     in_chunks = ins.ranges()
     last_chunk = in_chunks[-1]
@@ -123,9 +125,9 @@ def tasks(mapping: Mapping) -> list[Task]:
     def one(group: tuple[int, int], out: tuple[int, int], place, chunk: tuple[int, int]) -> Task:
         nonlocal outputs_done
         (g0, g1), (n0, n1), (k0, k1) = group, out, chunk
-        (r0, r1), (c0, c1) = place
+        _, (r0, r1), (c0, c1) = place
         gb, nb, kc = g1 - g0, n1 - n0, k1 - k0
-        (h0, h1), (w0, w1) = row_spans[place[0]], column_spans[place[1]]
+        (h0, h1), (w0, w1) = row_spans[place[1]], column_spans[place[2]]
         per_channel = (kc * problem.window if problem.matrix else 0)
         per_channel += problem.per_channel_values if k0 == 0 else 0
         weight_bytes = gb * nb * per_channel * element

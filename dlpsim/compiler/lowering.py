@@ -9,6 +9,23 @@ convolution over an M x 1 map; an LSTM step is its gate matrix plus vector work;
 pooling and element-wise layers are window operators with no weights whose work
 goes to the vector unit. The workload says nothing about the machine; this module
 says nothing about tiles.
+
+The transformer layers take the same shape. A matrix product of two activations
+(attention's ``Q x K^T`` and ``A x V``) is a fully connected layer per product whose
+"weights" are the second operand: each of the ``heads x batch`` products is a group,
+its B operand the group's weight block in WRAM, read from DRAM like any activation
+(``activation_weights``: no parameters). Layer norm, softmax and GELU are element-wise
+vector work on rows of tokens (their per-row work, counted in the layer, spread over
+the tiles with the rest); layer norm keeps its scale and shift per feature in WRAM as
+batch norm does. An embedding lookup or a position embedding reads one table row per
+token: the rows are per-channel values in WRAM (the position embedding adds them).
+Views (reshape, transpose, slice, class token) move no data of their own, as a
+concatenation: the next layer reads its tiles in their order (ViT's class token is a
+constant row in front of the patches, written there once with the weights).
+
+A batch of samples (``batch``) repeats every spatial tile once per sample with the same
+weight blocks: the weights are fetched once for the batch when they stay in WRAM (or
+once per pass of the loop order), the inputs and outputs once per sample.
 """
 
 from __future__ import annotations
@@ -21,12 +38,25 @@ from dlpsim.workloads.layers import (
     Activation,
     Add,
     BatchNorm,
+    ClassToken,
     Concat,
     Conv2d,
+    Elementwise,
+    Embedding,
     FullyConnected,
     Layer,
+    LayerNorm,
+    LocalResponseNorm,
     LSTMCell,
+    MatMul,
     Pool,
+    PositionEmbedding,
+    Recurrent,
+    Reshape,
+    Slice,
+    Softmax,
+    Transpose,
+    elements,
 )
 
 
@@ -54,6 +84,17 @@ class Problem:
     extra_input_bytes: int = 0
     extra_output_bytes: int = 0
     bytes_per_element: int = FP32_BYTES
+    # Samples: every spatial tile once per sample, the same weights for all (see the module doc).
+    batch: int = 1
+    # The weights are the layer's second activation operand (a matrix product's B), not parameters.
+    activation_weights: bool = False
+    # Input positions between a kernel's taps (a dilated convolution); the taps stay ``kernel``.
+    dilation: tuple[int, int] = (1, 1)
+
+    @property
+    def reach(self) -> tuple[int, int]:
+        """Input positions one output's window spans per axis: what a tile's input halo covers."""
+        return (self.dilation[0] * (self.kernel[0] - 1) + 1, self.dilation[1] * (self.kernel[1] - 1) + 1)
 
     @property
     def window(self) -> int:
@@ -63,12 +104,11 @@ class Problem:
     def macs(self) -> int:
         if not self.matrix:
             return 0
-        outputs = self.groups * self.out_channels * self.out_height * self.out_width
-        return outputs * self.in_channels * self.window
+        return self.outputs * self.in_channels * self.window
 
     @property
     def outputs(self) -> int:
-        return self.groups * self.out_channels * self.out_height * self.out_width
+        return self.batch * self.groups * self.out_channels * self.out_height * self.out_width
 
     @property
     def weight_bytes(self) -> int:
@@ -77,7 +117,7 @@ class Problem:
 
     @property
     def input_bytes(self) -> int:
-        per_map = self.groups * self.in_channels * self.in_height * self.in_width
+        per_map = self.batch * self.groups * self.in_channels * self.in_height * self.in_width
         return per_map * self.input_tensors * self.bytes_per_element + self.extra_input_bytes
 
     @property
@@ -85,13 +125,31 @@ class Problem:
         return self.outputs * self.bytes_per_element + self.extra_output_bytes
 
 
-def _vector_ops(layer: Layer) -> tuple[tuple[str, int], ...]:
-    return tuple((op, count) for op, count in layer.vector_ops.items() if count)
+def _as_map(shape: tuple[int, ...]) -> tuple[int, int, int]:
+    """An element-wise layer's shape as channels x height x width: leading axes fold into channels."""
+    if len(shape) < 3:
+        return (1, *(1,) * (2 - len(shape)), *shape)
+    return (elements(shape[:-2]), shape[-2], shape[-1])
 
 
-def lower(layer: Layer) -> Problem | None:
-    """The layer as a Problem; None for a layer that moves no data of its own (concat)."""
-    base = {"name": layer.label, "description": layer.describe(), "vector_ops": _vector_ops(layer)}
+def _vector_ops(layer: Layer, batch: int = 1) -> tuple[tuple[str, int], ...]:
+    return tuple((op, batch * count) for op, count in layer.vector_ops.items() if count)
+
+
+def _rows(shape: tuple[int, ...]) -> tuple[int, int]:
+    """(rows, features) of a vector, a batch of rows or a stack of them: the last axis is features."""
+    return elements(shape[:-1]), shape[-1]
+
+
+# Layers that are views of their input: nothing to compute and no data of their own to move.
+VIEWS = (Concat, Reshape, Transpose, Slice, ClassToken)
+
+
+def lower(layer: Layer, batch: int = 1) -> Problem | None:
+    """The layer as a Problem on ``batch`` samples; None for a layer that moves no data of its
+    own (a concatenation or another view)."""
+    base = {"name": layer.label, "description": layer.describe(), "vector_ops": _vector_ops(layer, batch),
+            "batch": batch}
     if isinstance(layer, Conv2d):
         channels, height, width = layer.input_shape
         _, out_height, out_width = layer.output_shape
@@ -99,7 +157,7 @@ def lower(layer: Layer) -> Problem | None:
                        out_channels=layer.out_channels // layer.groups, in_height=height, in_width=width,
                        out_height=out_height, out_width=out_width, kernel=layer.kernel,
                        stride=layer.stride, padding=layer.padding, matrix=True,
-                       per_channel_values=1 if layer.bias else 0)
+                       per_channel_values=1 if layer.bias else 0, dilation=layer.dilation)
     if isinstance(layer, FullyConnected | LSTMCell):
         if isinstance(layer, FullyConnected):
             rows, features, outputs = layer.rows, layer.in_features, layer.out_features
@@ -114,30 +172,91 @@ def lower(layer: Layer) -> Problem | None:
         return Problem(**base, groups=1, in_channels=features, out_channels=outputs, in_height=rows,
                        in_width=1, out_height=rows, out_width=1, kernel=(1, 1), stride=(1, 1),
                        padding=(0, 0), matrix=True, per_channel_values=1 if bias else 0,
-                       extra_input_bytes=extra_in, extra_output_bytes=extra_out)
+                       extra_input_bytes=extra_in * batch, extra_output_bytes=extra_out * batch)
+    if isinstance(layer, MatMul):
+        a, b = layer.input_shapes
+        # B differs per product unless it has no batch axes; it differs per sample always
+        shared_b = len(b) == 2 and len(a) > 2
+        leading = layer.batch // layer.heads
+        rows = layer.rows * (leading if shared_b else 1)
+        products = layer.heads * (1 if shared_b else leading)
+        return Problem(**(base | {"batch": 1}), groups=products * batch, in_channels=layer.reduction,
+                       out_channels=layer.columns, in_height=rows, in_width=1, out_height=rows, out_width=1,
+                       kernel=(1, 1), stride=(1, 1), padding=(0, 0), matrix=True, activation_weights=True)
+    if isinstance(layer, Recurrent):
+        # each direction's gates as one matrix over [x; h], a GEMM with a row per step (the
+        # weights stay on chip across steps); h is written, not the gate values
+        rows, features = layer.steps, layer.input_size + layer.hidden_size
+        written = layer.directions * layer.gate_rows * rows * FP32_BYTES
+        return Problem(**base, groups=layer.directions, in_channels=features, out_channels=layer.gate_rows,
+                       in_height=rows, in_width=1, out_height=rows, out_width=1, kernel=(1, 1),
+                       stride=(1, 1), padding=(0, 0), matrix=True, per_channel_values=layer.bias_sets,
+                       extra_output_bytes=(layer.output_bytes() - written) * batch)
+    if isinstance(layer, Elementwise):
+        return _lower_elementwise(layer, base, batch)
     if isinstance(layer, Pool):
         channels, height, width = layer.input_shape
         _, out_height, out_width = layer.output_shape
         return Problem(**base, groups=channels, in_channels=1, out_channels=1, in_height=height,
                        in_width=width, out_height=out_height, out_width=out_width, kernel=layer.kernel,
                        stride=layer.stride, padding=layer.padding, matrix=False)
-    if isinstance(layer, Activation | BatchNorm | Add):
-        shape = layer.input_shapes[0]
-        channels, height, width = shape if len(shape) == 3 else (1, *(1,) * (2 - len(shape)), *shape)
+    shape = layer.input_shapes[0]
+    if isinstance(layer, Activation | Add | LocalResponseNorm | Softmax) or (
+            isinstance(layer, BatchNorm) and len(shape) == 3):
+        channels, height, width = _as_map(shape)
         return Problem(**base, groups=channels, in_channels=1, out_channels=1, in_height=height,
                        in_width=width, out_height=height, out_width=width, kernel=(1, 1),
                        stride=(1, 1), padding=(0, 0), matrix=False,
                        input_tensors=len(layer.input_shapes),
                        per_channel_values=2 if isinstance(layer, BatchNorm) else 0)
-    if isinstance(layer, Concat):
+    if isinstance(layer, BatchNorm | LayerNorm | PositionEmbedding):
+        # rows of features, each feature a channel so that its values (a scale and a shift, or the
+        # position table's column for these tokens) sit beside it in WRAM
+        rows, features = _rows(shape)
+        values = rows if isinstance(layer, PositionEmbedding) else 2
+        return Problem(**base, groups=features, in_channels=1, out_channels=1, in_height=rows, in_width=1,
+                       out_height=rows, out_width=1, kernel=(1, 1), stride=(1, 1), padding=(0, 0),
+                       matrix=False, per_channel_values=values)
+    if isinstance(layer, Embedding):
+        # each token of each sample one group: its id in, its table row (WRAM values) copied out
+        return Problem(**(base | {"batch": 1}), groups=layer.tokens * batch, in_channels=1,
+                       out_channels=layer.dim, in_height=1, in_width=1, out_height=1, out_width=1,
+                       kernel=(1, 1), stride=(1, 1), padding=(0, 0), matrix=False, per_channel_values=1)
+    if isinstance(layer, VIEWS):
         return None
     raise WorkloadError(f"{layer.label}: the compiler does not know {type(layer).__name__} layers")
 
 
-def check_lowering(layer: Layer, problem: Problem) -> None:
-    """The lowering keeps the layer's arithmetic: its MACs and every byte count."""
-    ours = (problem.macs, problem.weight_bytes, problem.input_bytes, problem.output_bytes)
-    theirs = (layer.macs, layer.weight_bytes(), layer.input_bytes(), layer.output_bytes())
+def _lower_elementwise(layer: Elementwise, base: dict, batch: int) -> Problem:
+    """Inputs of the output's full shape are read tile by tile; smaller (broadcast) ones once,
+    before the first tile (per sample). A constant operand is per-channel values when it divides evenly
+    over the output's channels, else one block of values beside a single channel."""
+    shape = layer.output_shape
+    channels, height, width = _as_map(shape)
+    full = [each for each in layer.input_shapes if elements(each) == elements(shape)]
+    if not full:
+        layer._fail("broadcasting activations into a larger shape than every input is not compiled")
+    smaller = sum(elements(each) for each in layer.input_shapes if elements(each) != elements(shape))
+    if layer.params % channels:
+        channels, height, width = 1, 1, elements(shape)
+    return Problem(**base, groups=channels, in_channels=1, out_channels=1, in_height=height,
+                   in_width=width, out_height=height, out_width=width, kernel=(1, 1), stride=(1, 1),
+                   padding=(0, 0), matrix=False, input_tensors=len(full),
+                   per_channel_values=layer.params // channels,
+                   extra_input_bytes=smaller * FP32_BYTES * batch)
+
+
+def check_lowering(layer: Layer, problem: Problem, batch: int = 1) -> None:
+    """The lowering keeps the layer's arithmetic on ``batch`` samples: its MACs and every byte
+    count. A matrix product's B operand, an activation, is among the weights of its problem;
+    an embedding's rows, looked up per sample, are read per sample."""
+    weights, inputs = problem.weight_bytes, problem.input_bytes
+    if problem.activation_weights:
+        inputs, weights = inputs + weights, 0
+    ours = (problem.macs, weights, inputs, problem.output_bytes)
+    per_sample_weights = batch if isinstance(layer, Embedding) else 1
+    theirs = (batch * layer.macs, per_sample_weights * layer.weight_bytes(), batch * layer.input_bytes(),
+              batch * layer.output_bytes())
     if ours != theirs:
         raise AssertionError(f"{layer.label}: lowered to (MACs, weight, input, output bytes) {ours}, "
                              f"the layer has {theirs}")

@@ -123,9 +123,9 @@ class Mapping:
 def _slab_bytes(problem: Problem, tile: Tile) -> int:
     """The largest input slab of any of the tile's positions, halo and edges included."""
     rows = _widest_span(Split(problem.out_height, tile.rows), problem.stride[0], problem.padding[0],
-                        problem.kernel[0], problem.in_height)
+                        problem.reach[0], problem.in_height)
     columns = _widest_span(Split(problem.out_width, tile.columns), problem.stride[1],
-                           problem.padding[1], problem.kernel[1], problem.in_width)
+                           problem.padding[1], problem.reach[1], problem.in_width)
     return rows * columns * tile.groups * tile.in_channels * problem.input_tensors * problem.bytes_per_element
 
 
@@ -171,15 +171,16 @@ class _Estimate:
         self.groups = Split(problem.groups, tile.groups).count
         self.outs = Split(problem.out_channels, tile.out_channels).count
         self.ins = Split(problem.in_channels, tile.in_channels).count
-        self.spatial = rows.count * columns.count
+        # spatial tiles of every sample (a tile never spans two samples)
+        self.spatial = rows.count * columns.count * problem.batch
         self.tasks = self.groups * self.outs * self.ins * self.spatial
-        # Input slabs, halo included, summed over the spatial tiles, for all channels.
-        slab_area = (_span_total(rows, problem.stride[0], problem.padding[0], problem.kernel[0],
+        # Input slabs, halo included, summed over the spatial tiles, for all channels and samples.
+        slab_area = (_span_total(rows, problem.stride[0], problem.padding[0], problem.reach[0],
                                  problem.in_height)
-                     * _span_total(columns, problem.stride[1], problem.padding[1], problem.kernel[1],
+                     * _span_total(columns, problem.stride[1], problem.padding[1], problem.reach[1],
                                    problem.in_width))
-        self.input_once = (slab_area * problem.groups * problem.in_channels * problem.input_tensors
-                           * problem.bytes_per_element)
+        self.input_once = (slab_area * problem.batch * problem.groups * problem.in_channels
+                           * problem.input_tensors * problem.bytes_per_element)
         self.block = _weight_block_bytes(problem, tile)
         self.slab = _slab_bytes(problem, tile)
         self.output_tile = _output_tile_bytes(problem, tile)
@@ -248,7 +249,7 @@ class _Estimate:
         heaviest = (min(tile.groups, problem.groups) * groups / problem.groups)
         if staged is not Staging.INPUT:
             heaviest *= (min(tile.rows, problem.out_height) * min(tile.columns, problem.out_width) * spatial
-                         / (problem.out_height * problem.out_width))
+                         / (problem.out_height * problem.out_width * problem.batch))
         if staged is not Staging.WEIGHTS:
             heaviest *= min(tile.out_channels, problem.out_channels) * outs / problem.out_channels
         share = ceil(units / cores) if units <= 4 * cores else units / cores

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from importlib import resources
+from pathlib import Path
 
 SUFFIX = ".asm"
 
@@ -57,3 +58,16 @@ def find_example(name: str) -> Example | None:
     """The shipped program called ``name`` (with or without ``.asm``), if there is one."""
     wanted = name if name.endswith(SUFFIX) else name + SUFFIX
     return next((example for example in examples() if example.name == wanted), None)
+
+
+MODEL_SUFFIX = ".onnx"
+
+
+def shipped_model(name: str) -> Path | None:
+    """The path of the shipped ONNX model called ``name`` (e.g. small_cnn.onnx), if there is one.
+
+    A file, not text: the ONNX reader takes a path (and reads external data beside it)."""
+    if not name.endswith(MODEL_SUFFIX) or "/" in name or "\\" in name:
+        return None
+    path = Path(str(resources.files(__package__) / name))
+    return path if path.is_file() else None

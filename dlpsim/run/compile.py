@@ -45,9 +45,11 @@ class _Choice:
     stats: Stats | None  # its program's simulated run (None: chosen by the estimate alone)
 
 
-def compile_layer(layer: Layer, machine: MachineConfig) -> Compilation:
-    """Compile one layer for one machine, choosing among its best mappings by simulation."""
-    problem = compiler.lower(layer)
+def compile_layer(layer: Layer, machine: MachineConfig, batch: int = 1) -> Compilation:
+    """Compile one layer on ``batch`` samples for one machine, choosing among its best mappings by
+    simulation."""
+    compiler.check_fits_dram(layer, machine, batch)
+    problem = compiler.lower(layer, batch)
     if problem is None:
         return Compilation(compiler.finish(layer, machine, None, compiler.build_nothing(machine)), None, None)
     shape = dataclasses.replace(problem, name="", description="")

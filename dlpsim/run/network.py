@@ -91,6 +91,7 @@ class NetworkRun:
     compute_cores: int
     peak_macs_per_cycle: Fraction
     layers: tuple[LayerRun, ...]
+    batch: int = 1  # samples per inference: every layer's figures are for the whole batch
 
     # -- totals (layers run one after another) ----------------------------------------------
     @property
@@ -107,8 +108,12 @@ class NetworkRun:
 
     @property
     def seconds(self) -> Fraction:
-        """Time per inference at the machine's clock."""
+        """Time per inference (of the whole batch) at the machine's clock."""
         return Fraction(self.cycles) / Fraction(self.clock_hz)
+
+    @property
+    def seconds_per_sample(self) -> Fraction:
+        return self.seconds / self.batch
 
     @property
     def mac_unit_cycles(self) -> Fraction:
@@ -145,6 +150,7 @@ class NetworkRun:
             "format": RESULTS_FORMAT,
             "network": self.network,
             "description": self.description,
+            "batch": self.batch,
             "machine": self.machine,
             "clock_hz": json_number(self.clock_hz),
             "compute_cores": self.compute_cores,
@@ -156,6 +162,7 @@ class NetworkRun:
                 "dram_bytes": self.dram_bytes,
                 "cycles": self.cycles,
                 "seconds": float(self.seconds),
+                "seconds_per_sample": float(self.seconds_per_sample),
                 "mac_utilization": json_number(self.mac_utilization),
                 "compute_bound_cycles": self.bound.compute_cycles,
                 "dram_bound_cycles": self.bound.dram_cycles,
@@ -170,7 +177,8 @@ class NetworkRun:
         cores = int(data["compute_cores"])
         return cls(str(data["network"]), str(data["description"]), str(data["machine"]),
                    from_json(data["clock_hz"]), cores, from_json(data["peak_macs_per_cycle"]),
-                   tuple(LayerRun.from_dict(layer, cores) for layer in data["layers"]))
+                   tuple(LayerRun.from_dict(layer, cores) for layer in data["layers"]),
+                   int(data.get("batch", 1)))
 
     def csv_rows(self) -> list[tuple[str, ...]]:
         """The CSV's header and rows: one per layer, then TOTAL. Ratios have six decimals."""
@@ -201,11 +209,14 @@ def run_network(network: Network, machine: MachineConfig, *, max_cycles: int | N
     layer's program to choose its mapping (fast-forwarding): with ``fast_forward``, that run
     is the layer's, and the program is not simulated a second time.
     """
+    from dlpsim.compiler import check_fits_dram
     from dlpsim.compiler.lowering import Problem
     from dlpsim.run.compile import compile_layer
     from dlpsim.sim import simulate
 
     nodes = network.nodes
+    for node in nodes:  # every layer checked before any runs
+        check_fits_dram(node.layer, machine, network.batch)
     layers: list[LayerRun] = []
     # Networks repeat layers (ResNet's blocks): equal shapes give equal programs and runs.
     simulated: dict[Problem | None, Stats] = {}
@@ -214,7 +225,7 @@ def run_network(network: Network, machine: MachineConfig, *, max_cycles: int | N
         if progress is not None:
             progress(index, len(nodes), node.name)
         layer = node.layer
-        compilation = compile_layer(layer, machine)
+        compilation = compile_layer(layer, machine, network.batch)
         if compilation.shape not in simulated:
             budget = None if max_cycles is None else max_cycles - used
             stats = compilation.stats if fast_forward else None  # run by the compiler already
@@ -235,7 +246,7 @@ def run_network(network: Network, machine: MachineConfig, *, max_cycles: int | N
                                stats.dram_bytes, stats.cycles, stats.bound, stats.mac_unit_cycles,
                                machine.compute_cores))
     return NetworkRun(network.name, network.description, machine.name, machine.clock_hz,
-                      machine.compute_cores, machine.peak_macs_per_cycle, tuple(layers))
+                      machine.compute_cores, machine.peak_macs_per_cycle, tuple(layers), network.batch)
 
 
 def _over_the_limit(network: Network, layer: str, max_cycles: int, used: int) -> RunLimitError:

@@ -5,15 +5,16 @@ something earlier, and every layer's input shapes equal the shapes it is given, 
 branch or residual that does not fit is an error naming the layer.
 
 The built-in networks are in :data:`NETWORKS`. Their conventions (beyond those of
-:mod:`dlpsim.workloads.layers`): inference only, batch 1, 224x224x3 images unless
-stated; dropout (the identity at inference) is left out, as are softmax and local
-response normalization (LRN, in the original AlexNet and GoogLeNet), which these layer
-types do not model; an adaptive average pool that is the identity at 224x224 is left
-out too.
+:mod:`dlpsim.workloads.layers`): inference only, batch 1 unless given (``with_batch``),
+224x224x3 images unless stated; dropout (the identity at inference) is left out, as are a
+classifier's final softmax (attention's softmax is in) and local response normalization
+(LRN, in the original AlexNet and GoogLeNet), which these layer types do not model; an
+adaptive average pool that is the identity at 224x224 is left out too.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -24,14 +25,23 @@ from dlpsim.workloads.layers import (
     Activation,
     Add,
     BatchNorm,
+    ClassToken,
     Concat,
     Conv2d,
+    Embedding,
     FullyConnected,
     Layer,
+    LayerNorm,
     LSTMCell,
+    MatMul,
     Pool,
+    PositionEmbedding,
     ReceptiveField,
+    Reshape,
     Shape,
+    Slice,
+    Softmax,
+    Transpose,
     elements,
     format_shape,
     sum_ops,
@@ -56,9 +66,14 @@ class Network:
     description: str
     inputs: tuple[tuple[str, Shape], ...]  # (name, shape) of each external input
     nodes: tuple[Node, ...]
+    # Samples per inference. Shapes and layers are per sample; the totals' MACs, vector work
+    # and neurons are for the whole batch, the parameters are the same (read once for all).
+    batch: int = 1
     _shapes: dict[str, Shape] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        if not isinstance(self.batch, int) or isinstance(self.batch, bool) or self.batch < 1:
+            raise WorkloadError(f"the batch must be a whole number >= 1, got {self.batch!r}", self.name)
         shapes: dict[str, Shape] = {}
         for input_name, shape in self.inputs:
             if not input_name or input_name in shapes:
@@ -125,20 +140,25 @@ class Network:
 
     @property
     def macs(self) -> int:
-        return sum(layer.macs for layer in self.layers)
+        return self.batch * sum(layer.macs for layer in self.layers)
 
     @property
     def input_neurons(self) -> int:
-        return sum(elements(shape) for _, shape in self.inputs)
+        return self.batch * sum(elements(shape) for _, shape in self.inputs)
 
     @property
     def neurons(self) -> int:
-        """Input elements plus the neurons every layer creates (see layers.py)."""
-        return self.input_neurons + sum(layer.neurons for layer in self.layers)
+        """Input elements plus the neurons every layer creates (see layers.py), for the batch."""
+        return self.input_neurons + self.batch * sum(layer.neurons for layer in self.layers)
 
     @property
     def vector_ops(self) -> dict[str, int]:
-        return sum_ops(layer.vector_ops for layer in self.layers)
+        per_sample = sum_ops(layer.vector_ops for layer in self.layers)
+        return {op: self.batch * count for op, count in per_sample.items()}
+
+    def with_batch(self, batch: int) -> Network:
+        """The same network on ``batch`` samples at once."""
+        return dataclasses.replace(self, batch=batch)
 
     def weight_bytes(self, bytes_per_element: int = FP32_BYTES) -> int:
         return self.params * bytes_per_element
@@ -203,8 +223,9 @@ class NetworkBuilder:
         return self._one(Conv2d, name, source, out_channels=out_channels, kernel=kernel, stride=stride,
                          padding=padding, groups=groups, bias=bias)
 
-    def fc(self, name: str, out_features: int, *, bias: bool = True, source: str | None = None) -> str:
-        return self._one(FullyConnected, name, source, out_features=out_features, bias=bias)
+    def fc(self, name: str, out_features: int, *, bias: bool = True, tied: str = "",
+           source: str | None = None) -> str:
+        return self._one(FullyConnected, name, source, out_features=out_features, bias=bias, tied=tied)
 
     def pool(self, name: str, mode: str, kernel: int, stride: int | None = None, padding: int = 0, *,
              ceil_mode: bool = False, source: str | None = None) -> str:
@@ -228,9 +249,40 @@ class NetworkBuilder:
         return self.add_layer(Add(name=name, input_shapes=tuple(self._shapes[s] for s in sources)),
                               sources)
 
-    def concat(self, name: str, sources: Sequence[str]) -> str:
-        return self.add_layer(Concat(name=name, input_shapes=tuple(self._shapes[s] for s in sources)),
-                              sources)
+    def concat(self, name: str, sources: Sequence[str], *, axis: int | None = None) -> str:
+        return self.add_layer(Concat(name=name, input_shapes=tuple(self._shapes[s] for s in sources),
+                                     concat_axis=axis), sources)
+
+    def matmul(self, name: str, a: str, b: str, *, heads: int = 1, transpose_b: bool = False) -> str:
+        return self.add_layer(MatMul(name=name, input_shapes=(self._shapes[a], self._shapes[b]), heads=heads,
+                                     transpose_b=transpose_b), [a, b])
+
+    def softmax(self, name: str, *, length: int | None = None, scale: float | None = None,
+                masked: bool = False, source: str | None = None) -> str:
+        return self._one(Softmax, name, source, length=length, scaled=scale is not None,
+                         scale=1.0 if scale is None else scale, masked=masked)
+
+    def layer_norm(self, name: str, epsilon: float, *, source: str | None = None) -> str:
+        return self._one(LayerNorm, name, source, epsilon=epsilon)
+
+    def embedding(self, name: str, vocabulary: int, dim: int, *, source: str | None = None) -> str:
+        return self._one(Embedding, name, source, vocabulary=vocabulary, dim=dim)
+
+    def position_embedding(self, name: str, positions: int, *, first_position: int = 0,
+                           source: str | None = None) -> str:
+        return self._one(PositionEmbedding, name, source, positions=positions, first_position=first_position)
+
+    def class_token(self, name: str, *, source: str | None = None) -> str:
+        return self._one(ClassToken, name, source)
+
+    def slice(self, name: str, start: int, stop: int, *, source: str | None = None) -> str:
+        return self._one(Slice, name, source, start=start, stop=stop)
+
+    def reshape(self, name: str, shape: Shape, *, source: str | None = None) -> str:
+        return self._one(Reshape, name, source, shape=shape)
+
+    def transpose(self, name: str, permutation: tuple[int, ...], *, source: str | None = None) -> str:
+        return self._one(Transpose, name, source, permutation=permutation)
 
     def build(self) -> Network:
         return Network(self.name, self.description, self.inputs, tuple(self._nodes))
@@ -375,14 +427,17 @@ def resnet(depth: int, *, stride_in_3x3: bool = False) -> Network:
     No convolution has a bias (each is followed by batch norm); batch norm counts its
     scale and shift, the FC layer its bias, which gives the frameworks' parameter counts
     (ResNet-50: 25,557,032). A bottleneck block downsamples in its first 1x1
-    convolution, as the paper and its Caffe models do; ``stride_in_3x3`` moves the
-    stride to the 3x3 convolution as torchvision does ("ResNet v1.5": the same
-    parameters, more MACs).
+    convolution, as the paper and its Caffe models do (named ``resnet50-v1``); with
+    ``stride_in_3x3`` in its 3x3 convolution, as torchvision does ("ResNet v1.5", the
+    ``resnet50`` and ``resnet152`` of the course's framework: the same parameters, more MACs).
     """
     block, counts = RESNET_BLOCKS[depth]
-    name = f"resnet{depth}" + ("-v1.5" if stride_in_3x3 else "")
-    b = NetworkBuilder(name, f"ResNet-{depth} ({'torchvision v1.5' if stride_in_3x3 else 'original'}),"
-                       " 224x224x3", {"data": IMAGE_224})
+    # Basic blocks have no 1x1 to move the stride from: one ResNet-18 for both.
+    paper = not stride_in_3x3 and block == "bottleneck"
+    name = f"resnet{depth}" + ("-v1" if paper else "")
+    placement = "torchvision: stride on the 3x3" if stride_in_3x3 else "paper: stride on the first 1x1"
+    b = NetworkBuilder(name, f"ResNet-{depth} ({placement if block == 'bottleneck' else 'basic blocks'}), "
+                       "224x224x3", {"data": IMAGE_224})
     b.conv("conv1", 64, 7, 2, 3, bias=False)
     b.bn("bn_conv1")
     b.act("conv1_relu")
@@ -603,6 +658,169 @@ def textbook_fc() -> Network:
     return b.build()
 
 
+# -- transformers -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TransformerShape:
+    """The sizes of a transformer encoder or decoder stack."""
+
+    layers: int
+    hidden: int
+    heads: int
+    ffn: int  # the width of the feed-forward block's first layer
+    norm_epsilon: float  # of every layer norm
+
+    @property
+    def head_size(self) -> int:
+        return self.hidden // self.heads
+
+
+# BERT-base, GPT-2 small and ViT-B/16 share their sizes; their layer norms' epsilons are those of
+# Hugging Face's BERT and GPT-2 and of torchvision's ViT.
+GPT2_SHAPE = TransformerShape(layers=12, hidden=768, heads=12, ffn=3072, norm_epsilon=1e-5)
+BERT_SHAPE = dataclasses.replace(GPT2_SHAPE, norm_epsilon=1e-12)
+VIT_SHAPE = dataclasses.replace(GPT2_SHAPE, norm_epsilon=1e-6)
+
+
+def _attention(b: NetworkBuilder, prefix: str, source: str, shape: TransformerShape, *,
+               masked: bool = False, past: tuple[str, str] | None = None) -> str:
+    """Multi-head self-attention reading ``source``: Q, K, V projections, the heads' scores
+    ``Q x K^T`` scaled by 1/sqrt(head size), softmax per head, ``A x V``, the output projection.
+
+    The Q, K and V projections are one matrix in GPT-2 (``c_attn``) and torchvision
+    (``in_proj``), three in BERT: the same parameters and MACs either way. With ``past``
+    (the KV cache's keys and values, network inputs), the new token's key and value are
+    appended to them and the token attends to every cached one: reading the cache is DRAM
+    traffic of the two matrix products.
+    """
+    query = b.fc(f"{prefix}.query", shape.hidden, source=source)
+    key = b.fc(f"{prefix}.key", shape.hidden, source=source)
+    value = b.fc(f"{prefix}.value", shape.hidden, source=source)
+    if past is not None:
+        key = b.concat(f"{prefix}.key_cache", [past[0], key], axis=0)
+        value = b.concat(f"{prefix}.value_cache", [past[1], value], axis=0)
+    keys = b.shape(key)[0]
+    b.matmul(f"{prefix}.scores", query, key, heads=shape.heads, transpose_b=True)
+    probabilities = b.softmax(f"{prefix}.softmax", length=keys, scale=shape.head_size ** -0.5, masked=masked)
+    b.matmul(f"{prefix}.context", probabilities, value, heads=shape.heads)
+    return b.fc(f"{prefix}.output", shape.hidden)
+
+
+def _transformer_layer(b: NetworkBuilder, prefix: str, shape: TransformerShape, *, pre_norm: bool,
+                       masked: bool = False, past: tuple[str, str] | None = None) -> str:
+    """One encoder (or decoder) layer: attention and a GELU feed-forward block, each with a
+    residual connection; layer norm before each (``pre_norm``: GPT-2, ViT) or after each
+    residual add (BERT)."""
+    block_input = b.last
+    attention_input = b.layer_norm(f"{prefix}.norm1", shape.norm_epsilon) if pre_norm else block_input
+    attended = _attention(b, f"{prefix}.attention", attention_input, shape, masked=masked, past=past)
+    residual = b.add(f"{prefix}.residual1", [block_input, attended])
+    if not pre_norm:
+        residual = b.layer_norm(f"{prefix}.norm1", shape.norm_epsilon)
+    feed_forward_input = b.layer_norm(f"{prefix}.norm2", shape.norm_epsilon) if pre_norm else residual
+    b.fc(f"{prefix}.ffn1", shape.ffn, source=feed_forward_input)
+    b.act(f"{prefix}.gelu", "gelu")
+    b.fc(f"{prefix}.ffn2", shape.hidden)
+    b.add(f"{prefix}.residual2", [residual, b.last])
+    return b.last if pre_norm else b.layer_norm(f"{prefix}.norm2", shape.norm_epsilon)
+
+
+BERT_VOCABULARY = 30_522
+BERT_POSITIONS = 512
+BERT_TOKEN_TYPES = 2
+GPT2_VOCABULARY = 50_257
+GPT2_POSITIONS = 1024
+DEFAULT_SEQ = 128
+
+
+def bert_base(seq: int = DEFAULT_SEQ) -> Network:
+    """BERT-base (uncased), with its pooler, on ``seq`` tokens: 109,482,240 parameters.
+
+    Embeddings (word + token type + position, then layer norm), 12 post-norm encoder layers,
+    the pooler (the first token through a 768 x 768 layer and tanh). Inputs: the token ids
+    and the token type ids. The attention mask is all ones (no padding), so it is not added.
+    """
+    b = NetworkBuilder("bert-base", f"BERT-base uncased with its pooler, {seq} tokens",
+                       {"input_ids": (seq,), "token_type_ids": (seq,)})
+    words = b.embedding("embeddings.word", BERT_VOCABULARY, BERT_SHAPE.hidden, source="input_ids")
+    types = b.embedding("embeddings.token_type", BERT_TOKEN_TYPES, BERT_SHAPE.hidden, source="token_type_ids")
+    b.add("embeddings.sum", [words, types])
+    b.position_embedding("embeddings.position", BERT_POSITIONS)
+    b.layer_norm("embeddings.norm", BERT_SHAPE.norm_epsilon)
+    for index in range(BERT_SHAPE.layers):
+        _transformer_layer(b, f"layer{index}", BERT_SHAPE, pre_norm=False)
+    b.slice("pooler.first_token", 0, 1)
+    b.fc("pooler.dense", BERT_SHAPE.hidden)
+    b.act("pooler.tanh", "tanh")
+    return b.build()
+
+
+def gpt2(seq: int = DEFAULT_SEQ) -> Network:
+    """GPT-2 small, the prefill of a ``seq``-token prompt: 124,439,808 parameters.
+
+    Token and position embeddings, 12 pre-norm decoder layers with causal (masked)
+    attention (the scores above the diagonal are computed, then masked, and count in the
+    MACs, as a framework's dense kernels compute them), a final layer norm and the LM
+    head, whose matrix is the token embedding (tied: read again, not counted again), over
+    every position as the model's forward pass computes it.
+    """
+    b = NetworkBuilder("gpt2", f"GPT-2 small, prefill of {seq} tokens", {"input_ids": (seq,)})
+    b.embedding("wte", GPT2_VOCABULARY, GPT2_SHAPE.hidden)
+    b.position_embedding("wpe", GPT2_POSITIONS)
+    for index in range(GPT2_SHAPE.layers):
+        _transformer_layer(b, f"h{index}", GPT2_SHAPE, pre_norm=True, masked=True)
+    b.layer_norm("ln_f", GPT2_SHAPE.norm_epsilon)
+    b.fc("lm_head", GPT2_VOCABULARY, bias=False, tied="wte")
+    return b.build()
+
+
+def gpt2_decode(seq: int = DEFAULT_SEQ) -> Network:
+    """GPT-2 small generating one token after ``seq`` tokens, whose keys and values are in a
+    KV cache (one ``seq x 768`` input each per layer): the new token at position ``seq``
+    attends to the ``seq + 1`` tokens, and every weight and the whole cache are read for
+    one token's work, which makes decoding DRAM-bound."""
+    inputs: dict[str, Shape] = {"input_ids": (1,)}
+    for index in range(GPT2_SHAPE.layers):
+        inputs[f"h{index}.past_key"] = (seq, GPT2_SHAPE.hidden)
+        inputs[f"h{index}.past_value"] = (seq, GPT2_SHAPE.hidden)
+    b = NetworkBuilder("gpt2-decode", f"GPT-2 small, one decoding step with a KV cache of {seq} tokens",
+                       inputs)
+    b.embedding("wte", GPT2_VOCABULARY, GPT2_SHAPE.hidden, source="input_ids")
+    b.position_embedding("wpe", GPT2_POSITIONS, first_position=seq)
+    for index in range(GPT2_SHAPE.layers):
+        _transformer_layer(b, f"h{index}", GPT2_SHAPE, pre_norm=True,
+                           past=(f"h{index}.past_key", f"h{index}.past_value"))
+    b.layer_norm("ln_f", GPT2_SHAPE.norm_epsilon)
+    b.fc("lm_head", GPT2_VOCABULARY, bias=False, tied="wte")
+    return b.build()
+
+
+VIT_PATCH = 16
+
+
+def vit_b16() -> Network:
+    """ViT-B/16 as torchvision builds it (``vit_b_16``), 224x224x3: 86,567,656 parameters.
+
+    The 16x16 stride-16 patch convolution, its 14x14 map flattened and transposed into 196
+    tokens, the class token in front, the position embedding (197 positions), 12 pre-norm
+    encoder layers, a final layer norm, and the head on the class token.
+    """
+    b = NetworkBuilder("vit-b16", "ViT-B/16 (torchvision vit_b_16), 224x224x3", {"data": IMAGE_224})
+    b.conv("conv_proj", VIT_SHAPE.hidden, VIT_PATCH, VIT_PATCH)
+    _, rows, columns = b.shape(b.last)
+    b.reshape("patches", (VIT_SHAPE.hidden, rows * columns))
+    b.transpose("tokens", (1, 0))
+    b.class_token("class_token")
+    b.position_embedding("pos_embedding", rows * columns + 1)
+    for index in range(VIT_SHAPE.layers):
+        _transformer_layer(b, f"encoder.layer{index}", VIT_SHAPE, pre_norm=True)
+    b.layer_norm("encoder.ln", VIT_SHAPE.norm_epsilon)
+    b.slice("class_output", 0, 1)
+    b.fc("head", 1000)
+    return b.build()
+
+
 # -- the registry -------------------------------------------------------------------------
 
 
@@ -610,11 +828,17 @@ def textbook_fc() -> Network:
 class NetworkEntry:
     name: str
     description: str
-    build: Callable[[], Network]
+    build: Callable[..., Network]  # called with seq= when the network takes a sequence length
+    # The largest sequence length (``--seq``) the network takes; 0: it takes none.
+    max_seq: int = 0
+
+    @property
+    def takes_seq(self) -> bool:
+        return self.max_seq > 0
 
 
-def _entries(items: Iterable[tuple[str, str, Callable[[], Network]]]) -> dict[str, NetworkEntry]:
-    return {name: NetworkEntry(name, description, build) for name, description, build in items}
+def _entries(items: Iterable[tuple]) -> dict[str, NetworkEntry]:
+    return {item[0]: NetworkEntry(*item) for item in items}
 
 
 NETWORKS: dict[str, NetworkEntry] = _entries([
@@ -625,12 +849,24 @@ NETWORKS: dict[str, NetworkEntry] = _entries([
     ("vgg16", "VGG-16, 224x224x3", vgg16),
     ("vgg19", "VGG-19, 224x224x3", vgg19),
     ("resnet18", "ResNet-18, 224x224x3", lambda: resnet(18)),
-    ("resnet50", "ResNet-50 (original: stride in the first 1x1), 224x224x3", lambda: resnet(50)),
-    ("resnet152", "ResNet-152 (original: stride in the first 1x1), 224x224x3", lambda: resnet(152)),
+    ("resnet50", "ResNet-50 as torchvision builds it (stride on the 3x3), 224x224x3",
+     lambda: resnet(50, stride_in_3x3=True)),
+    ("resnet50-v1", "ResNet-50 as the paper builds it (stride on the first 1x1), 224x224x3",
+     lambda: resnet(50)),
+    ("resnet152", "ResNet-152 as torchvision builds it (stride on the 3x3), 224x224x3",
+     lambda: resnet(152, stride_in_3x3=True)),
+    ("resnet152-v1", "ResNet-152 as the paper builds it (stride on the first 1x1), 224x224x3",
+     lambda: resnet(152)),
     ("googlenet", "GoogLeNet (Inception v1), 224x224x3", googlenet),
     ("mobilenet", "MobileNet v1, alpha 1.0, 224x224x3", mobilenet),
     ("mlp", "MLP for MNIST, 784-512-256-10", mlp),
     ("lstm-lm", "LSTM language model, one time step (2 x 650 units, 10,000 words)", lstm_lm),
     ("textbook-fc", "FC layers of exercises 7.7-7.12 as GEMMs without bias (1x256->1 ... "
      "1024x256->2048)", textbook_fc),
+    ("bert-base", f"BERT-base uncased with its pooler, --seq tokens (default {DEFAULT_SEQ})", bert_base,
+     BERT_POSITIONS),
+    ("gpt2", f"GPT-2 small, prefill of --seq tokens (default {DEFAULT_SEQ})", gpt2, GPT2_POSITIONS),
+    ("gpt2-decode", f"GPT-2 small, one token after a KV cache of --seq tokens (default {DEFAULT_SEQ})",
+     gpt2_decode, GPT2_POSITIONS - 1),
+    ("vit-b16", "ViT-B/16 (torchvision vit_b_16), 224x224x3", vit_b16),
 ])

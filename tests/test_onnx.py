@@ -1,0 +1,502 @@
+"""ONNX import and export: hand-counted models, the onnx package's model zoo, round trips, errors.
+
+Every expected parameter and MAC count is derived here from the architecture, never copied
+from dlpsim's output.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime
+import pytest
+from click.testing import CliRunner
+from onnx import TensorProto, external_data_helper, helper, numpy_helper
+
+from dlpsim.cli import main
+from dlpsim.errors import WorkloadError
+from dlpsim.machine import load_machine
+from dlpsim.run.network import run_network
+from dlpsim.workloads import NETWORKS, get_network, load_network
+from dlpsim.workloads.layers import LSTMCell, Recurrent
+from dlpsim.workloads.onnx_export import export_onnx, write_onnx
+
+sys.path.insert(0, str(Path(__file__).parent))
+from onnx_models import SHIPPED_EXAMPLE, encoder_block, every_op_cnn, model_bytes, small_cnn  # noqa: E402
+
+LIGHT = Path(onnx.__file__).parent / "backend" / "test" / "data" / "light"
+LIGHT_MODELS = ("bvlc_alexnet", "zfnet512", "vgg19", "resnet50", "inception_v1", "inception_v2",
+                "densenet121", "squeezenet", "shufflenet")
+
+
+def _write(tmp_path: Path, model: onnx.ModelProto, name: str = "model.onnx") -> Path:
+    path = tmp_path / name
+    path.write_bytes(model_bytes(model))
+    return path
+
+
+class _Result:
+    def __init__(self, exit_code: int, stdout: str, stderr: str):
+        self.returncode, self.stdout, self.stderr = exit_code, stdout, stderr
+
+
+def _dlpsim(*args: str) -> _Result:
+    """The command in this process (importing onnx for each subprocess would cost seconds)."""
+    result = CliRunner().invoke(main, list(args))
+    return _Result(result.exit_code, result.stdout, result.stderr)
+
+
+def _conv(cin: int, cout: int, kernel: int, out_size: int, groups: int = 1, bias: bool = True):
+    """(params, MACs) of a square convolution with ``out_size`` x ``out_size`` outputs."""
+    window = cin // groups * kernel * kernel
+    return cout * window + (cout if bias else 0), out_size * out_size * cout * window
+
+
+# -- a CNN with every supported operator, counted by hand --------------------------------------
+
+def _trunk_counts() -> tuple[int, int]:
+    """The trunk both test models share (tests/onnx_models.py, _cnn_trunk), on 3x32x32."""
+    conv1 = _conv(3, 8, 3, 32)  # pads 1: 32x32
+    bn1 = (2 * 8, 0)  # scale and shift; the running mean and variance are buffers
+    conv2 = _conv(8, 16, 3, 16, groups=2)  # after the 2x2 pool: 16x16; dilation 2 with pads 2 keeps 16
+    conv3 = _conv(16, 16, 3, 8, groups=16, bias=False)  # (16 + 0 + 1 - 3) // 2 + 1 = 8
+    bn3 = (16 + 16, 0)  # the Mul's scale and the Add's shift, 16 each
+    parts = (conv1, bn1, conv2, conv3, bn3)
+    return sum(p for p, _ in parts), sum(m for _, m in parts)
+
+
+def test_every_supported_operator_imports_with_hand_counted_parameters_and_macs(tmp_path):
+    network = load_network(str(_write(tmp_path, every_op_cnn())))
+    trunk_params, trunk_macs = _trunk_counts()
+    assert (trunk_params, trunk_macs) == (224 + 16 + 592 + 144 + 32, 221_184 + 147_456 + 9_216)
+    fc1 = (32 * 16 + 16, 32 * 16)  # Gemm after the global pool of the 32-channel concat
+    projection = (4 * 8 + 8, 4 * 4 * 8)  # MatMul by a 4x8 weight on 4 tokens, its Add fused as the bias
+    layernorm = (2 * 8, 0)
+    attention = (0, 4 * 8 * 4)  # (4x8) x (8x4): two activations, no parameters
+    lstm = (4 * 6 * (4 + 6) + 2 * 4 * 6, 4 * 4 * 6 * (4 + 6))  # 4 steps; ONNX's two bias sets
+    gru = (3 * 5 * (6 + 5), 4 * 3 * 5 * (6 + 5))  # no bias
+    fc2 = (20 * 10 + 10, 20 * 10)
+    parts = (fc1, projection, layernorm, attention, lstm, gru, fc2)
+    assert network.params == trunk_params + sum(p for p, _ in parts) == 2_255
+    assert network.macs == trunk_macs + sum(m for _, m in parts) == 380_444
+    kinds = {node.name: node.layer.describe() for node in network.nodes}
+    assert kinds["conv2"] == "conv 3x3 g2 d2"
+    assert kinds["conv3"] == "dwconv 3x3/2 pad 0,0,1,1"
+    assert kinds["relu6"] == "relu6"  # Clip(0, 6)
+    assert kinds["gelu"] == "gelu"  # the five nodes of x * 0.5 * (1 + erf(x / sqrt 2))
+    assert "gelu_erf" not in kinds and "gelu_div" not in kinds
+    assert kinds["proj"] == "gemm M=4" and "proj_bias" not in kinds
+    assert kinds["keys"] == "transpose 1,0"
+    assert kinds["sum3"] == "add"
+    assert kinds["half"] == "div 16x8x8 & const scalar"  # a literal, not a parameter
+    assert kinds["se_scale"] == "mul 16x8x8 & 16x1x1"  # broadcasting
+    # the shape-only operators and the Shape-driven Reshape target are folded at zero compute
+    for folded in ("shape", "batch", "batch1", "four_four", "target", "dropout", "flatten", "lstm_y",
+                   "gru_y", "sequence", "bn3.s", "bn3.b"):
+        assert folded not in kinds
+    assert network.shape("tokens") == (4, 4)
+    assert network.shape("lstm") == (4, 6) and network.shape("gru") == (4, 5)
+
+
+def test_an_encoder_block_with_multi_head_attention_counts_by_hand(tmp_path):
+    """8 tokens of 16 features, 2 heads of 8, a 64-wide feed-forward layer (tests/onnx_models.py)."""
+    tokens, width, heads, hidden = 8, 16, 2, 64
+    network = load_network(str(_write(tmp_path, encoder_block(tokens, width, heads, hidden))))
+    projections = 4 * (width * width + width)  # Q, K, V and the output, each with a bias
+    norms = 2 * 2 * width
+    feed_forward = (width * hidden + hidden) + (hidden * width + width)
+    assert network.params == projections + norms + feed_forward == 3_280
+    size = width // heads
+    attention = 2 * heads * tokens * size * tokens  # Q x K^T and A x V, per head
+    assert network.macs == 4 * tokens * width * width + attention + 2 * tokens * width * hidden == 26_624
+    layers = {node.name: node.layer for node in network.nodes}
+    assert layers["qk"].describe() == "matmul 2x (8x8 * 8x8)"
+    assert layers["qk"].macs == heads * size * tokens ** 2
+    assert layers["attention"].output_shape == (heads, tokens, tokens)
+    assert layers["gelu"].describe() == "gelu" and layers["ln2"].describe() == "layernorm"
+    session = onnxruntime.InferenceSession(model_bytes(encoder_block()), providers=["CPUExecutionProvider"])
+    (y,) = session.run(None, {"x": np.ones((1, tokens, width), np.float32)})
+    assert y.shape == (1, tokens, width)
+
+
+def test_the_shipped_example_is_what_the_generator_writes():
+    assert SHIPPED_EXAMPLE.read_bytes() == model_bytes(small_cnn())
+
+
+def test_the_shipped_example_counts_by_hand_and_runs_on_both_presets():
+    network = load_network(str(SHIPPED_EXAMPLE))
+    trunk_params, trunk_macs = _trunk_counts()
+    fc1 = (16 * 24 + 24, 16 * 24)
+    lstm = (4 * 8 * (6 + 8) + 2 * 4 * 8, 4 * 4 * 8 * (6 + 8))  # 4 steps of 6 features, 8 units
+    fc2 = (32 * 10 + 10, 32 * 10)
+    assert network.params == trunk_params + fc1[0] + lstm[0] + fc2[0]
+    assert network.macs == trunk_macs + fc1[1] + lstm[1] + fc2[1]
+    for preset in ("dlp-s", "dlp-m"):
+        run = run_network(network, load_machine(preset))
+        assert run.macs == network.macs
+        assert run.cycles >= run.bound.cycles > 0
+
+
+def test_same_padding_bidirectional_lstm_and_reverse_gru_count_by_hand(tmp_path):
+    def zeros(name, dims):
+        return numpy_helper.from_array(np.zeros(dims, np.float32), name)
+
+    def integers(name, values):
+        return numpy_helper.from_array(np.array(values, np.int64), name)
+
+    model = _tiny([helper.make_node("Conv", ["x", "cw"], ["c"], name="same", kernel_shape=[3, 3],
+                                    strides=[2, 2], auto_pad="SAME_UPPER"),
+                   helper.make_node("Reshape", ["c", "steps"], ["seq"], name="seq"),
+                   helper.make_node("LSTM", ["seq", "lw", "lr", "lb"], ["y"], name="bilstm", hidden_size=5,
+                                    direction="bidirectional"),
+                   helper.make_node("Reshape", ["y", "steps2"], ["y2"], name="y2"),
+                   helper.make_node("GRU", ["y2", "gw", "gr"], ["z"], name="gru", hidden_size=3,
+                                    linear_before_reset=1, direction="reverse")],
+                  [_input("x", [1, 2, 7, 7])], [_input("z", None)],
+                  [zeros("cw", [4, 2, 3, 3]), integers("steps", [4, 1, 16]), zeros("lw", [2, 20, 16]),
+                   zeros("lr", [2, 20, 5]), zeros("lb", [2, 40]), integers("steps2", [4, 1, 10]),
+                   zeros("gw", [1, 9, 10]), zeros("gr", [1, 9, 3])])
+    network = load_network(str(_write(tmp_path, model)))
+    layers = {node.name: node.layer for node in network.nodes}
+    # SAME_UPPER at stride 2: ceil(7 / 2) = 4 outputs per axis
+    assert layers["same"].output_shape == (4, 4, 4)
+    assert (layers["same"].params, layers["same"].macs) == (4 * 2 * 9, 4 * 4 * 4 * 2 * 9)
+    # 4 steps of 16; two directions of 4 gates x 5 units over [x; h] = 16 + 5, two bias sets each
+    assert layers["bilstm"].output_shape == (4, 2 * 5)
+    assert layers["bilstm"].params == 2 * 20 * (16 + 5) + 2 * 2 * 20
+    assert layers["bilstm"].macs == 4 * 2 * 20 * (16 + 5)
+    # one direction of 3 gates x 3 units over 10 + 3, no bias
+    assert (layers["gru"].params, layers["gru"].macs) == (9 * (10 + 3), 4 * 9 * (10 + 3))
+    for preset in ("dlp-s", "dlp-m"):
+        assert run_network(network, load_machine(preset)).macs == network.macs
+
+
+def test_onnxruntime_runs_the_test_models(tmp_path):
+    for model in (small_cnn(), every_op_cnn()):
+        session = onnxruntime.InferenceSession(model_bytes(model), providers=["CPUExecutionProvider"])
+        image = np.random.default_rng(0).standard_normal((1, 3, 32, 32)).astype(np.float32)
+        (probabilities,) = session.run(None, {"image": image})
+        assert probabilities.shape == (1, 10) and abs(float(probabilities.sum()) - 1) < 1e-4
+
+
+# -- the onnx package's model zoo ------------------------------------------------------------------
+
+def test_every_light_model_imports():
+    found = sorted(path.stem.removeprefix("light_") for path in LIGHT.glob("*.onnx"))
+    assert found == sorted(LIGHT_MODELS)
+    for name in LIGHT_MODELS:
+        network = load_network(str(LIGHT / f"light_{name}.onnx"))
+        assert network.macs > 0 and network.params > 0
+
+
+def test_vgg19_from_the_zoo_has_its_published_figures():
+    """VGG-19 (configuration E): 16 3x3 convolutions padded by 1 in five stages at 224, 112, 56,
+    28, 14, each stage ending in a 2x2 pool; then fc 25088 -> 4096 -> 4096 -> 1000."""
+    network = load_network(str(LIGHT / "light_vgg19.onnx"))
+    params = macs = 0
+    channels = 3
+    for width, convs, size in ((64, 2, 224), (128, 2, 112), (256, 4, 56), (512, 4, 28), (512, 4, 14)):
+        for _ in range(convs):
+            p, m = _conv(channels, width, 3, size)
+            params, macs, channels = params + p, macs + m, width
+    for inputs, outputs in ((512 * 7 * 7, 4096), (4096, 4096), (4096, 1000)):
+        params, macs = params + inputs * outputs + outputs, macs + inputs * outputs
+    assert (params, macs) == (143_667_240, 19_632_062_464)  # the published 143.7 M parameters
+    assert (network.params, network.macs) == (params, macs)
+
+
+def test_resnet50_from_the_zoo_has_torchvisions_figures():
+    """ResNet-50 with the stride of a downsampling block on its 3x3 convolution (torchvision's
+    and Caffe2's): a 7x7/2 stem, four stages of bottlenecks (1x1, 3x3, 1x1 with 4x expansion, a
+    1x1 projection on each stage's first block), convolutions without bias, a batch norm after
+    each, then fc 2048 -> 1000."""
+    network = load_network(str(LIGHT / "light_resnet50.onnx"))
+    stem = _conv(3, 64, 7, 112, bias=False)
+    params, macs = stem[0] + 2 * 64, stem[1]
+    channels, size = 64, 56  # after the 3x3/2 max pool
+    for width, blocks, stride in ((64, 3, 1), (128, 4, 2), (256, 6, 2), (512, 3, 2)):
+        for block in range(blocks):
+            step = stride if block == 0 else 1
+            out = size // step
+            convs = [_conv(channels, width, 1, size, bias=False), _conv(width, width, 3, out, bias=False),
+                     _conv(width, 4 * width, 1, out, bias=False)]
+            norms = [width, width, 4 * width]
+            if block == 0:
+                convs.append(_conv(channels, 4 * width, 1, out, bias=False))
+                norms.append(4 * width)
+            params += sum(p for p, _ in convs) + 2 * sum(norms)
+            macs += sum(m for _, m in convs)
+            channels, size = 4 * width, out
+    params, macs = params + 2048 * 1000 + 1000, macs + 2048 * 1000
+    assert (params, macs) == (25_557_032, 4_089_184_256)  # torchvision's resnet50
+    assert (network.params, network.macs) == (params, macs)
+
+
+def test_alexnet_from_the_zoo_has_the_grouped_alexnets_parameters():
+    """BVLC AlexNet is the two-GPU form of workload-figures.md (60,965,224 parameters); its
+    224x224 input without padding gives conv1 54x54 outputs instead of 55x55."""
+    network = load_network(str(LIGHT / "light_bvlc_alexnet.onnx"))
+    assert network.params == get_network("alexnet").params == 60_965_224
+    assert network.shape(network.nodes[0].name) == (96, 54, 54)
+
+
+# -- export and the round trip ------------------------------------------------------------------------
+
+# Networks whose every layer has an ONNX form; any other built-in network must fail with the clear error.
+ROUND_TRIPS = ("lenet5", "alexnet", "alexnet-single", "vgg16", "vgg19", "resnet18", "resnet50", "resnet152",
+               "googlenet", "mobilenet", "mlp", "lstm-lm", "textbook-fc")
+
+
+@pytest.mark.parametrize("name", list(NETWORKS))
+def test_export_and_import_gives_the_same_layers_parameters_and_macs(tmp_path, name):
+    network = get_network(name)
+    path = tmp_path / f"{name}.onnx"
+    if name not in ROUND_TRIPS:
+        try:
+            write_onnx(network, path, weights="zero")
+        except WorkloadError as error:
+            assert "has no ONNX export" in str(error)
+            return
+    write_onnx(network, path, weights="zero")  # onnx.checker runs inside
+    back = load_network(str(path))
+    assert [node.name for node in back.nodes] == [node.name for node in network.nodes]
+    assert [node.inputs for node in back.nodes] == [node.inputs for node in network.nodes]
+    assert back.inputs == network.inputs
+    assert back.macs == network.macs
+    cells = [node.layer for node in network.nodes if isinstance(node.layer, LSTMCell)]
+    for node, original in zip(back.nodes, network.nodes, strict=True):
+        if isinstance(original.layer, LSTMCell):  # ONNX's LSTM keeps two sets of 4 x hidden biases
+            assert isinstance(node.layer, Recurrent) and node.layer.bias_sets == 2
+            assert node.layer.macs == original.layer.macs
+            assert node.layer.output_shape == original.layer.output_shape
+        else:
+            assert node.layer == original.layer
+    assert back.params == network.params + sum(4 * cell.hidden_size for cell in cells)
+
+
+@pytest.mark.parametrize("model", ["small_cnn", "light_inception_v1", "light_shufflenet", "light_squeezenet"])
+def test_an_imported_model_exports_back_to_the_same_layers(tmp_path, model):
+    """LRN with its constants, channel shuffles, recurrent outputs and views survive the round trip."""
+    path = SHIPPED_EXAMPLE if model == "small_cnn" else LIGHT / f"{model}.onnx"
+    network = load_network(str(path))
+    write_onnx(network, tmp_path / "again.onnx", weights="zero")
+    again = load_network(str(tmp_path / "again.onnx"))
+    assert [node.layer for node in again.nodes] == [node.layer for node in network.nodes]
+    assert [node.inputs for node in again.nodes] == [node.inputs for node in network.nodes]
+
+
+def test_onnxruntime_runs_exported_networks_and_random_weights_are_seeded(tmp_path):
+    for name in ("lenet5", "mlp", "textbook-fc", "mobilenet"):
+        network = get_network(name)
+        model = export_onnx(network, weights="random" if name != "mobilenet" else "zero", seed=3)
+        session = onnxruntime.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+        rng = np.random.default_rng(0)
+        feeds = {item.name: rng.standard_normal(item.shape).astype(np.float32)
+                 for item in session.get_inputs()}
+        outputs = session.run(None, feeds)
+        assert [list(output.shape) for output in outputs] == \
+            [[1, *network.shape(output)] for output in network.outputs]
+        assert all(np.isfinite(output).all() for output in outputs)
+    first, again = (export_onnx(get_network("lenet5"), "random", 3) for _ in range(2))
+    assert first.SerializeToString(deterministic=True) == again.SerializeToString(deterministic=True)
+    other = export_onnx(get_network("lenet5"), "random", 4)
+    assert other.SerializeToString(deterministic=True) != first.SerializeToString(deterministic=True)
+
+
+def test_net_export_writes_identical_files_and_checks_the_name_first(tmp_path):
+    for attempt in ("a", "b"):
+        result = _dlpsim("net", "export", "lenet5", "-o", str(tmp_path / f"{attempt}.onnx"), "--seed", "5")
+        assert result.returncode == 0, result.stderr
+    assert (tmp_path / "a.onnx").read_bytes() == (tmp_path / "b.onnx").read_bytes()
+    wrong = _dlpsim("net", "export", "lenet5", "-o", str(tmp_path / "model.txt"))
+    assert wrong.returncode == 2 and "must end in .onnx" in wrong.stderr
+    missing = _dlpsim("net", "export", "lenet5", "-o", str(tmp_path / "no" / "model.onnx"))
+    assert missing.returncode == 2 and "does not exist" in missing.stderr
+
+
+def test_random_weights_over_the_file_limit_are_refused_before_making_them():
+    from dlpsim.workloads import FullyConnected, Network, Node
+
+    # 40,000 x 20,000 weights and 20,000 biases at 4 bytes: 3,200,080,000 bytes, over 2**31
+    huge = Network("huge", "one large layer", (("x", (40_000,)),),
+                   (Node(FullyConnected(name="fc", input_shape=(40_000,), out_features=20_000), ("x",)),))
+    with pytest.raises(WorkloadError, match="800,020,000 random FP32 weights are 3,200,080,000 bytes"):
+        export_onnx(huge, "random")
+    assert len(export_onnx(huge, "zero").SerializeToString()) < 1000
+
+
+# -- errors --------------------------------------------------------------------------------------------
+
+def _tiny(nodes, inputs, outputs, initializers=()) -> onnx.ModelProto:
+    graph = helper.make_graph(nodes, "tiny", inputs, outputs, list(initializers))
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    return model
+
+
+def _input(name: str, dims) -> onnx.ValueInfoProto:
+    return helper.make_tensor_value_info(name, TensorProto.FLOAT, dims)
+
+
+def test_unsupported_operators_are_named_with_every_node(tmp_path):
+    model = _tiny([helper.make_node("Relu", ["x"], ["a"], name="ok"),
+                   helper.make_node("Hardmax", ["a"], ["b"], name="first"),
+                   helper.make_node("Hardmax", ["b"], ["c"], name="second"),
+                   helper.make_node("Round", ["c"], ["y"], name="third")],
+                  [_input("x", [1, 8])], [_input("y", [1, 8])])
+    path = _write(tmp_path, model)
+    result = _dlpsim("net", "summary", str(path))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.startswith(f"{path}: error: unsupported operators: Hardmax (nodes 'first', "
+                                    "'second'); Round (node 'third')")
+
+
+def test_a_model_without_static_shapes_asks_for_input_shape(tmp_path):
+    weight = numpy_helper.from_array(np.zeros((4, 8, 3, 3), np.float32), "w")
+    model = _tiny([helper.make_node("Conv", ["x", "w"], ["y"], name="conv", kernel_shape=[3, 3])],
+                  [_input("x", ["N", 8, "H", "W"])], [_input("y", None)], [weight])
+    path = _write(tmp_path, model)
+    result = _dlpsim("net", "summary", str(path))
+    assert result.returncode == 2
+    assert "--input-shape NAME=DIMS (inputs: x=?x8x?x?)" in result.stderr
+    fixed = _dlpsim("net", "summary", str(path), "--input-shape", "x=1x8x10x12")
+    assert fixed.returncode == 0, fixed.stderr
+    # 4 filters of 8 x 3 x 3 over an 8 x 10 output
+    assert f"MACs        {4 * 8 * 10 * 8 * 9:,}" in fixed.stdout
+    unknown = _dlpsim("net", "summary", str(path), "--input-shape", "image=1x8x10x12")
+    assert unknown.returncode == 2 and "the model has no such input (inputs: x)" in unknown.stderr
+    builtin = _dlpsim("net", "summary", "lenet5", "--input-shape", "x=1x1x32x32")
+    assert builtin.returncode == 2 and "applies to .onnx models" in builtin.stderr
+
+
+def test_a_batch_above_one_is_refused_naming_it(tmp_path):
+    model = _tiny([helper.make_node("Relu", ["x"], ["y"], name="relu")],
+                  [_input("x", [2, 3, 8, 8])], [_input("y", [2, 3, 8, 8])])
+    with pytest.raises(WorkloadError, match="input 'x' has a batch of 2"):
+        load_network(str(_write(tmp_path, model)))
+
+
+def test_broken_files_are_user_errors(tmp_path):
+    garbage = tmp_path / "garbage.onnx"
+    garbage.write_bytes(b"\x00\xffnot a protobuf" * 10)
+    for path, message in ((garbage, "garbage.onnx: error: not"), (tmp_path / "absent.onnx", "no such file")):
+        result = _dlpsim("net", "run", str(path))
+        assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_without_the_onnx_package_the_error_says_how_to_install_it(tmp_path, monkeypatch):
+    path = _write(tmp_path, small_cnn())
+    monkeypatch.setitem(sys.modules, "onnx", None)  # import onnx now raises ImportError
+    with pytest.raises(WorkloadError, match=r'pip install "dlpsim\[onnx\]"'):
+        load_network(str(path))
+
+
+def test_weights_in_external_data_are_never_read(tmp_path):
+    """Every weight (a float tensor of more than 16 values) moves to an external file, which is then
+    deleted: the import still works."""
+    model = small_cnn()
+    with open(tmp_path / "big.weights", "wb") as weights:
+        for tensor in model.graph.initializer:
+            if tensor.data_type == TensorProto.FLOAT and np.prod(tensor.dims) > 16:
+                offset = weights.tell()
+                weights.write(tensor.raw_data)
+                external_data_helper.set_external_data(tensor, "big.weights", offset, len(tensor.raw_data))
+                tensor.ClearField("raw_data")
+                tensor.data_location = TensorProto.EXTERNAL
+    onnx.save_model(model, tmp_path / "big.onnx")
+    assert (tmp_path / "big.onnx").stat().st_size < 4096 < (tmp_path / "big.weights").stat().st_size
+    (tmp_path / "big.weights").unlink()  # a reader that touched a weight would fail now
+    shipped = load_network(str(SHIPPED_EXAMPLE))
+    network = load_network(str(tmp_path / "big.onnx"))
+    assert (network.params, network.macs) == (shipped.params, shipped.macs)
+
+
+def test_the_shipped_model_runs_by_name_from_any_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = _dlpsim("net", "run", "small_cnn.onnx", "--preset", "dlp-m", "--json")
+    assert result.returncode == 0, result.stderr
+    assert "no such file here, so the shipped example model" in result.stderr
+
+
+# -- the new layer kinds compute what ONNX defines -----------------------------------------------
+
+def _single_node_cases():
+    """(node, input dims, output dims, float initializers) of one operator each."""
+    def node(op_type, inputs, **attributes):
+        return helper.make_node(op_type, inputs, ["y"], name="layer", **attributes)
+
+    return {
+        "dilated conv, asymmetric pads": (node("Conv", ["x", "w", "b"], kernel_shape=[3, 3], dilations=[2, 1],
+                                               pads=[1, 0, 2, 1], group=2, strides=[1, 2]),
+                                          [1, 4, 9, 9], {"w": [6, 2, 3, 3], "b": [6]}),
+        "constant first sub": (node("Sub", ["c", "x"]), [1, 3, 4, 4], {"c": [3, 1, 1]}),
+        "broadcast div": (node("Div", ["x", "c"]), [1, 3, 4, 4], {"c": [4]}),
+        "clip": (node("Clip", ["x", "low", "high"]), [1, 6], {"low": [], "high": []}),
+        "lrn": (node("LRN", ["x"], size=3, alpha=0.5, beta=0.75, bias=2.0), [1, 5, 3, 3], {}),
+        "bidirectional lstm": (node("LSTM", ["x", "w", "r", "b"], hidden_size=3, direction="bidirectional"),
+                               [4, 1, 5], {"w": [2, 12, 5], "r": [2, 12, 3], "b": [2, 24]}),
+        "reverse gru": (node("GRU", ["x", "w", "r", "b"], hidden_size=3, direction="reverse"),
+                        [4, 1, 5], {"w": [1, 9, 5], "r": [1, 9, 3], "b": [1, 18]}),
+        "gru, linear before reset": (node("GRU", ["x", "w", "r"], hidden_size=3, linear_before_reset=1),
+                                     [4, 1, 5], {"w": [1, 9, 5], "r": [1, 9, 3]}),
+    }
+
+
+@pytest.mark.parametrize("case", list(_single_node_cases()))
+def test_the_reference_of_an_imported_layer_is_what_onnxruntime_computes(tmp_path, case):
+    from dlpsim.workloads.reference import evaluate, parameter_shapes
+
+    node, dims, weights = _single_node_cases()[case]
+    rng = np.random.default_rng(1)
+    arrays = {name: rng.standard_normal(shape).astype(np.float32) for name, shape in weights.items()}
+    if case == "clip":
+        arrays = {"low": np.array(-0.5, np.float32), "high": np.array(0.25, np.float32)}
+    model = _tiny([node], [_input("x", dims)], [_input("y", None)],
+                  [numpy_helper.from_array(array, name) for name, array in arrays.items()])
+    x = rng.standard_normal(dims).astype(np.float32)
+    session = onnxruntime.InferenceSession(model_bytes(model), providers=["CPUExecutionProvider"])
+    (expected,) = session.run(None, {"x": x})
+    layer = load_network(str(_write(tmp_path, model))).layer("layer")
+    named = {"w": "weight", "r": "recurrent_weight", "b": "bias", "c": "constant"}
+    parameters = {named[name]: array.reshape(parameter_shapes(layer)[named[name]])
+                  for name, array in arrays.items() if name in named}
+    computed = evaluate(layer, (x.reshape(layer.input_shapes[0]),), parameters)
+    assert np.allclose(computed.reshape(-1), expected.reshape(-1), rtol=1e-4, atol=1e-5)
+
+
+def test_malformed_models_are_user_errors_never_crashes(tmp_path):
+    """Mutants of the every-operator model (an attribute dropped, the operator swapped for another
+    supported one, two inputs swapped, an input size changed) import or fail with a WorkloadError."""
+    import copy
+    import random
+
+    from dlpsim.workloads.onnx_import import SUPPORTED_OPERATORS
+
+    base = every_op_cnn()
+    rng = random.Random(12)
+    operators = sorted(SUPPORTED_OPERATORS)
+    path = tmp_path / "mutant.onnx"
+    outcomes = {"imported": 0, "refused": 0}
+    for _ in range(120):
+        model = copy.deepcopy(base)
+        node = rng.choice(list(model.graph.node))
+        change = rng.randrange(4)
+        if change == 0 and node.attribute:
+            del node.attribute[rng.randrange(len(node.attribute))]
+        elif change == 1:
+            node.op_type = rng.choice(operators)
+        elif change == 2 and len(node.input) > 1:
+            node.input[0], node.input[1] = node.input[1], node.input[0]
+        else:
+            dims = model.graph.input[0].type.tensor_type.shape.dim
+            dims[rng.randrange(4)].dim_value = rng.choice([1, 2, 5, 64])
+        path.write_bytes(model.SerializeToString())
+        try:
+            load_network(str(path))
+            outcomes["imported"] += 1
+        except WorkloadError:
+            outcomes["refused"] += 1
+    assert outcomes["imported"] > 0 and outcomes["refused"] > 0
