@@ -170,6 +170,17 @@ def test_a_strided_war_between_consecutive_iterations():
     assert found(text.replace("NRAM[0x40 + 0x40*t]", "NRAM[0x40*t]")) == set()
 
 
+def test_an_instruction_that_stays_put_in_an_unrolled_loop_races_every_iteration():
+    # The compute reads WRAM[0x0, 0x10) in both iterations; the load writes WRAM[0x10*t, +16):
+    # [0, 16) in iteration 0 only. No sync: the compute of iteration 0 may read while the load
+    # overwrites (WAR, 2 then 3) and the compute of iteration 1 may read before it (RAW, 3 then 2).
+    text = ("loop 2 as t\n"
+            "    compute ADD_32 4 NRAM[0x100], WRAM[0x0] -> NRAM[0x0]\n"
+            "    move DRAM[0x0] WRAM[0x10*t] 16\n"
+            "endloop\n")
+    assert found(text) == {("WAR", "WRAM.0", 2, 3), ("RAW", "WRAM.0", 3, 2)}
+
+
 def test_a_strided_waw_only_where_the_iterations_meet():
     # io writes NRAM[0x40*t, +64), the move queue NRAM[0x100 - 0x40*t, +64): they meet when
     # t + t' = 4. With three iterations (t, t' <= 2) only t = t' = 2, both at 0x80: WAW (2, 3).

@@ -449,23 +449,30 @@ def _check_core(core: CoreId, stream: tuple[Instruction | Repeat, ...], instruct
             continue
         seen.add(key)
         by_instance: dict[str, list[tuple[_Access, int]]] = {}
-        position: dict[int, int] = {}  # instruction -> its block's index
+        # instruction -> the indices of its first and last blocks: an instruction whose address
+        # does not move appears once per iteration of an unrolled loop (see _constant_addresses)
+        first: dict[int, int] = {}
+        last: dict[int, int] = {}
         queues = set()
         for index, (_, members) in enumerate(segment):
             for instruction in members:
-                position[instruction] = index
+                last[instruction] = index
+                if instruction in first:
+                    continue  # its accesses are listed already
+                first[instruction] = index
                 for access in instructions.accesses(instruction, core):
                     by_instance.setdefault(access.instance, []).append((access, access.queue))
                     queues.add(access.queue)
         if len(queues) < 2:  # one queue runs them all in order
             continue
         for items in by_instance.values():
-            for (first, _), (second, _) in _conflicting_pairs(items):
-                first_block, second_block = position[first.instruction], position[second.instruction]
-                if first_block <= second_block:
-                    found.add(first, core, second, core)
-                if second_block <= first_block:  # and, within a cyclic block, both orders
-                    found.add(second, core, first, core)
+            for (one, _), (other, _) in _conflicting_pairs(items):
+                # one may run before other if some occurrence of it comes first (or both are in
+                # one cyclic block, where each pair occurs in both orders)
+                if first[one.instruction] <= last[other.instruction]:
+                    found.add(one, core, other, core)
+                if first[other.instruction] <= last[one.instruction]:
+                    found.add(other, core, one, core)
 
 
 # -- loops whose addresses move: unrolled -----------------------------------------------------------
