@@ -82,8 +82,9 @@ from dlpsim.sim.control import queue_kind
 # Hazards printed in an error or a summary; --json carries them all.
 PRINTED_HAZARDS = 10
 # Instructions that unrolling the loops whose operands use their index may produce, per core:
-# the check takes about a second per 10^5 of them, and memory in proportion.
-UNROLLED_BUDGET = 2_000_000
+# the check takes about 3 seconds per 10^5 of them (benchmarks/hazards.py, the unrolled row),
+# and memory in proportion, so at most about 15 seconds.
+UNROLLED_BUDGET = 500_000
 
 SHARED_MEMORIES = (Memory.SHARED, Memory.DRAM)
 
