@@ -153,9 +153,9 @@ def _check_dram_regions(compilation, streams) -> None:
 # The lines the DRAM addresses may add: a folded loop that crosses a place where an address jumps
 # (a new group's slabs) is cut there, so its body may be written out again. Bounded per layer by
 # LINES_FACTOR x the lines without addresses, and over all layers by TOTAL_FACTOR (measured when
-# written: at most 2.32x, vgg16 conv3_2 on dlp-s, 576 lines for 248; +5.4% in all on dlp-s,
-# +0.1% on dlp-m; unrolling instead gave 5x).
-LINES_FACTOR = 2.5
+# written: at most 2.93x, vit-b16 conv_proj on dlp-s, 176 lines for 60, then 2.32x, vgg16
+# conv3_2 on dlp-s, 576 for 248; +5.3% in all on dlp-s, +0.1% on dlp-m; unrolling gave 5x).
+LINES_FACTOR = 3
 TOTAL_FACTOR = 1.1
 
 
