@@ -238,8 +238,8 @@ def _guarded(function):
             sys.exit(USAGE_ERROR)
         except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
             raise
-        except KeyboardInterrupt:
-            click.echo("dlpsim: interrupted", err=True)
+        except KeyboardInterrupt as interrupt:
+            click.echo(f"dlpsim: interrupted{': ' + str(interrupt) if str(interrupt) else ''}", err=True)
             sys.exit(130)
         except RecursionError:
             click.echo("dlpsim: error: the program nests loops too deeply", err=True)
@@ -578,19 +578,100 @@ def _network_machine(preset, config_file, overrides):
     return _load(None, preset, config_file, overrides)
 
 
-def _with_progress(label: str, length: int, work, shown: bool = True):
+def _with_progress(label: str, work, shown: bool = True):
     """``work(progress)``, with a progress bar on stderr when it is a terminal and the bar is
-    ``shown`` (else progress is None): the one progress bar of every command that runs long."""
+    ``shown`` (else progress is None): the one progress bar of every command that runs long. It
+    shows items done of the total, and the time left; it opens at the first report, which gives
+    the total (an exploration knows it only once the budget has left designs out)."""
+    import contextlib
+
     if not shown or not sys.stderr.isatty():
         return work(None)
-    with click.progressbar(length=length, label=label, file=sys.stderr, show_pos=True,
-                           item_show_func=lambda item: item) as bar:
+    bars: list = []
+    with contextlib.ExitStack() as stack:
         def progress(index, total, name):
-            bar.update(index - bar.pos, name)
+            if not bars:
+                bars.append(stack.enter_context(click.progressbar(
+                    length=total, label=label, file=sys.stderr, show_pos=True, show_eta=True,
+                    item_show_func=lambda item: item)))
+            bars[0].update(index - bars[0].pos, name)
 
         result = work(progress)
-        bar.update(length - bar.pos, "")
+        if bars:
+            bars[0].update(bars[0].length - bars[0].pos, "")
     return result
+
+
+def _cache_options(command):
+    """--cache DIR and --no-cache, for every command that simulates networks."""
+    command = click.option("--no-cache", "no_cache", is_flag=True,
+                           help="Simulate every point, and store nothing in the result cache.")(command)
+    command = click.option("--cache", "cache_dir", default=None, metavar="DIR",
+                           help="Keep simulated results in DIR (default: $DLPSIM_CACHE_DIR, else the "
+                                "user's cache folder; see `dlpsim cache info`).")(command)
+    return command
+
+
+def _execution_options(command):
+    """Where the points of a sweep, an exploration or a roofline run, and the cache."""
+    command = _cache_options(command)
+    command = click.option("--scheduler", default=None, metavar="ADDRESS",
+                           help="Run the points on the Dask cluster whose scheduler is at ADDRESS, e.g. "
+                                "tcp://10.0.0.5:8786 (needs pip install \"dlpsim[dask]\").")(command)
+    command = click.option("--workers", type=click.IntRange(min=1), default=None, metavar="N",
+                           help="Simulate points in N local processes (default: one per CPU); the "
+                                "results are the same for any N.")(command)
+    return command
+
+
+def _warn(message: str) -> None:
+    click.echo(f"dlpsim: warning: {message}", err=True)
+
+
+def _open_cache(cache_dir: str | None, no_cache: bool):
+    """The result cache the options ask for, or None; a folder that cannot be used is a warning."""
+    from dlpsim.run.cache import CacheUnavailable, ResultCache, default_folder
+
+    if no_cache:
+        if cache_dir is not None:
+            raise UserError(f"error: --cache {cache_dir} and --no-cache contradict each other; give one")
+        return None
+    try:
+        return ResultCache.open(default_folder() if cache_dir is None else cache_dir)
+    except CacheUnavailable as error:
+        _warn(f"cannot use the result cache ({error}); running without it")
+        return None
+
+
+def _execution(workers: int | None, scheduler: str | None, cache_dir: str | None, no_cache: bool):
+    from dlpsim.run.points import Execution, cpu_count
+
+    if scheduler is not None and workers is not None:
+        raise UserError(f"error: --workers {workers} and --scheduler {scheduler} both say where to run: "
+                        "the Dask cluster's workers are its own; give one")
+    if scheduler is not None:
+        from dlpsim.run.cluster import connect
+
+        connect(scheduler).close()  # an unreachable scheduler is an error before any other work
+    return Execution(workers=cpu_count() if workers is None else workers, scheduler=scheduler,
+                     cache=_open_cache(cache_dir, no_cache), warn=_warn)
+
+
+def _run_points_with_progress(label: str, points, execution, max_cycles: int | None):
+    """The points' runs (:func:`dlpsim.run.points.run_points`) behind the progress bar; on a terminal,
+    then one line on how many came from the cache and where the rest ran."""
+    from dlpsim.run.points import run_points
+
+    result = _with_progress(label, lambda progress: run_points(
+        points, execution, max_cycles=max_cycles, progress=progress))
+    if sys.stderr.isatty():
+        where = (f"on {execution.scheduler}" if execution.scheduler else
+                 f"in {min(execution.workers, result.simulated)} processes" if min(execution.workers,
+                                                                                    result.simulated) > 1
+                 else "here")
+        click.echo(f"{len(points)} points: {result.from_cache} from the cache, {result.simulated} simulated "
+                   f"{where}", err=True)
+    return result.runs
 
 
 @net.command("run")
@@ -604,25 +685,38 @@ def _with_progress(label: str, length: int, work, shown: bool = True):
 @_no_fast_forward
 @_input_shape
 @_network_options
+@_cache_options
 @_guarded
 def net_run(name, preset, config_file, overrides, as_json, csv_file, max_cycles, no_fast_forward,
-            input_shapes, seq, batch):
+            input_shapes, seq, batch, cache_dir, no_cache):
     """Compile and simulate every layer of NAME, one after another, and report each and the total.
 
     NAME is a built-in network (see `dlpsim net --list`), the path of an ONNX model (.onnx) or
     of a SCALE-Sim topology CSV file. The machine is --preset (default dlp-s), --config and --set.
+    A run made before on the same network and machine comes from the result cache (--no-cache
+    simulates; so does --no-fast-forward, which is for checking and timing the simulator).
     """
     from dlpsim.analysis.network import format_network_run
+    from dlpsim.run.cache import run_key
     from dlpsim.run.network import run_network
+    from dlpsim.run.points import cached_run, store_run
 
     _check_output(csv_file, "CSV file")
     network = _load_network(name, input_shapes, seq, batch)
     machine = _network_machine(preset, config_file, overrides)
-    result = _with_progress(
-        f"{network.name} on {machine.name}", len(network.nodes),
-        lambda progress: run_network(network, machine, max_cycles=max_cycles, progress=progress,
-                                     fast_forward=not no_fast_forward),
-        shown=not as_json)
+    if no_fast_forward and cache_dir is not None:
+        _warn(f"--no-fast-forward simulates every layer, so --cache {cache_dir} is not used")
+    cache = None if no_fast_forward else _open_cache(cache_dir, no_cache)
+    key = run_key(network, machine) if cache is not None else ""
+    result = cached_run(cache, key, network, machine, max_cycles) if cache is not None else None
+    if result is None:
+        result = _with_progress(
+            f"{network.name} on {machine.name}",
+            lambda progress: run_network(network, machine, max_cycles=max_cycles, progress=progress,
+                                         fast_forward=not no_fast_forward),
+            shown=not as_json)
+        if cache is not None:
+            store_run(cache, key, result, "", _warn)
     if csv_file is not None:
         result.write_csv(csv_file)
     if as_json:
@@ -676,9 +770,11 @@ def _analyzer_files(command):
 @_analyzer_files
 @_input_shape
 @_network_options
+@_execution_options
 @_guarded
 def roofline_command(preset, config_file, overrides, network_names, output_file, csv_file, results_file,
-                     from_file, show, max_cycles, input_shapes, seq, batch):
+                     from_file, show, max_cycles, input_shapes, seq, batch, workers, scheduler, cache_dir,
+                     no_cache):
     """Draw the machine's roofline (exercise 6.10) and the layers of networks under it (6.13).
 
     Log-log: the peak-compute ceiling, the DRAM-bandwidth slope and the ridge point, with
@@ -688,12 +784,13 @@ def roofline_command(preset, config_file, overrides, network_names, output_file,
     numbers; the chart needs -o FILE or --show.
     """
     from dlpsim.analysis.roofline import format_roofline, load_roofline, plot_roofline, roofline
-    from dlpsim.run.network import run_network
+    from dlpsim.run.points import Point
     from dlpsim.workloads import NETWORKS
 
     _refuse_with_from(from_file, **{"--net": network_names, "--input-shape": input_shapes, "--preset": preset,
                                     "--config": config_file, "--set": overrides, "--seq": seq,
-                                    "--batch": batch != 1})
+                                    "--batch": batch != 1, "--workers": workers, "--scheduler": scheduler,
+                                    "--cache": cache_dir, "--no-cache": no_cache})
     _check_analysis_outputs(output_file, csv_file, results_file, show)
     if from_file is not None:
         result = load_roofline(from_file)
@@ -708,13 +805,11 @@ def roofline_command(preset, config_file, overrides, network_names, output_file,
         networks = [_load_network(name, input_shapes if name in onnx_models else {},
                                   seq if name in takers or not takers else None, batch)
                     for name in network_names]
-        runs = []
-        for network in networks:
-            runs.append(_with_progress(
-                f"{network.name} on {machine.name}", len(network.nodes),
-                lambda progress, network=network: run_network(network, machine, max_cycles=max_cycles,
-                                                              progress=progress)))
-        result = roofline(machine, runs)
+        execution = _execution(workers, scheduler, cache_dir, no_cache)
+        runs = _run_points_with_progress(f"{len(networks)} networks on {machine.name}",
+                                         [Point(network, machine, "") for network in networks], execution,
+                                         max_cycles)
+        result = roofline(machine, list(runs))
     click.echo(format_roofline(result), nl=False)
     _write_analysis(result, plot_roofline, "the roofline", output_file, csv_file, results_file, show)
 
@@ -731,9 +826,11 @@ def roofline_command(preset, config_file, overrides, network_names, output_file,
 @_analyzer_files
 @_input_shape
 @_network_options
+@_execution_options
 @_guarded
 def sweep_command(network_name, preset, config_file, overrides, varies, output_file, csv_file, results_file,
-                  from_file, show, max_cycles, input_shapes, seq, batch):
+                  from_file, show, max_cycles, input_shapes, seq, batch, workers, scheduler, cache_dir,
+                  no_cache):
     """Simulate a network once per value of configuration keys, and plot MAC utilization and time
     (exercise 6.8).
 
@@ -741,21 +838,17 @@ def sweep_command(network_name, preset, config_file, overrides, varies, output_f
     utilization and time per inference against the value, per layer and for the whole
     network; with two: heat maps. The table goes to stdout; -o FILE draws the chart and,
     unless --csv is given, writes its data beside it (FILE with the extension .csv).
+    Points run in --workers local processes or on a Dask --scheduler; points simulated
+    before come from the result cache.
     """
-    from pathlib import Path
-
     from dlpsim.analysis.sweep import format_sweep, plot_sweep
-    from dlpsim.run.sweep import load_sweep, parse_vary, sweep, sweep_machines
+    from dlpsim.run.sweep import load_sweep, parse_vary, sweep_machines, sweep_points, sweep_result
 
     _refuse_with_from(from_file, **{"--net": network_name, "--input-shape": input_shapes, "--preset": preset,
                                     "--config": config_file, "--set": overrides, "--vary": varies,
-                                    "--seq": seq, "--batch": batch != 1})
-    csv_beside_chart = csv_file is None and output_file is not None
-    if csv_beside_chart:
-        csv_file = str(Path(output_file).with_suffix(".csv"))
-    _check_analysis_outputs(output_file, csv_file, results_file, show,
-                            csv_named=f"{csv_file} (the CSV written beside the chart {output_file})"
-                            if csv_beside_chart else None)
+                                    "--seq": seq, "--batch": batch != 1, "--workers": workers,
+                                    "--scheduler": scheduler, "--cache": cache_dir, "--no-cache": no_cache})
+    csv_file = _outputs_with_csv_beside(output_file, csv_file, results_file, show)
     if from_file is not None:
         result = load_sweep(from_file)
     else:
@@ -764,13 +857,82 @@ def sweep_command(network_name, preset, config_file, overrides, varies, output_f
                             "with --from FILE)")
         parsed = [parse_vary(spec) for spec in varies]
         network = _load_network(network_name, input_shapes, seq, batch)
-        points = len(sweep_machines(parsed, preset, config_file, overrides))  # every machine checked first
-        result = _with_progress(
-            f"{network.name}: {points} simulations", points,
-            lambda progress: sweep(network, parsed, preset=preset, config_file=config_file,
-                                   overrides=overrides, max_cycles=max_cycles, progress=progress))
+        machines = sweep_machines(parsed, preset, config_file, overrides)  # every machine checked first
+        execution = _execution(workers, scheduler, cache_dir, no_cache)
+        runs = _run_points_with_progress(f"{network.name}: {len(machines)} simulations",
+                                         sweep_points(network, parsed, machines), execution, max_cycles)
+        result = sweep_result(network, parsed, machines, overrides, runs)
     click.echo(format_sweep(result), nl=False)
     _write_analysis(result, plot_sweep, "the chart", output_file, csv_file, results_file, show)
+
+
+@main.command("explore")
+@click.option("--net", "network_names", multiple=True, metavar="NAME",
+              help="A network every design runs (repeatable: the objective adds one inference of each).")
+@_machine_options_without_program
+@click.option("--vary", "varies", multiple=True, metavar="KEY=V1,V2,...",
+              help="A numeric configuration key and its values, as for sweep (repeatable: the grid is every "
+                   "combination).")
+@click.option("--samples", type=int, default=None, metavar="N",
+              help="Evaluate a random sample of N designs of the grid instead of all of them.")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="The sample's seed (the same seed draws the same sample).")
+@click.option("--budget", default=None, metavar="COST",
+              help="Leave out, before simulating, the designs whose hardware-cost proxy exceeds COST.")
+@_analyzer_files
+@_execution_options
+@_guarded
+def explore_command(network_names, preset, config_file, overrides, varies, samples, seed, budget, output_file,
+                    csv_file, results_file, from_file, show, max_cycles, workers, scheduler, cache_dir,
+                    no_cache):
+    """Explore designs: the Pareto front of time per inference against a hardware-cost proxy.
+
+    Every combination of the --vary values (or --samples N of them) is a design: the
+    machine of --preset, --config and --set with those values. Designs over --budget are
+    left out before simulating; the rest run every --net, in --workers processes or on a
+    Dask --scheduler, with the result cache. The cost proxy weighs MAC units, on-chip SRAM
+    and DRAM bandwidth by the presets' [cost] section. Prints the front and the presets;
+    -o draws every design, the front highlighted and the presets marked, and writes every
+    design to the CSV beside it unless --csv is given.
+    """
+    from dlpsim.analysis.explore import format_exploration, plot_exploration
+    from dlpsim.run.explore import explore, load_exploration, parse_budget
+    from dlpsim.run.sweep import parse_vary
+
+    _refuse_with_from(from_file, **{"--net": network_names, "--preset": preset, "--config": config_file,
+                                    "--set": overrides, "--vary": varies, "--samples": samples is not None,
+                                    "--budget": budget, "--workers": workers, "--scheduler": scheduler,
+                                    "--cache": cache_dir, "--no-cache": no_cache})
+    csv_file = _outputs_with_csv_beside(output_file, csv_file, results_file, show)
+    if from_file is not None:
+        result = load_exploration(from_file)
+    else:
+        if not network_names:
+            raise UserError("error: give at least one network with --net NAME (or redraw saved results "
+                            "with --from FILE)")
+        budget_value = parse_budget(budget)
+        parsed = [parse_vary(spec) for spec in varies]
+        networks = [_load_network(name, {}) for name in network_names]
+        execution = _execution(workers, scheduler, cache_dir, no_cache)
+        result = _with_progress("designs x networks", lambda progress: explore(
+            networks, parsed, preset=preset, config_file=config_file, overrides=overrides, samples=samples,
+            seed=seed, budget=budget_value, max_cycles=max_cycles, progress=progress, execution=execution))
+    click.echo(format_exploration(result), nl=False)
+    _write_analysis(result, plot_exploration, "the chart", output_file, csv_file, results_file, show)
+
+
+def _outputs_with_csv_beside(output_file, csv_file, results_file, show: bool) -> str | None:
+    """The CSV file to write: --csv, else beside the chart (-o FILE with .csv), checked with the
+    other outputs before any simulation."""
+    from pathlib import Path
+
+    beside = csv_file is None and output_file is not None
+    if beside:
+        csv_file = str(Path(output_file).with_suffix(".csv"))
+    _check_analysis_outputs(output_file, csv_file, results_file, show,
+                            csv_named=f"{csv_file} (the CSV written beside the chart {output_file})"
+                            if beside else None)
+    return csv_file
 
 
 def _check_analysis_outputs(output_file, csv_file, results_file, show: bool,
@@ -802,6 +964,57 @@ def _write_analysis(result, plot, what: str, output_file, csv_file, results_file
             _wrote(output_file, f"{what} to")
 
 
+# -- dlpsim cache: the result cache of sweep, explore, roofline and net run ------------------
+
+
+@main.group("cache")
+def cache_group():
+    """The result cache: what it holds (info) and emptying it (clear)."""
+
+
+_cache_folder = click.option("--cache", "cache_dir", default=None, metavar="DIR",
+                             help="The cache folder (default: $DLPSIM_CACHE_DIR, else the user's cache "
+                                  "folder).")
+
+
+def _cache_for_command(cache_dir: str | None):
+    from pathlib import Path
+
+    from dlpsim.run.cache import ResultCache, default_folder
+
+    folder = Path(default_folder() if cache_dir is None else cache_dir)
+    if folder.exists() and not folder.is_dir():
+        raise UserError(f"{folder}: error: not a folder, so not a result cache")
+    return ResultCache(folder)
+
+
+@cache_group.command("info")
+@_cache_folder
+@_guarded
+def cache_info(cache_dir):
+    """Where the result cache is, how many results it holds and its size on disk."""
+    info = _cache_for_command(cache_dir).info()
+    click.echo(f"folder         {info.folder}")
+    click.echo(f"results        {info.entries:,} ({info.current:,} made by this dlpsim, "
+               f"{info.entries - info.current:,} by other versions, never used by this one)")
+    if info.unreadable:
+        click.echo(f"unreadable     {info.unreadable:,} (corrupt or foreign files, ignored)")
+    click.echo(f"size on disk   {info.size_bytes:,} bytes")
+
+
+@cache_group.command("clear")
+@_cache_folder
+@_guarded
+def cache_clear(cache_dir):
+    """Remove every result from the cache (later runs simulate again)."""
+    cache = _cache_for_command(cache_dir)
+    try:
+        removed = cache.clear()
+    except OSError as error:
+        raise UserError(f"{cache.folder}: error: cannot clear the cache: {error.strerror or error}") from None
+    click.echo(f"removed {removed:,} files from {cache.folder}")
+
+
 @main.command("compile")
 @click.argument("name")
 @click.option("--layer", "layer_name", required=True, metavar="LAYER",
@@ -809,10 +1022,14 @@ def _write_analysis(result, plot, what: str, output_file, csv_file, results_file
 @_machine_options_without_program
 @click.option("-o", "--output", "output_file", default=None, metavar="FILE",
               help="Write the program to FILE (default: print it).")
+@click.option("--max-cycles", type=click.IntRange(min=1), default=DEFAULT_MAX_CYCLES, show_default=True,
+              help="Refuse a layer whose roofline bound exceeds this many cycles, and stop each candidate "
+                   "program the compiler simulates there.")
 @_input_shape
 @_network_options
 @_guarded
-def compile_command(name, layer_name, preset, config_file, overrides, output_file, input_shapes, seq, batch):
+def compile_command(name, layer_name, preset, config_file, overrides, output_file, max_cycles, input_shapes,
+                    seq, batch):
     """Compile one layer of NAME into a program that `dlpsim run` accepts.
 
     NAME is a built-in network (see `dlpsim net --list`), the path of an ONNX model (.onnx)
@@ -825,8 +1042,8 @@ def compile_command(name, layer_name, preset, config_file, overrides, output_fil
     _check_output(output_file, "program")
     network = _load_network(name, input_shapes, seq, batch)
     layer = network.layer(layer_name)
-    compiled = compile_layer(layer, _network_machine(preset, config_file, overrides),
-                             batch=network.batch).compiled
+    compiled = compile_layer(layer, _network_machine(preset, config_file, overrides), network.batch,
+                             max_cycles=max_cycles).compiled
     if output_file is None:
         click.echo(compiled.text, nl=False)
         return

@@ -14,25 +14,30 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import textwrap
 from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
 from dlpsim.asm import Program
-from dlpsim.asm.opcodes import ComputeType
+from dlpsim.asm.opcodes import COMPUTE_TYPES, ComputeType
 from dlpsim.asm.printer import Comment, ProgramWriter, moved, print_program
 from dlpsim.asm.program import MEMORY_CORE, Compute, CoreId, Move, repetitions
 from dlpsim.compiler import lowering
 from dlpsim.compiler.codegen import (
+    CorePlan,
     DramLayout,
+    Folded,
     Layout,
     SharedLayout,
+    WeightReuse,
     copied_pieces,
     core_steps,
     dram_layout,
     fold,
     layout,
-    resident,
+    plan_core,
     shared_layout,
     split_across_cores,
     staged_pieces,
@@ -48,8 +53,8 @@ from dlpsim.results.bound import NO_WORK
 from dlpsim.units import describe_size, format_size
 from dlpsim.workloads.layers import Layer, format_shape
 
-__all__ = ["CompiledLayer", "MappedProgram", "build", "build_nothing", "check_fits_dram", "finish", "lower",
-           "rank_mappings"]
+__all__ = ["CodegenWork", "CompiledLayer", "MappedProgram", "build", "build_nothing", "check_fits_dram",
+           "finish", "layer_bound", "lower", "rank_mappings"]
 
 # The file a mapping's program names before finish() puts it under its layer's name.
 TRIAL_FILE = "trial.asm"
@@ -106,10 +111,22 @@ class MappedProgram:
     where: Layout | None  # the on-chip buffers (None: no tiles)
     dram: DramLayout | None  # where the tensors lie in DRAM (None: no tiles)
     shared: SharedLayout | None  # where the staged pieces lie in the SharedRAM (None: nothing staged)
-    kept_weights: bool  # some core keeps every weight block it uses in WRAM (see codegen.resident)
+    plans: tuple[CorePlan, ...]  # each core's choices, which the program follows and the header states
     macs: int
     dram_bytes: int
     bound: Bound
+    work: CodegenWork
+
+
+@dataclass(frozen=True)
+class CodegenWork:
+    """What writing one mapping's program took: its statements at most codegen.statement_limit()
+    of the layer, its comparisons at most FOLD_COMPARISONS_PER_STEP per step (codegen's doc)."""
+
+    tasks: int
+    steps: int  # over every core, the memory core's included
+    statements: int  # instructions and loop lines written
+    comparisons: int  # step numbers compared while folding
 
 
 def lower(layer: Layer, batch: int = 1) -> Problem | None:
@@ -138,6 +155,18 @@ def check_fits_dram(layer: Layer, machine: MachineConfig, batch: int = 1) -> Non
 def rank_mappings(problem: Problem, machine: MachineConfig) -> list[Mapping]:
     """The mappings worth trying, best by the estimate first (a WorkloadError if none fits)."""
     return choose_mappings(problem, machine, KEPT_MAPPINGS)
+
+
+def layer_bound(problem: Problem, machine: MachineConfig) -> Bound:
+    """The roofline bound of the layer itself, before any mapping: its work at the compute units'
+    peak rates over every core, and its own data (input, weights, output) over DRAM once. Every
+    program the compiler writes does this work and moves at least these bytes (each input element
+    at least once: see mapping.input_span), so none can run in fewer cycles."""
+    compute = Fraction(problem.macs) / machine.ops_per_cycle(COMPUTE_TYPES["MAC_32"])
+    for operation, count in problem.vector_ops:
+        compute += Fraction(count) / machine.ops_per_cycle(COMPUTE_TYPES[f"{operation}_32"])
+    data = problem.input_bytes + problem.weight_bytes + problem.output_bytes
+    return Bound.of(compute, machine.compute_cores, data, machine.bytes_per_cycle(machine.dram.link))
 
 
 def _program_figures(program: Program, machine: MachineConfig) -> tuple[int, int, Fraction]:
@@ -187,22 +216,17 @@ def _header(layer: Layer, problem: Problem | None, mapping: Mapping | None, mach
             f"channels x {tile.in_channels} of {p.in_channels} input channels x {tile.rows} of "
             f"{p.out_height} rows x {tile.columns} of {p.out_width} columns"
             + (f", for each of {p.batch} samples with the same weights" if p.batch > 1 else ""),
-            f"order:  {mapping.order} (" + ("each weight block stays in WRAM while every input slab "
-                                            "streams past it" if mapping.order is LoopOrder.WEIGHTS_OUTER else
-                                            "each input slab stays in NRAM while every weight block "
-                                            "streams past it") + ")"
+            f"order:  {mapping.order} (" + ("for each weight block, every input slab in turn"
+                                            if mapping.order is LoopOrder.WEIGHTS_OUTER else
+                                            "for each input slab, every weight block in turn") + ")"
             + ("; input channels split, partial sums accumulate in NRAM" if tile.in_channels < p.in_channels
                else ""),
             f"cores:  {body.cores_used} of {machine.compute_cores}, each a contiguous share of the tiles"
             + (f"; the memory core stages the {mapping.staged} in the SharedRAM two pieces ahead, and "
                "the cores copy each piece from there after the barrier that makes it ready"
                if mapping.staged else ""),
-            f"NRAM:   input slabs at {where.input_buffers[0]:#x} and {where.input_buffers[1]:#x} "
-            f"({describe_size(where.slab_bytes)} each), output tiles at {where.output_buffers[0]:#x} and "
-            f"{where.output_buffers[1]:#x} ({describe_size(where.output_bytes)} each)"
-            + (f", the state at {where.state:#x} ({describe_size(where.state_bytes)})" if where.state_bytes
-               else ""),
-            _wram_line(where, body.kept_weights),
+            _nram_line(where, body.plans),
+            *_wram_lines(where, body.plans, mapping.staged),
         ]
         if mapping.staged:
             lines.append(_shared_line(mapping, body.dram, body.shared))
@@ -217,21 +241,82 @@ def _header(layer: Layer, problem: Problem | None, mapping: Mapping | None, mach
         + (f"; the tiler estimated {mapping.estimated_cycles}" if mapping else "")
         + (f", and chose this mapping as the fastest of its best {tried} when simulated"
            if tried > 1 else ""),
-        "",
-        "Each step: the io queue fetches the next input slab, writes back the previous output tile",
-        "and streams weights while the compute queue works on the current tile; one sync ends it.",
     ]
+    if mapping is not None:
+        lines += _step_lines(mapping, body.plans)
     return lines
 
 
-def _wram_line(where: Layout, kept: bool) -> str:
-    if not where.weight_block_bytes:
-        return "WRAM:   unused"
-    first, second = where.weight_buffers
-    size = describe_size(where.weight_block_bytes)
-    return (f"WRAM:   weight buffers at {first:#x} and {second:#x} ({size} each); the next block streams "
-            "into the free one in chunks"
-            + ("; a core whose blocks all fit keeps each one, one after another from 0x0" if kept else ""))
+def _cores(plans: Sequence[CorePlan]) -> str:
+    numbers = [plan.core for plan in plans]
+    if numbers == list(range(numbers[0], numbers[-1] + 1)) and len(numbers) > 2:
+        return f"{numbers[0]}-{numbers[-1]}"
+    if len(numbers) == 1:
+        return str(numbers[0])
+    return ", ".join(map(str, numbers[:-1])) + " and " + str(numbers[-1])
+
+
+def _counted(plans: Sequence[CorePlan], figure: Callable[[CorePlan], int], noun: str) -> str:
+    """``figure`` of each core, e.g. "64 slab loads" (one core), "16 slab loads on each of cores
+    0-3", "16, 16, 16 and 12 slab loads on cores 0-3"."""
+    values = [figure(plan) for plan in plans]
+    if len(values) == 1:
+        return f"{values[0]} {noun}"
+    if len(set(values)) == 1:
+        return f"{values[0]} {noun} on each of cores {_cores(plans)}"
+    return f"{', '.join(map(str, values[:-1]))} and {values[-1]} {noun} on cores {_cores(plans)}"
+
+
+def _nram_line(where: Layout, plans: Sequence[CorePlan]) -> str:
+    return (f"NRAM:   input slabs at {where.input_buffers[0]:#x} and {where.input_buffers[1]:#x} "
+            f"({describe_size(where.slab_bytes)} each) in turn: "
+            f"{_counted(plans, lambda plan: plan.slab_loads, 'slab loads')}; output tiles at "
+            f"{where.output_buffers[0]:#x} and {where.output_buffers[1]:#x} "
+            f"({describe_size(where.output_bytes)} each) in turn: "
+            f"{_counted(plans, lambda plan: plan.tiles_written, 'tiles written back')}"
+            + (f"; the state at {where.state:#x} ({describe_size(where.state_bytes)})" if where.state_bytes
+               else ""))
+
+
+def _wram_lines(where: Layout, plans: Sequence[CorePlan], staged: Staging | None) -> list[str]:
+    """What the cores do with WRAM, as their plans say: one line per choice (kept or streamed),
+    naming the cores only when they chose differently."""
+    lines = []
+    for reuse in WeightReuse:
+        chosen = [plan for plan in plans if plan.weights is reuse]
+        if not chosen:
+            continue
+        who = "" if len(chosen) == len(plans) else f"core {_cores(chosen)}: " if len(chosen) == 1 else \
+            f"cores {_cores(chosen)}: "
+        loads = _counted(chosen, lambda plan: plan.block_loads, "block loads")
+        if reuse is WeightReuse.KEPT:
+            lines.append(f"{who}every weight block kept at its own place, one after another from 0x0, "
+                         f"loaded once and reused by every later step on it: {loads}, each into a place "
+                         "of its own")
+        else:
+            first, second = where.weight_buffers
+            how = "copied whole from the SharedRAM" if staged is Staging.WEIGHTS else "streaming in chunks"
+            lines.append(f"{who}weight buffers at {first:#x} and {second:#x} "
+                         f"({describe_size(where.weight_block_bytes)} each) in turn: {loads}, the next block "
+                         f"{how} into the free buffer while the other is in use")
+    if not lines:
+        return ["WRAM:   unused"]
+    return [("WRAM:   " if number == 0 else "        ") + line for number, line in enumerate(lines)]
+
+
+def _step_lines(mapping: Mapping, plans: Sequence[CorePlan]) -> list[str]:
+    """What one step of the pipeline does, as the plans say."""
+    doing = []
+    if any(plan.slab_loads > 1 for plan in plans):
+        doing.append("the next input slab comes in" + (" (copied from the SharedRAM)"
+                                                        if mapping.staged is Staging.INPUT else ""))
+    doing.append("the previous output tile goes back to DRAM")
+    if any(plan.block_loads > 1 for plan in plans):
+        doing.append("the next weight block comes in when one is due"
+                     + (" (copied from the SharedRAM)" if mapping.staged is Staging.WEIGHTS else ""))
+    listed = doing[0] if len(doing) == 1 else f"{', '.join(doing[:-1])} and {doing[-1]}"
+    return ["", *textwrap.wrap(f"Each step: while the compute queue works on the current tile, {listed}; "
+                               "one sync ends it.", 96)]
 
 
 def _shared_line(mapping: Mapping, dram: DramLayout, shared: SharedLayout) -> str:
@@ -282,29 +367,37 @@ def build(problem: Problem, mapping: Mapping, machine: MachineConfig) -> MappedP
     dram = dram_layout(all_tasks, problem.extra_input_bytes)
     writer = ProgramWriter(TRIAL_FILE)
     writer.machine_line(machine.name)
-    keeps = [resident(share, machine.core.wram.capacity_bytes) for share in shares]
+    plans = tuple(plan_core(index, share, where, machine.core.wram.capacity_bytes)
+                  for index, share in enumerate(shares))
     pieces = staged_pieces(all_tasks, mapping.staged) if mapping.staged else None
     shared = None
+    folded: list[Folded] = []
+    step_count = 0
     if pieces:
-        shared = shared_layout(pieces, [copied_pieces(share, mapping.staged, keep)
-                                        for share, keep in zip(shares, keeps, strict=True)])
+        shared = shared_layout(pieces, [copied_pieces(share, mapping.staged, plan.weights is WeightReuse.KEPT)
+                                        for share, plan in zip(shares, plans, strict=True)])
         writer.blank()
         writer.core(None, memory_core=True)
         writer.comment(f"stage the {mapping.staged} in the SharedRAM, two pieces ahead of the cores")
         origins = dram.slabs if mapping.staged is Staging.INPUT else dram.blocks
-        fold(staging_steps(pieces, shared.places, origins), writer)
-    for index, share in enumerate(shares):
-        steps = core_steps(share, where, dram, problem.extra_input_bytes if index == 0 else 0, mapping.staged,
-                           pieces, None if shared is None else shared.places, keep_weights=keeps[index])
+        steps = staging_steps(pieces, shared.places, origins)
+        step_count += len(steps)
+        folded.append(fold(steps, writer))
+    for share, plan in zip(shares, plans, strict=True):
+        steps = core_steps(share, plan, where, dram, problem.extra_input_bytes if plan.core == 0 else 0,
+                           mapping.staged, pieces, None if shared is None else shared.places)
         writer.blank()
         if machine.compute_cores > 1:
-            writer.core((index,))
-        fold(steps, writer)
+            writer.core((plan.core,))
+        step_count += len(steps)
+        folded.append(fold(steps, writer))
     program = writer.program()
     macs, dram_bytes, compute = _program_figures(program, machine)
     bound = Bound.of(compute, machine.compute_cores, dram_bytes, machine.bytes_per_cycle(machine.dram.link))
+    work = CodegenWork(len(all_tasks), step_count, sum(each.statements for each in folded),
+                       sum(each.comparisons for each in folded))
     return MappedProgram(mapping, program, tuple(writer.comments), len(shares), where, dram, shared,
-                         any(keeps), macs, dram_bytes, bound)
+                         plans, macs, dram_bytes, bound, work)
 
 
 def build_nothing(machine: MachineConfig) -> MappedProgram:
@@ -313,8 +406,8 @@ def build_nothing(machine: MachineConfig) -> MappedProgram:
     writer.machine_line(machine.name)
     writer.comment("nothing to do: the producers of a concatenation write straight into their")
     writer.comment("slices of its output, so it moves no data of its own (an assumption)")
-    return MappedProgram(None, writer.program(), tuple(writer.comments), 0, None, None, None, False, 0, 0,
-                         NO_WORK)
+    return MappedProgram(None, writer.program(), tuple(writer.comments), 0, None, None, None, (), 0, 0,
+                         NO_WORK, CodegenWork(0, 0, 0, 0))
 
 
 def finish(layer: Layer, machine: MachineConfig, problem: Problem | None, body: MappedProgram,

@@ -21,12 +21,26 @@ the length it has without addresses.
 Steps hold instructions not yet placed on a line (a ProgramWriter places them), made
 once per distinct instruction: folding compares steps by their instructions with the DRAM
 addresses set aside (see _template), which for most is their identity.
+
+The work is linear in the tasks, and the tasks are bounded by the layer: a mapping has
+T <= min(MAX_TASKS, G x N x K x B x H x W) tasks (mapping.task_count: one per tile position,
+sample and input-channel chunk of a Problem of G groups, N output and K input channels, B
+samples and H x W outputs; the search drops tiles that leave more than MAX_TASKS). Each step issues at
+most 5 + V instructions and a sync for V vector operations, plus the barriers before a
+staged piece (at most T per core); the memory core issues two per piece. fold() compares
+at most FOLD_COMPARISONS_PER_STEP step numbers per step and writes no more instructions
+than the steps hold, and at most as many loop lines. So a program has at most
+
+    statement_limit = 2 x (T x (7 + V + C) + 6 C + 2)
+
+statements on C compute cores, whatever the capacities (see statement_limit()).
 """
 
 from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from enum import StrEnum
 from math import lcm
 
 import numpy as np
@@ -43,7 +57,9 @@ BARRIER = Barrier(UNPLACED)
 
 
 @functools.lru_cache(maxsize=4096)
-def move(source: Memory, source_offset: int, destination: Memory, destination_offset: int, size: int) -> Move:
+def move(source: Memory, source_offset: int | None, destination: Memory, destination_offset: int | None,
+         size: int) -> Move:
+    """A move; an offset of None leaves that end without an address (DRAM's: see the module doc)."""
     return Move(Operand(source, source_offset, UNPLACED), Operand(destination, destination_offset, UNPLACED),
                 size, UNPLACED)
 
@@ -432,39 +448,82 @@ def resident(share: list[Task], wram_bytes: int) -> bool:
     return sum(blocks.values()) <= wram_bytes
 
 
-def core_steps(share: list[Task], where: Layout, dram: DramLayout, extra_in: int,
-               staged: Staging | None = None, pieces: dict[tuple, tuple[int, int]] | None = None,
-               shared: dict[tuple, int] | None = None, keep_weights: bool = False) -> list[Step]:
-    """The core's program as a list of steps, each ending in ``sync``; its DRAM operands where
-    ``dram`` puts the data (``extra_in`` bytes of state are read from dram.state).
+class WeightReuse(StrEnum):
+    """How a core holds its weight blocks in WRAM."""
 
-    With a ``staged`` operand its pieces come from their places in the SharedRAM (``shared``:
-    see shared_layout), where the memory core puts them (see staging_steps): the core copies a
-    piece only after the barrier that makes it ready, and meets every one of the memory core's barriers; the
-    barriers start the step whose copy waits for them.
-    With ``keep_weights`` (see resident) a weight block is fetched once and kept, each at its
-    own place in WRAM; else block j+1 streams into the WRAM buffer block j does not use.
-    """
-    # Weight runs: maximal stretches of tasks on one block; block j+1 streams in during run j.
+    KEPT = "kept"  # each block at its own place, loaded the first time it is needed, then reused
+    STREAMED = "streamed"  # two buffers in turn: the next block streams into the one not in use
+
+
+@dataclass(frozen=True)
+class CorePlan:
+    """One core's choices, made before any statement is written: core_steps follows them and the
+    header states them (so the two cannot disagree)."""
+
+    core: int
+    weights: WeightReuse | None  # None: no weights
+    block_places: tuple[int, ...]  # by task: where in WRAM its weight block is
+    # The weight runs (first task, end) during which the block of the run after is loaded; the
+    # first run's block is loaded before the first step.
+    loading_runs: tuple[tuple[int, int], ...]
+    slab_loads: int  # input slabs loaded into the two NRAM input buffers in turn
+    tiles_written: int  # output tiles written back from the two NRAM output buffers in turn
+
+    @property
+    def block_loads(self) -> int:
+        """Weight blocks loaded into WRAM (in chunks when streamed from DRAM)."""
+        return 0 if self.weights is None else 1 + len(self.loading_runs)
+
+
+def plan_core(core: int, share: list[Task], where: Layout, wram_bytes: int) -> CorePlan:
+    """The core's plan: keep its weight blocks if they all fit (see resident), else stream them
+    through two buffers; block j+1 loads during the run of tasks on block j (a run: a maximal
+    stretch of tasks on one block), unless it is kept already."""
     runs: list[tuple[int, int]] = []
     for index, task in enumerate(share):
         if runs and share[runs[-1][0]].weight_key == task.weight_key:
             runs[-1] = (runs[-1][0], index + 1)
         else:
             runs.append((index, index + 1))
-    block_place: list[int] = []  # by task: where in WRAM its weight block is
-    kept: dict[tuple | None, int] = {}  # with keep_weights: each block's own place
+    has_weights = any(task.weight_bytes for task in share)
+    keep = has_weights and resident(share, wram_bytes)
+    block_places: list[int] = []
+    kept: dict[tuple | None, int] = {}  # each kept block's own place
     free = 0
     for number, (start, end) in enumerate(runs):
         key = share[start].weight_key
-        if keep_weights:
+        if keep:
             if key not in kept:
                 kept[key], free = free, free + share[start].weight_bytes
             place = kept[key]
         else:
             place = where.weight_buffers[number % 2]
-        block_place += [place] * (end - start)
+        block_places += [place] * (end - start)
+    loading: list[tuple[int, int]] = []
+    loaded = {share[0].weight_key}
+    for run, (next_start, _) in zip(runs, runs[1:], strict=False):
+        following = share[next_start]
+        if following.weight_bytes and not (keep and following.weight_key in loaded):
+            loaded.add(following.weight_key)
+            loading.append(run)
+    slab_loads = 1 + sum(a.input_key != b.input_key for a, b in zip(share, share[1:], strict=False))
+    return CorePlan(core, None if not has_weights else WeightReuse.KEPT if keep else
+                    WeightReuse.STREAMED, tuple(block_places), tuple(loading), slab_loads,
+                    sum(1 for task in share if task.output_bytes))
 
+
+def core_steps(share: list[Task], plan: CorePlan, where: Layout, dram: DramLayout, extra_in: int,
+               staged: Staging | None = None, pieces: dict[tuple, tuple[int, int]] | None = None,
+               shared: dict[tuple, int] | None = None) -> list[Step]:
+    """The core's program as a list of steps, each ending in ``sync``, as ``plan`` says; its DRAM
+    operands where ``dram`` puts the data (``extra_in`` bytes of state are read from dram.state).
+
+    With a ``staged`` operand its pieces come from their places in the SharedRAM (``shared``:
+    see shared_layout), where the memory core puts them (see staging_steps): the core copies a
+    piece only after the barrier that makes it ready, and meets every one of the memory core's barriers; the
+    barriers start the step whose copy waits for them.
+    """
+    block_place = plan.block_places
     weight_source = Memory.SHARED if staged is Staging.WEIGHTS else Memory.DRAM
     input_source = Memory.SHARED if staged is Staging.INPUT else Memory.DRAM
 
@@ -476,16 +535,12 @@ def core_steps(share: list[Task], where: Layout, dram: DramLayout, extra_in: int
         return shared[key] if staged is Staging.INPUT else dram.slabs[key]
 
     prefetch: dict[int, tuple[tuple, Move]] = {}  # task index -> (block, the move of a chunk of it)
-    fetched = {share[0].weight_key}
-    for (start, end), (next_start, _) in zip(runs, runs[1:], strict=False):
-        following = share[next_start]
-        if not following.weight_bytes or (keep_weights and following.weight_key in fetched):
-            continue
-        fetched.add(following.weight_key)
+    for start, end in plan.loading_runs:
+        following = share[end]
         # From DRAM the next block trickles in over the run; from the SharedRAM it is quick.
         chunks = ([following.weight_bytes] if staged is Staging.WEIGHTS
                   else _chunks(following.weight_bytes, end - start))
-        origin, place, done = weight_origin(following.weight_key), block_place[next_start], 0
+        origin, place, done = weight_origin(following.weight_key), block_place[end], 0
         for offset, chunk in enumerate(chunks):
             if chunk:
                 chunk_move = move(weight_source, origin + done, Memory.WRAM, place + done, chunk)
@@ -561,6 +616,34 @@ def core_steps(share: list[Task], where: Layout, dram: DramLayout, extra_in: int
     return steps
 
 
+def statement_limit(tasks: int, vector_operations: int, cores: int) -> int:
+    """The most statements (instructions and loop lines) a mapping of ``tasks`` tasks with
+    ``vector_operations`` kinds of vector work writes on ``cores`` compute cores (module doc)."""
+    return 2 * (tasks * (7 + vector_operations + cores) + 6 * cores + 2)
+
+
+# Step numbers fold() may compare per step it folds, at most: the budget that keeps its work
+# linear in the steps. Periodic pipelines fold within a few comparisons per step; past the
+# budget the rest is written out unfolded (longer, never wrong: only equal bodies become loops).
+FOLD_COMPARISONS_PER_STEP = 64
+
+
+@dataclass(frozen=True)
+class Folded:
+    """What fold() wrote, and the work it took."""
+
+    statements: int  # instructions and loop lines written
+    comparisons: int  # step numbers compared to find repeats (at most the budget)
+
+
+class _Budget:
+    """What one fold() has left to compare and has written so far (mutable: a running count)."""
+
+    def __init__(self, comparisons: int):
+        self.left = comparisons
+        self.statements = 0
+
+
 # Names of the indices of folded loops, by nesting depth (deeper ones: i4, i5, ...).
 INDEX_NAMES = ("i", "j", "k", "l")
 
@@ -594,9 +677,9 @@ def _with_stride(instruction: Instruction, name: str, stride: int) -> Instructio
                 instruction.location)
 
 
-def fold(steps: list[Step], writer: ProgramWriter, depth: int = 0) -> None:
+def fold(steps: list[Step], writer: ProgramWriter) -> Folded:
     """Write steps, folding each run of a repeated body of steps into a loop, and the body's own
-    repeats into loops inside it.
+    repeats into loops inside it; at most FOLD_COMPARISONS_PER_STEP step comparisons per step.
 
     Steps repeat when their instructions are equal but for DRAM addresses (see _template) that
     advance by the same bytes from each repetition of the body to the next: the loop gets an
@@ -604,8 +687,14 @@ def fold(steps: list[Step], writer: ProgramWriter, depth: int = 0) -> None:
     staged pieces copied from a ring of RING_SLOTS slots in the SharedRAM make it RING_SLOTS
     steps or a multiple; a core that passes over a staged operand again copies its pieces from
     their own places in the SharedRAM, so its body is a whole pass (or two, as the buffers
-    alternate). Each step is reduced to a number by its templates and to the tuple of its DRAM
-    addresses, and bodies are compared as lists of numbers, then their addresses."""
+    alternate). Each step is reduced to a number by its templates and to its DRAM addresses;
+    bodies are compared as lists of numbers, then their addresses."""
+    budget = _Budget(FOLD_COMPARISONS_PER_STEP * len(steps))
+    _fold_steps(steps, writer, budget, 0)
+    return Folded(budget.statements, FOLD_COMPARISONS_PER_STEP * len(steps) - budget.left)
+
+
+def _fold_steps(steps: list[Step], writer: ProgramWriter, budget: _Budget, depth: int) -> None:
     numbers: dict[tuple, int] = {}
     sequence: list[int] = []
     addresses: list[int] = []  # every step's DRAM addresses, one after another
@@ -622,7 +711,7 @@ def fold(steps: list[Step], writer: ProgramWriter, depth: int = 0) -> None:
                 addresses.append(template[1])
         sequence.append(numbers.setdefault(tuple(key), len(numbers)))
         starts.append(len(addresses))
-    _fold(steps, sequence, _Addresses(starts, np.array(addresses, dtype=np.int64)), writer, depth)
+    _fold(steps, sequence, _Addresses(starts, np.array(addresses, dtype=np.int64)), writer, budget, depth)
 
 
 @dataclass(frozen=True)
@@ -651,41 +740,40 @@ class _Addresses:
 
 
 def _fold(steps: list[Step], sequence: list[int], addresses: _Addresses, writer: ProgramWriter,
-          depth: int) -> None:
-    # where each step's number occurs next: a body starting at i can only be i to that place
+          budget: _Budget, depth: int) -> None:
+    # A body of period p >= 2 repeated from i has sequence[i + p : i + p + 2] equal to
+    # sequence[i : i + 2]: so the periods worth comparing at i are the distances to the later
+    # places of the same pair of numbers (period 1 apart); each place knows the next one.
+    pairs = [(number, sequence[index + 1] if index + 1 < len(sequence) else -1)
+             for index, number in enumerate(sequence)]
     following: list[int | None] = [None] * len(sequence)
-    last_seen: dict[int, int] = {}
+    last_seen: dict[tuple[int, int], int] = {}
     for index in range(len(sequence) - 1, -1, -1):
-        following[index] = last_seen.get(sequence[index])
-        last_seen[sequence[index]] = index
-    known: dict[int, tuple[int, int]] = {}
-
-    def best(index: int) -> tuple[int, int]:
-        """The (period, repeats) of the longest run of a repeated body from ``index``."""
-        if index in known:
-            return known[index]
-        best_period, best_repeats = 1, 1
-        end = following[index]
-        while end is not None and 2 * (end - index) <= len(sequence) - index:
-            period = end - index
-            body = sequence[index:end]
-            repeats = 1
-            while sequence[index + repeats * period:index + (repeats + 1) * period] == body:
-                repeats += 1
-            if repeats >= 2 and repeats * period > best_repeats * best_period:
-                repeats, _ = addresses.repeats(index, period, repeats)
-                if repeats >= 2 and repeats * period > best_repeats * best_period:
-                    best_period, best_repeats = period, repeats
-            end = following[end]
-        known[index] = best_period, best_repeats
-        return known[index]
-
+        following[index] = last_seen.get(pairs[index])
+        last_seen[pairs[index]] = index
     index = 0
     while index < len(sequence):
-        best_period, best_repeats = best(index)
+        best_period, best_repeats = 1, 1
+        if index + 1 < len(sequence) and sequence[index + 1] == sequence[index] and budget.left >= 2:
+            best_repeats, _ = addresses.repeats(index, 1, _repeats(sequence, index, 1, budget))
+        end = following[index]
+        while end is not None and 2 * (end - index) <= len(sequence) - index and budget.left > 0:
+            period = end - index
+            budget.left -= 1  # looking at a candidate costs a comparison, even one skipped
+            # a body of this period covers at most this much: if no more than the best, skip it
+            if period > 1 and (len(sequence) - index) // period * period > best_repeats * best_period:
+                if budget.left < 2 * period:
+                    break
+                repeats = _repeats(sequence, index, period, budget)
+                if repeats >= 2 and repeats * period > best_repeats * best_period:
+                    repeats, _ = addresses.repeats(index, period, repeats)
+                    if repeats >= 2 and repeats * period > best_repeats * best_period:
+                        best_period, best_repeats = period, repeats
+            end = following[end]
         if best_repeats < 2:
             for instruction in steps[index]:
                 writer.instruction(instruction)
+            budget.statements += len(steps[index])
         else:
             body = steps[index:index + best_period]
             _, strides = addresses.repeats(index, best_period, best_repeats)
@@ -696,9 +784,22 @@ def _fold(steps: list[Step], sequence: list[int], addresses: _Addresses, writer:
                 writer.loop(best_repeats, name)
             else:
                 writer.loop(best_repeats)
-            fold(body, writer, depth + 1)
+            budget.statements += 1
+            _fold_steps(body, writer, budget, depth + 1)
             writer.endloop()
         index += best_period * best_repeats
+
+
+def _repeats(sequence: list[int], index: int, period: int, budget: _Budget) -> int:
+    """How many times the body of ``period`` numbers at ``index`` repeats from there, counting
+    each number compared against the budget (and stopping when it runs out)."""
+    body = sequence[index:index + period]
+    repeats = 1
+    budget.left -= period
+    while budget.left >= period and sequence[index + repeats * period:index + (repeats + 1) * period] == body:
+        budget.left -= period
+        repeats += 1
+    return repeats
 
 
 def _advancing(step: Step, name: str, strides: tuple[int, ...]) -> Step:

@@ -12,6 +12,20 @@ The search tries every candidate tile and both loop orders against a closed-form
 estimate of the pipeline's time (each step lasts as long as its compute or its
 DRAM traffic at the core's share of the bandwidth, plus the unhidden fill) and
 keeps the fastest. The simulator, not this estimate, gives the real cycles.
+
+The search's work is bounded by the layer's shape alone, whatever the capacities.
+With c(n) = |_candidates(n)| <= 2 ceil(log2 n) + 2 tile sizes along a dimension of
+n, a Problem of G groups, N output and K input channels per group and an H x W
+output estimates at most
+
+    search_limit = c(G) c(N) c(H) c(W) x bitlength(c(K))
+
+tiles (c(G) is 1 where groups are tiled alone), each in O(1): the binary search over
+K costs bitlength(c(K)) footprints, and a tile's slab and halo figures are sums in
+closed form over its tiles (_spans), never a walk over them. Each tile's estimate
+covers 2 loop orders (4 with staging). Code generation works task by task (see
+codegen), so a tile that leaves more than MAX_TASKS tasks is not considered, and a
+layer every one of whose tiles would is refused with the figure.
 """
 
 from __future__ import annotations
@@ -66,6 +80,11 @@ class Split:
 
     def ranges(self) -> list[tuple[int, int]]:
         return [(start, min(start + self.tile, self.size)) for start in range(0, self.size, self.tile)]
+
+    def ranges_at(self, index: int) -> tuple[int, int]:
+        """The ``index``-th of ranges()."""
+        start = index * self.tile
+        return start, min(start + self.tile, self.size)
 
 
 def input_span(out_start: int, out_end: int, stride: int, padding: int, kernel: int, size: int,
@@ -129,10 +148,47 @@ def _slab_bytes(problem: Problem, tile: Tile) -> int:
     return rows * columns * tile.groups * tile.in_channels * problem.input_tensors * problem.bytes_per_element
 
 
-@functools.lru_cache(maxsize=4096)
 def _widest_span(split: Split, stride: int, padding: int, kernel: int, size: int) -> int:
-    return max(b - a for a, b in (input_span(lo, hi, stride, padding, kernel, size, split.size)
-                                  for lo, hi in split.ranges()))
+    return _spans(split, stride, padding, kernel, size)[0]
+
+
+@functools.lru_cache(maxsize=4096)
+def _spans(split: Split, stride: int, padding: int, kernel: int, size: int) -> tuple[int, int]:
+    """(widest, total) of the input spans (input_span) of the split's tiles, in a bounded number
+    of steps however many tiles there are: tiles 1 to count-2 (the interior) all have ``split.tile``
+    outputs and start ``pitch`` inputs apart, so tile t's span is a clamped linear function of t
+    (clipped by the left padding while its start lies in it, by the input's end near the right),
+    summed in closed form; its maximum is where the start leaves the padding."""
+    count, edge = split.count, [input_span(lo, hi, stride, padding, kernel, size, split.size)
+                                for lo, hi in (split.ranges_at(0), split.ranges_at(split.count - 1))]
+    widest = max(b - a for a, b in edge)
+    total = sum(b - a for a, b in edge[:count])  # one tile: the first is the last
+    if count <= 2:
+        return widest, total
+    pitch = split.tile * stride
+    reach = max((split.tile - 1) * stride + kernel, split.tile * stride)  # an unclipped span
+    # tile t starts at input x = t * pitch - padding: while x < 0 its span is x + reach clipped to
+    # [0, size]; from x >= 0 on, size - x clipped to [0, reach]
+    inside = min(max(-(-padding // pitch), 1), count - 1)  # the first interior t with x >= 0 (or the end)
+    total += _clamped_sum(reach - padding, pitch, 1, inside, 0, size)
+    total += _clamped_sum(size + padding, -pitch, inside, count - 1, 0, reach)
+    for t in (inside - 1, inside):
+        if 1 <= t <= count - 2:  # an interior tile
+            start, end = input_span(*split.ranges_at(t), stride, padding, kernel, size, split.size)
+            widest = max(widest, end - start)
+    return widest, total
+
+
+def _clamped_sum(offset: int, slope: int, first: int, end: int, low: int, high: int) -> int:
+    """The sum over t in [first, end) of offset + slope * t clamped to [low, high] (slope != 0)."""
+    if end <= first:
+        return 0
+    if slope < 0:  # the same values in the reverse order of t
+        return _clamped_sum(offset + slope * (first + end - 1), -slope, first, end, low, high)
+    rises = min(max(-(-(low - offset) // slope), first), end)  # the first t at or above low
+    tops = min(max((high - offset) // slope + 1, rises), end)  # the first t above high
+    linear = (tops - rises) * offset + slope * (rises + tops - 1) * (tops - rises) // 2
+    return low * (rises - first) + linear + high * (end - tops)
 
 
 def _weight_block_bytes(problem: Problem, tile: Tile) -> int:
@@ -152,10 +208,8 @@ def footprint(problem: Problem, tile: Tile) -> tuple[int, int]:
 
 # -- the estimate --------------------------------------------------------------------------
 
-@functools.lru_cache(maxsize=4096)
 def _span_total(split: Split, stride: int, padding: int, kernel: int, size: int) -> int:
-    return sum(b - a for a, b in (input_span(lo, hi, stride, padding, kernel, size, split.size)
-                                  for lo, hi in split.ranges()))
+    return _spans(split, stride, padding, kernel, size)[1]
 
 
 class _Estimate:
@@ -301,25 +355,81 @@ def _candidates(size: int) -> tuple[int, ...]:
 def choose_mappings(problem: Problem, machine: MachineConfig, count: int = 1) -> list[Mapping]:
     """The ``count`` best mappings by the estimate, best first, that fit NRAM and WRAM;
     an error naming the memory and the shortfall if not even the smallest tile fits."""
+    return list(rank(problem, machine).mappings[:count])
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """The search's answer: the best mappings by the estimate, best first, and its work."""
+
+    mappings: tuple[Mapping, ...]
+    tiles_estimated: int  # tiles whose pipelines the estimate timed (at most search_limit())
+
+
+def rank(problem: Problem, machine: MachineConfig) -> Ranking:
+    """The KEPT_MAPPINGS best mappings by the estimate (see choose_mappings)."""
     anonymous = dataclasses.replace(problem, name="", description="")  # same shapes, same mapping
     try:
-        chosen = _choose(anonymous, machine)[:count]
+        ranking = _choose(anonymous, machine)
     except WorkloadError as error:
         raise WorkloadError(f"{problem.name}: {error.message}" if problem.name else error.message,
                             error.where) from None
-    return [dataclasses.replace(mapping, problem=problem) for mapping in chosen]
+    return dataclasses.replace(ranking, mappings=tuple(dataclasses.replace(mapping, problem=problem)
+                                                       for mapping in ranking.mappings))
 
 
 # How many of the best mappings by the estimate are kept, for the compiler to try for real.
 KEPT_MAPPINGS = 12
 
+# The most tasks (pipeline steps) a mapping may have. Code generation works task by task, so this
+# bounds its work; the built-in networks need at most 8,192 on the presets. A tile that would
+# leave more is not considered, and a layer whose every tile that fits would is refused.
+MAX_TASKS = 1 << 15
+
+
+def search_limit(problem: Problem) -> int:
+    """The most tiles the search estimates for ``problem``, whatever the machine (see the module
+    doc): a product of the candidate counts along each dimension, logarithmic in each size."""
+    groups = 1 if _splits_groups_alone(problem) else len(_candidates(problem.groups))
+    reductions = len(_candidates(problem.in_channels)).bit_length()  # binary search steps
+    return (groups * len(_candidates(problem.out_channels)) * len(_candidates(problem.out_height))
+            * len(_candidates(problem.out_width)) * reductions)
+
+
+def _splits_groups_alone(problem: Problem) -> bool:
+    """Grouped matrix work keeps a group per tile: its groups are never tiled together."""
+    matrix_dims = problem.in_channels > 1 or problem.out_channels > 1
+    return matrix_dims and problem.groups > 1 and problem.out_channels > 1
+
+
+def task_count(problem: Problem, tile: Tile) -> int:
+    """How many tasks the tile leaves (codegen.tasks makes one per tile position, sample and chunk)."""
+    return (Split(problem.groups, tile.groups).count * Split(problem.out_channels, tile.out_channels).count
+            * Split(problem.in_channels, tile.in_channels).count * problem.batch
+            * Split(problem.out_height, tile.rows).count * Split(problem.out_width, tile.columns).count)
+
+
+SMALLEST_TILE = Tile(1, 1, 1, 1, 1)
+
+
+def check_smallest_tile(problem: Problem, machine: MachineConfig) -> None:
+    """A WorkloadError naming the memory and the shortfall if not even the smallest tile (one
+    output, one channel) fits NRAM and WRAM with double buffering."""
+    nram, wram = machine.core.nram.capacity_bytes, machine.core.wram.capacity_bytes
+    need_nram, need_wram = footprint(problem, SMALLEST_TILE)
+    if need_nram <= nram and need_wram <= wram:
+        return
+    memory, need, have = ("NRAM", need_nram, nram) if need_nram > nram else ("WRAM", need_wram, wram)
+    raise WorkloadError(f"even the smallest tile (one output, one channel) needs "
+                        f"{need} B of {memory} with double buffering, {need - have} B more than the "
+                        f"{format_size(have)} {memory} of {machine.name}")
+
 
 @functools.lru_cache(maxsize=1024)
-def _choose(problem: Problem, machine: MachineConfig) -> tuple[Mapping, ...]:
+def _choose(problem: Problem, machine: MachineConfig) -> Ranking:
+    check_smallest_tile(problem, machine)  # before any search
     nram, wram = machine.core.nram.capacity_bytes, machine.core.wram.capacity_bytes
-    matrix_dims = problem.in_channels > 1 or problem.out_channels > 1
-    group_sizes = [1] if matrix_dims and problem.groups > 1 and problem.out_channels > 1 else \
-        _candidates(problem.groups)
+    group_sizes = [1] if _splits_groups_alone(problem) else _candidates(problem.groups)
     variants: list[tuple[LoopOrder, Staging | None]] = [(order, None) for order in LoopOrder]
     if machine.shared is not None and machine.compute_cores > 1 and problem.matrix:
         # Cores sharing out spatial tiles all read every weight block, and cores sharing out
@@ -329,6 +439,8 @@ def _choose(problem: Problem, machine: MachineConfig) -> tuple[Mapping, ...]:
         variants += [(LoopOrder.INPUT_OUTER, Staging.WEIGHTS), (LoopOrder.WEIGHTS_OUTER, Staging.INPUT)]
     ranked: list[tuple[tuple, Mapping]] = []
     rates = _Rates.of(machine)
+    estimated = 0
+    fewest: tuple[int, Tile] | None = None  # of the tiles that fit, the one leaving the fewest tasks
     for groups in group_sizes:
         for out_channels in _candidates(problem.out_channels):
             for rows in _candidates(problem.out_height):
@@ -338,6 +450,12 @@ def _choose(problem: Problem, machine: MachineConfig) -> tuple[Mapping, ...]:
                                              nram, wram)
                     if tile is None:
                         continue
+                    tasks = task_count(problem, tile)
+                    if fewest is None or tasks < fewest[0]:
+                        fewest = (tasks, tile)
+                    if tasks > MAX_TASKS:
+                        continue
+                    estimated += 1
                     estimate = _Estimate(problem, tile, machine, rates)
                     for order, staged in variants:
                         if staged and ceil(problem.groups / tile.groups) > 1:
@@ -350,17 +468,16 @@ def _choose(problem: Problem, machine: MachineConfig) -> tuple[Mapping, ...]:
                         key = (score, -_volume(tile), order, staged or "")
                         mapping = Mapping(problem, tile, order, machine.compute_cores, ceil(cycles), staged)
                         ranked.append((key, mapping))
-    if not ranked:
-        need_nram, need_wram = footprint(problem, Tile(1, 1, 1, 1, 1))
-        if need_nram > nram:
-            memory, need, have = "NRAM", need_nram, nram
-        else:
-            memory, need, have = "WRAM", need_wram, wram
-        raise WorkloadError(f"even the smallest tile (one output, one channel) needs "
-                            f"{need} B of {memory} with double buffering, {need - have} B more than the "
-                            f"{format_size(have)} {memory} of {machine.name}")
+    if not ranked:  # tiles fit (checked above), but each leaves too many tasks
+        tasks, tile = fewest
+        need_nram, need_wram = footprint(problem, tile)
+        fuller = "NRAM" if need_nram * wram >= need_wram * nram else "WRAM"
+        raise WorkloadError(f"every tile it tries that fits the {format_size(nram)} NRAM and "
+                            f"{format_size(wram)} WRAM of {machine.name} leaves at least {tasks:,} "
+                            f"tasks (pipeline steps), more than the {MAX_TASKS:,} the compiler writes a "
+                            f"program of; give {fuller} more room")
     ranked.sort(key=lambda item: item[0])
-    return tuple(mapping for _, mapping in ranked[:KEPT_MAPPINGS])
+    return Ranking(tuple(mapping for _, mapping in ranked[:KEPT_MAPPINGS]), estimated)
 
 
 def _widest_reduction(problem: Problem, tile: Tile, nram: int, wram: int) -> Tile | None:

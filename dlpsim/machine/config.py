@@ -130,6 +130,17 @@ class SharedConfig:
 
 
 @dataclass(frozen=True)
+class CostConfig:
+    """The weights of the hardware-cost proxy (design-space exploration), in cost units: what one
+    MAC_32 per cycle of peak rate, one KB of on-chip SRAM and one GB/s of DRAM bandwidth cost.
+    No simulation reads them."""
+
+    per_mac_unit: int | Fraction
+    per_sram_kb: int | Fraction
+    per_dram_gb_per_s: int | Fraction
+
+
+@dataclass(frozen=True)
 class MachineConfig:
     name: str
     description: str
@@ -137,6 +148,7 @@ class MachineConfig:
     core: CoreConfig
     dram: DramConfig
     shared: SharedConfig | None  # None: no SharedRAM and no memory core
+    cost: CostConfig
 
     @property
     def compute_cores(self) -> int:
@@ -188,3 +200,18 @@ class MachineConfig:
     def peak_macs_per_cycle(self) -> Fraction:
         """Peak MAC_32 rate of the whole machine, the denominator of MAC utilization."""
         return self.ops_per_cycle(COMPUTE_TYPES["MAC_32"]) * self.core.count
+
+    @property
+    def sram_bytes(self) -> int:
+        """On-chip SRAM of the whole machine: every core's NRAM and WRAM, and the SharedRAM."""
+        per_core = self.core.nram.capacity_bytes + self.core.wram.capacity_bytes
+        return per_core * self.core.count + (0 if self.shared is None else self.shared.capacity_bytes)
+
+    @property
+    def cost_proxy(self) -> Fraction:
+        """The hardware-cost proxy: MAC units, on-chip SRAM and DRAM bandwidth, each at its weight
+        (``[cost]`` in the presets, where the weights are documented)."""
+        cost = self.cost
+        return (cost.per_mac_unit * self.peak_macs_per_cycle
+                + Fraction(cost.per_sram_kb) * self.sram_bytes / 1024
+                + Fraction(cost.per_dram_gb_per_s) * Fraction(self.dram.link.bytes_per_second) / 10**9)

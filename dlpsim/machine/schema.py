@@ -125,6 +125,8 @@ class Key:
     bounds: Bounds = UNBOUNDED
     default: str | None = None  # None: the key must be given
     display: tuple[str, int] | None = None  # (unit, scale from the stored unit) on plots; None: (unit, 1)
+    # False for a value no simulation reads (the cost proxy's weights): the result cache ignores it.
+    affects_results: bool = True
 
     @property
     def numeric(self) -> bool:
@@ -204,6 +206,12 @@ _DECLARED: tuple[Key, ...] = (
     *_link("dram", "dram.link", "the DRAM link, shared by the chip's io queues"),
     _capacity("shared", "shared.capacity_bytes", "SharedRAM of the cluster, owned by the memory core"),
     *_link("shared", "shared.link", "each core's own link to the SharedRAM"),
+    *(Key(f"cost.{name}", RATE, f"cost.{name}", doc, unit=unit, bounds=NOT_NEGATIVE, affects_results=False)
+      for name, unit, doc in (
+          ("per_mac_unit", "cost units per MAC_32/cycle", "the cost proxy's weight of one MAC unit"),
+          ("per_sram_kb", "cost units per KB", "the cost proxy's weight of one KB of on-chip SRAM"),
+          ("per_dram_gb_per_s", "cost units per GB/s", "the cost proxy's weight of one GB/s of DRAM "
+           "bandwidth"))),
 )
 
 KEYS: dict[str, Key] = {key.path: key for key in _DECLARED}
@@ -238,8 +246,9 @@ def key_parser(key: str) -> Parser | None:
 
 
 def numeric_keys() -> list[str]:
-    """Every configuration key whose value is a number (the ones a sweep can vary)."""
-    return [key.path for key in _DECLARED if key.numeric]
+    """Every configuration key whose value is a number and changes a result (the ones a sweep can
+    vary: varying a cost weight would only repeat the same simulation)."""
+    return [key.path for key in _DECLARED if key.numeric and key.affects_results]
 
 
 def display_unit(key: str) -> tuple[str, int]:
@@ -315,6 +324,12 @@ def stored_values(machine: MachineConfig) -> dict[str, object]:
     optional section are left out."""
     values = {key.path: _held(machine, key.attribute) for key in _DECLARED}
     return {path: value for path, value in values.items() if value is not None}
+
+
+def result_values(machine: MachineConfig) -> dict[str, object]:
+    """:func:`stored_values` without the keys no simulation reads: what a run's result depends on."""
+    values = stored_values(machine)
+    return {path: value for path, value in values.items() if KEYS[path].affects_results}
 
 
 class SchemaError(Exception):

@@ -12,6 +12,7 @@ the results are frozen dataclasses with a JSON form (``to_dict``) and a CSV form
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -24,7 +25,8 @@ from dlpsim.run import Progress
 from dlpsim.sim.engine import DEFAULT_MAX_CYCLES
 from dlpsim.sim.stats import Stats, mac_utilization
 from dlpsim.units import format_number
-from dlpsim.workloads import Network
+from dlpsim.workloads import Network, Node
+from dlpsim.workloads.layers import Layer
 
 RESULTS_FORMAT = "dlpsim-network-run/1"
 
@@ -209,44 +211,112 @@ def run_network(network: Network, machine: MachineConfig, *, max_cycles: int | N
     layer's program to choose its mapping (fast-forwarding): with ``fast_forward``, that run
     is the layer's, and the program is not simulated a second time.
     """
-    from dlpsim.compiler import check_fits_dram
     from dlpsim.compiler.lowering import Problem
+    from dlpsim.run.compile import layer_shape
+
+    # Networks repeat layers (ResNet's blocks): equal shapes give equal programs and runs.
+    simulated: dict[Problem | None, Stats | None] = {}
+
+    def stats_of(node: Node, used: int) -> Stats | None:
+        shape = layer_shape(node.layer, network.batch)
+        if shape not in simulated:
+            budget = None if max_cycles is None else max_cycles - used
+            simulated[shape] = simulate_layer(node.layer, machine, network.batch, max_cycles=budget,
+                                              network_limit=max_cycles, fast_forward=fast_forward)
+        return simulated[shape]
+
+    return assemble_network(network, machine, stats_of, max_cycles=max_cycles, progress=progress)
+
+
+def simulate_layer(layer: Layer, machine: MachineConfig, batch: int = 1, *,
+                   max_cycles: int | None = DEFAULT_MAX_CYCLES,
+                   network_limit: int | None = DEFAULT_MAX_CYCLES, fast_forward: bool = True) -> Stats | None:
+    """One layer compiled on ``batch`` samples and simulated on ``machine``: its run, or None if it
+    needs more than ``max_cycles``. ``network_limit`` is the limit the compiler's search holds each
+    candidate to (the whole network's, where ``max_cycles`` is what the layers before left).
+    Errors of the layer (one that fits no tile) propagate, naming it."""
     from dlpsim.run.compile import compile_layer
     from dlpsim.sim import simulate
+
+    try:
+        compilation = compile_layer(layer, machine, batch, max_cycles=network_limit)
+    except RunLimitError:  # its program provably needs more than it may take
+        return None
+    stats = compilation.stats if fast_forward else None  # run by the compiler already
+    if stats is None:
+        try:
+            stats = simulate(compilation.compiled.program, machine, max_cycles=max_cycles,
+                             fast_forward=fast_forward)
+        except RunLimitError:
+            return None
+    return stats if stats.complete else None
+
+
+def assemble_network(network: Network, machine: MachineConfig, stats_of: Callable[[Node, int], Stats | None],
+                     *, max_cycles: int | None = DEFAULT_MAX_CYCLES,
+                     progress: Progress | None = None) -> NetworkRun:
+    """The network's run from each layer's: ``stats_of(node, cycles used before it)`` gives a layer's
+    run (None: it needs more cycles than it was allowed) or raises its error. The layers are taken
+    in order, so the first layer that fails or passes ``max_cycles`` is the one reported, however
+    the runs were made (one after another with the cycles left, or all at once elsewhere)."""
+    from dlpsim.compiler import check_fits_dram
 
     nodes = network.nodes
     for node in nodes:  # every layer checked before any runs
         check_fits_dram(node.layer, machine, network.batch)
+    _refuse_before_search(network, machine, max_cycles)
     layers: list[LayerRun] = []
-    # Networks repeat layers (ResNet's blocks): equal shapes give equal programs and runs.
-    simulated: dict[Problem | None, Stats] = {}
     used = 0
     for index, node in enumerate(nodes):
         if progress is not None:
             progress(index, len(nodes), node.name)
-        layer = node.layer
-        compilation = compile_layer(layer, machine, network.batch)
-        if compilation.shape not in simulated:
-            budget = None if max_cycles is None else max_cycles - used
-            stats = compilation.stats if fast_forward else None  # run by the compiler already
-            if stats is None:
-                try:
-                    stats = simulate(compilation.compiled.program, machine, max_cycles=budget,
-                                     fast_forward=fast_forward)
-                except RunLimitError:
-                    stats = None
-            if stats is None or not stats.complete:
-                raise _over_the_limit(network, node.name, max_cycles, used)
-            simulated[compilation.shape] = stats
-        stats = simulated[compilation.shape]
-        if max_cycles is not None and used + stats.cycles > max_cycles:
+        stats = stats_of(node, used)
+        if stats is None or (max_cycles is not None and used + stats.cycles > max_cycles):
             raise _over_the_limit(network, node.name, max_cycles, used)
         used += stats.cycles
+        layer = node.layer
         layers.append(LayerRun(node.name, layer.kind, layer.describe(), stats.mac_operations,
                                stats.dram_bytes, stats.cycles, stats.bound, stats.mac_unit_cycles,
                                machine.compute_cores))
     return NetworkRun(network.name, network.description, machine.name, machine.clock_hz,
                       machine.compute_cores, machine.peak_macs_per_cycle, tuple(layers), network.batch)
+
+
+def check_within_limit(run: NetworkRun, network: Network, machine: MachineConfig,
+                       max_cycles: int | None) -> None:
+    """A complete run made earlier (the result cache's) held to this run's ``max_cycles``: the
+    RunLimitError :func:`run_network` would raise for it, naming the same layer, or nothing."""
+    if max_cycles is None:
+        return
+    _refuse_before_search(network, machine, max_cycles)
+    used = 0
+    for layer in run.layers:
+        if used + layer.cycles > max_cycles:
+            raise _over_the_limit(network, layer.name, max_cycles, used)
+        used += layer.cycles
+
+
+def _refuse_before_search(network: Network, machine: MachineConfig, max_cycles: int | None) -> None:
+    """Before compiling anything: refuse a network with a layer whose smallest tile does not fit,
+    or whose layers' roofline bounds (compiler.layer_bound: no program of a layer runs faster) add
+    up to more than ``max_cycles``, naming the layer that passes it and the figures."""
+    from dlpsim import compiler
+    from dlpsim.run.compile import bound_text, check_before_search
+
+    bound_before = 0
+    for node in network.nodes:
+        problem = compiler.lower(node.layer, network.batch)
+        if problem is None:
+            continue
+        check_before_search(node.layer, problem, machine, None)
+        bound = compiler.layer_bound(problem, machine)
+        if max_cycles is not None and bound_before + bound.cycles > max_cycles:
+            raise RunLimitError(f"{network.name}: error: layer {node.name} would pass the limit of "
+                                f"{format_number(max_cycles, grouped=True)} cycles for the network: its "
+                                f"roofline bound alone is {bound_text(bound)}, and the layers before it "
+                                f"are bound to {format_number(bound_before, grouped=True)}; "
+                                "nothing compiled (raise it with --max-cycles)")
+        bound_before += bound.cycles
 
 
 def _over_the_limit(network: Network, layer: str, max_cycles: int, used: int) -> RunLimitError:

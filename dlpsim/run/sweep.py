@@ -10,13 +10,16 @@ step evenly (``10,20,30,...,100``), else multiplying by their constant ratio
 simulated on that machine by :func:`dlpsim.run.network.run_network`; one ``--vary`` gives a
 line per layer, two give a grid (a heat map).
 
-The result, :class:`Sweep`, keeps every point's network run and saves as a versioned
+The points run through :func:`dlpsim.run.points.run_points`: from the result cache, in
+worker processes or on a Dask cluster, with the same result wherever they run. The
+result, :class:`Sweep`, keeps every point's network run and saves as a versioned
 results file (``--results``) or a CSV; dlpsim.analysis.sweep prints and draws it.
 """
 
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -34,7 +37,8 @@ from dlpsim.results.files import (
     write_results,
 )
 from dlpsim.run import Progress
-from dlpsim.run.network import NetworkRun, run_network
+from dlpsim.run.network import NetworkRun
+from dlpsim.run.points import SERIAL, Execution, Point, run_points
 from dlpsim.sim.engine import DEFAULT_MAX_CYCLES
 from dlpsim.units import UnitError, whole_if_whole
 from dlpsim.workloads import Network
@@ -248,44 +252,68 @@ def sweep_machines(varies: Sequence[Vary], preset: str | None = None, config_fil
                    overrides: Sequence[str] = ()) -> list[tuple[tuple[int, ...], MachineConfig]]:
     """The machine of every point (index of each vary's value, machine), all loaded before any run,
     so a bad combination is reported at once."""
+    check_varies(varies, MAX_VARIES, "a line plot or a heat map")
+    total = grid_size(varies)
+    if total > MAX_POINTS:
+        raise UserError(f"error: the sweep has {total:,} points; at most {MAX_POINTS:,}")
+    return [(indices, machine_at(varies, indices, preset, config_file, overrides))
+            for indices in itertools.product(*(range(len(vary.values)) for vary in varies))]
+
+
+def check_varies(varies: Sequence[Vary], most: int, why: str) -> None:
+    """At least one --vary, at most ``most`` (``why`` says what limits them), no key twice."""
     if not varies:
         raise UserError("error: give at least one --vary KEY=V1,V2,...")
-    if len(varies) > MAX_VARIES:
-        raise UserError(f"error: at most {MAX_VARIES} --vary (a line plot or a heat map)")
+    if len(varies) > most:
+        raise UserError(f"error: at most {most} --vary ({why})")
     keys = [vary.key for vary in varies]
     if len(set(keys)) != len(keys):
         raise UserError(f"error: --vary {keys[0] if keys[0] in keys[1:] else keys[1]} is given twice")
-    total = 1
-    for vary in varies:
-        total *= len(vary.values)
-    if total > MAX_POINTS:
-        raise UserError(f"error: the sweep has {total:,} points; at most {MAX_POINTS:,}")
-    machines = []
-    for indices in itertools.product(*(range(len(vary.values)) for vary in varies)):
-        sets = [f"{vary.key}={vary.texts[i]}" for vary, i in zip(varies, indices, strict=True)]
-        machines.append((indices, load_machine(preset, config_file, [*overrides, *sets])))
-    return machines
+
+
+def grid_size(varies: Sequence[Vary]) -> int:
+    """How many combinations of the varies' values there are."""
+    return math.prod(len(vary.values) for vary in varies)
+
+
+def machine_at(varies: Sequence[Vary], indices: Sequence[int], preset: str | None, config_file,
+               overrides: Sequence[str]) -> MachineConfig:
+    """The machine with value ``indices[i]`` of each vary, applied after the preset, --config and --set."""
+    sets = [f"{vary.key}={vary.texts[i]}" for vary, i in zip(varies, indices, strict=True)]
+    return load_machine(preset, config_file, [*overrides, *sets])
+
+
+def setting(varies: Sequence[Vary], indices: Sequence[int]) -> str:
+    """``KEY=TEXT ...`` of one combination, as --vary gave the values."""
+    return " ".join(f"{vary.key}={vary.texts[i]}" for vary, i in zip(varies, indices, strict=True))
 
 
 def sweep(network: Network, varies: Sequence[Vary], *, preset: str | None = None, config_file=None,
           overrides: Sequence[str] = (), max_cycles: int | None = DEFAULT_MAX_CYCLES,
-          progress: Progress | None = None) -> Sweep:
-    """Simulate ``network`` once per combination of the varies' values (the first vary outermost)."""
+          progress: Progress | None = None, execution: Execution = SERIAL) -> Sweep:
+    """Simulate ``network`` once per combination of the varies' values (the first vary outermost),
+    where ``execution`` says (the cache, local processes, a Dask scheduler); the result does not
+    depend on where."""
     machines = sweep_machines(varies, preset, config_file, overrides)
-    points = []
-    for number, (indices, machine) in enumerate(machines):
-        texts = tuple(vary.texts[i] for vary, i in zip(varies, indices, strict=True))
-        setting = " ".join(f"{vary.key}={text}" for vary, text in zip(varies, texts, strict=True))
-        if progress is not None:
-            progress(number, len(machines), setting)
-        try:
-            run = run_network(network, machine, max_cycles=max_cycles)
-        except UserError as error:
-            raise UserError(f"--vary {setting}: {error}") from None
-        points.append(SweepPoint(tuple(vary.values[i] for vary, i in zip(varies, indices, strict=True)),
-                                 texts, run))
+    points = sweep_points(network, varies, machines)
+    runs = run_points(points, execution, max_cycles=max_cycles, progress=progress).runs
+    return sweep_result(network, varies, machines, overrides, runs)
+
+
+def sweep_points(network: Network, varies: Sequence[Vary],
+                 machines: Sequence[tuple[tuple[int, ...], MachineConfig]]) -> list[Point]:
+    """The points to simulate for the machines :func:`sweep_machines` loaded, each labelled with its
+    values as ``--vary`` gives them."""
+    return [Point(network, machine, f"--vary {setting(varies, indices)}") for indices, machine in machines]
+
+
+def sweep_result(network: Network, varies: Sequence[Vary], machines: Sequence[tuple[tuple[int, ...],
+                 MachineConfig]], overrides: Sequence[str], runs: Sequence[NetworkRun]) -> Sweep:
+    """The sweep of ``machines`` from their points' runs (in the same order)."""
     return Sweep(network.name, network.description, machines[0][1].name, tuple(overrides), tuple(varies),
-                 tuple(points))
+                 tuple(SweepPoint(tuple(vary.values[i] for vary, i in zip(varies, indices, strict=True)),
+                                  tuple(vary.texts[i] for vary, i in zip(varies, indices, strict=True)), run)
+                       for (indices, _), run in zip(machines, runs, strict=True)))
 
 
 def load_sweep(path) -> Sweep:
