@@ -625,7 +625,9 @@ def statement_limit(tasks: int, vector_operations: int, cores: int) -> int:
 # Step numbers fold() may compare per step it folds, at most: the budget that keeps its work
 # linear in the steps. Periodic pipelines fold within a few comparisons per step; past the
 # budget the rest is written out unfolded (longer, never wrong: only equal bodies become loops).
-FOLD_COMPARISONS_PER_STEP = 64
+# 256, not 64: with DRAM addresses, bodies equal but for addresses that stop advancing evenly (a
+# new group's slabs) are candidates too, and 64 left vgg16 conv4_2 on dlp-s at 901 lines, not 187.
+FOLD_COMPARISONS_PER_STEP = 256
 
 
 @dataclass(frozen=True)
@@ -755,7 +757,7 @@ def _fold(steps: list[Step], sequence: list[int], addresses: _Addresses, writer:
     while index < len(sequence):
         best_period, best_repeats = 1, 1
         if index + 1 < len(sequence) and sequence[index + 1] == sequence[index] and budget.left >= 2:
-            best_repeats, _ = addresses.repeats(index, 1, _repeats(sequence, index, 1, budget))
+            best_repeats = _even_repeats(sequence, addresses, index, 1, budget)
         end = following[index]
         while end is not None and 2 * (end - index) <= len(sequence) - index and budget.left > 0:
             period = end - index
@@ -764,11 +766,9 @@ def _fold(steps: list[Step], sequence: list[int], addresses: _Addresses, writer:
             if period > 1 and (len(sequence) - index) // period * period > best_repeats * best_period:
                 if budget.left < 2 * period:
                     break
-                repeats = _repeats(sequence, index, period, budget)
+                repeats = _even_repeats(sequence, addresses, index, period, budget)
                 if repeats >= 2 and repeats * period > best_repeats * best_period:
-                    repeats, _ = addresses.repeats(index, period, repeats)
-                    if repeats >= 2 and repeats * period > best_repeats * best_period:
-                        best_period, best_repeats = period, repeats
+                    best_period, best_repeats = period, repeats
             end = following[end]
         if best_repeats < 2:
             for instruction in steps[index]:
@@ -790,13 +790,27 @@ def _fold(steps: list[Step], sequence: list[int], addresses: _Addresses, writer:
         index += best_period * best_repeats
 
 
-def _repeats(sequence: list[int], index: int, period: int, budget: _Budget) -> int:
-    """How many times the body of ``period`` numbers at ``index`` repeats from there, counting
-    each number compared against the budget (and stopping when it runs out)."""
+def _even_repeats(sequence: list[int], addresses: _Addresses, index: int, period: int,
+                  budget: _Budget) -> int:
+    """How many times the body of ``period`` numbers at ``index`` repeats from there with its
+    DRAM addresses advancing evenly, counting each number compared against the budget (and
+    stopping when it runs out): a repetition whose addresses break the progression ends the
+    count at once, so the budget pays only for repetitions that fold."""
     body = sequence[index:index + period]
+    first = addresses.starts[index]
+    length = addresses.starts[index + period] - first  # equal bodies hold as many addresses
+    values = addresses.values
+    stride = None
     repeats = 1
     budget.left -= period
     while budget.left >= period and sequence[index + repeats * period:index + (repeats + 1) * period] == body:
+        if length:
+            start = first + repeats * length
+            advance = values[start:start + length] - values[start - length:start]
+            if stride is None:
+                stride = advance
+            elif not np.array_equal(advance, stride):
+                break
         budget.left -= period
         repeats += 1
     return repeats
