@@ -31,6 +31,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from host import host_line
+
 from dlpsim.asm import assemble_file
 from dlpsim.machine import load_machine
 from dlpsim.run.network import NetworkRun, run_network
@@ -159,6 +161,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{'yes' if networks_good else 'NO'}; "
           f"compiled FC layers match or beat the hand programs: {'yes' if fc_good else 'NO'}")
     print(f"total wall time {time.perf_counter() - started:.1f} s")
+    print(host_line())
     return 0 if networks_good and fc_good else 1
 
 

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import onnx
+from host import host_line
 
 from dlpsim.analysis.tables import align, percent
 from dlpsim.machine import load_machine
@@ -46,6 +47,7 @@ def main(filters: list[str]) -> int:
     print("\n".join(align([header, ["-" * len(cell) for cell in header], *rows],
                            [False] + [True] * (len(header) - 1))))
     print(f"total wall time {time.perf_counter() - started:.0f} s")
+    print(host_line())
     return 0
 
 

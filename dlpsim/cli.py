@@ -300,7 +300,7 @@ def run(program_file, preset, config_file, overrides, as_json, trace_file, timel
     program = _read_program(program_file, note_on_stdout=not as_json)
     machine = _load(program, preset, config_file, overrides)
     hazards, functional_run = _checked_run(program, machine, allow_hazards, functional, loads, dumps, seed)
-    recorder = Recorder() if trace_file or timeline_file or show else None  # records every iteration
+    recorder = Recorder() if trace_file or timeline_file or show else None  # bounded, whatever the run
     marks = hazards.marks()  # the races a run with --allow-hazards shows in its trace and timeline
     stats = simulate(program, machine, recorder, max_cycles=max_cycles, fast_forward=not no_fast_forward)
     executed = functional_run.execute(machine) if functional_run is not None else None

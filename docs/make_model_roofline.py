@@ -12,6 +12,7 @@ prints for each preset, the text docs/roofline.md quotes.
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
@@ -25,16 +26,20 @@ PRESETS = ("dlp-s", "dlp-m")
 IMAGES = Path(__file__).resolve().parent / "images"
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", type=Path, default=IMAGES,
+                        help="where to write the figure and CSVs (default: docs/images)")
+    images = parser.parse_args(argv).images
     results = []
     for preset in PRESETS:
         machine = load_machine(preset)
         runs = [run_network(get_network(name), machine, max_cycles=None) for name in NETWORKS]
         result = roofline(machine, runs)
-        result.write_csv(IMAGES / f"roofline_models_{preset.replace('-', '_')}.csv")
+        result.write_csv(images / f"roofline_models_{preset.replace('-', '_')}.csv")
         print(format_roofline(result))
         results.append(result)
-    plot_rooflines(results, str(IMAGES / "roofline_models.png"))
+    plot_rooflines(results, str(images / "roofline_models.png"))
     return 0
 
 

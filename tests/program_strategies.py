@@ -45,15 +45,23 @@ SHORT_TRIPS = st.integers(0, 3)
 LONG_TRIPS = st.integers(0, 3) | st.integers(4, 400)
 
 
+# Nests four deep with counts small enough for an event-by-event run, large enough for every
+# level to settle and repeat (so fast-forward skips at the outer levels too).
+NEST_TRIPS = st.integers(0, 3) | st.integers(4, 9)
+NEST_DEPTH = 4
+
+
 @st.composite
-def _body(draw, depth: int, memory_core: bool, shared: bool, trips=SHORT_TRIPS) -> list[str]:
-    """A few statements without barriers (so every core's barrier count is set by the caller)."""
+def _body(draw, depth: int, memory_core: bool, shared: bool, trips=SHORT_TRIPS,
+          max_depth: int = 2) -> list[str]:
+    """A few statements without barriers (so every core's barrier count is set by the caller),
+    with loops nested at most ``max_depth`` deep."""
     lines: list[str] = []
     for _ in range(draw(st.integers(1, 5))):
         kind = draw(st.sampled_from(["move", "move", "compute", "compute", "sync", "loop"]))
-        if kind == "loop" and depth < 2:
+        if kind == "loop" and depth < max_depth:
             lines.append(f"loop {draw(trips)}")
-            lines += draw(_body(depth + 1, memory_core, shared, trips))
+            lines += draw(_body(depth + 1, memory_core, shared, trips, max_depth))
             lines.append("endloop")
         elif kind == "sync":
             lines.append("sync")
@@ -98,15 +106,17 @@ _SHARED_OVERRIDES = {
 
 
 @st.composite
-def valid_runs(draw, trips=SHORT_TRIPS) -> Run:
-    """``trips`` draws the loops' trip counts: LONG_TRIPS for programs that fast-forward."""
+def valid_runs(draw, trips=SHORT_TRIPS, max_depth: int = 2) -> Run:
+    """``trips`` draws the loops' trip counts: LONG_TRIPS for programs that fast-forward, NEST_TRIPS
+    with ``max_depth=NEST_DEPTH`` for nests."""
     multi = draw(st.booleans())
     overrides = []
     options = {**_TIMING_OVERRIDES, **(_SHARED_OVERRIDES if multi else {})}
     for key in draw(st.lists(st.sampled_from(sorted(options)), max_size=4, unique=True)):
         overrides.append(f"{key}={draw(options[key])}")
     if not multi:
-        return Run("\n".join(draw(_body(0, False, False, trips))) + "\n", "dlp-s", tuple(overrides))
+        text = "\n".join(draw(_body(0, False, False, trips, max_depth))) + "\n"
+        return Run(text, "dlp-s", tuple(overrides))
 
     cores = draw(st.integers(2, 4))
     if cores != 4:
@@ -122,7 +132,7 @@ def valid_runs(draw, trips=SHORT_TRIPS) -> Run:
         memory_core = selector == "mem"
         lines.append(f".core {selector}")
         for index in range(len(separators) + 1):
-            lines += draw(_body(0, memory_core, True, trips))
+            lines += draw(_body(0, memory_core, True, trips, max_depth))
             if index == len(separators):
                 break
             separator = separators[index]
@@ -130,6 +140,6 @@ def valid_runs(draw, trips=SHORT_TRIPS) -> Run:
                 lines.append("barrier")
             else:
                 lines.append(f"loop {separator}")
-                lines += draw(_body(1, memory_core, True, trips))
+                lines += draw(_body(1, memory_core, True, trips, max_depth))
                 lines += ["barrier", "endloop"]
     return Run("\n".join(lines) + "\n", "dlp-m", tuple(overrides))

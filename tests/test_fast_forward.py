@@ -19,7 +19,7 @@ import pytest
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from program_strategies import LONG_TRIPS, Run, valid_runs
+from program_strategies import LONG_TRIPS, NEST_DEPTH, NEST_TRIPS, Run, valid_runs
 
 from dlpsim.asm import assemble
 from dlpsim.asm.program import expand
@@ -132,6 +132,16 @@ def test_a_run_stopped_at_the_limit_gives_the_same_partial_results(run: Run, lim
     assert fast == slow, (limit, run.describe())
 
 
+@PROFILE
+@given(valid_runs(NEST_TRIPS, max_depth=NEST_DEPTH))
+def test_random_nests_give_the_same_results(run: Run):
+    """Loops four deep (and, on dlp-m, inside loops that end in a barrier): skipped at every level."""
+    program = assemble(run.text, "r.asm")
+    machine = load_machine(run.preset, overrides=list(run.overrides))
+    fast, slow = both_ways(program, machine)
+    assert fast == slow, run.describe()
+
+
 def test_random_loop_programs_do_skip(skips):
     """The equivalence tests above mean something only if skips happen in them."""
     seen = 0
@@ -162,6 +172,51 @@ def test_a_billion_iterations_in_closed_form(skips):
     control = dict(stats.cores[0].control_cycles)
     assert (control["queue_full"], control["finished"]) == (10**9 - 8, 8)
     assert sum(skips) > 0.99 * 10**9
+
+
+def test_a_nest_costs_what_a_single_loop_does(skips):
+    """compute MAC_32 256 takes 1 cycle on DLP-S, back to back in the compute queue: a nest
+    issuing n of them takes n cycles. 10^6 x 2 = 2 x 10^6 and 10^7 x 10^3 = 10^10 (the default
+    cycle limit, so it runs). Event by event they would take minutes to hours; each takes a
+    handful of skips, as one loop of as many iterations does."""
+    machine = load_machine("dlp-s")
+    for outer, inner in ((10**6, 2), (10**7, 10**3)):
+        skips.clear()
+        text = f"loop {outer}\n  loop {inner}\n    compute MAC_32 256\n  endloop\nendloop\n"
+        stats = simulate(assemble(text, "nest.asm"), machine)
+        assert stats.cycles == outer * inner
+        assert stats.mac_operations == 256 * outer * inner
+        assert 0 < len(skips) <= 4
+
+
+def test_every_level_of_an_imperfect_nest_is_skipped(skips):
+    """Twelve levels, each ``loop 10`` of a compute (1 cycle) and the next level: level k issues
+    10^k computes of its own, so the nest issues 10 + 10^2 + ... + 10^12 computes, back to back,
+    one cycle each. A level is skipped once its loop has gone round, so the skips grow with the
+    depth (a few hundred), never with the counts (over 10^12 iterations)."""
+    depth = 12
+    text = "loop 10\n  compute MAC_32 256\n" * depth + "endloop\n" * depth
+    stats = simulate(assemble(text, "deep.asm"), load_machine("dlp-s"), max_cycles=None)
+    assert stats.cycles == sum(10**level for level in range(1, depth + 1))
+    assert len(skips) < 50 * depth
+
+
+def test_nests_with_barriers_on_four_cores_skip_exactly(skips):
+    """DLP-M, each core: 100 times (move 16,384 B from DRAM beside 65,536 MACs, sync), then a
+    barrier; 10^4 times. The four moves share the 128 B/cycle DRAM link, 32 B/cycle each:
+    512 cycles, the MACs 256 beside them, so every inner iteration takes 512 cycles and the
+    run 10^4 x 100 x 512; the barrier never waits (the cores are in step)."""
+    text = (".machine dlp-m\n.core all\nloop 10000\n  loop 100\n    move DRAM NRAM 16384\n"
+            "    compute MAC_32 65536\n    sync\n  endloop\n  barrier\nendloop\n")
+    stats = simulate(assemble(text, "nest.asm"), load_machine("dlp-m"))
+    iterations = 10**4 * 100
+    assert stats.cycles == 512 * iterations
+    assert stats.dram_bytes == 4 * 16384 * iterations
+    for core in stats.cores:
+        assert core.barriers == 10**4
+        assert dict(core.control_cycles)["sync"] == 512 * iterations
+        assert dict(core.control_cycles)["barrier"] == 0
+    assert 0 < len(skips) <= 10
 
 
 def test_multi_core_loops_with_barriers_skip_exactly(skips):
@@ -205,14 +260,20 @@ def test_the_cycle_limit_is_never_skipped_past(skips):
     assert skips
 
 
-def test_recording_turns_it_off(skips):
+def test_recording_keeps_it_on_and_records_the_same_intervals(skips):
+    """1000 computes of 1 cycle: fast-forward skips most of them, and the recorder keeps the
+    skipped periods as a repeat that stands for exactly the intervals recorded event by event."""
     from dlpsim.sim import Recorder
 
     program = assemble("loop 1000\n  compute MAC_32 256\nendloop\n", "r.asm")
-    recorder = Recorder()
-    simulate(program, load_machine("dlp-s"), recorder)
-    assert not skips
-    assert len([i for i in recorder.intervals if i.track == ("core0", "compute")]) == 1000
+    fast, slow = Recorder(), Recorder()
+    simulate(program, load_machine("dlp-s"), fast)
+    assert skips and fast.repeats == len(skips)
+    simulate(program, load_machine("dlp-s"), slow, fast_forward=False)
+    assert len(skips) == fast.repeats  # the second run made none
+    assert fast.intervals == slow.intervals
+    assert [(i.start, i.end) for i in fast.intervals if i.track == ("core0", "compute")] == [
+        (k, k + 1) for k in range(1000)]
 
 
 def test_net_run_json_is_the_same(tmp_path):

@@ -28,7 +28,7 @@ from dlpsim.cli import main
 from dlpsim.errors import UserError
 from dlpsim.machine import load_machine
 from dlpsim.sim import Recorder, simulate
-from dlpsim.sim.trace import Executed, Interval
+from dlpsim.sim.trace import MAX_SPANS, Executed, Interval
 
 REPO = Path(__file__).resolve().parents[1]
 FC = str(REPO / "programs" / "fc_1024x256.asm")
@@ -99,12 +99,16 @@ def test_exact_or_aggregated_by_the_number_of_intervals():
 
 def test_aggregated_fractions_conserve_every_busy_cycle():
     recorder, stats = recorded(FC, "dlp-s")
-    timeline = build_timeline(recorder, stats, max_bars=0, buckets=400)
+    timeline = build_timeline(recorder, stats, max_bars=0)
     assert timeline.mode == "aggregated"
+    # the span is the least power of two of cycles for which MAX_SPANS spans cover the run:
+    # 132,736 cycles > 512 x 256, <= 512 x 512, so 512 cycles, and ceil(132,736 / 512) = 260 spans
+    assert timeline.span_cycles == 512 and MAX_SPANS * 256 < stats.cycles <= MAX_SPANS * 512
     edges = timeline.edges
-    assert len(edges) == 401 and edges[0] == 0 and edges[-1] == stats.cycles
+    spans = -(-stats.cycles // 512)
+    assert len(edges) == spans + 1 and edges[0] == 0 and edges[-1] == stats.cycles
     widths = np.diff(edges)
-    per_lane = np.zeros((len(timeline.lanes), 400))
+    per_lane = np.zeros((len(timeline.lanes), spans))
     for (lane, _kind), fraction in timeline.fractions.items():
         assert np.all(fraction >= 0) and np.all(fraction <= 1 + 1e-12)
         per_lane[lane] += fraction
@@ -114,7 +118,7 @@ def test_aggregated_fractions_conserve_every_busy_cycle():
                     if where == lane)
         assert total == pytest.approx(busy, abs=1e-6)
     compute = labels(timeline).index("core0 compute")
-    # the MAC array idles during the fill (1536 cycles: the first 4 buckets of ~332) and works after it
+    # the MAC array idles during the fill (1536 cycles: the first 3 spans) and works after it
     mac = timeline.fractions[(compute, "mac")]
     assert mac[0] == 0 and mac[10] == 1
 
@@ -191,7 +195,9 @@ def test_a_long_program_is_aggregated_and_fast(tmp_path):
     write_timeline(timeline, str(tmp_path / "long.png"))
     elapsed = time.perf_counter() - started
     assert timeline.mode == "aggregated" and timeline.intervals >= 100_000
-    assert len(timeline.edges) == 401
+    # 50,000 x 16 cycles (1024 B at 64 B/cycle) = 800,000 cycles: spans of 2048 cycles
+    # (512 x 1024 < 800,000 <= 512 x 2048), ceil(800,000 / 2048) = 391 of them
+    assert timeline.span_cycles == 2048 and len(timeline.edges) == 391 + 1
     assert (tmp_path / "long.png").read_bytes().startswith(MAGIC[".png"])
     assert elapsed < 10, f"{elapsed:.1f} s"
 

@@ -255,12 +255,13 @@ def program_document(stats: Stats, recorder: Recorder, machine: MachineConfig, c
 
     timeline = build_timeline(recorder, stats, title=name, marks=hazards.marks() if hazards else None)
     how = ("one bar per instruction, wait and link segment" if timeline.mode == "exact" else
-           f"the busy fraction of each lane per span of {timeline.bucket_cycles:,.0f} cycles "
+           f"the busy fraction of each lane per span of {timeline.span_cycles:,} cycles "
            f"({timeline.intervals:,} intervals are too many to draw one by one)")
     blocks += [Heading("Timeline"),
                Image("timeline", _png(draw_timeline(timeline)), f"timeline of {name}",
                      f"Every core's queues and control unit, and every link, over the run: {how}. "
-                     "The percentages on the right are each lane's share of the run.")]
+                     "The percentages on the right are each lane's share of the run."),
+               Paragraph(f"Recorded: {recorder.describe()}.")]
 
     roof, point = program_roofline(stats)
     blocks.append(Heading("Roofline"))

@@ -3,16 +3,20 @@
 ``build_timeline`` turns a run's :class:`~dlpsim.sim.trace.Recorder` into lanes (one per
 issue queue, one per control unit for its waits, one per link) and either
 
-- **exact** bars, one per instruction, wait or link segment, when the run recorded at most
-  ``max_bars`` intervals (a few hundred instructions), or
-- **aggregated** busy fractions: the run is cut into ``buckets`` equal spans of cycles,
-  and each lane shows, per span, the fraction of its cycles spent on each kind of work,
-  stacked in the lane's height (a full-height strip is a lane busy the whole span).
+- **exact** bars, one per instruction, wait or link segment, when the recorder kept every
+  interval of the run and there are at most ``max_bars`` of them (a few hundred
+  instructions), or
+- **aggregated** busy fractions: the recorder's spans of equal cycles (between 256 and 512
+  of them over the run), and each lane shows, per span, the fraction of its cycles spent on
+  each kind of work, stacked in the lane's height (a full-height strip is a lane busy the
+  whole span). The recorder adds every interval to its spans as it records it, and a
+  fast-forwarded stretch in closed form, so the chart costs the same whatever the run's length.
 
-Bars are coloured by kind: MAC vs vector compute, DRAM loads vs stores, on-chip moves vs
-SharedRAM copies, the control unit's waits (sync, barrier, full queue), and on the links
-how many transfers share the link. Building the data needs numpy only; ``draw_timeline``
-imports matplotlib when called and draws on a plain Figure (Agg canvas, no display).
+Bars are coloured by kind (dlpsim.sim.trace.kind_of_work): MAC vs vector compute, DRAM loads vs
+stores, on-chip moves vs SharedRAM copies, the control unit's waits (sync, barrier, full queue),
+and on the links how many transfers share the link. The title says what the recorder kept
+exactly and what it aggregated. Building the data needs numpy only; ``draw_timeline`` imports
+matplotlib when called and draws on a plain Figure (Agg canvas, no display).
 """
 
 from __future__ import annotations
@@ -22,17 +26,13 @@ from fractions import Fraction
 
 import numpy as np
 
-from dlpsim.asm.opcodes import Memory, Unit
-from dlpsim.asm.program import Compute, Instruction, Move
 from dlpsim.sim.stats import Stats
-from dlpsim.sim.trace import Executed, Interval, Marks, Recorder
+from dlpsim.sim.trace import MAX_LINK_SHARES, Executed, Interval, Marks, Recorder, expand, kind_of_work
 from dlpsim.units import format_frequency, format_seconds, time_unit
 
 MAX_EXACT_BARS = 2000  # more recorded intervals than this: aggregate
 MARKED_RUNS = 3  # executions outlined per instruction in a data hazard: a loop repeats the rest
 HAZARD_COLOUR = "#d4007f"  # magenta: no work category uses it
-BUCKETS = 400  # spans of the aggregated view
-MAX_LINK_SHARES = 5  # link segments shared by more transfers are drawn as this many
 
 # category -> (legend label, colour), in legend and stacking order
 CATEGORIES: dict[str, tuple[str, str]] = {
@@ -87,9 +87,11 @@ class Timeline:
     lanes: tuple[Lane, ...]
     intervals: int  # recorded intervals the chart covers
     mode: str  # "exact" or "aggregated"
+    recording: str = ""  # what the recorder kept exactly and what it aggregated, in words
     bars: tuple[Bar, ...] = ()  # exact mode
-    edges: np.ndarray | None = None  # aggregated mode: bucket edges in cycles (integers)
-    # aggregated mode: (lane, category) -> busy fraction of each bucket
+    edges: np.ndarray | None = None  # aggregated mode: span edges in cycles (integers)
+    span_cycles: int = 0  # aggregated mode: the width of a span (the last may be shorter)
+    # aggregated mode: (lane, category) -> busy fraction of each span
     fractions: dict[tuple[int, str], np.ndarray] = field(default_factory=dict)
     used: tuple[str, ...] = ()  # categories present, in CATEGORIES order
     busy_cycles: tuple[int, ...] = ()  # per lane: cycles covered by its intervals
@@ -102,46 +104,15 @@ class Timeline:
         """The lanes with at least one interval."""
         return frozenset(lane for lane, busy in enumerate(self.busy_cycles) if busy)
 
-    @property
-    def bucket_cycles(self) -> float:
-        """The mean span of an aggregated bucket, in cycles."""
-        return 0.0 if self.edges is None else self.cycles / max(1, len(self.edges) - 1)
 
-
-def category(interval: Interval | Executed) -> str:
-    """The kind of work an interval shows, as the key of CATEGORIES."""
-    if isinstance(interval, Executed):
-        return _work(interval.instruction)
-    group, lane = interval.track
-    if group == "links":
-        active = dict(interval.args).get("active", 1)
-        return f"link{min(int(active), MAX_LINK_SHARES)}"
-    if lane == "control":
-        cause = dict(interval.args).get("cause")
-        return cause if cause in CATEGORIES else "other"
-    return "other"
-
-
-def _work(instruction: Instruction) -> str:
-    if isinstance(instruction, Compute):
-        return "mac" if instruction.type.unit is Unit.MATRIX else "vector"
-    if isinstance(instruction, Move):
-        source, destination = instruction.source.memory, instruction.destination.memory
-        if source is Memory.DRAM:
-            return "load"
-        if destination is Memory.DRAM:
-            return "store"
-        return "shared" if Memory.SHARED in (source, destination) else "move"
-    return "other"
+# The kind of work an interval shows, as the key of CATEGORIES (one rule: the recorder's).
+category = kind_of_work
 
 
 def _lanes(recorder: Recorder) -> tuple[Lane, ...]:
     """Every declared track and any recorded one: the cores in build order, then the links."""
-    seen: dict[tuple[str, str], None] = {}
-    for track in [*recorder.tracks, *(interval.track for interval in recorder.intervals)]:
-        seen.setdefault(track, None)
     groups: dict[str, list[str]] = {}
-    for group, lane in seen:
+    for group, lane in recorder.lanes():
         groups.setdefault(group, []).append(lane)
     order = {"compute": 0, "io": 1, "move": 2, "control": 3}
     lanes = []
@@ -153,26 +124,11 @@ def _lanes(recorder: Recorder) -> tuple[Lane, ...]:
     return tuple(lanes)
 
 
-def _busy(starts: np.ndarray, ends: np.ndarray, edges: np.ndarray) -> np.ndarray:
-    """Cycles covered by the intervals [start, end) within each bucket [edges[i], edges[i+1]).
-
-    Coverage up to x is sum(clip(x - start, 0, len)) = x * #(start < x) - sum(start < x),
-    minus the same for the ends: exact integers, O((n + buckets) log n).
-    """
-    def covered(points: np.ndarray) -> np.ndarray:
-        points = np.sort(points)
-        prefix = np.concatenate(([0], np.cumsum(points)))
-        below = np.searchsorted(points, edges, side="left")
-        return edges * below - prefix[below]
-
-    return np.diff(covered(starts) - covered(ends))
-
-
-def _marked(recorder: Recorder, index: dict[tuple[str, str], int], marks: Marks) -> tuple:
+def _marked(exact: list[Interval | Executed], index: dict[tuple[str, str], int], marks: Marks) -> tuple:
     """The first MARKED_RUNS executions of each marked instruction: (lane, start, end)."""
     seen: dict[tuple[str, int], int] = {}
     found = []
-    for interval in recorder.intervals:
+    for interval in exact:
         if isinstance(interval, Executed) and interval.mark_key in marks:
             runs = seen.get(interval.mark_key, 0)
             if runs < MARKED_RUNS:
@@ -182,58 +138,40 @@ def _marked(recorder: Recorder, index: dict[tuple[str, str], int], marks: Marks)
 
 
 def build_timeline(recorder: Recorder, stats: Stats, *, title: str | None = None,
-                   max_bars: int = MAX_EXACT_BARS, buckets: int = BUCKETS,
-                   marks: Marks | None = None) -> Timeline:
-    """The chart's data: exact bars for at most ``max_bars`` intervals, else ``buckets`` spans;
-    the instructions in ``marks`` (data hazards) outlined."""
+                   max_bars: int = MAX_EXACT_BARS, marks: Marks | None = None) -> Timeline:
+    """The chart's data: exact bars if the recorder kept every interval and there are at most
+    ``max_bars``, else its spans; the instructions in ``marks`` (data hazards) outlined where
+    the recorder kept them exactly."""
     lanes = _lanes(recorder)
     index = {lane.track: i for i, lane in enumerate(lanes)}
-    kinds = list(CATEGORIES)
-    intervals = recorder.intervals
-    cycles = max([stats.cycles, *(interval.end for interval in intervals)], default=0)
+    cycles = max(stats.cycles, recorder.end)
     if title is None:
         title = f"{stats.program} on {stats.machine}"
-    # One code per (lane, kind): lane * len(kinds) + kind. Loops repeat the same instruction
-    # objects and the same few waits and link shares, so each is classified once.
-    codes: dict[tuple[tuple[str, str], int | str], int] = {}
-
-    def code(interval: Interval | Executed) -> int:
-        key = (interval.track, id(interval.instruction) if isinstance(interval, Executed) else interval.name)
-        value = codes.get(key)
-        if value is None:
-            value = codes[key] = index[interval.track] * len(kinds) + _ORDER[category(interval)]
-        return value
-
-    count = len(intervals)
-    keys = np.fromiter((code(interval) for interval in intervals), dtype=np.int64, count=count)
-    starts = np.fromiter((interval.start for interval in intervals), dtype=np.int64, count=count)
-    ends = np.fromiter((interval.end for interval in intervals), dtype=np.int64, count=count)
-    keep = ends > starts
-    keys, starts, ends = keys[keep], starts[keep], ends[keep]
-    lane_of, kind_of = np.divmod(keys, len(kinds))
-    used = tuple(kinds[kind] for kind in np.unique(kind_of).tolist())
-    busy = np.zeros(len(lanes), dtype=np.int64)
-    np.add.at(busy, lane_of, ends - starts)
+    width, rows = recorder.grid.totals(cycles)
+    busy = [0] * len(lanes)
+    present = set()
+    for (track, kind), row in rows.items():
+        total = sum(row)
+        busy[index[track]] += total
+        if total:
+            present.add(kind)
+    marks = marks or {}
+    exact_mode = recorder.complete and recorder.exact_intervals <= max_bars
+    exact = list(expand(recorder.exact)) if exact_mode or marks else []
     common = dict(title=title, cycles=cycles, clock_hz=stats.clock_hz, complete=stats.complete,
-                  lanes=lanes, intervals=len(keys), used=used,
-                  busy_cycles=tuple(busy.tolist()), marked=_marked(recorder, index, marks or {}))
-    if len(keys) <= max_bars:
-        order = np.lexsort((ends, starts, lane_of))
-        bars = tuple(Bar(lane, start, end, kinds[kind]) for lane, start, end, kind in zip(
-            lane_of[order].tolist(), starts[order].tolist(), ends[order].tolist(), kind_of[order].tolist(),
-            strict=True))
-        return Timeline(mode="exact", bars=bars, **common)
-    buckets = max(1, min(buckets, cycles))
-    edges = (np.arange(buckets + 1, dtype=np.int64) * cycles) // buckets
-    widths = np.diff(edges).astype(np.float64)
-    order = np.argsort(keys, kind="stable")
-    groups, first = np.unique(keys[order], return_index=True)
-    fractions = {}
-    for key, low, high in zip(groups.tolist(), first.tolist(), [*first.tolist()[1:], len(keys)], strict=True):
-        chosen = order[low:high]
-        lane, kind = divmod(key, len(kinds))
-        fractions[(lane, kinds[kind])] = _busy(starts[chosen], ends[chosen], edges) / widths
-    return Timeline(mode="aggregated", edges=edges, fractions=fractions, **common)
+                  lanes=lanes, intervals=recorder.intervals_recorded, recording=recorder.describe(),
+                  used=tuple(kind for kind in CATEGORIES if kind in present), busy_cycles=tuple(busy),
+                  marked=_marked(exact, index, marks))
+    if exact_mode:
+        bars = sorted((index[interval.track], interval.start, interval.end, category(interval))
+                      for interval in exact if interval.end > interval.start)
+        return Timeline(mode="exact", bars=tuple(Bar(*bar) for bar in bars), **common)
+    spans = -(-cycles // width) if cycles else 1
+    edges = np.minimum(np.arange(spans + 1, dtype=np.int64) * width, cycles)
+    widths = np.maximum(np.diff(edges), 1).astype(np.float64)
+    fractions = {(index[track], kind): np.asarray(row, dtype=np.float64) / widths
+                 for (track, kind), row in rows.items() if any(row)}
+    return Timeline(mode="aggregated", edges=edges, span_cycles=width, fractions=fractions, **common)
 
 
 # -- drawing ----------------------------------------------------------------------------------
@@ -330,9 +268,9 @@ def draw_timeline(timeline: Timeline, figure=None):
     if timeline.mode == "exact":
         detail = f"every instruction, wait and link segment ({timeline.intervals:,} bars)"
     else:
-        detail = (f"{timeline.intervals:,} intervals aggregated: busy fraction of each lane per span of "
-                  f"{timeline.bucket_cycles:,.0f} cycles (strip height = fraction busy)")
-    ax.set_title(f"{headline}\n{detail}", fontsize=11)
+        detail = (f"busy fraction of each lane per span of {timeline.span_cycles:,} cycles (strip height = "
+                  f"fraction busy)\nrecorded: {timeline.recording}")
+    ax.set_title(f"{headline}\n{detail}", fontsize=11 if timeline.mode == "exact" else 10)
 
     if timeline.marked:
         from matplotlib.patches import Rectangle
@@ -354,7 +292,7 @@ def draw_timeline(timeline: Timeline, figure=None):
 
 
 def _band(edges: np.ndarray, bottom: np.ndarray, top: np.ndarray) -> np.ndarray:
-    """The outline of the step-shaped band between ``bottom`` and ``top`` over the buckets."""
+    """The outline of the step-shaped band between ``bottom`` and ``top`` over the spans."""
     x = np.repeat(edges, 2)[1:-1]  # e0 e1 e1 e2 e2 ... eN
     upper = np.column_stack((x, np.repeat(top, 2)))
     lower = np.column_stack((x[::-1], np.repeat(bottom, 2)[::-1]))

@@ -116,8 +116,9 @@ def simulate(program: Program, machine: MachineConfig, recorder: Recorder | None
              max_cycles: int | None = DEFAULT_MAX_CYCLES, fast_forward: bool = True) -> Stats:
     """Run ``program`` on ``machine``.
 
-    With ``fast_forward`` (and no recorder), the repeats of a loop's steady state are
-    skipped analytically (dlpsim.sim.fastforward); the Stats are the same either way.
+    With ``fast_forward``, the repeats of a loop's steady state are skipped analytically
+    (dlpsim.sim.fastforward); the Stats are the same either way, and so is what ``recorder``
+    records (the skipped periods as repeats).
 
     Raises ProgramError if the program does not fit the machine, and RunLimitError if it
     provably needs more than ``max_cycles``. A run that reaches the limit anyway stops there
@@ -135,10 +136,10 @@ def simulate(program: Program, machine: MachineConfig, recorder: Recorder | None
     links = _links(env, machine, recorder)
     barrier = ClusterBarrier(env, participants=len(streams))
     cores = [_Core(env, core, stream, machine, links, barrier, recorder) for core, stream in streams.items()]
-    if fast_forward and recorder is None:
+    if fast_forward:
         controls = [core.control for core in cores]
         queues = [queue for core in cores for queue in core.queues.values()]
-        FastForward(env, controls, [*controls, *queues, *links.values(), barrier], max_cycles)
+        FastForward(env, controls, [*controls, *queues, *links.values(), barrier], max_cycles, recorder)
     # Events at cycle max_cycles still run: a program that ends exactly at the limit is complete.
     env.run(until=None if max_cycles is None else max_cycles + 1)
     complete = all(core.control.finished and not any(q.busy for q in core.queues.values())

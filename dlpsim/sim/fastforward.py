@@ -33,16 +33,36 @@ body, so a core with ``r`` iterations left after the current one allows ``r // d
 more periods. The skip takes the fewest any core allows, and never passes the run's
 cycle limit.
 
+Every loop level is skipped this way, at a cost that grows with the depth of the nest,
+not its counts, from two memories. Each state keeps a short history of the observations
+that saw it, across skips: in ``loop 10^7 / loop 1000 / ...`` the inner loop's iterations
+repeat one state, so its periods are skipped; when the outer loop next comes round to the
+same place in the inner loop, the observation from the outer loop's previous iteration
+(taken before the inner skip) matches, with the inner loop at the same iteration, and the
+outer loop's iterations, inner skip included, are skipped as periods in their turn. Of the
+skips the history allows, the one of most cycles is taken. A skip made in between changes
+nothing in this: it is exact, so a period that contains one is still a period of the machine.
+And each state keeps the periods found from it (``_Period``): what a period does depends
+only on the state it starts from and on the loops it goes round, so when the state comes
+back later (an inner loop entered again, in a later iteration of the loop around it), a
+known period is repeated at once, as long as each core's loop has the iterations and the
+loops inside it are where they were; this also needs the times the parts remember outside
+their state (``Periodic.moments``, such as a queue's last completion) to agree.
+
 Observations are taken at the end of a cycle (an event of lower priority than any
 of the machine's, so nothing else is pending at that cycle) in which some loop went
 round. Each costs a little, so when no state repeats for a long while, they thin out.
-Recording a trace turns fast-forward off: a trace lists every instruction.
+
+A run that is recorded (dlpsim.sim.trace) tells its recorder of every skip: the
+intervals recorded in the period skipped repeat, shifted by one period each time
+(``SkipListener``); an observation whose period the recorder no longer holds is not used.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import partial
+from typing import Protocol
 
 import simpy
 
@@ -54,23 +74,93 @@ from dlpsim.sim.periodic import NO_EFFECT, Counters, DescribeEvent, Periodic
 # more sparsely (every 2nd loop iteration, then every 4th, ... up to MAX_STRIDE), so a run
 # whose state does not repeat pays little for trying. A periodic state is still found at
 # any stride: sampled every s iterations, a period of p iterations repeats after p / gcd(p, s)
-# samples. At most MAX_REMEMBERED states are kept.
+# samples. At most MAX_REMEMBERED observations are kept, at most HISTORY of them per state:
+# enough for the few observations of one state that each level of a loop nest leaves between
+# two iterations of the loop around it.
 MISSES_BEFORE_THINNING = 64
 MAX_STRIDE = 1024
 MAX_REMEMBERED = 4096
+HISTORY = 16
+HISTORY_PER_LEVEL = 4
 
 
 class _Unrecognised(Exception):
     """Something is pending that fast-forward cannot describe: it stays off for this run."""
 
 
-class _Observation:
-    __slots__ = ("time", "iterations", "counters")
+class SkipListener(Protocol):
+    """What a recorder of the run (dlpsim.sim.trace.Recorder) hears of the skips."""
 
-    def __init__(self, time: int, iterations: list[tuple[int, ...]], counters: list[Counters]):
+    def mark(self) -> int:
+        """Where its record is now: an observation keeps it, a later skip names it."""
+
+    def can_repeat(self, mark: int) -> bool:
+        """True if it still holds what it recorded since ``mark``."""
+
+    def repeat(self, start: int, end: int, period: int, periods: int, offset: int) -> None:
+        """What it recorded between the marks ``start`` and ``end`` happens ``periods`` times
+        more, the k-th shifted by ``offset + k * period`` cycles."""
+
+
+class _Observation:
+    __slots__ = ("time", "iterations", "counters", "mark", "moments")
+
+    def __init__(self, time: int, iterations: list[tuple[int, ...]], counters: list[Counters], mark: int,
+                 moments: tuple):
         self.time = time
         self.iterations = iterations
         self.counters = counters
+        self.mark = mark
+        self.moments = moments
+
+
+class _Period:
+    """Two observations of one state: from it, the machine came back to it ``cycles`` later,
+    each core in ``advancing`` (index, depth of its loop, iterations) that many iterations
+    further in one loop, the others where they were."""
+
+    __slots__ = ("start", "end", "cycles", "advancing", "active", "moments")
+
+    def __init__(self, start: _Observation, end: _Observation, advancing: tuple[tuple[int, int, int], ...]):
+        self.start = start
+        self.end = end
+        self.cycles = end.time - start.time
+        self.advancing = advancing
+        # the parts whose counters the period changed, and the times they remembered at its end
+        changes = zip(start.counters, end.counters, strict=True)
+        self.active = tuple(index for index, (before, after) in enumerate(changes) if before != after)
+        self.moments = tuple(end.moments[index] for index in self.active)
+
+    def fits(self, now: _Observation) -> bool:
+        """True if the parts it changes remember now the times they did at its end."""
+        moments = tuple(now.moments[index] for index in self.active)
+        return self.end.time <= now.time and moments == self.moments
+
+
+class _Skip:
+    """``periods`` repeats of ``period``, from now."""
+
+    __slots__ = ("period", "periods")
+
+    def __init__(self, period: _Period, periods: int):
+        self.period = period
+        self.periods = periods
+
+    @property
+    def cycles(self) -> int:
+        return self.period.cycles * self.periods
+
+
+def _rebased(now: Counters, start: Counters, end: Counters) -> Counters:
+    """The counters one period before ``now`` for a period that grew them from ``start`` to ``end``."""
+    before: Counters = {}
+    for name, value in now.items():
+        if isinstance(value, dict):
+            grown, was = end[name], start[name]
+            before[name] = {key: count - grown.get(key, 0) + was.get(key, 0) for key, count in value.items()}
+        else:
+            before[name] = value - (end[name] - start[name])
+    return before
 
 
 class FastForward:
@@ -82,13 +172,20 @@ class FastForward:
     """
 
     def __init__(self, env: ShiftableEnvironment, controls: list[ControlUnit], parts: Sequence[Periodic],
-                 max_cycles: int | None):
+                 max_cycles: int | None, listener: SkipListener | None = None):
         self.env = env
         self.controls = controls
         self.parts = tuple(parts)
         self._parts_by_id = {id(part): part for part in self.parts}
         self.max_cycles = max_cycles
-        self._seen: dict[tuple, _Observation] = {}
+        self.listener = listener
+        self._seen: dict[tuple, list[_Observation]] = {}  # state -> its observations, oldest first
+        self._remembered = 0
+        self._periods: dict[tuple, list[_Period]] = {}  # state -> the periods found from it
+        # observations kept per state: a few for each level of the deepest nest of loops
+        depth = max((control.cursor.depth for control in controls), default=0)
+        self._history = HISTORY + HISTORY_PER_LEVEL * depth
+        self._periods_kept = 0
         self._stride = 1  # observe at every stride-th loop iteration
         self._misses = 0  # observations in a row that found a new state
         self._iterations_until_observed = 1
@@ -119,22 +216,57 @@ class FastForward:
         except _Unrecognised:
             self._stop()
             return
+        now = self._observation()
+        history = self._seen.get(key)
+        if history is None:
+            history = self._seen[key] = []
+            self._misses += 1
+            if self._misses >= MISSES_BEFORE_THINNING:
+                self._misses = 0
+                self._stride = min(2 * self._stride, MAX_STRIDE)
+        else:
+            self._misses = 0
+            skip = self._best_skip(key, history, now)
+            if skip is not None:
+                self._make(skip, now)
+                if skip.period.end is now:
+                    self._keep_period(key, skip.period)
+                # both ends of the skip are observations of the state: the one before it may
+                # begin a period of a loop around this one
+                self._remember(history, now)
+                now = self._observation()
+        self._remember(history, now)
+
+    def _observation(self) -> _Observation:
         now = self.env.now
-        iterations = [control.cursor.iterations() for control in self.controls]
-        counters = [part.counters() for part in self.parts]
-        earlier = self._seen.get(key)
-        self._seen[key] = _Observation(now, iterations, counters)
-        if earlier is not None:
-            self._misses = 0
-            if self._skip(earlier, iterations):
-                self._seen.clear()
+        return _Observation(now, [control.cursor.iterations() for control in self.controls],
+                            [part.counters() for part in self.parts],
+                            self.listener.mark() if self.listener is not None else 0,
+                            tuple(part.moments(now) for part in self.parts))
+
+    def _remember(self, history: list[_Observation], observation: _Observation) -> None:
+        """Keep this observation of the state (after the skip, if one was made)."""
+        if self._remembered >= MAX_REMEMBERED:
+            self._seen = {key: kept for key, kept in self._seen.items() if kept is history}
+            self._remembered = len(history)
+        if len(history) >= self._history:
+            del history[0]
+            self._remembered -= 1
+        history.append(observation)
+        self._remembered += 1
+
+    def _keep_period(self, key: tuple, period: _Period) -> None:
+        if self._periods_kept >= MAX_REMEMBERED:
+            self._periods.clear()
+            self._periods_kept = 0
+        kept = self._periods.setdefault(key, [])
+        if any(known.advancing == period.advancing for known in kept):
             return
-        self._misses += 1
-        if self._misses >= MISSES_BEFORE_THINNING:
-            self._misses = 0
-            self._stride = min(2 * self._stride, MAX_STRIDE)
-        if len(self._seen) > MAX_REMEMBERED:
-            self._seen.clear()
+        if len(kept) >= HISTORY:
+            del kept[0]
+            self._periods_kept -= 1
+        kept.append(period)
+        self._periods_kept += 1
 
     # -- the state ----------------------------------------------------------------------
 
@@ -178,33 +310,64 @@ class FastForward:
 
     # -- the skip -----------------------------------------------------------------------
 
-    def _skip(self, earlier: _Observation, iterations: list[tuple[int, ...]]) -> bool:
-        """Skip as many whole periods as every core's loops allow; False if none."""
-        now = self.env.now
-        period = now - earlier.time
-        if period <= 0:
-            return False
-        advancing = []  # (control, depth of the loop that went round, iterations per period)
-        for control, before, after in zip(self.controls, earlier.iterations, iterations, strict=True):
+    def _best_skip(self, key: tuple, history: list[_Observation], now: _Observation) -> _Skip | None:
+        """Of the skips the state's history and its known periods allow, the one of most cycles
+        (the latest of those, on a tie)."""
+        candidates = []
+        for earlier in reversed(history):
+            if not self._can_repeat(earlier):
+                break  # older observations are older still
+            period = self._period(earlier, now)
+            if period is not None:
+                candidates.append(period)
+        candidates += [period for period in self._periods.get(key, ())
+                       if self._can_repeat(period.start) and period.fits(now)]
+        best = None
+        for period in candidates:
+            periods = self._periods_allowed(period, now)
+            if periods > 0 and (best is None or period.cycles * periods > best.cycles):
+                best = _Skip(period, periods)
+        return best
+
+    def _can_repeat(self, observation: _Observation) -> bool:
+        return self.listener is None or self.listener.can_repeat(observation.mark)
+
+    def _period(self, earlier: _Observation, now: _Observation) -> _Period | None:
+        """The period from ``earlier`` to now, if every core either stayed or went round one loop."""
+        if now.time <= earlier.time:
+            return None
+        advancing = []
+        for core, (before, after) in enumerate(zip(earlier.iterations, now.iterations, strict=True)):
             depth = next((d for d, (b, a) in enumerate(zip(before, after, strict=True)) if b != a), None)
             if depth is None:
                 continue  # this core did not move in its stream
             if after[depth] < before[depth] or after[depth + 1:] != before[depth + 1:]:
-                return False
-            advancing.append((control, depth, after[depth] - before[depth]))
-        if not advancing:
-            return False
-        periods = min(control.cursor.remaining_iterations(depth) // per_period
-                      for control, depth, per_period in advancing)
-        if self.max_cycles is not None:
-            periods = min(periods, (self.max_cycles - now) // period)
-        if periods <= 0:
-            return False
-        shift = periods * period
-        for control, depth, per_period in advancing:
-            control.cursor.skip_iterations(depth, periods * per_period)
-        for part, before in zip(self.parts, earlier.counters, strict=True):
-            part.advance(periods, before, shift)
-        self.env.shift_time(shift)
-        return True
+                return None
+            advancing.append((core, depth, after[depth] - before[depth]))
+        return _Period(earlier, now, tuple(advancing)) if advancing else None
 
+    def _periods_allowed(self, period: _Period, now: _Observation) -> int:
+        """How many times the period can repeat from now: each advancing core's loop must have the
+        iterations left, with the loops inside it where they were when the period began."""
+        periods = None
+        for core, depth, per_period in period.advancing:
+            if now.iterations[core][depth + 1:] != period.start.iterations[core][depth + 1:]:
+                return 0
+            allowed = self.controls[core].cursor.remaining_iterations(depth) // per_period
+            periods = allowed if periods is None else min(periods, allowed)
+        if self.max_cycles is not None:
+            periods = min(periods, (self.max_cycles - now.time) // period.cycles)
+        return periods
+
+    def _make(self, skip: _Skip, now: _Observation) -> None:
+        """Advance every loop, counter and time by the skip's periods, and tell the listener."""
+        period, shift = skip.period, skip.cycles
+        for core, depth, per_period in period.advancing:
+            self.controls[core].cursor.skip_iterations(depth, skip.periods * per_period)
+        for part, counters, start, end in zip(self.parts, now.counters, period.start.counters,
+                                              period.end.counters, strict=True):
+            part.advance(skip.periods, _rebased(counters, start, end), shift)
+        if self.listener is not None:
+            self.listener.repeat(period.start.mark, period.end.mark, period.cycles, skip.periods,
+                                 now.time - period.end.time)
+        self.env.shift_time(shift)

@@ -10,7 +10,9 @@ implements ``Periodic``, which says
   recognised by a method's name;
 - its statistics by name (``counters``), so growth over a period is computed name by name;
 - how to move forward by whole periods (``advance``): each counter grows by its growth over
-  one period times the number of periods, and each time it remembers moves later.
+  one period times the number of periods, and each time it remembers moves later;
+- the times it remembers that are not part of its state (``moments``), so that a period found
+  from a state earlier in the run is repeated only where they agree.
 
 tests/test_fast_forward.py checks that every statistic of every part is among its counters.
 """
@@ -56,6 +58,12 @@ class Periodic(Protocol):
         """Move forward by ``periods`` whole periods, ``shift`` cycles in all: add ``periods``
         times each counter's growth since ``before`` (its counters() one period ago) and move
         every remembered time ``shift`` cycles later."""
+
+    def moments(self, now: int) -> Hashable:
+        """The times it remembers outside its state that advance() moves when it was active in
+        the period, as offsets from ``now``: a period found earlier in which it was active is
+        repeated only where they are what they were at its end."""
+        return ()
 
 
 def grow_counters(part: Periodic, before: Counters, periods: int) -> None:

@@ -93,6 +93,9 @@ class IssueQueue(Periodic):
             counters["completions"] = dict(self.completions)
         return counters
 
+    def moments(self, now: int) -> Hashable:
+        return now - self.last_completion
+
     def advance(self, periods: int, before: Counters, shift: int) -> None:
         if self.instructions != before["instructions"]:  # its last completion was in the period
             self.last_completion += shift

@@ -25,7 +25,9 @@ class StreamCursor:
     """
 
     def __init__(self, statements: tuple[Statement, ...]):
-        self.frames: list[list] = [[normalised(statements), 0, 0, 1]]
+        body = _merged_nests(normalised(statements))
+        self.frames: list[list] = [[body, 0, 0, 1]]
+        self.depth = _depth(body)  # how deep its loops nest
         self.on_iteration = None
 
     def __iter__(self) -> Iterator:
@@ -74,3 +76,23 @@ class StreamCursor:
         if not 0 <= iterations <= frame[3] - 1 - frame[2]:
             raise ValueError(f"cannot skip {iterations} iterations with {frame[3] - 1 - frame[2]} left")
         frame[2] += iterations
+
+
+def _merged_nests(body: tuple) -> tuple:
+    """The same stream with each loop whose body is one loop made one loop of the two counts'
+    product (``loop a / loop b / X`` issues X a x b times): fast-forward then needs no
+    observation at the levels merged, however deep a nest of small counts goes."""
+    merged = []
+    for statement in body:
+        if type(statement) is Repeat:
+            inner = _merged_nests(statement.body)
+            if len(inner) == 1 and type(inner[0]) is Repeat:
+                statement = Repeat(statement.count * inner[0].count, inner[0].body)
+            else:
+                statement = Repeat(statement.count, inner)
+        merged.append(statement)
+    return tuple(merged)
+
+
+def _depth(body: tuple) -> int:
+    return max((1 + _depth(statement.body) for statement in body if type(statement) is Repeat), default=0)
