@@ -279,3 +279,87 @@ def test_operands_past_the_end_of_their_memory_are_refused_with_the_machine():
         bind(program, dlp_s)
     assert str(raised.value) == (f"bad.asm:1:38: error: operand B WRAM[0x20004:0x40004) ends at byte "
                                  f"{0x40004}, past the end of WRAM (262144 B on dlp-s)")
+
+
+# -- loop indices and affine operand addresses ----------------------------------------------------------
+
+AFFINE = ("loop 3 as t\n"
+          "    loop 2 as u\n"
+          "        move DRAM[0x1000 + 0x2400*t - 4*u] NRAM[0x100 + 0x40*t : 0x140 + 0x40*t] 64\n"
+          "        compute ADD_32 4 NRAM[0x0], WRAM[t*16 + 1K] -> NRAM[0x800 + 2*0x10*u]\n"
+          "    endloop\n"
+          "endloop\n")
+
+
+def test_affine_operands_keep_the_address_at_zero_and_a_stride_per_index():
+    (outer,) = assemble(AFFINE).sections[0].statements
+    (inner,) = outer.body
+    move, compute = inner.body
+    assert (outer.index, inner.index) == ("t", "u")
+    assert (move.source.offset, move.source.strides) == (0x1000, (("t", 0x2400), ("u", -4)))
+    assert (move.destination.offset, move.destination.end, move.destination.strides) == (0x100, 0x140,
+                                                                                         (("t", 0x40),))
+    assert (compute.operands.b.offset, compute.operands.b.strides) == (1024, (("t", 16),))
+    assert (compute.operands.c.offset, compute.operands.c.strides) == (0x800, (("u", 32),))
+    assert compute.operands.a.strides == ()
+
+
+def test_expand_resolves_each_iteration_and_keeps_constant_instructions_identical():
+    program = assemble(AFFINE + "sync\n")
+    stream = list(expand(program.stream(CoreId(0))))
+    moves = [i for i in stream if isinstance(i, Move)]
+    # iteration (t, u) reads DRAM[0x1000 + 0x2400*t - 4*u], in the order t=0: u=0,1; t=1: ...
+    assert [m.source.offset for m in moves] == [0x1000 + 0x2400 * t - 4 * u
+                                                for t in range(3) for u in range(2)]
+    assert [m.destination.region(64) for m in moves] == [(0x100 + 0x40 * t, 0x140 + 0x40 * t)
+                                                         for t in range(3) for _ in range(2)]
+    assert all(m.source.strides == () and m.destination.strides == () for m in moves)
+    assert stream[-1] is program.sections[0].statements[-1]  # the sync: the text's own object
+    constant = assemble("loop 3\nmove DRAM[0x0] NRAM[0x0] 4\nendloop\n")
+    (text_move,) = constant.sections[0].statements[0].body
+    assert all(each is text_move for each in expand(constant.sections[0].statements))
+
+
+@pytest.mark.parametrize("text, line, column, words", [
+    ("loop 2 as t\nmove DRAM[u] NRAM 4\nendloop", 2, 11,
+     "unknown loop index 'u' (the enclosing loops' indices: t)"),
+    ("move DRAM[t] NRAM 4", 1, 11, "no enclosing loop has an index"),
+    ("loop 2 as t\nendloop\nmove DRAM[t] NRAM 4", 3, 11,
+     "'t' is used outside its loop (opened at bad.asm:1:1)"),
+    ("loop 2 as t\nloop 2 as t\nendloop\nendloop", 2, 11,
+     "shadows the index of the enclosing loop at bad.asm:1:1"),
+    ("loop 2 as t\nloop 2 as u\nmove DRAM[t*u] NRAM 4\nendloop\nendloop", 3, 13,
+     "multiplies two loop indices"),
+    ("loop 2 as nram\nendloop", 1, 11, "cannot name a loop index"),
+    ("loop 2 as move\nendloop", 1, 11, "cannot name a loop index"),
+    ("loop 2 as\nendloop", 1, 10, "a name for the loop index"),
+    ("loop 2 as 3\nendloop", 1, 11, "a name for the loop index"),
+    ("loop 2 as t\nmove DRAM NRAM[t : 0x40 + 2*t] 64\nendloop", 2, 20,
+     "the ends of a range must move together"),
+    ("move DRAM NRAM[-0x40] 4", 1, 16, "a negative address"),
+    # A (16 B) at 0x40 - 0x10*t reaches C at 0x10 when t = 3
+    ("loop 4 as t\ncompute MAC_32 2x2x2 NRAM[0x40 - 0x10*t], WRAM[0x0] -> NRAM[0x10]\nendloop", 2, 56,
+     "NRAM[0x10:0x20) overlaps operand A NRAM[0x10:0x20) when t = 3"),
+    ("loop 3 as t\ncompute MAC_32 2x2x2 NRAM[0x40 - 0x10*t], WRAM[0x0] -> NRAM[0x10]\nendloop", 0, 0,
+     "no error: t <= 2 keeps A above 0x20"),
+])
+def test_affine_errors_name_line_and_column(text, line, column, words):
+    if line == 0:
+        assemble(text, "bad.asm")
+    else:
+        test_errors_name_line_and_column(text, line, column, words)
+
+
+def test_affine_bounds_hold_in_every_iteration():
+    from dlpsim.machine import load_machine
+    from dlpsim.sim.check import bind
+    machine = load_machine("dlp-s")  # NRAM: 128 KB = 0x20000 B
+    # 0x1F000 + 0x400*t + 1 KB ends at 0x1F000 + 0x400*3 + 0x400 = 0x20000 for t <= 3: fits;
+    # one more iteration ends at 0x20400, past the end.
+    fits = "loop 4 as t\nmove DRAM NRAM[0x1F000 + 0x400*t] 1K\nendloop\n"
+    bind(assemble(fits), machine)
+    with pytest.raises(ProgramError, match=r"2:11: error: NRAM\[0x1f000 \+ 0x400\*t\] ends at byte 132096 "):
+        bind(assemble(fits.replace("loop 4", "loop 5")), machine)
+    # 0x100 - 0x40*t starts below 0 once t = 5
+    with pytest.raises(ProgramError, match="starts at byte -64 in some iteration"):
+        bind(assemble("loop 6 as t\nmove DRAM NRAM[0x100 - 0x40*t] 64\nendloop\n"), machine)

@@ -75,6 +75,30 @@ def test_a_move_copies_bytes_through_nram_and_back():
     assert not memories.dram.read(0x1008, 8).any()  # nothing beyond the 8 bytes
 
 
+def test_operands_that_move_with_loop_indices_touch_each_iterations_bytes():
+    # Iteration (t, u) copies the 4 floats at DRAM[0x40*t + 0x10*u] (chunk 4*t + u) to the same
+    # place in NRAM: the 16 chunks bring floats 0..63 in order. Each chunk k is doubled in place and
+    # stored to DRAM[0x10F0 - 0x10*k]: chunk 15 lands at 0x1000, chunk 0 at 0x10F0.
+    memories = execute("""
+        loop 4 as t
+            loop 4 as u
+                move DRAM[0x40*t + 0x10*u] NRAM[0x40*t + 0x10*u] 16
+            endloop
+        endloop
+        sync
+        loop 16 as k
+            compute ADD_32 4 NRAM[0x10*k], NRAM[0x10*k] -> NRAM[0x10*k]
+        endloop
+        sync
+        loop 16 as k
+            move NRAM[0x10*k] DRAM[0x10F0 - 0x10*k] 16
+        endloop
+        sync
+    """, fill=lambda m: put(m, 0, np.arange(64)))
+    chunks = (2 * np.arange(64, dtype=F32)).reshape(16, 4)
+    assert (dram(memories, 0x1000, 64) == chunks[::-1].reshape(64)).all()
+
+
 def load_compute_store(a_bytes: int, b_bytes: int, compute: str, c_bytes: int) -> str:
     """A from DRAM[0x0] to NRAM[0x0], B from DRAM[0x100] to WRAM[0x0]; ``compute`` writes
     NRAM[0x100], which goes to DRAM[0x200]; a sync between each step."""

@@ -57,3 +57,19 @@ def test_the_writer_places_statements_where_the_printer_puts_them():
     below, shifted = moved(program, comments, "x.asm", 2)
     assert shifted == (Comment(3, "a header"), Comment(4, ""))
     assert assemble("\n\n" + text, "x.asm") == below
+
+
+def test_loop_indices_and_affine_operands_print_back_to_an_equal_program():
+    text = ("loop 3 as t\n"
+            "    loop 2 as u\n"
+            "        move DRAM[0x1000 + 0x2400*t - 0x4*u] NRAM[0x100 + 0x40*t : 0x140 + 0x40*t] 64\n"
+            "        compute ADD_32 4 NRAM[0x100], WRAM[0x400 + t] -> NRAM[-0x20 + 0x20*u + 0x20]\n"
+            "    endloop\n"
+            "endloop\n")
+    program = assemble(text, "affine.asm")
+    printed = print_program(program)
+    # the constant terms are summed, each index's multiples gathered: -0x20 + 0x20 is 0x0
+    assert "NRAM[0x0 + 0x20*u]" in printed and "WRAM[0x400 + t]" in printed
+    again = assemble(printed, "affine.asm")
+    assert print_program(again) == printed
+    assert again == assemble(print_program(again), "affine.asm")

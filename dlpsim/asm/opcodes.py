@@ -64,7 +64,7 @@ COMPUTE_TYPES: dict[str, ComputeType] = _compute_types()
 MNEMONICS: dict[str, str] = {
     "move": "move SRC DST SIZE",
     "compute": "compute TYPE NUM|MxKxN",
-    "loop": "loop COUNT",
+    "loop": "loop COUNT [as NAME]",
     "endloop": "endloop",
     "sync": "sync",
     "barrier": "barrier",

@@ -24,6 +24,7 @@ from dlpsim.asm.opcodes import (
 )
 from dlpsim.asm.program import (
     ACCUMULATES,
+    SEARCH_BUDGET,
     WRITES,
     Barrier,
     Compute,
@@ -34,8 +35,12 @@ from dlpsim.asm.program import (
     Operand,
     Program,
     ProgramBuilder,
+    SearchTooLarge,
     Statement,
+    Strides,
     Sync,
+    affine_text,
+    overlap_possible,
 )
 from dlpsim.errors import ProgramError, SourceLocation
 
@@ -57,7 +62,7 @@ _TOKEN = re.compile(
     r"(?:[KMGkmg](?![A-Za-z0-9_])|[KMGkmg](?=[xX]\s*[0-9]))?)"
     r"|(?P<times>[xX](?=\s*[0-9]))"
     r"|(?P<word>\.?[A-Za-z_][A-Za-z0-9_]*)"
-    r"|(?P<punct>->|\+>|[*\[\],:-]))"
+    r"|(?P<punct>->|\+>|[*\[\],:+-]))"
 )
 
 
@@ -128,13 +133,21 @@ def number_value(token: Token) -> int:
         raise ProgramError(token.location, f"malformed number {token.shown}") from None
 
 
+# Words that cannot name a loop index: they already mean something in an operand or a line.
+RESERVED_WORDS = frozenset([*MEMORY_NAMES, *MNEMONICS, *(name.lower() for name in COMPUTE_TYPES),
+                            "as", "all", "mem"])
+
+
 class _Line:
     """A cursor over one line's tokens, with the parsing rules operands share."""
 
-    def __init__(self, tokens: list[Token], end: SourceLocation):
+    def __init__(self, tokens: list[Token], end: SourceLocation,
+                 indices: tuple[str, ...] = (), closed: dict[str, SourceLocation] | None = None):
         self.tokens = tokens
         self.position = 0
         self.end = end  # where "expected X" points when the line runs out
+        self.indices = indices  # of the loops open around the line, outermost first
+        self.closed = closed or {}  # indices of loops already closed -> where they were opened
 
     def peek(self) -> Token | None:
         return self.tokens[self.position] if self.position < len(self.tokens) else None
@@ -175,6 +188,68 @@ class _Line:
             raise ProgramError(first.location, f"{what} is too large (at most {MAX_NUMBER})")
         return value, first.location
 
+    def affine(self, what: str) -> tuple[int, Strides, SourceLocation]:
+        """An address: a sum of terms, each a product of numbers and at most one loop index
+        (``0x1000 + 0x2400*t - 64*u``). Returns the value when every index is 0 and each index's
+        coefficient, in the order the text first names them."""
+        start = self.peek()
+        constant = 0
+        coefficients: dict[str, int] = {}
+        sign = 1
+        if start is not None and start.text == "-":
+            sign = -1
+            self.position += 1
+        while True:
+            value, index, location = self.term(what)
+            if index is None:
+                constant += sign * value
+            else:
+                coefficients[index] = coefficients.get(index, 0) + sign * value
+            if abs(constant) > MAX_NUMBER or any(abs(c) > MAX_NUMBER for c in coefficients.values()):
+                raise ProgramError(location, f"{what} is too large (at most {MAX_NUMBER})")
+            token = self.peek()
+            if token is None or token.text not in ("+", "-"):
+                break
+            sign = 1 if token.text == "+" else -1
+            self.position += 1
+        where = start.location if start is not None else self.end
+        return constant, tuple((name, c) for name, c in coefficients.items() if c), where
+
+    def term(self, what: str) -> tuple[int, str | None, SourceLocation]:
+        """A product of numbers and at most one loop index: (the numbers' product, the index)."""
+        value, index, first_location = 1, None, None
+        while True:
+            token = self.take(what)
+            first_location = first_location or token.location
+            if token.kind == "number":
+                value *= number_value(token)
+                if value > MAX_NUMBER:
+                    raise ProgramError(first_location, f"{what} is too large (at most {MAX_NUMBER})")
+            elif token.kind == "word" and not token.text.startswith("."):
+                name = self.index_name(token)
+                if index is not None:
+                    raise ProgramError(token.location,
+                                       f"{index}*{name} multiplies two loop indices: an address must be "
+                                       "affine, each term a number times at most one index")
+                index = name
+            else:
+                raise ProgramError(token.location, f"expected {what}, got {token.shown}")
+            if (following := self.peek()) is None or following.text != "*":
+                return value, index, first_location
+            self.position += 1
+
+    def index_name(self, token: Token) -> str:
+        """The loop index a word in an address names, refused unless an enclosing loop has it."""
+        name = token.text
+        if name in self.indices:
+            return name
+        if name in self.closed:
+            raise ProgramError(token.location, f"the loop index '{name}' is used outside its loop "
+                                               f"(opened at {self.closed[name]})")
+        known = (f"the enclosing loops' indices: {', '.join(self.indices)}" if self.indices
+                 else "no enclosing loop has an index: write `loop COUNT as NAME`")
+        raise ProgramError(token.location, f"unknown loop index {token.shown} ({known})")
+
     def shape(self, first: int, first_location: SourceLocation,
               compute_type: ComputeType) -> tuple[int, int, int] | None:
         """After the first number of ``compute``: the rest of a shape ``MxKxN``, if an ``x`` follows."""
@@ -211,21 +286,30 @@ class _Line:
             names = ", ".join(m.value for m in Memory)
             raise ProgramError(token.location, f"unknown memory {token.shown} (expected {names})")
         offset = end = None
+        strides: Strides = ()
         bracket = self.peek()
         if bracket is not None and bracket.text == "[":
             self.position += 1
-            offset, _ = self.expression(f"an offset into {memory.value}")
+            offset, strides, offset_location = self.affine(f"an offset into {memory.value}")
             if (colon := self.peek()) is not None and colon.text == ":":
                 self.position += 1
-                end, end_location = self.expression(f"the end of the range in {memory.value}")
+                end, end_strides, end_location = self.affine(f"the end of the range in {memory.value}")
+                if dict(end_strides) != dict(strides):
+                    raise ProgramError(end_location,
+                                       f"the ends of a range must move together: the start is "
+                                       f"{affine_text(offset, strides)}, the end "
+                                       f"{affine_text(end, end_strides)} "
+                                       "(give both ends the same multiple of each loop index)")
                 if end <= offset:
                     raise ProgramError(end_location, f"an empty range: {memory.value}[{offset:#x}:{end:#x}] "
                                                      "ends where it starts or before (write MEM[lo:hi], "
                                                      "hi > lo)")
+            if offset < 0 and not strides:
+                raise ProgramError(offset_location, f"a negative address: {memory.value}[{offset:#x}]")
             close = self.take("']' to close the address")
             if close.text != "]":
                 raise ProgramError(close.location, f"expected ']', got {close.shown}")
-        return Operand(memory, offset, token.location, end)
+        return Operand(memory, offset, token.location, end, strides)
 
     def compute_operands(self, compute_type: ComputeType, count: int,
                          shape: tuple[int, int, int] | None) -> ComputeOperands | None:
@@ -265,9 +349,11 @@ class _Line:
         return ComputeOperands(a, b, c, accumulate)
 
 
-def _check_compute_overlaps(compute: Compute) -> None:
+def _check_compute_overlaps(compute: Compute, counts: dict[str, int]) -> None:
     """A result that overlaps an input it is computed from is refused: a GEMM would read what it
-    is overwriting. An elementwise op may work in place (C exactly A or B), not partly over it."""
+    is overwriting. An elementwise op may work in place (C exactly A or B), not partly over it.
+    With addresses that depend on loop indices (``counts``: each enclosing index's iterations),
+    in any iteration; the message names the iterations all 0 or the first that overlaps."""
     operands = compute.operands
     if operands is None:
         return
@@ -275,14 +361,26 @@ def _check_compute_overlaps(compute: Compute) -> None:
     result = operands.c.region(sizes[2])
     for name, operand, size in (("A", operands.a, sizes[0]), ("B", operands.b, sizes[1])):
         region = operand.region(size)
-        if (result is None or region is None or operand.memory is not operands.c.memory
-                or region[1] <= result[0] or result[1] <= region[0]):
+        if result is None or region is None or operand.memory is not operands.c.memory:
             continue
-        if compute.type.unit is Unit.VECTOR and region == result:
+        if compute.type.unit is Unit.VECTOR and region == result and operand.strides == operands.c.strides:
             continue  # in place, element by element
+        try:
+            where = overlap_possible(region, operand.strides, result, operands.c.strides, counts)
+        except SearchTooLarge as error:
+            raise ProgramError(operands.c.location,
+                               f"cannot check whether the result overlaps operand {name}: it would take "
+                               f"{error.cases:,} cases (at most {SEARCH_BUDGET:,}); give both the same "
+                               "multiples of the loop indices") from None
+        if where is None:
+            continue
+        region = operand.at(where).region(size)
+        result = operands.c.at(where).region(sizes[2])
+        when = ", ".join(f"{index} = {value}" for index, value in where.items() if value)
         raise ProgramError(operands.c.location,
                            f"the result {operands.c.memory.value}[{result[0]:#x}:{result[1]:#x}) overlaps "
                            f"operand {name} {operand.memory.value}[{region[0]:#x}:{region[1]:#x})"
+                           + (f" when {when}" if when else "")
                            + ("" if compute.type.unit is Unit.VECTOR else
                               ": a MAC would overwrite what it still reads"))
 
@@ -294,13 +392,15 @@ class _Assembler:
         self.machine_location: SourceLocation | None = None
         self.builder = ProgramBuilder()
         self.seen_code = False
+        self.closed_indices: dict[str, SourceLocation] = {}  # of loops already closed -> where opened
 
     def line(self, number: int, text: str) -> None:
         tokens = tokenize(text, self.file, number)
         if not tokens:
             return
         end = SourceLocation(self.file, number, len(strip_comment(text).rstrip()) + 1)
-        cursor = _Line(tokens, end)
+        indices = tuple(index for _, _, _, index in self.builder.open_loops if index is not None)
+        cursor = _Line(tokens, end, indices, self.closed_indices)
         head = cursor.take("an instruction")
         word = head.text.lower()
         if head.kind != "word":
@@ -328,7 +428,7 @@ class _Assembler:
             return
         # .core
         if self.builder.open_loops:
-            _, loop_location, _ = self.builder.open_loops[-1]
+            _, loop_location, _, _ = self.builder.open_loops[-1]
             raise ProgramError(head.location, f"`.core` inside the loop opened at {loop_location}: "
                                               "close it with endloop first")
         self.builder.select(self.core_selector(head, cursor))
@@ -397,16 +497,36 @@ class _Assembler:
             operands = cursor.compute_operands(compute_type, count, shape)
             cursor.finish(MNEMONICS[word])
             compute = Compute(compute_type, count, location, shape, operands)
-            _check_compute_overlaps(compute)
+            _check_compute_overlaps(compute, {index: count for count, _, _, index in self.builder.open_loops
+                                              if index is not None})
             return compute
         if word == "loop":
             count, _ = cursor.expression("a loop count")
+            index = None
+            if (token := cursor.peek()) is not None and token.kind == "word" and token.text.lower() == "as":
+                cursor.position += 1
+                index = self.index(cursor)
             cursor.finish(MNEMONICS[word])
-            return Loop(count, (), location)
+            return Loop(count, (), location, index)
         cursor.finish(MNEMONICS[word])
         if word == "endloop":
             return None
         return Sync(location) if word == "sync" else Barrier(location)
+
+    def index(self, cursor: _Line) -> str:
+        """The NAME of ``loop COUNT as NAME``: an identifier no enclosing loop's index has."""
+        token = cursor.take("a name for the loop index after 'as'")
+        if token.kind != "word" or token.text.startswith("."):
+            raise ProgramError(token.location,
+                               f"expected a name for the loop index after 'as', got {token.shown}")
+        if token.text.lower() in RESERVED_WORDS:
+            raise ProgramError(token.location, f"{token.shown} cannot name a loop index: it is a keyword, "
+                                               "memory or compute type")
+        for _, opened, _, index in self.builder.open_loops:
+            if index == token.text:
+                raise ProgramError(token.location, f"the loop index '{index}' shadows the index of the "
+                                                   f"enclosing loop at {opened}")
+        return token.text
 
     def place(self, statement: Statement | None, location: SourceLocation) -> None:
         """Add an instruction line's statement where the text has got to (in the current
@@ -421,17 +541,20 @@ class _Assembler:
         if isinstance(statement, Loop):
             if len(self.builder.open_loops) >= MAX_LOOP_DEPTH:
                 raise ProgramError(location, f"loops nest more than {MAX_LOOP_DEPTH} deep")
-            self.builder.open_loop(statement.count, location)
+            self.builder.open_loop(statement.count, location, statement.index)
         elif statement is None:  # endloop
             if not self.builder.open_loops:
                 raise ProgramError(location, "endloop without a matching loop")
+            _, opened, _, index = self.builder.open_loops[-1]
+            if index is not None:
+                self.closed_indices[index] = opened
             self.builder.close_loop()
         else:
             self.builder.add(statement)
 
     def finish(self) -> Program:
         if self.builder.open_loops:
-            _, location, _ = self.builder.open_loops[-1]
+            _, location, _, _ = self.builder.open_loops[-1]
             raise ProgramError(location, "loop without endloop")
         return self.builder.program(self.file, self.machine, self.machine_location)
 

@@ -49,7 +49,8 @@ def placed(instruction: Instruction, location: SourceLocation) -> Instruction:
     """The instruction at ``location``, its operands at the columns the printed line gives them."""
     def at(operand: Operand, offset: int) -> Operand:
         return Operand(operand.memory, operand.offset,
-                       SourceLocation(location.file, location.line, location.column + offset), operand.end)
+                       SourceLocation(location.file, location.line, location.column + offset), operand.end,
+                       operand.strides)
 
     if isinstance(instruction, Move):
         source_offset, destination_offset = _operand_offsets(instruction)
@@ -123,8 +124,8 @@ class ProgramWriter:
     def instruction(self, instruction: Instruction) -> None:
         self.builder.add(placed(instruction, self._next_line()))
 
-    def loop(self, count: int) -> None:
-        self.builder.open_loop(count, self._next_line())
+    def loop(self, count: int, index: str | None = None) -> None:
+        self.builder.open_loop(count, self._next_line(), index)
 
     def endloop(self) -> None:
         self.line += 1
@@ -182,7 +183,8 @@ def moved(program: Program, comments: tuple[Comment, ...], file: str,
 
     def statement(each: Statement) -> Statement:
         if isinstance(each, Loop):
-            return Loop(each.count, tuple(statement(inner) for inner in each.body), at(each.location))
+            return Loop(each.count, tuple(statement(inner) for inner in each.body), at(each.location),
+                        each.index)
         return placed(each, at(each.location))
 
     sections = tuple(Section(CoreSelector(section.cores.indices, section.cores.memory_core,

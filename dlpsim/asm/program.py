@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -9,17 +10,45 @@ from typing import NamedTuple
 from dlpsim.asm.opcodes import ComputeType, Memory, Unit
 from dlpsim.errors import SourceLocation
 
+Strides = tuple[tuple[str, int], ...]  # (loop index, bytes per iteration), by index name
+
 
 @dataclass(frozen=True)
 class Operand:
     """A memory an instruction names: without an address (``NRAM``), at a byte offset
     (``NRAM[0x8000]``, the size following from the instruction), or as an explicit half-open
-    byte range (``NRAM[0x100:0x900]``)."""
+    byte range (``NRAM[0x100:0x900]``).
+
+    Inside loops with indices the address may be affine in them (``DRAM[0x1000 + 0x2400*t]``):
+    ``offset`` (and ``end``) are then the address when every index is 0 and ``strides`` says
+    how many bytes each iteration of an index adds, to both ends; ``at`` resolves it for given
+    iterations. A constant operand has no strides."""
 
     memory: Memory
     offset: int | None
     location: SourceLocation
     end: int | None = None  # the range's end (exclusive), for MEM[offset:end]
+    strides: Strides = ()
+
+    def extent(self, size: int | None, counts: dict[str, int]) -> tuple[int, int] | None:
+        """The lowest start and highest end of its region over every iteration of the loops
+        (``counts``: each index's iterations), or None when it has no region (see region())."""
+        region = self.region(size)
+        if region is None or not self.strides:
+            return region
+        low = sum(min(0, stride * (counts[name] - 1)) for name, stride in self.strides if counts[name] > 1)
+        high = sum(max(0, stride * (counts[name] - 1)) for name, stride in self.strides if counts[name] > 1)
+        return region[0] + low, region[1] + high
+
+    def at(self, values: dict[str, int]) -> Operand:
+        """The operand in the iterations ``values`` (index name -> iteration): itself when constant.
+        Indices ``values`` does not give keep their strides."""
+        if not self.strides:
+            return self
+        shift = sum(stride * values[name] for name, stride in self.strides if name in values)
+        remaining = tuple((name, stride) for name, stride in self.strides if name not in values)
+        return Operand(self.memory, self.offset + shift, self.location,
+                       None if self.end is None else self.end + shift, remaining)
 
     def region(self, size: int | None) -> tuple[int, int] | None:
         """The bytes [start, end) it covers when the instruction gives it ``size`` bytes; None
@@ -34,7 +63,20 @@ class Operand:
         name = self.memory.value
         if self.offset is None:
             return name
-        return f"{name}[{self.offset:#x}]" if self.end is None else f"{name}[{self.offset:#x}:{self.end:#x}]"
+        start = affine_text(self.offset, self.strides)
+        if self.end is None:
+            return f"{name}[{start}]"
+        separator = " : " if self.strides else ":"
+        return f"{name}[{start}{separator}{affine_text(self.end, self.strides)}]"
+
+
+def affine_text(constant: int, strides: Strides) -> str:
+    """``0x1000 + 0x2400*t - u`` as the assembler reads it back."""
+    text = f"{constant:#x}" if constant >= 0 else f"-{-constant:#x}"
+    for name, stride in strides:
+        size = abs(stride)
+        text += f" {'-' if stride < 0 else '+'} {name if size == 1 else f'{size:#x}*{name}'}"
+    return text
 
 
 @dataclass(frozen=True)
@@ -63,7 +105,7 @@ class Move:
 
     @property
     def touches_dram(self) -> bool:
-        return Memory.DRAM in (self.source.memory, self.destination.memory)
+        return self.source.memory is Memory.DRAM or self.destination.memory is Memory.DRAM
 
     def __str__(self) -> str:
         return f"move {self.source} {self.destination} {self.size}"
@@ -122,12 +164,16 @@ class Barrier:
 
 @dataclass(frozen=True)
 class Loop:
+    """``loop COUNT`` ... ``endloop``, or ``loop COUNT as NAME``: NAME is the iteration (0, 1, ...)
+    that operand addresses in the body may depend on (see Operand)."""
+
     count: int  # >= 0
     body: tuple[Statement, ...]
     location: SourceLocation
+    index: str | None = None
 
     def __str__(self) -> str:
-        return f"loop {self.count}"
+        return f"loop {self.count}" if self.index is None else f"loop {self.count} as {self.index}"
 
 
 @dataclass(frozen=True)
@@ -140,6 +186,104 @@ class Access:
     role: str  # "source", "destination", "A", "B" or "C"
     writes: bool
     region: tuple[int, int] | None
+
+
+# Iterations an exact search over a box of loop indices may enumerate before it refuses.
+SEARCH_BUDGET = 10**6
+
+
+class SearchTooLarge(Exception):
+    """An exact search over loop iterations would enumerate more than SEARCH_BUDGET cases."""
+
+    def __init__(self, cases: int):
+        super().__init__(cases)
+        self.cases = cases
+
+
+def affine_witness(terms: list[tuple[str, int, int]], low: int, high: int) -> dict[str, int] | None:
+    """Iterations x (each index name -> 0 .. count-1) with low < sum(coefficient * x) < high, the
+    first found, or None when there are none: exact. ``terms`` are (name, coefficient, count).
+
+    The bounds of the sum over the box settle most cases at once; otherwise every combination
+    of all indices but the one with the most iterations is tried, and that one solved in closed
+    form (refused with SearchTooLarge past SEARCH_BUDGET combinations)."""
+    if any(count <= 0 for _, _, count in terms):
+        return None  # the loop never runs
+    zero = {name: 0 for name, _, _ in terms}
+    moving = [(name, c, n) for name, c, n in terms if c and n > 1]
+    least = sum(min(0, c * (n - 1)) for _, c, n in moving)
+    most = sum(max(0, c * (n - 1)) for _, c, n in moving)
+    if most <= low or least >= high:
+        return None
+    if not moving:
+        return zero
+    moving.sort(key=lambda term: term[2])
+    *others, (last, coefficient, count) = moving
+    cases = 1
+    for _, _, n in others:
+        cases *= n
+    if cases > SEARCH_BUDGET:
+        raise SearchTooLarge(cases)
+    for combination in itertools.product(*(range(n) for _, _, n in others)):
+        partial = sum(c * x for (_, c, _), x in zip(others, combination, strict=True))
+        # low < partial + coefficient * x < high, x in [0, count)
+        lower, upper = low - partial, high - partial
+        if coefficient < 0:
+            lower, upper, step = -upper, -lower, -coefficient
+        else:
+            step = coefficient
+        first = max(lower // step + 1, 0)
+        if first <= min(-(-upper // step) - 1, count - 1):
+            found = dict(zero)
+            found.update({name: x for (name, _, _), x in zip(others, combination, strict=True)})
+            found[last] = first
+            return found
+    return None
+
+
+def overlap_possible(first: tuple[int, int], first_strides: Strides, second: tuple[int, int],
+                     second_strides: Strides, counts: dict[str, int]) -> dict[str, int] | None:
+    """Iterations in which regions [start, end) moving by their strides overlap (the first such
+    found), or None if they never do; ``counts``: each index's iterations."""
+    difference = dict(first_strides)
+    for name, stride in second_strides:
+        difference[name] = difference.get(name, 0) - stride
+    # With d = sum over indices of (first's stride - second's) * iteration, they overlap when
+    # first.start + d < second.end and second.start < first.end + d.
+    terms = [(name, coefficient, counts[name]) for name, coefficient in difference.items()]
+    return affine_witness(terms, second[0] - first[1], second[1] - first[0])
+
+
+def operands_of(instruction: Move | Compute) -> tuple[Operand, ...]:
+    """The operands an instruction names, in text order."""
+    if isinstance(instruction, Move):
+        return instruction.source, instruction.destination
+    operands = instruction.operands
+    return () if operands is None else (operands.a, operands.b, operands.c)
+
+
+def is_affine(instruction: Instruction) -> bool:
+    """Whether some operand's address depends on a loop index."""
+    if isinstance(instruction, Move):
+        return bool(instruction.source.strides or instruction.destination.strides)
+    if isinstance(instruction, Compute) and instruction.operands is not None:
+        operands = instruction.operands
+        return bool(operands.a.strides or operands.b.strides or operands.c.strides)
+    return False
+
+
+def resolved(instruction: Instruction, values: dict[str, int]) -> Instruction:
+    """The instruction in the iterations ``values`` (index name -> iteration), every operand at
+    its address there; the identical object when no operand depends on an index."""
+    if not is_affine(instruction):
+        return instruction
+    if isinstance(instruction, Move):
+        return Move(instruction.source.at(values), instruction.destination.at(values), instruction.size,
+                    instruction.location)
+    operands = instruction.operands
+    return Compute(instruction.type, instruction.count, instruction.location, instruction.shape,
+                   ComputeOperands(operands.a.at(values), operands.b.at(values), operands.c.at(values),
+                                   operands.accumulate))
 
 
 def accesses(instruction: Move | Compute) -> tuple[Access, ...]:
@@ -279,19 +423,19 @@ class ProgramBuilder:
         self.sections: list[Section] = []
         self.selector = CoreSelector(None, False, None)
         self.statements: list[Statement] = []  # of the innermost open loop, else of the section
-        # Open loops, innermost last: (count, location, statements of the enclosing block).
-        self.open_loops: list[tuple[int, SourceLocation, list[Statement]]] = []
+        # Open loops, innermost last: (count, location, statements of the enclosing block, index).
+        self.open_loops: list[tuple[int, SourceLocation, list[Statement], str | None]] = []
 
     def add(self, statement: Statement) -> None:
         self.statements.append(statement)
 
-    def open_loop(self, count: int, location: SourceLocation) -> None:
-        self.open_loops.append((count, location, self.statements))
+    def open_loop(self, count: int, location: SourceLocation, index: str | None = None) -> None:
+        self.open_loops.append((count, location, self.statements, index))
         self.statements = []
 
     def close_loop(self) -> None:
-        count, location, enclosing = self.open_loops.pop()
-        enclosing.append(Loop(count, tuple(self.statements), location))
+        count, location, enclosing, index = self.open_loops.pop()
+        enclosing.append(Loop(count, tuple(self.statements), location, index))
         self.statements = enclosing
 
     def select(self, selector: CoreSelector) -> None:
@@ -311,10 +455,13 @@ class ProgramBuilder:
 
 @dataclass(frozen=True)
 class Repeat:
-    """A loop as the stream runs it: one that issues something (count >= 1), body normalised."""
+    """A loop as the stream runs it: one that issues something (count >= 1), body normalised;
+    ``index`` as the loop's (see Loop)."""
 
     count: int
     body: tuple[Instruction | Repeat, ...]
+    index: str | None = None
+    location: SourceLocation | None = None  # the loop's
 
 
 def normalised(statements: tuple[Statement, ...]) -> tuple[Instruction | Repeat, ...]:
@@ -329,22 +476,31 @@ def normalised(statements: tuple[Statement, ...]) -> tuple[Instruction | Repeat,
             result.append(statement)
         elif statement.count and dynamic_count(statement.body, INSTRUCTION_TYPES):
             if dynamic_count(statement.body, (Move, Compute, Barrier)):
-                result.append(Repeat(statement.count, normalised(statement.body)))
+                result.append(Repeat(statement.count, normalised(statement.body), statement.index,
+                                     statement.location))
             else:
                 result.append(next(s for s in walk(statement.body) if isinstance(s, Sync)))
     return tuple(result)
 
 
 def expand(statements: tuple[Statement, ...]) -> Iterator[Instruction]:
-    """The dynamic instruction stream: loops unrolled lazily, never materialised (see normalised())."""
-    yield from _unrolled(normalised(statements))
+    """The dynamic instruction stream: loops unrolled lazily, never materialised (see normalised()),
+    each instruction resolved for the current iterations of the loops around it (see resolved():
+    one whose operands depend on no index is the text's own object)."""
+    yield from _unrolled(normalised(statements), {})
 
 
-def _unrolled(statements: tuple[Instruction | Repeat, ...]) -> Iterator[Instruction]:
+def _unrolled(statements: tuple[Instruction | Repeat, ...], values: dict[str, int]) -> Iterator[Instruction]:
     for statement in statements:
         if isinstance(statement, Repeat):
-            for _ in range(statement.count):
-                yield from _unrolled(statement.body)
+            if statement.index is None:
+                for _ in range(statement.count):
+                    yield from _unrolled(statement.body, values)
+            else:
+                for iteration in range(statement.count):
+                    yield from _unrolled(statement.body, {**values, statement.index: iteration})
+        elif values:
+            yield resolved(statement, values)
         else:
             yield statement
 
@@ -367,6 +523,18 @@ def dynamic_count(statements: tuple[Statement, ...], kind: type | tuple[type, ..
         elif isinstance(statement, kind):
             total += 1
     return total
+
+
+def walk_with_counts(statements: tuple[Statement, ...],
+                     counts: dict[str, int] | None = None) -> Iterator[tuple[Statement, dict[str, int]]]:
+    """Every statement of the text once, as walk(), with the iterations of each loop index in
+    scope (index name -> count)."""
+    counts = {} if counts is None else counts
+    for statement in statements:
+        yield statement, counts
+        if isinstance(statement, Loop):
+            inner = counts if statement.index is None else {**counts, statement.index: statement.count}
+            yield from walk_with_counts(statement.body, inner)
 
 
 def walk(statements: tuple[Statement, ...]) -> Iterator[Statement]:

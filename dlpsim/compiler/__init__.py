@@ -364,9 +364,6 @@ def _dram_lines(layer: Layer, problem: Problem, dram: DramLayout) -> list[str]:
                      f"order used{values})")
     lines.append(f"        output at {dram.output:#x} ({format_shape(layer.output_shape)}: its "
                  f"{len(dram.tiles)} tiles in the order written)")
-    lines += ["        DRAM operands carry no address: a loop repeats its addresses, and each step reads",
-              "        and writes other DRAM data, so addressed steps would never fold; the data check",
-              "        covers the on-chip memories (NRAM, WRAM, SharedRAM), whose operands are addressed"]
     return lines
 
 
@@ -390,11 +387,12 @@ def build(problem: Problem, mapping: Mapping, machine: MachineConfig) -> MappedP
         writer.blank()
         writer.core(None, memory_core=True)
         writer.comment(f"stage the {mapping.staged} in the SharedRAM, two pieces ahead of the cores")
-        steps = staging_steps(pieces, shared.places)
+        origins = dram.slabs if mapping.staged is Staging.INPUT else dram.blocks
+        steps = staging_steps(pieces, shared.places, origins)
         step_count += len(steps)
         folded.append(fold(steps, writer))
     for share, plan in zip(shares, plans, strict=True):
-        steps = core_steps(share, plan, where, problem.extra_input_bytes if plan.core == 0 else 0,
+        steps = core_steps(share, plan, where, dram, problem.extra_input_bytes if plan.core == 0 else 0,
                            mapping.staged, pieces, None if shared is None else shared.places)
         writer.blank()
         if machine.compute_cores > 1:

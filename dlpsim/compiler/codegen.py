@@ -8,20 +8,19 @@ the next weight block into the other WRAM buffer. One ``sync`` ends each step: t
 only hand-off the ISA needs, since nothing else orders the queues. Runs of equal
 steps, and of equal pairs of steps (ping, pong), are folded into ``loop`` blocks.
 
-Every on-chip operand is addressed, so the data checks can prove the pipeline race-free
-in NRAM, WRAM and the SharedRAM: moves name their on-chip end, MACs read the input slab
-(A) and the weight block (B) and write or, over later input-channel chunks, accumulate
-into (``+>``) the output tile (C), and vector work names its ranges too. DRAM operands
-carry no address (plain ``DRAM``: unchecked, never guessed). DRAM holds each tensor in
-the order the tiles use it (see DramLayout, which the header states), but a loop repeats
-its addresses, and each step fetches a different slab or block and writes a different
-tile: addressed, no two steps would be equal and nothing would fold. Without DRAM
-addresses the steady state's steps differ only in their on-chip buffers, which alternate,
-so it folds into loops of one step or of a ping/pong pair.
+Every operand is addressed, so the data checks can prove the pipeline race-free in every
+memory: moves name both ends (DRAM holds each tensor in the order the tiles use it: see
+DramLayout, which the header states), MACs read the input slab (A) and the weight block (B)
+and write or, over later input-channel chunks, accumulate into (``+>``) the output tile (C),
+and vector work names its ranges too. Steps of the steady state differ in their on-chip
+buffers, which alternate, and in their DRAM addresses, which walk on through the tensors;
+folding turns a run of steps whose DRAM addresses advance by the same amount each time into
+a loop with an index (``loop N as i``, ``DRAM[0x4458 + 0x8970*i]``), so the program keeps
+the length it has without addresses.
 
 Steps hold instructions not yet placed on a line (a ProgramWriter places them), made
-once per distinct instruction: equal steps are then tuples of the same objects, which
-folding compares at the cost of identity checks.
+once per distinct instruction: folding compares steps by their instructions with the DRAM
+addresses set aside (see _template), which for most is their identity.
 
 The work is linear in the tasks, and the tasks are bounded by the layer: a mapping has
 T <= min(MAX_TASKS, G x N x K x B x H x W) tasks (mapping.task_count: one per tile position,
@@ -44,9 +43,11 @@ from dataclasses import dataclass
 from enum import StrEnum
 from math import lcm
 
+import numpy as np
+
 from dlpsim.asm.opcodes import COMPUTE_TYPES, Memory
 from dlpsim.asm.printer import UNPLACED, ProgramWriter
-from dlpsim.asm.program import Barrier, Compute, ComputeOperands, Instruction, Move, Operand, Sync
+from dlpsim.asm.program import Barrier, Compute, ComputeOperands, Instruction, Move, Operand, Strides, Sync
 from dlpsim.compiler.mapping import LoopOrder, Mapping, Staging, input_span
 from dlpsim.machine import MachineConfig
 
@@ -277,8 +278,7 @@ class DramLayout:
     repeated in every slab that reads it), then the state read once (an LSTM's c), the weights
     as their blocks (each block's per-channel values after its weights), the output as its
     tiles in the order they are written. Offsets by key (Task's input_key, weight_key,
-    output_key). The header states it; the program's DRAM operands carry no address (see the
-    module doc)."""
+    output_key). The header states it, and the program's DRAM operands are these addresses."""
 
     slabs: dict[tuple, int]
     state: int
@@ -422,14 +422,16 @@ def shared_layout(pieces: dict[tuple, tuple[int, int]], copies: list[list[tuple]
     return SharedLayout(places, None, 0)
 
 
-def staging_steps(pieces: dict[tuple, tuple[int, int]], places: dict[tuple, int]) -> list[Step]:
+def staging_steps(pieces: dict[tuple, tuple[int, int]], places: dict[tuple, int],
+                  origins: dict[tuple, int]) -> list[Step]:
     """The memory core's program: it runs two pieces ahead, fetching pieces 0 and 1 from DRAM
-    into their places in the SharedRAM before barrier 0 and piece b+2 after barrier b, so a
-    core that has passed barrier b may copy any piece up to b+1."""
+    (``origins``: each piece's place there) into their places in the SharedRAM before barrier 0
+    and piece b+2 after barrier b, so a core that has passed barrier b may copy any piece up
+    to b+1."""
     order = sorted(pieces, key=lambda key: pieces[key][0])
 
     def fetch(key: tuple) -> Move:
-        return move(Memory.DRAM, None, Memory.SHARED, places[key], pieces[key][1])
+        return move(Memory.DRAM, origins[key], Memory.SHARED, places[key], pieces[key][1])
 
     steps = [tuple(fetch(key) for key in order[:2])]
     for barrier in range(len(order)):
@@ -510,10 +512,11 @@ def plan_core(core: int, share: list[Task], where: Layout, wram_bytes: int) -> C
                     sum(1 for task in share if task.output_bytes))
 
 
-def core_steps(share: list[Task], plan: CorePlan, where: Layout, extra_in: int,
+def core_steps(share: list[Task], plan: CorePlan, where: Layout, dram: DramLayout, extra_in: int,
                staged: Staging | None = None, pieces: dict[tuple, tuple[int, int]] | None = None,
                shared: dict[tuple, int] | None = None) -> list[Step]:
-    """The core's program as a list of steps, each ending in ``sync``, as ``plan`` says.
+    """The core's program as a list of steps, each ending in ``sync``, as ``plan`` says; its DRAM
+    operands where ``dram`` puts the data (``extra_in`` bytes of state are read from dram.state).
 
     With a ``staged`` operand its pieces come from their places in the SharedRAM (``shared``:
     see shared_layout), where the memory core puts them (see staging_steps): the core copies a
@@ -524,12 +527,12 @@ def core_steps(share: list[Task], plan: CorePlan, where: Layout, extra_in: int,
     weight_source = Memory.SHARED if staged is Staging.WEIGHTS else Memory.DRAM
     input_source = Memory.SHARED if staged is Staging.INPUT else Memory.DRAM
 
-    # A piece's place in the SharedRAM; from DRAM, no address (see the module doc).
-    def weight_origin(key: tuple) -> int | None:
-        return shared[key] if staged is Staging.WEIGHTS else None
+    # Where a piece is read from: its place in the SharedRAM when staged, else in DRAM.
+    def weight_origin(key: tuple) -> int:
+        return shared[key] if staged is Staging.WEIGHTS else dram.blocks[key]
 
-    def input_origin(key: tuple) -> int | None:
-        return shared[key] if staged is Staging.INPUT else None
+    def input_origin(key: tuple) -> int:
+        return shared[key] if staged is Staging.INPUT else dram.slabs[key]
 
     prefetch: dict[int, tuple[tuple, Move]] = {}  # task index -> (block, the move of a chunk of it)
     for start, end in plan.loading_runs:
@@ -540,8 +543,7 @@ def core_steps(share: list[Task], plan: CorePlan, where: Layout, extra_in: int,
         origin, place, done = weight_origin(following.weight_key), block_place[end], 0
         for offset, chunk in enumerate(chunks):
             if chunk:
-                chunk_move = move(weight_source, None if origin is None else origin + done, Memory.WRAM,
-                                  place + done, chunk)
+                chunk_move = move(weight_source, origin + done, Memory.WRAM, place + done, chunk)
                 prefetch[start + offset] = (following.weight_key, chunk_move)
                 done += chunk
 
@@ -573,7 +575,7 @@ def core_steps(share: list[Task], plan: CorePlan, where: Layout, extra_in: int,
     prologue.append(move(input_source, input_origin(first.input_key), Memory.NRAM, where.input_buffers[0],
                          first.input_bytes))
     if extra_in:
-        prologue.append(move(Memory.DRAM, None, Memory.NRAM, where.state, extra_in))
+        prologue.append(move(Memory.DRAM, dram.state, Memory.NRAM, where.state, extra_in))
     close(prologue)
 
     in_buffer = out_buffer = 0
@@ -600,8 +602,8 @@ def core_steps(share: list[Task], plan: CorePlan, where: Layout, extra_in: int,
                           where.output_buffers[out_buffer])
         close(step)
         if task.output_bytes:
-            pending_store = move(Memory.NRAM, where.output_buffers[out_buffer], Memory.DRAM, None,
-                                 task.output_bytes)
+            pending_store = move(Memory.NRAM, where.output_buffers[out_buffer], Memory.DRAM,
+                                 dram.tiles[task.output_key], task.output_bytes)
             out_buffer = 1 - out_buffer
         in_buffer = next_in_buffer
 
@@ -623,7 +625,9 @@ def statement_limit(tasks: int, vector_operations: int, cores: int) -> int:
 # Step numbers fold() may compare per step it folds, at most: the budget that keeps its work
 # linear in the steps. Periodic pipelines fold within a few comparisons per step; past the
 # budget the rest is written out unfolded (longer, never wrong: only equal bodies become loops).
-FOLD_COMPARISONS_PER_STEP = 64
+# 256, not 64: with DRAM addresses, bodies equal but for addresses that stop advancing evenly (a
+# new group's slabs) are candidates too, and 64 left vgg16 conv4_2 on dlp-s at 901 lines, not 187.
+FOLD_COMPARISONS_PER_STEP = 256
 
 
 @dataclass(frozen=True)
@@ -642,24 +646,103 @@ class _Budget:
         self.statements = 0
 
 
+# Names of the indices of folded loops, by nesting depth (deeper ones: i4, i5, ...).
+INDEX_NAMES = ("i", "j", "k", "l")
+
+
+def _index_name(depth: int) -> str:
+    return INDEX_NAMES[depth] if depth < len(INDEX_NAMES) else f"i{depth}"
+
+
+def _template(instruction: Instruction) -> tuple[object, int | None]:
+    """An instruction without its DRAM address, and that address (None if it names no DRAM):
+    steps whose templates are equal fold when their addresses advance evenly."""
+    if isinstance(instruction, Move) and instruction.touches_dram:
+        dram_end = instruction.source if instruction.source.memory is Memory.DRAM else instruction.destination
+        other = instruction.destination if dram_end is instruction.source else instruction.source
+        return ((dram_end is instruction.source, other.memory, other.offset, other.strides, dram_end.strides,
+                 instruction.size), dram_end.offset)
+    return id(instruction), None
+
+
+def _with_stride(instruction: Instruction, name: str, stride: int) -> Instruction:
+    """The move with its DRAM address advancing ``stride`` bytes per iteration of index ``name``."""
+    assert isinstance(instruction, Move)
+
+    def advancing(operand: Operand) -> Operand:
+        if operand.memory is not Memory.DRAM:
+            return operand
+        strides: Strides = (*operand.strides, (name, stride))
+        return Operand(operand.memory, operand.offset, operand.location, operand.end, strides)
+
+    return Move(advancing(instruction.source), advancing(instruction.destination), instruction.size,
+                instruction.location)
+
+
 def fold(steps: list[Step], writer: ProgramWriter) -> Folded:
     """Write steps, folding each run of a repeated body of steps into a loop, and the body's own
     repeats into loops inside it; at most FOLD_COMPARISONS_PER_STEP step comparisons per step.
 
-    The body is often one step or a ping/pong pair; staged pieces copied from a ring of
-    RING_SLOTS slots in the SharedRAM make it RING_SLOTS steps or a multiple; a core that
-    passes over a staged operand again copies its pieces from their own places in the
-    SharedRAM, so its body is a whole pass (or two, as the buffers alternate). Equal steps are
-    tuples of the same instruction objects (see the module doc), so each step is reduced to a
-    number by the identities of its instructions and bodies are compared as lists of numbers."""
-    numbers: dict[tuple[int, ...], int] = {}
-    sequence = [numbers.setdefault(tuple(map(id, step)), len(numbers)) for step in steps]
+    Steps repeat when their instructions are equal but for DRAM addresses (see _template) that
+    advance by the same bytes from each repetition of the body to the next: the loop gets an
+    index, and each such address its stride. The body is often one step or a ping/pong pair;
+    staged pieces copied from a ring of RING_SLOTS slots in the SharedRAM make it RING_SLOTS
+    steps or a multiple; a core that passes over a staged operand again copies its pieces from
+    their own places in the SharedRAM, so its body is a whole pass (or two, as the buffers
+    alternate). Each step is reduced to a number by its templates and to its DRAM addresses;
+    bodies are compared as lists of numbers, then their addresses."""
     budget = _Budget(FOLD_COMPARISONS_PER_STEP * len(steps))
-    _fold(steps, sequence, writer, budget)
+    _fold_steps(steps, writer, budget, 0)
     return Folded(budget.statements, FOLD_COMPARISONS_PER_STEP * len(steps) - budget.left)
 
 
-def _fold(steps: list[Step], sequence: list[int], writer: ProgramWriter, budget: _Budget) -> None:
+def _fold_steps(steps: list[Step], writer: ProgramWriter, budget: _Budget, depth: int) -> None:
+    numbers: dict[tuple, int] = {}
+    sequence: list[int] = []
+    addresses: list[int] = []  # every step's DRAM addresses, one after another
+    starts = [0]  # where each step's begin in addresses
+    templates: dict[int, tuple[object, int | None]] = {}
+    for step in steps:
+        key = []
+        for instruction in step:
+            template = templates.get(id(instruction))
+            if template is None:
+                template = templates[id(instruction)] = _template(instruction)
+            key.append(template[0])
+            if template[1] is not None:
+                addresses.append(template[1])
+        sequence.append(numbers.setdefault(tuple(key), len(numbers)))
+        starts.append(len(addresses))
+    _fold(steps, sequence, _Addresses(starts, np.array(addresses, dtype=np.int64)), writer, budget, depth)
+
+
+@dataclass(frozen=True)
+class _Addresses:
+    """The DRAM addresses of a run of steps: step i's are values[starts[i]:starts[i + 1]]."""
+
+    starts: list[int]
+    values: np.ndarray
+
+    def repeats(self, start: int, period: int, most: int) -> tuple[int, list[tuple[int, ...]]]:
+        """Of ``most`` repetitions of a body of ``period`` steps at ``start`` (equal but for their
+        DRAM addresses), how many from the first advance their addresses evenly, and by how many
+        bytes per repetition (by step, by address)."""
+        first = self.starts[start]
+        length = self.starts[start + period] - first
+        strides = np.zeros(length, dtype=np.int64)
+        if length:
+            block = self.values[first:first + most * length].reshape(most, length)
+            steps = block[1:] - block[:-1]
+            strides = steps[0]
+            uneven = np.flatnonzero((steps != strides).any(axis=1))
+            if len(uneven):
+                most = int(uneven[0]) + 1
+        bounds = [self.starts[start + offset] - first for offset in range(period + 1)]
+        return most, [tuple(int(each) for each in strides[bounds[o]:bounds[o + 1]]) for o in range(period)]
+
+
+def _fold(steps: list[Step], sequence: list[int], addresses: _Addresses, writer: ProgramWriter,
+          budget: _Budget, depth: int) -> None:
     # A body of period p >= 2 repeated from i has sequence[i + p : i + p + 2] equal to
     # sequence[i : i + 2]: so the periods worth comparing at i are the distances to the later
     # places of the same pair of numbers (period 1 apart); each place knows the next one.
@@ -674,7 +757,7 @@ def _fold(steps: list[Step], sequence: list[int], writer: ProgramWriter, budget:
     while index < len(sequence):
         best_period, best_repeats = 1, 1
         if index + 1 < len(sequence) and sequence[index + 1] == sequence[index] and budget.left >= 2:
-            best_repeats = _repeats(sequence, index, 1, budget)
+            best_repeats = _even_repeats(sequence, addresses, index, 1, budget)
         end = following[index]
         while end is not None and 2 * (end - index) <= len(sequence) - index and budget.left > 0:
             period = end - index
@@ -683,7 +766,7 @@ def _fold(steps: list[Step], sequence: list[int], writer: ProgramWriter, budget:
             if period > 1 and (len(sequence) - index) // period * period > best_repeats * best_period:
                 if budget.left < 2 * period:
                     break
-                repeats = _repeats(sequence, index, period, budget)
+                repeats = _even_repeats(sequence, addresses, index, period, budget)
                 if repeats >= 2 and repeats * period > best_repeats * best_period:
                     best_period, best_repeats = period, repeats
             end = following[end]
@@ -692,20 +775,55 @@ def _fold(steps: list[Step], sequence: list[int], writer: ProgramWriter, budget:
                 writer.instruction(instruction)
             budget.statements += len(steps[index])
         else:
-            writer.loop(best_repeats)
+            body = steps[index:index + best_period]
+            _, strides = addresses.repeats(index, best_period, best_repeats)
+            if any(any(step) for step in strides):
+                name = _index_name(depth)
+                body = [_advancing(step, name, step_strides)
+                        for step, step_strides in zip(body, strides, strict=True)]
+                writer.loop(best_repeats, name)
+            else:
+                writer.loop(best_repeats)
             budget.statements += 1
-            _fold(steps[index:index + best_period], sequence[index:index + best_period], writer, budget)
+            _fold_steps(body, writer, budget, depth + 1)
             writer.endloop()
         index += best_period * best_repeats
 
 
-def _repeats(sequence: list[int], index: int, period: int, budget: _Budget) -> int:
-    """How many times the body of ``period`` numbers at ``index`` repeats from there, counting
-    each number compared against the budget (and stopping when it runs out)."""
+def _even_repeats(sequence: list[int], addresses: _Addresses, index: int, period: int,
+                  budget: _Budget) -> int:
+    """How many times the body of ``period`` numbers at ``index`` repeats from there with its
+    DRAM addresses advancing evenly, counting each number compared against the budget (and
+    stopping when it runs out): a repetition whose addresses break the progression ends the
+    count at once, so the budget pays only for repetitions that fold."""
     body = sequence[index:index + period]
+    first = addresses.starts[index]
+    length = addresses.starts[index + period] - first  # equal bodies hold as many addresses
+    values = addresses.values
+    stride = None
     repeats = 1
     budget.left -= period
     while budget.left >= period and sequence[index + repeats * period:index + (repeats + 1) * period] == body:
+        if length:
+            start = first + repeats * length
+            advance = values[start:start + length] - values[start - length:start]
+            if stride is None:
+                stride = advance
+            elif not np.array_equal(advance, stride):
+                break
         budget.left -= period
         repeats += 1
     return repeats
+
+
+def _advancing(step: Step, name: str, strides: tuple[int, ...]) -> Step:
+    """The step with each DRAM address advancing by its stride per iteration of ``name``."""
+    result: list[Instruction] = []
+    remaining = iter(strides)
+    for instruction in step:
+        if isinstance(instruction, Move) and instruction.touches_dram:
+            stride = next(remaining)
+            result.append(_with_stride(instruction, name, stride) if stride else instruction)
+        else:
+            result.append(instruction)
+    return tuple(result)

@@ -27,6 +27,19 @@ the loop's period, so the sequences are kept as repeated patterns, walked in ste
 cores (one period of the common period is enough where every core repeats), and each distinct
 combination of summaries is compared once.
 
+Loops with an index (``loop N as t``) whose operands use it break the first fact: their
+iterations touch other addresses. First a quick proof settles most memories: an operand's
+*hull* is the span of bytes it covers over all the iterations of its loops; on a memory
+instance where no two hulls of different groups (a queue on a core), one of them written,
+overlap, no two accesses can race, whatever the order (a compiler's DRAM: inputs and weights
+only read, each core's output tiles in a range of their own). On the other memories, each
+loop whose index an operand there uses is unrolled, its iterations resolved to constant
+addresses (other loops stay loops, however large), so everything above applies to the result
+unchanged and stays exact: an operand that still moves with a loop index lies on a proven
+memory, where its first iteration's region, inside its hull, cannot race either. The unrolled
+stream's size is computed first and refused beyond UNROLLED_BUDGET instructions, naming the
+loop.
+
 Each pair of program lines is reported once per kind (RAW, WAR, WAW), however many iterations
 or cores repeat it. An access without an address is unchecked, never guessed.
 """
@@ -46,13 +59,19 @@ from dlpsim.asm.program import (
     Barrier,
     Compute,
     CoreId,
+    Instruction,
     Move,
     Program,
     Repeat,
     Statement,
     Sync,
     accesses,
+    is_affine,
     normalised,
+    operands_of,
+    resolved,
+    walk,
+    walk_with_counts,
 )
 from dlpsim.errors import ProgramError, SourceLocation
 from dlpsim.machine import MachineConfig
@@ -62,6 +81,10 @@ from dlpsim.sim.control import queue_kind
 
 # Hazards printed in an error or a summary; --json carries them all.
 PRINTED_HAZARDS = 10
+# Instructions that unrolling the loops whose operands use their index may produce, per core:
+# the check takes about 3 seconds per 10^5 of them (benchmarks/hazards.py, the unrolled row),
+# and memory in proportion, so at most about 15 seconds.
+UNROLLED_BUDGET = 500_000
 
 SHARED_MEMORIES = (Memory.SHARED, Memory.DRAM)
 
@@ -255,11 +278,15 @@ class _Instructions:
     per core. A number stands for a place in the text, the same on every core that runs it;
     the checks number every instruction of the normalised streams, that is every one issued."""
 
-    def __init__(self) -> None:
+    def __init__(self, origins: dict[int, Move | Compute]) -> None:
         self.numbers: dict[int, int] = {}  # id(statement) -> number
         self.statements: list[Move | Compute] = []
         self.every_access: list[tuple[Access, ...]] = []  # by number, with or without an address
         self._accesses: dict[tuple[int, int], tuple[_Access, ...]] = {}  # (number, core index) ->
+        # A loop iteration's resolved instruction (see _unrolled) stands for its line of text:
+        # id(resolved) -> the text's instruction; place[number]: the number of that text's.
+        self.origins = origins
+        self.place: list[int] = []
 
     def number(self, statement: Move | Compute) -> int:
         number = self.numbers.get(id(statement))
@@ -267,14 +294,18 @@ class _Instructions:
             number = self.numbers[id(statement)] = len(self.statements)
             self.statements.append(statement)
             self.every_access.append(accesses(statement))
+            origin = self.origins.get(id(statement))
+            self.place.append(number if origin is None else self.number(origin))
         return number
 
     def counts(self) -> tuple[int, int]:
-        """(checked, unchecked): the instructions numbered so far by whether every access they
-        make has an address (a compute naming no operands has none: unchecked)."""
-        checked = sum(1 for found in self.every_access
-                      if found and all(access.region is not None for access in found))
-        return checked, len(self.every_access) - checked
+        """(checked, unchecked): the text's instructions numbered so far by whether every access
+        they make has an address (a compute naming no operands has none: unchecked)."""
+        texts = [number for number, place in enumerate(self.place) if place == number]
+        checked = sum(1 for number in texts
+                      if self.every_access[number]
+                      and all(access.region is not None for access in self.every_access[number]))
+        return checked, len(texts) - checked
 
     def accesses(self, number: int, core: CoreId) -> tuple[_Access, ...]:
         key = (number, core.index)
@@ -312,7 +343,8 @@ class _Found:
 
     def add(self, earlier: _Access, earlier_core: CoreId, later: _Access, later_core: CoreId) -> None:
         kind = _kind(earlier.writes, later.writes)
-        places = sorted((earlier.instruction, later.instruction))
+        places = sorted((self.instructions.place[earlier.instruction],
+                         self.instructions.place[later.instruction]))
         key = (kind, *places)
         if key in self.hazards:
             return
@@ -402,14 +434,14 @@ def _segments(statements: tuple[Statement | Repeat, ...],
     return head, closed, opened
 
 
-def _check_core(core: CoreId, stream: tuple[Statement, ...], instructions: _Instructions,
+def _check_core(core: CoreId, stream: tuple[Instruction | Repeat, ...], instructions: _Instructions,
                 found: _Found) -> None:
     """Pairs on one core: in one segment, on different queues."""
     def number(statement: Move | Compute) -> int | None:
         instruction = instructions.number(statement)
         return instruction if instructions.accesses(instruction, core) else None
 
-    head, closed, tail = _segments(normalised(stream), number)
+    head, closed, tail = _segments(stream, number)
     segments = [head] if closed is None else [head, *closed, tail]
     seen: set[tuple[_Block, ...]] = set()
     for segment in segments:
@@ -418,23 +450,138 @@ def _check_core(core: CoreId, stream: tuple[Statement, ...], instructions: _Inst
             continue
         seen.add(key)
         by_instance: dict[str, list[tuple[_Access, int]]] = {}
-        position: dict[int, int] = {}  # instruction -> its block's index
+        # instruction -> the indices of its first and last blocks: an instruction whose address
+        # does not move appears once per iteration of an unrolled loop (see _constant_addresses)
+        first: dict[int, int] = {}
+        last: dict[int, int] = {}
         queues = set()
         for index, (_, members) in enumerate(segment):
             for instruction in members:
-                position[instruction] = index
+                last[instruction] = index
+                if instruction in first:
+                    continue  # its accesses are listed already
+                first[instruction] = index
                 for access in instructions.accesses(instruction, core):
                     by_instance.setdefault(access.instance, []).append((access, access.queue))
                     queues.add(access.queue)
         if len(queues) < 2:  # one queue runs them all in order
             continue
         for items in by_instance.values():
-            for (first, _), (second, _) in _conflicting_pairs(items):
-                first_block, second_block = position[first.instruction], position[second.instruction]
-                if first_block <= second_block:
-                    found.add(first, core, second, core)
-                if second_block <= first_block:  # and, within a cyclic block, both orders
-                    found.add(second, core, first, core)
+            for (one, _), (other, _) in _conflicting_pairs(items):
+                # one may run before other if some occurrence of it comes first (or both are in
+                # one cyclic block, where each pair occurs in both orders)
+                if first[one.instruction] <= last[other.instruction]:
+                    found.add(one, core, other, core)
+                if first[other.instruction] <= last[one.instruction]:
+                    found.add(other, core, one, core)
+
+
+# -- loops whose addresses move: unrolled -----------------------------------------------------------
+
+def _proven_instances(texts: dict[CoreId, tuple[Statement, ...]]) -> set[str]:
+    """The memory instances where operands move with loop indices and yet no two accesses can
+    race: no two hulls (see the module doc) of different groups overlap, one of them written."""
+    items: dict[str, list[_Item]] = {}
+    moving: set[str] = set()
+    for core, text in texts.items():
+        for statement, counts in walk_with_counts(text):
+            if not isinstance(statement, Move | Compute):
+                continue
+            queue = queue_kind(statement)
+            for access in accesses(statement):
+                if access.region is None:
+                    continue
+                instance = _instance(access.operand.memory, core)
+                start, end = access.operand.extent(access.region[1] - access.region[0], counts)
+                if access.operand.strides:
+                    moving.add(instance)
+                hull = _Access(0, access.operand.memory, instance, start, end, access.writes, queue,
+                               access.role)
+                items.setdefault(instance, []).append((hull, (core.index, queue)))
+    return {instance for instance in moving if next(_conflicting_pairs(items[instance]), None) is None}
+
+
+def _constant_addresses(stream: tuple[Instruction | Repeat, ...], origins: dict[int, Move | Compute],
+                        core: CoreId, proven: set[str]) -> tuple[Instruction | Repeat, ...]:
+    """The normalised stream with every loop unrolled whose index an operand uses on a memory
+    instance not ``proven`` race-free, each iteration's instructions resolved to constant
+    addresses there (``origins`` learns which text instruction each resolved one stands for);
+    other loops stay loops. Refused, before any work, when that would make more than
+    UNROLLED_BUDGET instructions."""
+    uses: dict[int, bool] = {}  # id(loop body) -> whether it uses the loop's index
+
+    def unrolls(loop: Repeat) -> bool:
+        if loop.index is None:
+            return False
+        known = uses.get(id(loop.body))
+        if known is None:
+            known = uses[id(loop.body)] = any(
+                loop.index in dict(operand.strides) and _instance(operand.memory, core) not in proven
+                for instruction in _instructions(loop.body) for operand in operands_of(instruction))
+        return known
+
+    sizes: dict[int, int] = {}  # id(body) -> instructions once unrolled
+
+    def size(statements: tuple) -> int:
+        known = sizes.get(id(statements))
+        if known is None:
+            known = 0
+            for statement in statements:
+                if isinstance(statement, Repeat):
+                    known += size(statement.body) * (statement.count if unrolls(statement) else 1)
+                else:
+                    known += 1
+            sizes[id(statements)] = known
+        return known
+
+    total = size(stream)
+    if total > UNROLLED_BUDGET:
+        widest = max((s for s in _loops(stream) if unrolls(s)), key=lambda s: s.count * size(s.body))
+        raise ProgramError(widest.location,
+                           f"checking data hazards would unroll {total:,} instructions (at most "
+                           f"{UNROLLED_BUDGET:,}): the operands of this loop of {widest.count:,} "
+                           f"iterations move with its index '{widest.index}', so each iteration is "
+                           "checked on its own addresses")
+    made: dict[tuple, Instruction] = {}  # (id(text's), the iterations it depends on) -> resolved
+
+    def resolve(statements: tuple, values: dict[str, int]) -> list:
+        result: list = []
+        for statement in statements:
+            if isinstance(statement, Repeat):
+                if unrolls(statement):
+                    for iteration in range(statement.count):
+                        result += resolve(statement.body, {**values, statement.index: iteration})
+                else:
+                    result.append(Repeat(statement.count, tuple(resolve(statement.body, values)),
+                                         statement.index, statement.location))
+            elif values and is_affine(statement):
+                key = (id(statement), *(values.get(name) for operand in operands_of(statement)
+                                        for name, _ in operand.strides))
+                instance = made.get(key)
+                if instance is None:
+                    instance = made[key] = resolved(statement, values)
+                    origins[id(instance)] = statement
+                result.append(instance)
+            else:
+                result.append(statement)
+        return result
+
+    return tuple(resolve(stream, {}))
+
+
+def _instructions(statements: tuple) -> Iterator[Move | Compute]:
+    for statement in statements:
+        if isinstance(statement, Repeat):
+            yield from _instructions(statement.body)
+        elif isinstance(statement, Move | Compute):
+            yield statement
+
+
+def _loops(statements: tuple) -> Iterator[Repeat]:
+    for statement in statements:
+        if isinstance(statement, Repeat):
+            yield statement
+            yield from _loops(statement.body)
 
 
 # -- across cores: barrier epochs ----------------------------------------------------------------
@@ -544,7 +691,7 @@ def _combinations(sequences: list[list[tuple[tuple[int, ...], int]]]) -> dict[tu
     return found
 
 
-def _check_across_cores(streams: dict[CoreId, tuple[Statement, ...]], instructions: _Instructions,
+def _check_across_cores(streams: dict[CoreId, tuple[Instruction | Repeat, ...]], instructions: _Instructions,
                         found: _Found) -> None:
     cores = sorted(streams)  # (core, line) order: the memory core first
     summaries: dict[frozenset, int] = {}
@@ -564,7 +711,7 @@ def _check_across_cores(streams: dict[CoreId, tuple[Statement, ...]], instructio
             return instruction if any(access.memory in SHARED_MEMORIES
                                       for access in instructions.accesses(instruction, core)) else None
 
-        head, middle, tail = _epochs(normalised(streams[core]), summary_of, shared)
+        head, middle, tail = _epochs(streams[core], summary_of, shared)
         items = [summary_of(head)] if middle is None else [summary_of(head), *middle, summary_of(tail)]
         sequences.append(_runs(items))
 
@@ -594,13 +741,21 @@ def _check_across_cores(streams: dict[CoreId, tuple[Statement, ...]], instructio
 def check_hazards(program: Program, machine: MachineConfig) -> HazardReport:
     """Every data hazard of the program on the machine, found from the text alone (after the
     checks of bind(), whose errors it raises)."""
-    streams = bind(program, machine)
-    instructions = _Instructions()
+    texts = bind(program, machine)
+    origins: dict[int, Move | Compute] = {}
+    streams = {}
+    # Only a program with loop indices in its operands needs the hulls and the unrolling.
+    moving = any(is_affine(statement) for text in texts.values() for statement in walk(text))
+    proven = _proven_instances(texts) if moving else set()
+    for core, text in texts.items():
+        stream = normalised(text)
+        streams[core] = _constant_addresses(stream, origins, core, proven) if moving else stream
+    instructions = _Instructions(origins)
     found = _Found(instructions)
     checked_streams: set[tuple[int, ...]] = set()
     for core in sorted(streams):
         # Cores running the same text have the same pairs of lines on their own memories.
-        key = tuple(id(statement) for statement in streams[core])
+        key = tuple(id(statement) for statement in texts[core])
         if key not in checked_streams:
             checked_streams.add(key)
             _check_core(core, streams[core], instructions, found)

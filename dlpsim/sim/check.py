@@ -25,6 +25,7 @@ from dlpsim.asm.program import (
     dynamic_count,
     repetitions,
     walk,
+    walk_with_counts,
 )
 from dlpsim.errors import ProgramError
 from dlpsim.machine import MachineConfig
@@ -37,7 +38,7 @@ def core_ids(machine: MachineConfig) -> list[CoreId]:
     return cores + [MEMORY_CORE] if machine.has_memory_core else cores
 
 
-def _check_operand(operand: Operand, size: int, machine: MachineConfig) -> None:
+def _check_operand(operand: Operand, size: int, machine: MachineConfig, counts: dict[str, int]) -> None:
     capacity = machine.capacity(operand.memory)
     name = operand.memory.value
     if capacity is None:
@@ -47,18 +48,38 @@ def _check_operand(operand: Operand, size: int, machine: MachineConfig) -> None:
         raise ProgramError(operand.location,
                            f"a {size}-byte transfer does not fit {name} ({describe_size(capacity)} "
                            f"on {machine.name})")
-    if operand.offset is not None and operand.offset + size > capacity:
+    if operand.strides:
+        _check_extent(operand, "", operand.extent(size, counts), capacity, machine)
+    elif operand.offset is not None and operand.offset + size > capacity:
         raise ProgramError(operand.location,
                            f"{operand} + {size} B ends at byte {operand.offset + size}, past the end of "
                            f"{name} ({capacity} B on {machine.name})")
 
 
-def _check_compute_operands(compute: Compute, machine: MachineConfig) -> None:
-    """Each addressed operand of a compute lies inside its memory."""
+def _check_extent(operand: Operand, role: str, extent: tuple[int, int], capacity: int,
+                  machine: MachineConfig) -> None:
+    """An operand whose address moves with loop indices stays inside its memory in every iteration."""
+    name = operand.memory.value
+    if extent[0] < 0:
+        raise ProgramError(operand.location, f"{role}{operand} starts at byte {extent[0]} in some iteration, "
+                                             f"before the start of {name}")
+    if extent[1] > capacity:
+        raise ProgramError(operand.location, f"{role}{operand} ends at byte {extent[1]} in some iteration, "
+                                             f"past the end of {name} ({capacity} B on {machine.name})")
+
+
+def _check_compute_operands(compute: Compute, machine: MachineConfig, counts: dict[str, int]) -> None:
+    """Each addressed operand of a compute lies inside its memory, in every iteration."""
     for access in accesses(compute):
         region = access.region
         capacity = machine.capacity(access.operand.memory)
-        if region is not None and capacity is not None and region[1] > capacity:
+        if region is None or capacity is None:
+            continue
+        if access.operand.strides:
+            size = region[1] - region[0]
+            _check_extent(access.operand, f"operand {access.role} ", access.operand.extent(size, counts),
+                          capacity, machine)
+        elif region[1] > capacity:
             raise ProgramError(access.operand.location,
                                f"operand {access.role} {access.operand.memory.value}[{region[0]:#x}:"
                                f"{region[1]:#x}) ends at byte {region[1]}, past the end of "
@@ -79,12 +100,12 @@ def bind(program: Program, machine: MachineConfig) -> dict[CoreId, tuple[Stateme
                 raise ProgramError(selector.location,
                                    f"core {index} does not exist: {machine.name} has {cores} compute "
                                    f"core{'s' if cores > 1 else ''} (0-{cores - 1})")
-        for statement in walk(section.statements):
+        for statement, counts in walk_with_counts(section.statements):
             if isinstance(statement, Move):
                 for operand in (statement.source, statement.destination):
-                    _check_operand(operand, statement.size, machine)
+                    _check_operand(operand, statement.size, machine, counts)
             elif isinstance(statement, Compute):
-                _check_compute_operands(statement, machine)
+                _check_compute_operands(statement, machine, counts)
 
     streams = {}
     for core in core_ids(machine):
