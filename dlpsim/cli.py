@@ -18,8 +18,8 @@ import click
 from dlpsim import __version__
 from dlpsim.analysis.sweep import DEFAULT_METRIC, METRICS
 from dlpsim.asm import Program, assemble, assemble_bytes, assemble_file, dynamic_count
-from dlpsim.compiler.mapping import Objective
 from dlpsim.errors import ProgramError, RunLimitError, UserError
+from dlpsim.results.kinds import Objective
 from dlpsim.sim.engine import DEFAULT_MAX_CYCLES
 from dlpsim.units import format_number
 

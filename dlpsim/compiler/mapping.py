@@ -40,6 +40,7 @@ from dlpsim.asm.opcodes import COMPUTE_TYPES
 from dlpsim.compiler.lowering import Problem
 from dlpsim.errors import WorkloadError
 from dlpsim.machine import MachineConfig
+from dlpsim.results.kinds import Objective
 from dlpsim.units import format_size
 
 
@@ -49,15 +50,6 @@ class LoopOrder(StrEnum):
 
     WEIGHTS_OUTER = "weights-outer"  # for group, out block: for spatial tile: for in chunk
     INPUT_OUTER = "input-outer"  # for group, spatial tile: for out block: for in chunk
-
-
-class Objective(StrEnum):
-    """The figure a layer's mapping is chosen by: its time, its energy, or their product (the
-    energy-delay product)."""
-
-    TIME = "time"
-    ENERGY = "energy"
-    EDP = "edp"
 
 
 class Staging(StrEnum):

@@ -1,4 +1,5 @@
-"""Names the statistics are kept under: the issue queues, and where a control unit's time goes."""
+"""Names the statistics are kept under: the issue queues, where a control unit's time goes, and the
+figure a mapping is chosen by."""
 
 from __future__ import annotations
 
@@ -23,3 +24,13 @@ class ControlCause(StrEnum):
     SYNC = "sync"  # waiting at a sync (or the sync of a barrier) for its queues to drain
     BARRIER = "barrier"  # waiting for the other cores at a barrier
     FINISHED = "finished"  # after the last issue, until the run ends
+
+
+class Objective(StrEnum):
+    """The figure a layer's mapping is chosen by: its time, its energy, or their product (the
+    energy-delay product). Here, not in the compiler, so that what names a run (the result cache's
+    key, a network run) does not load the compiler."""
+
+    TIME = "time"
+    ENERGY = "energy"
+    EDP = "edp"

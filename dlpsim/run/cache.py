@@ -31,10 +31,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dlpsim import __version__
-from dlpsim.compiler.mapping import Objective
 from dlpsim.machine import MachineConfig
 from dlpsim.machine.schema import result_values
 from dlpsim.results.files import exact_json
+from dlpsim.results.kinds import Objective
 from dlpsim.run.network import NetworkRun
 from dlpsim.workloads import Network
 

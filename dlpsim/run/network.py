@@ -16,13 +16,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 
-from dlpsim.compiler.mapping import Objective
 from dlpsim.errors import RunLimitError
 from dlpsim.machine import MachineConfig
 from dlpsim.results import Bound
 from dlpsim.results.bound import NO_WORK
 from dlpsim.results.energy import COMPONENTS, NO_ENERGY, Energy
 from dlpsim.results.files import csv_number, csv_ratio, exact_json, from_json, json_number, write_csv
+from dlpsim.results.kinds import Objective
 from dlpsim.run import Progress
 from dlpsim.sim.engine import DEFAULT_MAX_CYCLES
 from dlpsim.sim.stats import Stats, mac_utilization

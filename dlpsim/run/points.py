@@ -26,9 +26,9 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from dlpsim.compiler.mapping import Objective
 from dlpsim.errors import UserError
 from dlpsim.machine import MachineConfig
+from dlpsim.results.kinds import Objective
 from dlpsim.run import Progress
 from dlpsim.run.cache import ResultCache, run_key
 from dlpsim.run.network import NetworkRun, assemble_network, check_within_limit, run_network, simulate_layer
