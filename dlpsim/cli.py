@@ -189,6 +189,12 @@ _objective = click.option(
          "energy x cycles (edp).")
 
 
+_verify_seed = click.option(
+    "--seed", type=click.IntRange(0, 2**32 - 1), default=0, show_default=True, metavar="N",
+    help="The seed of the random inputs and weights of a verification (each layer's drawn from N and "
+         "its place in the network).")
+
+
 def _parse_input_shapes(context, parameter, values):
     from dlpsim.workloads.onnx_import import parse_input_shape
 
@@ -737,6 +743,35 @@ def net_run(name, preset, config_file, overrides, as_json, csv_file, max_cycles,
         click.echo(format_network_run(result), nl=False)
 
 
+@net.command("verify")
+@click.argument("name")
+@_machine_options_without_program
+@_verify_seed
+@click.option("--max-cycles", type=click.IntRange(min=1), default=DEFAULT_MAX_CYCLES, show_default=True,
+              help="Refuse a layer whose roofline bound exceeds this many cycles, as `dlpsim compile` does.")
+@_input_shape
+@_network_options
+@_guarded
+def net_verify(name, preset, config_file, overrides, seed, max_cycles, input_shapes, seq, batch):
+    """Execute every compiled layer of NAME on random data and compare it with numpy.
+
+    Each layer is compiled as `dlpsim compile` compiles it, its inputs and weights drawn from --seed
+    are placed in DRAM where the program's header says, the program runs functionally, and its DRAM
+    output is compared with numpy's reference of the layer (dlpsim/workloads/reference.py) within a
+    float32 tolerance derived from each element's number of terms. Prints per layer the largest
+    absolute and relative errors; exits 0 when every element is within the tolerance, 1 naming the
+    first that is not, 2 (before any work) if a layer has no executable form yet.
+    """
+    from dlpsim.run.verify import format_check, verify_network
+
+    network = _load_network(name, input_shapes, seq, batch)
+    machine = _network_machine(preset, config_file, overrides)
+    check = _with_progress(f"{network.name} on {machine.name}", lambda progress: verify_network(
+        network, machine, seed, progress, max_cycles))
+    click.echo(format_check(check), nl=False)
+    sys.exit(0 if check.passed else 1)
+
+
 # -- dlpsim roofline and dlpsim sweep: analyzers over simulated networks (exercises 6.8, 6.10, 6.13)
 
 
@@ -1046,11 +1081,15 @@ def cache_clear(cache_dir):
               help="Refuse a layer whose roofline bound exceeds this many cycles, and stop each candidate "
                    "program the compiler simulates there.")
 @_objective
+@click.option("--verify", is_flag=True,
+              help="Instead of printing the program, execute it on random data (seed --seed) and compare "
+                   "its output with numpy's reference of the layer; exit 1 on a mismatch.")
+@_verify_seed
 @_input_shape
 @_network_options
 @_guarded
 def compile_command(name, layer_name, preset, config_file, overrides, output_file, max_cycles, objective,
-                    input_shapes, seq, batch):
+                    verify, seed, input_shapes, seq, batch):
     """Compile one layer of NAME into a program that `dlpsim run` accepts.
 
     NAME is a built-in network (see `dlpsim net --list`), the path of an ONNX model (.onnx)
@@ -1063,8 +1102,26 @@ def compile_command(name, layer_name, preset, config_file, overrides, output_fil
     _check_output(output_file, "program")
     network = _load_network(name, input_shapes, seq, batch)
     layer = network.layer(layer_name)
+    if verify:
+        from dlpsim.run.verify import unverifiable
+
+        reason = unverifiable(layer, network.batch)
+        if reason is not None:
+            raise UserError(f"{network.name}: error: {reason}")
     compiled = compile_layer(layer, _network_machine(preset, config_file, overrides), network.batch,
                              objective=Objective(objective), max_cycles=max_cycles).compiled
+    if verify:
+        from dlpsim.run.verify import NetworkCheck, format_check, verify_layer
+
+        position = network.layers.index(layer)
+        check = NetworkCheck(network.name, compiled.machine.name, network.batch, seed,
+                             (verify_layer(compiled, seed, position),))
+        if output_file is not None:
+            from dlpsim.results.files import write_text
+
+            write_text(output_file, compiled.text, "program")
+        click.echo(format_check(check), nl=False)
+        sys.exit(0 if check.passed else 1)
     if output_file is None:
         click.echo(compiled.text, nl=False)
         return

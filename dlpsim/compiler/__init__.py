@@ -42,10 +42,12 @@ from dlpsim.compiler.codegen import (
     split_across_cores,
     staged_pieces,
     staging_steps,
+    state_share,
     tasks,
 )
 from dlpsim.compiler.lowering import Problem, check_lowering
 from dlpsim.compiler.mapping import KEPT_MAPPINGS, LoopOrder, Mapping, Objective, Staging, choose_mappings
+from dlpsim.compiler.packing import DramTensors, dram_tensors
 from dlpsim.errors import WorkloadError
 from dlpsim.machine import MachineConfig
 from dlpsim.results import Bound
@@ -112,6 +114,7 @@ class MappedProgram:
     dram: DramLayout | None  # where the tensors lie in DRAM (None: no tiles)
     shared: SharedLayout | None  # where the staged pieces lie in the SharedRAM (None: nothing staged)
     plans: tuple[CorePlan, ...]  # each core's choices, which the program follows and the header states
+    tensors: DramTensors | None  # the pieces of the tensors in DRAM, which the header and the packers read
     macs: int
     dram_bytes: int
     bound: Bound
@@ -237,7 +240,7 @@ def _header(layer: Layer, problem: Problem | None, mapping: Mapping | None, mach
         ]
         if mapping.staged:
             lines.append(_shared_line(mapping, body.dram, body.shared))
-        lines += _dram_lines(layer, p, body.dram)
+        lines += _dram_lines(layer, p, body.dram, body.tensors)
     lines += [
         f"        {describe_size(dram)} moved; the layer's own data are "
         f"{describe_size(own_in)} in, {describe_size(own_weights)} weights, "
@@ -339,32 +342,49 @@ def _shared_line(mapping: Mapping, dram: DramLayout, shared: SharedLayout) -> st
             f"({describe_size(size)}), each kept for the cores' later passes")
 
 
-def _dram_lines(layer: Layer, problem: Problem, dram: DramLayout) -> list[str]:
-    """Where the layer's tensors lie in DRAM (see codegen.DramLayout)."""
+def _dram_lines(layer: Layer, problem: Problem, dram: DramLayout, tensors: DramTensors) -> list[str]:
+    """Where the layer's tensors lie in DRAM and how each piece holds its values: the records
+    the packers (compiler.packing) read too (see codegen.DramLayout, packing's module doc)."""
     # a matrix product's second operand is among the weights' blocks (see lowering)
     inputs = layer.input_shapes[:1] if problem.activation_weights else layer.input_shapes
     maps = " and ".join(format_shape(shape) for shape in inputs)
     side_by_side = ", the maps side by side" if len(inputs) > 1 else ""
     halo = ", halos repeated" if dram.state > problem.input_bytes - problem.extra_input_bytes else ""
-    values = {0: "", 1: ", each block's biases after its weights",
-              2: ", each block's scales and shifts after its weights"}.get(
-        problem.per_channel_values, f", each block's {problem.per_channel_values} values per channel (its "
-                                    "table entries for these rows)")
-    lines = [f"DRAM:   input at 0x0 ({maps}: its {len(dram.slabs)} slabs one after another as the tiles "
-             f"read them{side_by_side}{halo})"]
+    geometry = (f"G {problem.groups} x IC {problem.in_channels} x H {problem.in_height} x W "
+                f"{problem.in_width}")
+    lines = [f"DRAM:   input at 0x0 ({maps}, seen as {geometry}): {len(dram.slabs)} slabs "
+             f"{_range(0, tensors.input_end)} one after another as the tiles read them, each its span's "
+             f"rows x columns x channels (HWC, group g's channel c at g*IC + c){side_by_side}{halo}"]
     if dram.weights > dram.state:
         lines.append(f"        state at {dram.state:#x} ({describe_size(dram.weights - dram.state)}), "
                      "read once")
+    values = problem.per_channel_values
     if dram.blocks and problem.activation_weights:
         second = format_shape(layer.input_shapes[1])
         lines.append(f"        second operand at {dram.weights:#x} ({second}, an activation: its "
                      f"{len(dram.blocks)} blocks of the tile in the order used)")
+    elif dram.blocks and problem.matrix:
+        lines.append(f"        weights at {dram.weights:#x} (G {problem.groups} x N {problem.out_channels} "
+                     f"x IC {problem.in_channels} x {problem.kernel[0]}x{problem.kernel[1]}): "
+                     f"{len(dram.blocks)} blocks {_range(dram.weights, dram.output)} in the order used, each "
+                     f"per group (KH*KW*IC) x N row-major, row (i*KW + j)*IC + c")
     elif dram.blocks:
-        lines.append(f"        weights at {dram.weights:#x} ({len(dram.blocks)} blocks of the tile in the "
-                     f"order used{values})")
-    lines.append(f"        output at {dram.output:#x} ({format_shape(layer.output_shape)}: its "
-                 f"{len(dram.tiles)} tiles in the order written)")
+        lines.append(f"        weights at {dram.weights:#x} (none: {values} per-channel value set"
+                     f"{'s' if values != 1 else ''}): {len(dram.blocks)} blocks "
+                     f"{_range(dram.weights, dram.output)} in the order used")
+    if dram.blocks and values and not problem.activation_weights:
+        what = {1: "the bias", 2: "the scale, then the shift"}.get(values, f"{values} value sets")
+        lines.append(f"        {what}: G x N values per set after the weights of each block of the "
+                     "first input-channel chunk, broadcast over the tile's positions")
+    lines.append(f"        output at {dram.output:#x} ({format_shape(layer.output_shape)}, seen as G "
+                 f"{problem.groups} x N {problem.out_channels} x OH {problem.out_height} x OW "
+                 f"{problem.out_width}): {len(dram.tiles)} tiles {_range(dram.output, dram.end)} in the "
+                 "order written, each positions x groups x N (rows x columns x channels)")
     return lines
+
+
+def _range(start: int, end: int) -> str:
+    return f"[{start:#x}, {end:#x})"
 
 
 def build(problem: Problem, mapping: Mapping, machine: MachineConfig) -> MappedProgram:
@@ -392,7 +412,8 @@ def build(problem: Problem, mapping: Mapping, machine: MachineConfig) -> MappedP
         step_count += len(steps)
         folded.append(fold(steps, writer))
     for share, plan in zip(shares, plans, strict=True):
-        steps = core_steps(share, plan, where, dram, problem.extra_input_bytes if plan.core == 0 else 0,
+        state = state_share(share, problem.out_channel_unit, problem.extra_input_bytes, plan.core == 0)
+        steps = core_steps(share, plan, where, dram, state,
                            mapping.staged, pieces, None if shared is None else shared.places)
         writer.blank()
         if machine.compute_cores > 1:
@@ -405,7 +426,7 @@ def build(problem: Problem, mapping: Mapping, machine: MachineConfig) -> MappedP
     work = CodegenWork(len(all_tasks), step_count, sum(each.statements for each in folded),
                        sum(each.comparisons for each in folded))
     return MappedProgram(mapping, program, tuple(writer.comments), len(shares), where, dram, shared,
-                         plans, macs, dram_bytes, bound, work)
+                         plans, dram_tensors(problem, all_tasks, dram), macs, dram_bytes, bound, work)
 
 
 def build_nothing(machine: MachineConfig) -> MappedProgram:
@@ -414,7 +435,7 @@ def build_nothing(machine: MachineConfig) -> MappedProgram:
     writer.machine_line(machine.name)
     writer.comment("nothing to do: the producers of a concatenation write straight into their")
     writer.comment("slices of its output, so it moves no data of its own (an assumption)")
-    return MappedProgram(None, writer.program(), tuple(writer.comments), 0, None, None, None, (), 0, 0,
+    return MappedProgram(None, writer.program(), tuple(writer.comments), 0, None, None, None, (), None, 0, 0,
                          NO_WORK, CodegenWork(0, 0, 0, 0))
 
 

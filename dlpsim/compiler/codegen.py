@@ -47,7 +47,19 @@ import numpy as np
 
 from dlpsim.asm.opcodes import COMPUTE_TYPES, Memory
 from dlpsim.asm.printer import UNPLACED, ProgramWriter
-from dlpsim.asm.program import Barrier, Compute, ComputeOperands, Instruction, Move, Operand, Strides, Sync
+from dlpsim.asm.program import (
+    Barrier,
+    Compute,
+    ComputeOperands,
+    Immediate,
+    Instruction,
+    Move,
+    Operand,
+    Strides,
+    Sync,
+    Window,
+)
+from dlpsim.compiler.lowering import SLAB, STATE, TILE, VALUES, Part, VectorStep
 from dlpsim.compiler.mapping import LoopOrder, Mapping, Staging, input_span
 from dlpsim.machine import MachineConfig
 
@@ -75,23 +87,31 @@ def operand(region: Region, plain_bytes: int | None = None) -> Operand:
 
 
 @functools.lru_cache(maxsize=4096)
-def mac(shape: tuple[int, int, int], a: Region, b: Region, c: Region, accumulate: bool) -> Compute:
-    """C = A x B (or C += A x B) for A of M x K and B of K x N; an operand that is not that plain
-    matrix (a convolution's slab, a grouped block) is given as its byte range."""
+def mac(shape: tuple[int, int, int], a: Region, b: Region, c: Region, accumulate: bool,
+        window: Window | None = None) -> Compute:
+    """C = A x B (or C += A x B) for A of M x K and B of K x N, or with ``window`` a convolution
+    tile (A the slab, B its groups' blocks); an operand that is not that plain matrix (a
+    convolution's slab, a grouped block) is given as its byte range."""
     m, k, n = shape
     kind = COMPUTE_TYPES["MAC_32"]
     width = kind.bits // 8
     operands = ComputeOperands(operand(a, m * k * width), operand(b, k * n * width),
                                operand(c, m * n * width), accumulate)
-    return Compute(kind, m * k * n, UNPLACED, shape, operands)
+    return Compute(kind, m * k * n, UNPLACED, shape, operands, window)
 
 
 @functools.lru_cache(maxsize=4096)
-def vector(name: str, count: int, a: Region, b: Region, c: Region) -> Compute:
+def vector(name: str, count: int, a: Region, b: Region | float | None, c: Region,
+           window: Window | None = None) -> Compute:
     """``count`` elementwise operations reading ranges A and B and writing C (each range what the
-    operation touches: a per-channel B is broadcast, a window's A is larger than C)."""
+    operation touches: a per-channel B is broadcast, a window's A is larger than C); B may be
+    an immediate (a float) or absent (a function type, a window reduction)."""
+    if isinstance(b, float):
+        b_operand: Operand | Immediate | None = Immediate(b)
+    else:
+        b_operand = None if b is None else operand(b)
     return Compute(COMPUTE_TYPES[name], count, UNPLACED, None,
-                   ComputeOperands(operand(a), operand(b), operand(c)))
+                   ComputeOperands(operand(a), b_operand, operand(c)), window)
 
 
 @dataclass(frozen=True)
@@ -111,6 +131,37 @@ class Task:
     first_chunk: bool  # the tile's first input-channel chunk: C starts anew, later chunks accumulate
     values_bytes: int  # per-channel values (biases, BN scale and shift), after the weights in its block
     input_tensors: int  # maps read side by side in its slab (an elementwise add reads several)
+    # The slab as the windows its MAC reads (the ISA's window clause: HWC, group g's channel c at
+    # g * channels + c; the padding how far the tile's first and last windows stick out of the
+    # slab, into the layer's padding); None: its windows are the tile's positions themselves (a
+    # plain row-major GEMM, or element-wise work).
+    window: Window | None = None
+    # The executable vector work of this task (the problem's steps, each with its count): the
+    # first chunk's steps (a bias) and, on the last chunk, the rest; None: counted only (vector_ops).
+    steps: tuple[tuple[VectorStep, int], ...] | None = None
+    groups: int = 1  # groups of the tile (its MAC's G; the channels of element-wise work)
+    out_channels: int = 1  # output channels per group of the tile (its MAC's N)
+    # Where the state of its units starts in the state buffer (an LSTM's c_prev: a value per
+    # ``out_channel_unit`` output channels, sample after sample)
+    state_offset: int = 0
+
+
+def _edges(outputs: tuple[int, int], span: tuple[int, int], stride: int, padding: int,
+           reach: int) -> tuple[int, int]:
+    """How far the first window of outputs [o0, o1) sticks out before the slab's span [s0, s1),
+    and the last one after it (the layer's padding the slab does not hold, as zeros)."""
+    (first, last), (start, end) = outputs, span
+    before = start - (first * stride - padding)
+    after = max(0, (last - 1) * stride - padding + reach - end)
+    return before, after
+
+
+def _counted(steps: tuple[tuple[VectorStep, int], ...]) -> tuple[tuple[str, int], ...]:
+    """Operations by kind, in the order the steps first use them."""
+    counts: dict[str, int] = {}
+    for step, count in steps:
+        counts[step.operation] = counts.get(step.operation, 0) + count
+    return tuple((op, count) for op, count in counts.items() if count)
 
 
 def _distribute(total: int, share: int, whole: int, given: int) -> int:
@@ -157,6 +208,19 @@ def tasks(mapping: Mapping) -> list[Task]:
             # what is written back (an LSTM step writes h and c, not its gate values)
             output_bytes = _distribute(problem.output_bytes, tile_outputs, problem.outputs, outputs_done)
             outputs_done += tile_outputs
+        steps = None
+        if problem.steps is not None:
+            steps = tuple((step, step.per_output * tile_outputs // step.parts) for step in problem.steps
+                          if (step.first_chunk and k0 == 0) or (not step.first_chunk and finishing))
+            vector_ops = _counted(steps)
+        top, bottom = _edges(place[1], row_spans[place[1]], problem.stride[0], problem.padding[0],
+                             problem.reach[0])
+        left, right = _edges(place[2], column_spans[place[2]], problem.stride[1], problem.padding[1],
+                             problem.reach[1])
+        window = Window(h1 - h0, w1 - w0, kc, problem.kernel, problem.stride, (top, bottom, left, right),
+                        problem.dilation, gb)
+        plain = (window.kernel == (1, 1) and window.stride == (1, 1) and window.padding == (0, 0, 0, 0)
+                 and gb == 1 and (h1 - h0, w1 - w0) == (r1 - r0, c1 - c0))
         return Task(
             weight_key=(group, out, chunk) if weight_bytes else None,
             weight_bytes=weight_bytes,
@@ -171,6 +235,11 @@ def tasks(mapping: Mapping) -> list[Task]:
             first_chunk=k0 == 0,
             values_bytes=gb * nb * problem.per_channel_values * element if k0 == 0 else 0,
             input_tensors=problem.input_tensors,
+            window=None if plain else window,
+            steps=steps,
+            groups=gb,
+            out_channels=nb,
+            state_offset=(place[0] * problem.out_channels + n0) // problem.out_channel_unit * element,
         )
 
     for group in groups.ranges():
@@ -317,15 +386,15 @@ def dram_layout(all_tasks: list[Task], state_bytes: int = 0) -> DramLayout:
     return DramLayout(slabs, state, weights, blocks, output, tiles, offset)
 
 
-def _computes(task: Task, slab: int, block: int | None, tile: int) -> list[Compute]:
+def _computes(task: Task, slab: int, block: int | None, tile: int, state: int = 0) -> list[Compute]:
     """The task's compute instructions on its slab (NRAM ``slab``), weight block (WRAM ``block``)
     and output tile (NRAM ``tile``). Its matrix work is in the shape form, M*K*N = its MACs, so a
-    throughput machine times it as before and a systolic one can map it onto its array; a later
-    input-channel chunk accumulates into the tile. The vector work of a matrix task acts on the
-    tile in place, with the per-channel values as B when its block holds them (with the input
-    channels split they came with the first chunk's block, which a later one may have replaced
-    in WRAM: then B names the tile too); a task without MACs reads its slab (an add's maps side
-    by side) into the tile, then works on the tile."""
+    throughput machine times it as before and a systolic one can map it onto its array; the
+    window clause says how A's slab holds each output's window (HWC, see SlabWindow); a later
+    input-channel chunk accumulates into the tile. The vector work follows the problem's steps
+    (lowering.VectorStep) on the tile, the slab's maps, the block's per-channel values
+    (broadcast) and immediates; a problem without steps has its vector work counted only: each
+    operation on the tile in place, with the values as B where the block holds them."""
     result = (Memory.NRAM, tile, tile + task.result_bytes)
     values = None
     if task.values_bytes:
@@ -334,7 +403,37 @@ def _computes(task: Task, slab: int, block: int | None, tile: int) -> list[Compu
     if task.macs:
         weights = (Memory.WRAM, block, block + task.weight_bytes - task.values_bytes)
         instructions.append(mac(task.shape, (Memory.NRAM, slab, slab + task.input_bytes), weights, result,
-                                not task.first_chunk))
+                                not task.first_chunk, task.window))
+    if task.steps is not None:
+        per_map = task.input_bytes // task.input_tensors
+        sets = task.values_bytes // (task.groups * task.out_channels * 4) if task.values_bytes else 0
+
+        def region(where: str | float | None, step: VectorStep, part: Part, map_index: int = 0,
+                   value_set: int = 0) -> Region | float | None:
+            if where == SLAB:
+                return Memory.NRAM, slab + map_index * per_map, slab + (map_index + 1) * per_map
+            if where == TILE:
+                if part is None:
+                    return result
+                size = task.result_bytes // step.parts
+                return Memory.NRAM, tile + part[0] * size, tile + part[1] * size
+            if where == VALUES:
+                size = (values[2] - values[1]) // sets
+                return Memory.WRAM, values[1] + value_set * size, values[1] + (value_set + 1) * size
+            if where == STATE:  # the state of the tile's units (an LSTM's c_prev)
+                size = task.result_bytes // step.parts
+                return Memory.NRAM, state + task.state_offset, state + task.state_offset + size
+            return where  # an immediate, or no B
+
+        for step, count in task.steps:
+            if count:
+                instructions.append(vector(f"{step.operation}_32", count,
+                                           region(step.a, step, step.a_part, step.a_map),
+                                           region(step.b, step, step.b_part, step.b_map, step.values),
+                                           region(TILE, step, step.c_part),
+                                           _reduced(task) if step.window else None))
+        return instructions
+    if task.macs:
         a, b = result, values or result
     else:
         per_map = task.input_bytes // task.input_tensors
@@ -345,6 +444,14 @@ def _computes(task: Task, slab: int, block: int | None, tile: int) -> list[Compu
             instructions.append(vector(f"{op}_32", count, a, b, result))
             a, b = result, values or result
     return instructions
+
+
+def _reduced(task: Task) -> Window:
+    """The task's slab as a window reduction reads it (pooling: a kernel of more than one
+    position, so never the plain form): every group its own channel."""
+    window = task.window
+    return Window(window.height, window.width, window.groups * window.channels, window.kernel,
+                  window.stride, window.padding, window.dilation)
 
 
 def _chunks(size: int, parts: int) -> list[int]:
@@ -512,11 +619,12 @@ def plan_core(core: int, share: list[Task], where: Layout, wram_bytes: int) -> C
                     sum(1 for task in share if task.output_bytes))
 
 
-def core_steps(share: list[Task], plan: CorePlan, where: Layout, dram: DramLayout, extra_in: int,
+def core_steps(share: list[Task], plan: CorePlan, where: Layout, dram: DramLayout, extra_in: tuple[int, int],
                staged: Staging | None = None, pieces: dict[tuple, tuple[int, int]] | None = None,
                shared: dict[tuple, int] | None = None) -> list[Step]:
     """The core's program as a list of steps, each ending in ``sync``, as ``plan`` says; its DRAM
-    operands where ``dram`` puts the data (``extra_in`` bytes of state are read from dram.state).
+    operands where ``dram`` puts the data (``extra_in``: the bytes [start, end) of the state it
+    reads from dram.state, to the same place in its NRAM's state buffer).
 
     With a ``staged`` operand its pieces come from their places in the SharedRAM (``shared``:
     see shared_layout), where the memory core puts them (see staging_steps): the core copies a
@@ -574,8 +682,9 @@ def core_steps(share: list[Task], plan: CorePlan, where: Layout, dram: DramLayou
                              first.weight_bytes))
     prologue.append(move(input_source, input_origin(first.input_key), Memory.NRAM, where.input_buffers[0],
                          first.input_bytes))
-    if extra_in:
-        prologue.append(move(Memory.DRAM, dram.state, Memory.NRAM, where.state, extra_in))
+    start, end = extra_in
+    if end > start:
+        prologue.append(move(Memory.DRAM, dram.state + start, Memory.NRAM, where.state + start, end - start))
     close(prologue)
 
     in_buffer = out_buffer = 0
@@ -599,7 +708,7 @@ def core_steps(share: list[Task], plan: CorePlan, where: Layout, dram: DramLayou
                 ready(key)
             step.append(chunk)
         step += _computes(task, where.input_buffers[in_buffer], block_place[index],
-                          where.output_buffers[out_buffer])
+                          where.output_buffers[out_buffer], where.state)
         close(step)
         if task.output_bytes:
             pending_store = move(Memory.NRAM, where.output_buffers[out_buffer], Memory.DRAM,
@@ -614,6 +723,18 @@ def core_steps(share: list[Task], plan: CorePlan, where: Layout, dram: DramLayou
             passed += 1
             steps.append((BARRIER,))
     return steps
+
+
+def state_share(share: list[Task], unit: int, state_bytes: int, first_core: bool) -> tuple[int, int]:
+    """The bytes [start, end) of the state read once (an LSTM's c_prev) that a core's tasks use: with
+    a state per ``unit`` output channels (an LSTM's hidden unit per four gates), the units of its
+    output channels; else all of it, on the first core."""
+    if not state_bytes:
+        return 0, 0
+    if unit == 1:
+        return (0, state_bytes) if first_core else (0, 0)
+    return (min(task.state_offset for task in share),
+            max(task.state_offset + task.result_bytes // unit for task in share))
 
 
 def statement_limit(tasks: int, vector_operations: int, cores: int) -> int:

@@ -30,6 +30,7 @@ once per pass of the loop order), the inputs and outputs once per sample.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from dlpsim.errors import WorkloadError
@@ -57,6 +58,61 @@ from dlpsim.workloads.layers import (
     Softmax,
     Transpose,
     elements,
+)
+from dlpsim.workloads.reference import LEAKY_RELU_SLOPE
+
+# Where a vector step reads an operand (see VectorStep).
+SLAB, TILE, VALUES, STATE = "slab", "tile", "values", "state"
+Part = tuple[int, int] | None  # parts [first, end) of the tile (of VectorStep.parts); None: all of it
+
+
+@dataclass(frozen=True)
+class VectorStep:
+    """One vector instruction a tile's values go through, in the agreed executable forms (the ISA
+    reference, "Functional execution"): ``operation`` on ``per_output`` elements per output of the
+    tile, reading A from ``a`` and B from ``b`` and writing the tile.
+
+    ``a``: SLAB (the task's input slab, its ``map``-th map when it holds several side by side) or
+    TILE (the tile itself, after an earlier step). ``b``: SLAB or TILE as ``a``; VALUES (the
+    block's ``values``-th set of per-channel values, broadcast over the tile); a float (an
+    immediate); or None (a function type, which has no B, or a window reduction).
+    ``window``: a window reduction over the slab (pooling: ``per_output`` is its pairwise
+    operations per output, the window's size - 1). ``first_chunk``: done right after the tile's
+    first input-channel chunk (a bias, before later chunks accumulate), not after its last."""
+
+    operation: str
+    a: str
+    b: str | float | None = None
+    a_map: int = 0
+    b_map: int = 0
+    values: int = 0
+    per_output: int = 1
+    window: bool = False
+    first_chunk: bool = False
+    # A tile cut into ``parts`` equal parts (an LSTM's gates): A, B and C may be some of them
+    # (``a_part``, ``b_part``, ``c_part``), and the step then counts per_output / parts per output.
+    # STATE (b) is the tile's share of the state read once (an LSTM's c_prev, per hidden unit).
+    parts: int = 1
+    a_part: Part = None
+    b_part: Part = None
+    c_part: Part = None
+
+
+# An LSTM cell's tile holds each of its hidden units' four gates as four parts: i, f, g, o (the
+# packer orders each weight block's columns so: compiler.packing.lstm_columns). After the bias
+# (added with the first input-channel chunk) and the last chunk: i, f, o = sigmoid, g = tanh;
+# c = f * c_prev + i * g into part 1, tanh(c) into part 2, h = o * tanh(c) into part 0; the tile
+# writes back its first half, h then c of its units.
+LSTM_STEPS = (
+    VectorStep("ADD", TILE, VALUES, first_chunk=True),
+    VectorStep("SIGMOID", TILE, per_output=2, parts=4, a_part=(0, 2), c_part=(0, 2)),
+    VectorStep("TANH", TILE, parts=4, a_part=(2, 3), c_part=(2, 3)),
+    VectorStep("SIGMOID", TILE, parts=4, a_part=(3, 4), c_part=(3, 4)),
+    VectorStep("MUL", TILE, STATE, parts=4, a_part=(1, 2), c_part=(1, 2)),
+    VectorStep("MUL", TILE, TILE, parts=4, a_part=(0, 1), b_part=(2, 3), c_part=(0, 1)),
+    VectorStep("ADD", TILE, TILE, parts=4, a_part=(1, 2), b_part=(0, 1), c_part=(1, 2)),
+    VectorStep("TANH", TILE, parts=4, a_part=(1, 2), c_part=(2, 3)),
+    VectorStep("MUL", TILE, TILE, parts=4, a_part=(3, 4), b_part=(2, 3), c_part=(0, 1)),
 )
 
 
@@ -90,6 +146,11 @@ class Problem:
     activation_weights: bool = False
     # Input positions between a kernel's taps (a dilated convolution); the taps stay ``kernel``.
     dilation: tuple[int, int] = (1, 1)
+    # The vector work as executable steps (see VectorStep), which vector_ops then counts; None
+    # for a layer whose vector work is counted only (no executable form yet: net verify refuses it).
+    steps: tuple[VectorStep, ...] | None = None
+    # Output channels a tile holds a whole number of (an LSTM's four gates of each hidden unit).
+    out_channel_unit: int = 1
 
     @property
     def reach(self) -> tuple[int, int]:
@@ -125,7 +186,7 @@ class Problem:
         return self.outputs * self.bytes_per_element + self.extra_output_bytes
 
 
-def _as_map(shape: tuple[int, ...]) -> tuple[int, int, int]:
+def as_map(shape: tuple[int, ...]) -> tuple[int, int, int]:
     """An element-wise layer's shape as channels x height x width: leading axes fold into channels."""
     if len(shape) < 3:
         return (1, *(1,) * (2 - len(shape)), *shape)
@@ -147,7 +208,62 @@ VIEWS = (Concat, Reshape, Transpose, Slice, ClassToken)
 
 def lower(layer: Layer, batch: int = 1) -> Problem | None:
     """The layer as a Problem on ``batch`` samples; None for a layer that moves no data of its
-    own (a concatenation or another view)."""
+    own (a concatenation or another view). A layer with an executable form (see executable_steps)
+    has its vector work as those steps, counted by the operations they execute."""
+    problem = _lower(layer, batch)
+    steps = executable_steps(layer)
+    if problem is None or steps is None:
+        return problem
+    counts: dict[str, int] = {}
+    for step in steps:
+        count = step.per_output * problem.outputs // step.parts
+        counts[step.operation] = counts.get(step.operation, 0) + count
+    return dataclasses.replace(problem, steps=steps, out_channel_unit=4 if isinstance(layer, LSTMCell) else 1,
+                               vector_ops=tuple((op, count) for op, count in counts.items() if count))
+
+
+# Activation functions the vector unit evaluates as one function type (the ISA's unary types).
+FUNCTION_TYPES = {"tanh": "TANH", "sigmoid": "SIGMOID", "gelu": "GELU"}
+
+
+def executable_steps(layer: Layer) -> tuple[VectorStep, ...] | None:
+    """The layer's vector work in the executable forms, or None where there is none yet (the layer
+    kinds `net verify` refuses). The steps compute what dlpsim.workloads.reference does."""
+    if isinstance(layer, Conv2d | FullyConnected):
+        return (VectorStep("ADD", TILE, VALUES, first_chunk=True),) if layer.bias else ()
+    if isinstance(layer, LSTMCell):
+        return LSTM_STEPS
+    if isinstance(layer, Pool):
+        window = layer.kernel[0] * layer.kernel[1]
+        if window == 1:  # a window of one has no pairwise operation to count: not emitted
+            return None
+        if layer.mode == "max":  # padding never wins: the MAX reduction ignores it
+            return (VectorStep("MAX", SLAB, per_output=window - 1, window=True),)
+        # the zero-padded window's sum over its full size (count_include_pad, as the reference)
+        return (VectorStep("ADD", SLAB, per_output=window - 1, window=True),
+                VectorStep("MUL", TILE, 1.0 / window))
+    if isinstance(layer, Activation):
+        function = layer.function
+        if function in FUNCTION_TYPES:
+            return (VectorStep(FUNCTION_TYPES[function], SLAB),)
+        if function == "leaky_relu":  # max(x, slope * x)
+            return (VectorStep("MUL", SLAB, LEAKY_RELU_SLOPE), VectorStep("MAX", SLAB, TILE))
+        low, high = {"relu": (0.0, None), "relu6": (0.0, 6.0)}.get(function, layer.bounds or (None, None))
+        steps = []
+        for operation, bound in (("MAX", low), ("MIN", high)):
+            if bound is not None:
+                steps.append(VectorStep(operation, TILE if steps else SLAB, float(bound)))
+        return tuple(steps)
+    if isinstance(layer, BatchNorm):  # x * scale + shift: the block's two sets of values
+        return (VectorStep("MUL", SLAB, VALUES, values=0), VectorStep("ADD", TILE, VALUES, values=1))
+    if isinstance(layer, Add):
+        maps = len(layer.input_shapes)
+        return (VectorStep("ADD", SLAB, SLAB, a_map=0, b_map=1),
+                *(VectorStep("ADD", TILE, SLAB, b_map=index) for index in range(2, maps)))
+    return None
+
+
+def _lower(layer: Layer, batch: int = 1) -> Problem | None:
     base = {"name": layer.label, "description": layer.describe(), "vector_ops": _vector_ops(layer, batch),
             "batch": batch}
     if isinstance(layer, Conv2d):
@@ -203,7 +319,7 @@ def lower(layer: Layer, batch: int = 1) -> Problem | None:
     shape = layer.input_shapes[0]
     if isinstance(layer, Activation | Add | LocalResponseNorm | Softmax) or (
             isinstance(layer, BatchNorm) and len(shape) == 3):
-        channels, height, width = _as_map(shape)
+        channels, height, width = as_map(shape)
         return Problem(**base, groups=channels, in_channels=1, out_channels=1, in_height=height,
                        in_width=width, out_height=height, out_width=width, kernel=(1, 1),
                        stride=(1, 1), padding=(0, 0), matrix=False,
@@ -232,7 +348,7 @@ def _lower_elementwise(layer: Elementwise, base: dict, batch: int) -> Problem:
     before the first tile (per sample). A constant operand is per-channel values when it divides evenly
     over the output's channels, else one block of values beside a single channel."""
     shape = layer.output_shape
-    channels, height, width = _as_map(shape)
+    channels, height, width = as_map(shape)
     full = [each for each in layer.input_shapes if elements(each) == elements(shape)]
     if not full:
         layer._fail("broadcasting activations into a larger shape than every input is not compiled")

@@ -469,6 +469,8 @@ def _choose(problem: Problem, machine: MachineConfig, objective: Objective) -> R
     fewest: tuple[int, Tile] | None = None  # of the tiles that fit, the one leaving the fewest tasks
     for groups in group_sizes:
         for out_channels in _candidates(problem.out_channels):
+            if out_channels % problem.out_channel_unit:  # a tile holds whole units (an LSTM's gates)
+                continue
             for rows in _candidates(problem.out_height):
                 for columns in _candidates(problem.out_width):
                     # Split the reduction only as far as needed: whole channels accumulate nothing.
