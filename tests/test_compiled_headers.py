@@ -18,7 +18,7 @@ import pytest
 
 from dlpsim import compiler
 from dlpsim.asm.opcodes import Memory
-from dlpsim.asm.program import MEMORY_CORE, Compute, CoreId, Move, repetitions
+from dlpsim.asm.program import MEMORY_CORE, Compute, CoreId, Move, Sync, repetitions
 from dlpsim.compiler.mapping import LoopOrder, Mapping, Staging, Tile
 from dlpsim.machine import load_machine
 from dlpsim.run.compile import compile_layer
@@ -115,12 +115,22 @@ def moves(program, core: CoreId) -> Counter:
 
 
 def weight_places(program, core: CoreId) -> set[int]:
-    """Where the weight blocks the core computes with start in WRAM: the B operands of its MACs
-    (of its vector work for a layer with per-channel values only)."""
-    computes = [instruction for instruction, _ in repetitions(program.stream(core))
-                if isinstance(instruction, Compute) and instruction.operands is not None]
-    macs = [each for each in computes if each.type.operation == "MAC"]
-    return {each.operands.b.offset for each in macs or computes if each.operands.b.memory is Memory.WRAM}
+    """Where the weight blocks the core computes with start in WRAM: the B operand of the first
+    compute of each step that reads WRAM (its MAC; for a layer with per-channel values only, the
+    vector op reading the block's first set, batch norm's scale before its shift)."""
+    places, first_of_step = set(), True
+    for instruction, _ in repetitions(program.stream(core)):
+        if isinstance(instruction, Sync):
+            first_of_step = True
+        if not isinstance(instruction, Compute) or instruction.operands is None:
+            continue
+        b = instruction.operands.b_operand
+        if b is None or b.memory is not Memory.WRAM:
+            continue
+        if first_of_step:
+            places.add(b.offset)
+            first_of_step = False
+    return places
 
 
 def check(compiled) -> Claims:

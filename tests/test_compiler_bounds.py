@@ -169,7 +169,7 @@ def test_compiling_any_layer_on_any_memories_does_bounded_work(layer, preset, nr
                   * problem.out_height * problem.out_width)
     tasks = task_count(problem, compilation.compiled.mapping.tile)
     assert body.work.tasks == tasks <= min(MAX_TASKS, dimensions)
-    limit = statement_limit(min(MAX_TASKS, dimensions), len(problem.vector_ops), machine.compute_cores)
+    limit = statement_limit(min(MAX_TASKS, dimensions), problem.vector_instructions, machine.compute_cores)
     assert body.work.statements <= work.largest_program <= limit
     # the counter is the program's: every instruction and loop line it holds
     assert body.work.statements == sum(_statements(section.statements) for section in body.program.sections)

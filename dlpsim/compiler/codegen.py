@@ -26,9 +26,9 @@ The work is linear in the tasks, and the tasks are bounded by the layer: a mappi
 T <= min(MAX_TASKS, G x N x K x B x H x W) tasks (mapping.task_count: one per tile position,
 sample and input-channel chunk of a Problem of G groups, N output and K input channels, B
 samples and H x W outputs; the search drops tiles that leave more than MAX_TASKS). Each step issues at
-most 5 + V instructions and a sync for V vector operations, plus the barriers before a
-staged piece (at most T per core); the memory core issues two per piece. fold() compares
-at most FOLD_COMPARISONS_PER_STEP step numbers per step and writes no more instructions
+most 5 + V instructions and a sync for V vector instructions (Problem.vector_instructions),
+plus the barriers before a staged piece (at most T per core); the memory core issues two per
+piece. fold() compares at most FOLD_COMPARISONS_PER_STEP step numbers per step and writes no more instructions
 than the steps hold, and at most as many loop lines. So a program has at most
 
     statement_limit = 2 x (T x (7 + V + C) + 6 C + 2)
@@ -739,7 +739,7 @@ def state_share(share: list[Task], unit: int, state_bytes: int, first_core: bool
 
 def statement_limit(tasks: int, vector_operations: int, cores: int) -> int:
     """The most statements (instructions and loop lines) a mapping of ``tasks`` tasks with
-    ``vector_operations`` kinds of vector work writes on ``cores`` compute cores (module doc)."""
+    ``vector_operations`` vector instructions per task writes on ``cores`` compute cores (module doc)."""
     return 2 * (tasks * (7 + vector_operations + cores) + 6 * cores + 2)
 
 

@@ -158,6 +158,12 @@ class Problem:
         return (self.dilation[0] * (self.kernel[0] - 1) + 1, self.dilation[1] * (self.kernel[1] - 1) + 1)
 
     @property
+    def vector_instructions(self) -> int:
+        """The vector instructions a task issues at most: one per step, or per kind of operation
+        counted (codegen.statement_limit's V)."""
+        return len(self.steps) if self.steps is not None else len(self.vector_ops)
+
+    @property
     def window(self) -> int:
         return self.kernel[0] * self.kernel[1]
 

@@ -1,0 +1,195 @@
+"""Compiled layers compute the right thing: `dlpsim net verify` and `dlpsim compile --verify`
+execute each compiled layer on random data and compare it with numpy's reference.
+
+CI verifies the small networks on both presets; benchmarks/verify.py the large ones. A program
+changed after compiling (two DRAM offsets swapped) fails, naming the element; a network with a
+layer the compiler cannot emit executably is refused before any work. (A program refused for a
+hazard is refused by --functional too: tests/test_functional.py,
+test_a_hazard_is_refused_even_with_allow_hazards.)
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from dlpsim.asm import assemble
+from dlpsim.cli import main
+from dlpsim.compiler.packing import lstm_columns
+from dlpsim.machine import load_machine
+from dlpsim.run.compile import compile_layer
+from dlpsim.run.verify import EPSILON, random_data, verify_layer
+from dlpsim.workloads import get_network
+from dlpsim.workloads.layers import (
+    Activation,
+    Add,
+    BatchNorm,
+    Conv2d,
+    FullyConnected,
+    LSTMCell,
+    Pool,
+)
+
+PRESETS = ("dlp-s", "dlp-m")
+
+
+def invoke(*args: str):
+    return CliRunner().invoke(main, list(args))
+
+
+@pytest.mark.parametrize("preset", PRESETS)
+@pytest.mark.parametrize("network", ["lenet5", "mlp", "lstm-lm"])
+def test_net_verify_passes_the_small_networks(network, preset):
+    result = invoke("net", "verify", network, "--preset", preset)
+    assert result.exit_code == 0, result.output
+    layers = len(get_network(network).layers)
+    assert f"verified: {layers} layers within the tolerance" in result.output
+    assert "eps = 2^-23" in result.output  # the tolerance is stated
+
+
+def test_net_verify_with_a_batch():
+    result = invoke("net", "verify", "lenet5", "--batch", "2", "--preset", "dlp-m")
+    assert result.exit_code == 0, result.output
+    assert "batch 2" in result.output
+
+
+def test_compile_verify_one_layer(tmp_path):
+    program = tmp_path / "c3.asm"
+    result = invoke("compile", "lenet5", "--layer", "c3", "--verify", "-o", str(program))
+    assert result.exit_code == 0, result.output
+    assert re.search(r"^c3 +conv +1,600 +151 ", result.output, re.MULTILINE), result.output
+    assert re.search(r"window \d+x14x6 kernel 5x5", program.read_text())  # the program it verified
+
+
+def test_a_layer_without_an_executable_form_is_refused_up_front():
+    result = invoke("net", "verify", "bert-base")
+    assert result.exit_code == 2
+    assert "cannot be verified, so none is" in result.output
+    assert re.search(r"layer0\.attention\.scores: a matmul .* \(MatMul\) has no executable form",
+                     result.output)
+    assert "Traceback" not in result.output
+
+
+# -- layers whose every edge case goes through the window form, the packers and the reference ------
+
+TRICKY = [
+    # strided, padded on its edges, dilated, grouped: windows that stick out of their slabs
+    Conv2d(name="grouped", input_shape=(8, 13, 11), out_channels=12, kernel=3, stride=2, padding=1, groups=2),
+    Conv2d(name="dilated", input_shape=(6, 12, 12), out_channels=5, kernel=(3, 2), dilation=2, padding=(2, 1),
+           padding_end=(1, 0)),
+    Conv2d(name="depthwise", input_shape=(16, 9, 9), out_channels=16, kernel=3, groups=16, padding=1,
+           bias=False),
+    Pool(name="ceil_max", input_shape=(5, 10, 10), mode="max", kernel=3, stride=2, ceil_mode=True),
+    Pool(name="padded_avg", input_shape=(4, 9, 9), mode="avg", kernel=3, stride=2, padding=1),
+    Activation(name="relu6", input_shape=(3, 7, 7), function="relu6"),
+    Activation(name="leaky", input_shape=(100,), function="leaky_relu"),
+    Activation(name="clip", input_shape=(4, 5), function="clip", bounds=(-0.25, None)),
+    Activation(name="sigmoid", input_shape=(2, 6, 6), function="sigmoid"),
+    Activation(name="gelu", input_shape=(3, 64), function="gelu"),
+    BatchNorm(name="bn_map", input_shape=(6, 5, 5)),
+    BatchNorm(name="bn_rows", input_shape=(7, 9)),
+    Add(name="add3", input_shapes=((4, 6, 6),) * 3),
+    FullyConnected(name="gemm", input_shape=(9, 70), out_features=33),
+    LSTMCell(name="lstm", input_shape=(20,), hidden_size=24),
+]
+
+# Memories small enough that the tiles split the input channels (partial sums accumulate, the bias
+# comes with the first chunk) and the cores share out few tiles.
+SMALL = ("core.nram.capacity=4KB", "core.wram.capacity=4KB")
+
+
+@pytest.mark.parametrize("preset", PRESETS)
+@pytest.mark.parametrize("small", [False, True], ids=["presets", "small-memories"])
+@pytest.mark.parametrize("layer", TRICKY, ids=[layer.label for layer in TRICKY])
+def test_tricky_layers_verify(layer, preset, small):
+    machine = load_machine(preset, overrides=SMALL if small else ())
+    compiled = compile_layer(layer, machine, 2 if small else 1).compiled
+    check = verify_layer(compiled, seed=7)
+    assert check.passed, check.mismatch.describe(layer.label, 2)
+    assert check.executed and check.elements > 0
+
+
+def test_small_memories_do_split_the_input_channels():
+    machine = load_machine("dlp-s", overrides=SMALL)
+    compiled = compile_layer(TRICKY[0], machine).compiled
+    assert compiled.mapping.tile.in_channels < compiled.mapping.problem.in_channels
+    assert "+>" in compiled.text  # later chunks accumulate
+
+
+# -- a wrong program is caught ---------------------------------------------------------------------
+
+def _swap_two_stores(text: str) -> tuple[str, int, int]:
+    """The program with the DRAM addresses of two write-backs of the same size swapped."""
+    stores = re.findall(r"^ *move NRAM\[0x[0-9a-f]+\] DRAM\[(0x[0-9a-f]+)\] (\d+)$", text, re.MULTILINE)
+    by_size: dict[str, list[str]] = {}
+    for address, size in stores:
+        by_size.setdefault(size, []).append(address)
+    first, second = next(addresses[:2] for addresses in by_size.values() if len(addresses) >= 2)
+    swapped = text.replace(f"DRAM[{first}]", "DRAM[@]").replace(f"DRAM[{second}]", f"DRAM[{first}]")
+    return swapped.replace("DRAM[@]", f"DRAM[{second}]"), int(first, 16), int(second, 16)
+
+
+def test_swapping_two_dram_offsets_fails_naming_the_element():
+    layer = get_network("lenet5").layer("c1")
+    compiled = compile_layer(layer, load_machine("dlp-s")).compiled
+    assert verify_layer(compiled).passed
+    text, first, second = _swap_two_stores(compiled.text)
+    assert text != compiled.text
+    check = verify_layer(compiled, program=assemble(text, compiled.file))
+    assert not check.passed
+    mismatch = check.mismatch
+    message = mismatch.describe("c1", 1)
+    assert re.fullmatch(r"c1: output\[\d+, \d+, \d+\] is \S+, expected \S+ \(error \S+, tolerance \S+\)",
+                        message)
+    assert abs(mismatch.got - mismatch.expected) > mismatch.tolerance
+
+
+def test_the_cli_names_the_first_mismatching_element(monkeypatch):
+    """`net verify` exits 1 with the layer, the element, what it got and what it expected."""
+    from dlpsim.run import verify
+
+    original = verify.evaluate
+
+    def expecting_more(layer, inputs, parameters):  # a reference that disagrees at fc3's element 3
+        result = np.array(original(layer, inputs, parameters))
+        if layer.label == "fc3":
+            result[3] += 1.0
+        return result
+
+    monkeypatch.setattr(verify, "evaluate", expecting_more)
+    result = invoke("net", "verify", "mlp")
+    assert result.exit_code == 1, result.output
+    assert re.search(r"^MISMATCH: fc3: output\[3\] is \S+, expected \S+ \(error 1,", result.output,
+                     re.MULTILINE)
+    assert re.search(r"^fc3 .* MISMATCH$", result.output, re.MULTILINE)
+
+
+# -- the pieces --------------------------------------------------------------------------------------
+
+def test_random_data_depend_on_the_seed_and_the_place_only():
+    layer = TRICKY[0]
+    first, params = random_data(layer, 3, 5, 2)
+    again, params_again = random_data(layer, 3, 5, 2)
+    other, _ = random_data(layer, 3, 6, 2)
+    assert all(np.array_equal(a[0], b[0]) for a, b in zip(first, again, strict=True))
+    assert np.array_equal(params["weight"], params_again["weight"])
+    assert not np.array_equal(first[0][0], other[0][0])
+    assert first[0][0].dtype == np.float32 and first[0][0].min() >= -1 and first[0][0].max() < 1
+
+
+def test_lstm_columns_put_each_tiles_units_gate_by_gate():
+    class Tile:  # only its output channels matter
+        def __init__(self, outs):
+            self.outs = outs
+
+    # hidden 3: tiles of 8 and 4 output channels (units 0-1 and 2)
+    order = lstm_columns(3, (Tile((0, 8)), Tile((8, 12))))
+    # gate rows i = 0..2, f = 3..5, g = 6..8, o = 9..11
+    assert order.tolist() == [0, 1, 3, 4, 6, 7, 9, 10, 2, 5, 8, 11]
+
+
+def test_the_tolerance_is_float32s_epsilon():
+    assert EPSILON == 2.0**-23
