@@ -762,7 +762,8 @@ def net_verify(name, preset, config_file, overrides, seed, max_cycles, input_sha
     absolute and relative errors; exits 0 when every element is within the tolerance, 1 naming the
     first that is not, 2 (before any work) if a layer has no executable form yet.
     """
-    from dlpsim.run.verify import format_check, verify_network
+    from dlpsim.analysis.verification import format_check
+    from dlpsim.run.verify import verify_network
 
     network = _load_network(name, input_shapes, seq, batch)
     machine = _network_machine(preset, config_file, overrides)
@@ -1111,7 +1112,8 @@ def compile_command(name, layer_name, preset, config_file, overrides, output_fil
     compiled = compile_layer(layer, _network_machine(preset, config_file, overrides), network.batch,
                              objective=Objective(objective), max_cycles=max_cycles).compiled
     if verify:
-        from dlpsim.run.verify import NetworkCheck, format_check, verify_layer
+        from dlpsim.analysis.verification import format_check
+        from dlpsim.run.verify import NetworkCheck, verify_layer
 
         position = network.layers.index(layer)
         check = NetworkCheck(network.name, compiled.machine.name, network.batch, seed,

@@ -193,3 +193,26 @@ def test_lstm_columns_put_each_tiles_units_gate_by_gate():
 
 def test_the_tolerance_is_float32s_epsilon():
     assert EPSILON == 2.0**-23
+
+
+@pytest.mark.parametrize("preset", PRESETS)
+def test_the_header_states_the_layout_the_packers_use(preset):
+    """Offsets, shapes and layouts of the input, weights, bias and output, from the packers' records."""
+    compiled = compile_layer(get_network("alexnet").layer("conv2"), load_machine(preset)).compiled
+    header = "\n".join(compiled.header)
+    tensors = compiled.body.tensors
+    assert (f"input at 0x0 (96x27x27, seen as G 2 x IC 48 x H 27 x W 27): {len(tensors.slabs)} slabs "
+            f"[0x0, {tensors.input_end:#x})") in header
+    assert "rows x columns x channels (HWC, group g's channel c at g*IC + c)" in header
+    assert (f"weights at {tensors.weights:#x} (G 2 x N 128 x IC 48 x 5x5): {len(tensors.blocks)} blocks "
+            f"[{tensors.weights:#x}, {tensors.output:#x})") in header
+    assert "each per group (KH*KW*IC) x N row-major, row (i*KW + j)*IC + c" in header
+    assert "the bias: G x N values per set after the weights of each block of the first input-channel chunk" \
+        in header
+    assert (f"output at {tensors.output:#x} (256x27x27, seen as G 2 x N 128 x OH 27 x OW 27): "
+            f"{len(tensors.tiles)} tiles [{tensors.output:#x}, {tensors.end:#x})") in header
+    assert "each positions x groups x N (rows x columns x channels)" in header
+    assert [slab.offset for slab in tensors.slabs] == sorted(slab.offset for slab in tensors.slabs)
+    assert sum(slab.bytes for slab in tensors.slabs) == tensors.input_end
+    assert sum(block.bytes for block in tensors.blocks) == tensors.output - tensors.weights
+    assert sum(tile.bytes for tile in tensors.tiles) == tensors.end - tensors.output

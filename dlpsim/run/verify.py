@@ -243,34 +243,3 @@ def verify_network(network: Network, machine: MachineConfig, seed: int = 0,
         if stop_at_first and not check.passed:
             break
     return NetworkCheck(network.name, machine.name, network.batch, seed, tuple(checks))
-
-
-def format_check(check: NetworkCheck) -> str:
-    """The per-layer table and the verdict, with the tolerance stated."""
-    rows = [("layer", "kind", "elements", "K", "max |error|", "max relative", "of tolerance", "")]
-    for layer in check.layers:
-        if not layer.executed:
-            rows.append((layer.name, layer.kind, "-", "-", "-", "-", "-", "nothing to execute (a view)"))
-            continue
-        rows.append((layer.name, layer.kind, f"{layer.elements:,}", str(layer.terms),
-                     f"{layer.max_abs_error:.3g}", f"{layer.max_rel_error:.3g}",
-                     f"{layer.worst_of_tolerance:.3f}", "ok" if layer.passed else "MISMATCH"))
-    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
-    lines = [f"{check.network} on {check.machine}: every compiled layer executed on random data (seed "
-             f"{check.seed}{f', batch {check.batch}' if check.batch > 1 else ''}) and compared with numpy",
-             ""]
-    for row in rows:
-        cells = [cell.ljust(width) if column < 2 or column == 7 else cell.rjust(width)
-                 for column, (cell, width) in enumerate(zip(row, widths, strict=True))]
-        lines.append("  ".join(cells).rstrip())
-    lines.append("")
-    lines.append("tolerance: |got - expected| <= K x eps x S + 4 eps |expected|, eps = 2^-23 (float32), K "
-                 "the terms an element sums, S their absolute values summed (relative = |error| / S)")
-    found = check.first_mismatch
-    executed = sum(layer.executed for layer in check.layers)
-    if found is None:
-        lines.append(f"verified: {executed} layer{'s' if executed != 1 else ''} within the tolerance")
-    else:
-        layer, mismatch = found
-        lines.append(f"MISMATCH: {mismatch.describe(layer.name, check.batch)}")
-    return "\n".join(lines) + "\n"
