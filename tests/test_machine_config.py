@@ -520,6 +520,10 @@ def test_unknown_preset():
 # The schema: each key declared once, everything else derived from it
 
 
+# The vector operations issue 12 added, each with its slots per element and its energies.
+LATER_VECTOR = ("max", "min", "exp", "tanh", "sigmoid", "gelu", "rsqrt")
+
+
 def test_the_sweepable_keys_and_their_units():
     # The axis units plots and sweep files have always used; a change here changes every plot.
     cycles, elements, speedup = ("cycles", 1), ("processing elements", 1), ("x the 32-bit rate", 1)
@@ -533,6 +537,7 @@ def test_the_sweepable_keys_and_their_units():
         "core.vector.ops_per_cycle": ("operations per cycle per core", 1),
         "core.vector.div_ops_per_cycle": ("DIV_32 per cycle per core", 1),
         "core.vector.fp16_speedup": speedup, "core.vector.latency": cycles,
+        **{f"core.vector.{operation}_slots": ("slots per element", 1) for operation in LATER_VECTOR},
         "dram.capacity": ("KB", 1024), "dram.bandwidth": ("GB/s", 10**9), "dram.latency": cycles,
         "shared.capacity": ("KB", 1024), "shared.bandwidth": ("GB/s", 10**9), "shared.latency": cycles,
         **{f"{memory}.{name}": (unit, 1) for memory in ("core.nram", "core.wram", "dram", "shared")
@@ -540,7 +545,8 @@ def test_the_sweepable_keys_and_their_units():
                               ("static_mw", "mW"))},
         **{f"core.{unit}.{kind.lower()}_pj": ("pJ", 1) for unit, kinds in (
             ("matrix", ("MAC_32", "MAC_16")),
-            ("vector", ("ADD_32", "SUB_32", "MUL_32", "DIV_32", "ADD_16", "SUB_16", "MUL_16", "DIV_16")))
+            ("vector", ("ADD_32", "SUB_32", "MUL_32", "DIV_32", "ADD_16", "SUB_16", "MUL_16", "DIV_16",
+                        *(f"{operation}_{bits}" for bits in (32, 16) for operation in LATER_VECTOR))))
            for kind in kinds},
         "core.matrix.static_mw": ("mW", 1), "core.vector.static_mw": ("mW", 1),
     }
@@ -552,8 +558,10 @@ def test_the_sweepable_keys_and_their_units():
         "core.matrix.macs_per_cycle", "core.matrix.fp16_speedup", "core.matrix.latency", "core.matrix.rows",
         "core.matrix.columns", "core.matrix.mac_32_pj", "core.matrix.mac_16_pj", "core.matrix.static_mw",
         "core.vector.ops_per_cycle", "core.vector.div_ops_per_cycle", "core.vector.fp16_speedup",
-        "core.vector.latency", *(f"core.vector.{kind}_pj" for kind in (
-            "add_32", "sub_32", "mul_32", "div_32", "add_16", "sub_16", "mul_16", "div_16")),
+        "core.vector.latency", *(f"core.vector.{operation}_slots" for operation in LATER_VECTOR),
+        *(f"core.vector.{kind}_pj" for bits in (32, 16)
+          for kind in (f"add_{bits}", f"sub_{bits}", f"mul_{bits}", f"div_{bits}",
+                       *(f"{operation}_{bits}" for operation in LATER_VECTOR))),
         "core.vector.static_mw", "dram.capacity", "dram.bandwidth", "dram.latency",
         *(f"dram.{name}" for name in memory_energy), "shared.capacity", "shared.bandwidth", "shared.latency",
         *(f"shared.{name}" for name in memory_energy)]

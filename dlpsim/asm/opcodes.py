@@ -39,21 +39,59 @@ class Unit(Enum):
 @dataclass(frozen=True)
 class ComputeType:
     name: str  # canonical spelling, e.g. "MAC_32"
-    operation: str  # MAC, ADD, SUB, MUL, DIV
+    operation: str  # one of OPERATIONS: MAC, ADD, ..., RSQRT
     bits: int  # 32 or 16
     unit: Unit
+    unary: bool = False  # a function of A alone (``compute TANH_32 n A -> C``): no operand B
+
+    @property
+    def windowed(self) -> bool:
+        """Whether it takes a window clause: a MAC (a convolution tile) or a MAX or ADD over
+        windows (pooling)."""
+        return self.operation in WINDOWED_OPERATIONS
 
     def __str__(self) -> str:
         return self.name
 
 
+@dataclass(frozen=True)
+class Operation:
+    """What a compute type does, whatever its precision."""
+
+    name: str
+    unit: Unit
+    unary: bool
+    meaning: str  # in words, for the reference's table
+
+
+# Every operation, in the order the reference's Compute types table lists them.
+OPERATIONS: tuple[Operation, ...] = (
+    Operation("MAC", Unit.MATRIX, False, "multiply-accumulate"),
+    Operation("ADD", Unit.VECTOR, False, "addition"),
+    Operation("SUB", Unit.VECTOR, False, "subtraction"),
+    Operation("MUL", Unit.VECTOR, False, "multiplication"),
+    Operation("DIV", Unit.VECTOR, False, "division"),
+    Operation("MAX", Unit.VECTOR, False, "maximum"),
+    Operation("MIN", Unit.VECTOR, False, "minimum"),
+    Operation("EXP", Unit.VECTOR, True, "exponential"),
+    Operation("TANH", Unit.VECTOR, True, "hyperbolic tangent"),
+    Operation("SIGMOID", Unit.VECTOR, True, "logistic sigmoid"),
+    Operation("GELU", Unit.VECTOR, True, "GELU, erf form"),
+    Operation("RSQRT", Unit.VECTOR, True, "reciprocal square root"),
+)
+# The vector operations added after the textbook's four, each timed by its own number of
+# vector-unit slots per element (core.vector.<op>_slots) and priced per operation.
+SLOTTED_OPERATIONS = tuple(operation.name for operation in OPERATIONS[5:])
+# The operations that take a window clause (see ComputeType.windowed).
+WINDOWED_OPERATIONS = ("MAC", "MAX", "ADD")
+
+
 def _compute_types() -> dict[str, ComputeType]:
     table = {}
-    for operation, unit in (("MAC", Unit.MATRIX), ("ADD", Unit.VECTOR), ("SUB", Unit.VECTOR),
-                            ("MUL", Unit.VECTOR), ("DIV", Unit.VECTOR)):
+    for operation in OPERATIONS:
         for bits in (32, 16):
-            name = f"{operation}_{bits}"
-            table[name] = ComputeType(name, operation, bits, unit)
+            name = f"{operation.name}_{bits}"
+            table[name] = ComputeType(name, operation.name, bits, operation.unit, operation.unary)
     return table
 
 
@@ -78,3 +116,6 @@ DIRECTIVES: dict[str, str] = {
 
 # Size suffixes accepted on numbers in program text (binary, as the contract's KB).
 NUMBER_SUFFIXES: dict[str, int] = {"K": 1024, "M": 1024**2, "G": 1024**3}
+
+# What starts an immediate operand B (``%0.5``): ``#`` already starts a comment.
+IMMEDIATE_PREFIX = "%"

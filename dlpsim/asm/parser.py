@@ -7,6 +7,7 @@ The first error stops assembly and names its file, line and column.
 
 from __future__ import annotations
 
+import math
 import re
 import string
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from pathlib import Path
 from dlpsim.asm.opcodes import (
     COMPUTE_TYPES,
     DIRECTIVES,
+    IMMEDIATE_PREFIX,
     MEMORY_NAMES,
     MNEMONICS,
     NUMBER_SUFFIXES,
@@ -30,6 +32,7 @@ from dlpsim.asm.program import (
     Compute,
     ComputeOperands,
     CoreSelector,
+    Immediate,
     Loop,
     Move,
     Operand,
@@ -39,6 +42,7 @@ from dlpsim.asm.program import (
     Statement,
     Strides,
     Sync,
+    Window,
     affine_text,
     overlap_possible,
 )
@@ -62,6 +66,7 @@ _TOKEN = re.compile(
     r"(?:[KMGkmg](?![A-Za-z0-9_])|[KMGkmg](?=[xX]\s*[0-9]))?)"
     r"|(?P<times>[xX](?=\s*[0-9]))"
     r"|(?P<word>\.?[A-Za-z_][A-Za-z0-9_]*)"
+    rf"|(?P<immediate>{re.escape(IMMEDIATE_PREFIX)}(?:[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?)?)"
     r"|(?P<punct>->|\+>|[*\[\],:+-]))"
 )
 
@@ -311,42 +316,228 @@ class _Line:
                 raise ProgramError(close.location, f"expected ']', got {close.shown}")
         return Operand(memory, offset, token.location, end, strides)
 
-    def compute_operands(self, compute_type: ComputeType, count: int,
-                         shape: tuple[int, int, int] | None) -> ComputeOperands | None:
-        """``A, B -> C`` or ``A, B +> C`` after a compute's count or shape, if a memory follows."""
+    def compute_operands(self, compute_type: ComputeType,
+                         count: int, shape: tuple[int, int, int] | None) -> _Operands | None:
+        """``A, B -> C``, ``A, B +> C`` or (no B) ``A -> C`` after a compute's count or shape, if a
+        memory follows; B may be an immediate. Which forms a type takes is checked by the caller,
+        once it has seen whether a window clause follows."""
         token = self.peek()
         if token is None or token.kind != "word" or token.text.lower() not in MEMORY_NAMES:
             return None  # anything else after the count is reported as unexpected
         reachable = "NRAM or WRAM"
-        operands = []
-        for name in ("A", "B"):
-            operand = self.memory(f"operand {name} ({reachable})")
-            operands.append(operand)
-            separator = self.take("',' and operand B" if name == "A" else f"'{WRITES}' and operand C")
-            if name == "A" and separator.text != ",":
-                raise ProgramError(separator.location,
-                                   f"expected ',' and operand B after operand A, got {separator.shown} "
-                                   f"(a compute names three operands: A, B {WRITES} C)")
-            if name == "B" and separator.text not in (WRITES, ACCUMULATES):
+        a = self.memory(f"operand A ({reachable})")
+        separator = self.take(f"',' and operand B, or '{WRITES}' and operand C")
+        b: Operand | Immediate | None = None
+        b_location = None
+        if separator.text == ",":
+            following = self.peek()
+            b_location = following.location if following is not None else self.end
+            if following is not None and following.kind == "number":
+                raise ProgramError(following.location, f"operand B: write a constant as an immediate, "
+                                                       f"{IMMEDIATE_PREFIX}{following.text} (a bare number "
+                                                       "is not an operand)")
+            b = self.immediate() if following is not None and following.kind == "immediate" \
+                else self.memory(f"operand B ({reachable}, or an immediate such as {IMMEDIATE_PREFIX}0)")
+            separator = self.take(f"'{WRITES}' and operand C")
+            if separator.text not in (WRITES, ACCUMULATES):
                 raise ProgramError(separator.location,
                                    f"expected '{WRITES}' (C = A op B) or '{ACCUMULATES}' (C += A op B) and "
                                    f"operand C after operand B, got {separator.shown}")
+        elif separator.text not in (WRITES, ACCUMULATES):
+            raise ProgramError(separator.location,
+                               f"expected ',' and operand B after operand A, got {separator.shown} "
+                               f"(a compute names three operands: A, B {WRITES} C; a unary type two: "
+                               f"A {WRITES} C)")
+        arrow = separator.location
         accumulate = separator.text == ACCUMULATES
-        operands.append(self.memory(f"operand C ({reachable})"))
-        for operand in operands:
+        c = self.memory(f"operand C ({reachable})")
+        in_memory = [(name, operand) for name, operand in (("A", a), ("B", b), ("C", c))
+                     if isinstance(operand, Operand)]
+        for _, operand in in_memory:
             if operand.memory not in (Memory.NRAM, Memory.WRAM):
                 raise ProgramError(operand.location,
                                    f"a compute reads and writes its core's NRAM and WRAM only, not "
                                    f"{operand.memory.value}")
-        a, b, c = operands
         if shape is None and compute_type.unit is Unit.MATRIX:
-            for name, operand in zip("ABC", operands, strict=True):
+            for name, operand in in_memory:
                 if operand.offset is not None and operand.end is None:
                     raise ProgramError(operand.location,
                                        f"operand {name}: `compute {compute_type} {count}` gives no shape to "
                                        "size its operands; give the shape MxKxN or an explicit range "
                                        f"{operand.memory.value}[lo:hi]")
-        return ComputeOperands(a, b, c, accumulate)
+        return _Operands(ComputeOperands(a, b, c, accumulate), b_location, arrow)
+
+    def immediate(self) -> Immediate:
+        """``%0.5``, ``%-6.5e-1``: a finite decimal constant."""
+        token = self.take("an immediate")
+        text = token.text[len(IMMEDIATE_PREFIX):]
+        if not text:
+            raise ProgramError(token.location, f"expected a decimal number after '{IMMEDIATE_PREFIX}' (an "
+                                               f"immediate such as {IMMEDIATE_PREFIX}0 or "
+                                               f"{IMMEDIATE_PREFIX}-6.5e-1)")
+        value = float(text)
+        if not math.isfinite(value):
+            raise ProgramError(token.location, f"the immediate {token.shown} is outside the range of a "
+                                               "64-bit float")
+        return Immediate(value)
+
+    def dimensions(self, count: int, what: str,
+                   separator: str = "x") -> tuple[tuple[int, ...], SourceLocation]:
+        """``count`` numbers separated by ``separator`` (``8x8x3``, ``1,1,0,0``)."""
+        values = []
+        first_location = None
+        for index in range(count):
+            if index:
+                token = self.take(f"'{separator}' in {what}")
+                if token.text.lower() != separator:
+                    raise ProgramError(token.location, f"expected '{separator}' in {what}, got {token.shown}")
+            value, location = self.expression(what)
+            first_location = first_location or location
+            values.append(value)
+        return tuple(values), first_location
+
+    def window(self, compute_type: ComputeType) -> tuple[Window, SourceLocation]:
+        """The clause after the operands: ``window IHxIWxIC kernel KHxKW [stride SHxSW]
+        [pad T,B,L,R] [dilation DHxDW] [groups G]`` (the options in any order, each once)."""
+        head = self.take("'window'")
+        if not compute_type.windowed:
+            raise ProgramError(head.location, f"a window clause is for the MAC, MAX and ADD types (a "
+                                              f"convolution tile, a pooling), not {compute_type}")
+        (height, width, channels), where = self.dimensions(3, "the window's input IHxIWxIC")
+        token = self.take("'kernel KHxKW' after the window's input IHxIWxIC")
+        if token.text.lower() != "kernel":
+            raise ProgramError(token.location, f"expected 'kernel KHxKW' after the window's input IHxIWxIC, "
+                                               f"got {token.shown}")
+        kernel, kernel_where = self.dimensions(2, "the kernel KHxKW")
+        options = {"stride": (2, "the stride SHxSW", "x"), "pad": (4, "the padding T,B,L,R", ","),
+                   "dilation": (2, "the dilation DHxDW", "x"), "groups": (1, "the number of groups G", "x")}
+        given: dict[str, tuple[tuple[int, ...], SourceLocation]] = {}
+        while (token := self.peek()) is not None:
+            word = token.text.lower()
+            if token.kind != "word" or word not in options:
+                raise ProgramError(token.location, f"unexpected {token.shown} in the window clause (after "
+                                                   "the kernel: stride, pad, dilation, groups)")
+            if word in given:
+                raise ProgramError(token.location, f"'{word}' given twice in the window clause")
+            if word == "groups" and compute_type.unit is not Unit.MATRIX:
+                raise ProgramError(token.location, "groups are for a MAC window (a convolution); a "
+                                                   f"{compute_type.operation} window reduces each channel "
+                                                   "on its own already")
+            self.position += 1
+            count, what, separator = options[word]
+            given[word] = self.dimensions(count, what, separator)
+        checks = [((height, width, channels), where, "each dimension of the window's input"),
+                  (kernel, kernel_where, "each dimension of the kernel")]
+        for word in ("stride", "dilation", "groups"):
+            if word in given:
+                checks.append((*given[word], f"the {options[word][1][4:]}"))
+        for values, location, what in checks:
+            if any(value <= 0 for value in values):
+                raise ProgramError(location, f"{what} must be positive, got "
+                                             f"{'x'.join(str(v) for v in values)}")
+        window = Window(height, width, channels, kernel,
+                        given.get("stride", ((1, 1),))[0], given.get("pad", ((0, 0, 0, 0),))[0],
+                        given.get("dilation", ((1, 1),))[0], given.get("groups", ((1,),))[0][0])
+        sides = ((height, *window.padding[:2]), (width, *window.padding[2:]))
+        for axis, (size, before, after) in enumerate(sides):
+            spanned = window.dilation[axis] * (window.kernel[axis] - 1) + 1
+            if size + before + after < spanned:
+                direction = ("rows", "height") if axis == 0 else ("columns", "width")
+                raise ProgramError(head.location,
+                                   f"the kernel spans {spanned} {direction[0]} but the padded input has "
+                                   f"{size + before + after} ({direction[1]} {size} + padding {before} + "
+                                   f"{after}): the window has no output position")
+        return window, head.location
+
+
+@dataclass(frozen=True)
+class _Operands:
+    """What compute_operands read, with where B and the arrow are for the caller's checks."""
+
+    operands: ComputeOperands
+    b_location: SourceLocation | None  # None: no B
+    arrow: SourceLocation
+
+
+def _check_forms(compute: Compute, read: _Operands | None, window_location: SourceLocation | None) -> None:
+    """The operands and window a compute type takes, and the sizes a window implies."""
+    kind = compute.type
+    window = compute.window
+    if read is None:
+        if window_location is not None:
+            raise ProgramError(window_location, "a window clause says how the operands hold their data: name "
+                                                "them first, `A, B -> C` (a reduction: `A -> C`)")
+        return
+    operands = read.operands
+    b = operands.b
+    if kind.unary and b is not None:
+        raise ProgramError(read.b_location, f"{kind} is a function of A alone: write `compute {kind} "
+                                            f"{compute.count} A {WRITES} C`, with no operand B")
+    if kind.unit is Unit.MATRIX and isinstance(b, Immediate):
+        raise ProgramError(read.b_location, f"{kind} multiplies by a matrix B in memory, not by an "
+                                            "immediate (a constant scale is MUL with an immediate)")
+    if window is not None and kind.unit is Unit.VECTOR and b is not None:
+        raise ProgramError(read.b_location, f"a window reduction reads A alone: write `compute {kind} "
+                                            f"{compute.count} A {WRITES} C window ...`")
+    if b is None and not kind.unary and (window is None or kind.unit is Unit.MATRIX):
+        raise ProgramError(read.arrow, f"{kind} needs operand B: `compute {kind} ... A, B {WRITES} C` "
+                                       "(only a unary type and a MAX or ADD window reduction read A alone)")
+    width = kind.bits // 8
+    if window is not None:
+        _check_window(compute, window, window_location)
+    elif isinstance(b, Operand) and b.end is not None and kind.unit is Unit.VECTOR:
+        held = b.end - b.offset
+        if held < compute.count * width:
+            if held % width:
+                raise ProgramError(b.location, f"a broadcast B must hold whole elements of {kind} ({width} B "
+                                               f"each); {b} holds {held} B")
+            if compute.count % (held // width):
+                raise ProgramError(b.location, f"a broadcast B of {held // width} elements must divide the "
+                                               f"{compute.count} elements of the operation (element i reads "
+                                               f"B[i mod {held // width}])")
+
+
+def _check_window(compute: Compute, window: Window, location: SourceLocation) -> None:
+    """M = G*OH*OW and K = IC*KH*KW for a MAC, n = OH*OW*CH*(KH*KW - 1) for a reduction, and
+    every explicit range large enough for what the window puts in it."""
+    kind = compute.type
+    shown = (f"{window.output_height}x{window.output_width} output positions of the window "
+             f"{window.height}x{window.width} (kernel {window.kernel[0]}x{window.kernel[1]})")
+    if compute.shape is not None:
+        m, k, _ = compute.shape
+        wanted_m, wanted_k = window.groups * window.positions, window.channels * window.kernel_size
+        if m != wanted_m:
+            raise ProgramError(location, f"the shape's M = {m}, but the window gives M = G x OH x OW = "
+                                         f"{window.groups} x {window.output_height} x {window.output_width} "
+                                         f"= {wanted_m} ({shown})")
+        if k != wanted_k:
+            raise ProgramError(location, f"the shape's K = {k}, but the window gives K = IC x KH x KW = "
+                                         f"{window.channels} x {window.kernel[0]} x {window.kernel[1]} = "
+                                         f"{wanted_k}")
+    elif kind.unit is Unit.MATRIX:
+        raise ProgramError(location, f"a window MAC needs its shape: `compute {kind} MxKxN A, B -> C "
+                                     "window ...`")
+    else:
+        if window.kernel_size == 1:
+            raise ProgramError(location, "a 1x1 window reduces nothing: a reduction needs a kernel of two "
+                                         "elements or more")
+        wanted = window.positions * window.channels * (window.kernel_size - 1)
+        if compute.count != wanted:
+            raise ProgramError(location, f"a window reduction performs OH x OW x CH x (KH x KW - 1) = "
+                                         f"{window.output_height} x {window.output_width} x "
+                                         f"{window.channels} x {window.kernel_size - 1} = {wanted} pairwise "
+                                         "operations, but "
+                                         f"the count is {compute.count}")
+    operands = compute.operands
+    sizes = compute.operand_bytes()
+    for name, operand, size, what in (
+            ("A", operands.a, sizes[0], f"the window's input {window.height}x{window.width}x"
+                                        f"{window.groups * window.channels}"),
+            ("B", operands.b_operand, sizes[1], f"{window.groups} block(s) of K x N weights"),
+            ("C", operands.c, sizes[2], "the window's outputs")):
+        if operand is not None and operand.end is not None and operand.end - operand.offset < size:
+            raise ProgramError(location, f"operand {name} {operand} holds {operand.end - operand.offset} B, "
+                                         f"but {what} take {size} B of {kind}")
 
 
 def _check_compute_overlaps(compute: Compute, counts: dict[str, int]) -> None:
@@ -359,7 +550,9 @@ def _check_compute_overlaps(compute: Compute, counts: dict[str, int]) -> None:
         return
     sizes = compute.operand_bytes() or (None, None, None)
     result = operands.c.region(sizes[2])
-    for name, operand, size in (("A", operands.a, sizes[0]), ("B", operands.b, sizes[1])):
+    for name, operand, size in (("A", operands.a, sizes[0]), ("B", operands.b_operand, sizes[1])):
+        if operand is None:
+            continue
         region = operand.region(size)
         if result is None or region is None or operand.memory is not operands.c.memory:
             continue
@@ -494,9 +687,15 @@ class _Assembler:
             elif count <= 0:
                 raise ProgramError(count_location,
                                    f"a compute's number of operations must be positive, got {count}")
-            operands = cursor.compute_operands(compute_type, count, shape)
+            read = cursor.compute_operands(compute_type, count, shape)
+            window = window_location = None
+            token = cursor.peek()
+            if token is not None and token.kind == "word" and token.text.lower() == "window":
+                window, window_location = cursor.window(compute_type)
             cursor.finish(MNEMONICS[word])
-            compute = Compute(compute_type, count, location, shape, operands)
+            compute = Compute(compute_type, count, location, shape, None if read is None else read.operands,
+                              window)
+            _check_forms(compute, read, window_location)
             _check_compute_overlaps(compute, {index: count for count, _, _, index in self.builder.open_loops
                                               if index is not None})
             return compute

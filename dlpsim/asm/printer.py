@@ -60,9 +60,11 @@ def placed(instruction: Instruction, location: SourceLocation) -> Instruction:
         operands = instruction.operands
         if operands is not None:  # "compute T AMOUNT A, B -> C"
             a_offset, b_offset, c_offset = _operand_offsets(instruction)
-            operands = ComputeOperands(at(operands.a, a_offset), at(operands.b, b_offset),
-                                       at(operands.c, c_offset), operands.accumulate)
-        return Compute(instruction.type, instruction.count, location, instruction.shape, operands)
+            b = at(operands.b, b_offset) if isinstance(operands.b, Operand) else operands.b
+            operands = ComputeOperands(at(operands.a, a_offset), b, at(operands.c, c_offset),
+                                       operands.accumulate)
+        return Compute(instruction.type, instruction.count, location, instruction.shape, operands,
+                       instruction.window)
     return Sync(location) if isinstance(instruction, Sync) else Barrier(location)
 
 
@@ -70,22 +72,27 @@ def placed(instruction: Instruction, location: SourceLocation) -> Instruction:
 # compiled program places the same few instruction objects thousands of times, and printing
 # operands to measure them is most of the cost of placing one; the instruction is kept so
 # that its id cannot be reused while cached.
-_OFFSETS: dict[int, tuple[Instruction, tuple[int, ...]]] = {}
+_OFFSETS: dict[int, tuple[Instruction, tuple[int | None, ...]]] = {}
 _MAX_OFFSETS = 65536
 
 
-def _operand_offsets(instruction: Move | Compute) -> tuple[int, ...]:
+def _operand_offsets(instruction: Move | Compute) -> tuple[int | None, ...]:
     known = _OFFSETS.get(id(instruction))
     if known is not None and known[0] is instruction:
         return known[1]
     if isinstance(instruction, Move):
         source = len("move ")
-        offsets: tuple[int, ...] = (source, source + len(str(instruction.source)) + 1)
+        offsets: tuple[int | None, ...] = (source, source + len(str(instruction.source)) + 1)
     else:
         operands = instruction.operands
-        a = len(str(dataclasses.replace(instruction, operands=None))) + 1
-        b = a + len(str(operands.a)) + len(", ")
-        offsets = (a, b, b + len(str(operands.b)) + len(" -> "))
+        a = len(str(dataclasses.replace(instruction, operands=None, window=None))) + 1
+        if operands.b is None:  # "A -> C"
+            b = None
+            c = a + len(str(operands.a)) + len(" -> ")
+        else:
+            b = a + len(str(operands.a)) + len(", ")
+            c = b + len(str(operands.b)) + len(" -> ")
+        offsets = (a, b, c)
     if len(_OFFSETS) >= _MAX_OFFSETS:
         _OFFSETS.clear()
     _OFFSETS[id(instruction)] = (instruction, offsets)

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from dlpsim.asm.opcodes import ComputeType, Memory, Unit
+from dlpsim.asm.opcodes import IMMEDIATE_PREFIX, ComputeType, Memory, Unit
 from dlpsim.errors import SourceLocation
 
 Strides = tuple[tuple[str, int], ...]  # (loop index, bytes per iteration), by index name
@@ -80,16 +80,99 @@ def affine_text(constant: int, strides: Strides) -> str:
 
 
 @dataclass(frozen=True)
+class Immediate:
+    """Operand B as a constant, ``%0.5``: every element reads ``value`` (rounded to the type's
+    precision); no memory is read."""
+
+    value: float
+
+    def __str__(self) -> str:
+        return f"{IMMEDIATE_PREFIX}{self.value!r}"
+
+
+@dataclass(frozen=True)
 class ComputeOperands:
-    """``A, B -> C`` (C = A op B) or, accumulating, ``A, B +> C`` (C += A op B: C is read too)."""
+    """``A, B -> C`` (C = A op B) or, accumulating, ``A, B +> C`` (C += A op B: C is read too).
+    ``b`` is an :class:`Immediate` for a constant B, and None where there is no B: a unary type
+    (``TANH_32 n A -> C``) or a window reduction (``MAX_32 n A -> C window ...``)."""
 
     a: Operand
-    b: Operand
+    b: Operand | Immediate | None
     c: Operand
     accumulate: bool = False
 
+    @property
+    def b_operand(self) -> Operand | None:
+        """B when it is in memory."""
+        return self.b if isinstance(self.b, Operand) else None
+
     def __str__(self) -> str:
-        return f"{self.a}, {self.b} {'+>' if self.accumulate else '->'} {self.c}"
+        inputs = str(self.a) if self.b is None else f"{self.a}, {self.b}"
+        return f"{inputs} {'+>' if self.accumulate else '->'} {self.c}"
+
+
+def _pair(values: tuple[int, int]) -> str:
+    return f"{values[0]}x{values[1]}"
+
+
+@dataclass(frozen=True)
+class Window:
+    """The window clause of a compute: ``window IHxIWxIC kernel KHxKW stride SHxSW pad T,B,L,R
+    [dilation DHxDW] [groups G]``.
+
+    A holds an input slab of ``height`` x ``width`` x (``groups`` * ``channels``) elements in
+    HWC order (group g's channel c at channel index g * channels + c). The kernel slides over it
+    padded with ``padding`` (top, bottom, left, right) rows and columns, by ``stride``, reading
+    every ``dilation``-th position. A MAC window is a convolution tile (B: ``groups`` blocks of
+    (KH*KW*channels) x N, C: OH x OW x groups x N); a MAX or ADD window a pooling (C: OH x OW x
+    channels, no B, ``groups`` 1)."""
+
+    height: int
+    width: int
+    channels: int  # per group
+    kernel: tuple[int, int]
+    stride: tuple[int, int] = (1, 1)
+    padding: tuple[int, int, int, int] = (0, 0, 0, 0)  # top, bottom, left, right
+    dilation: tuple[int, int] = (1, 1)
+    groups: int = 1
+
+    def _positions(self, axis: int) -> int:
+        size = (self.height, self.width)[axis]
+        before, after = self.padding[2 * axis], self.padding[2 * axis + 1]
+        spanned = self.dilation[axis] * (self.kernel[axis] - 1) + 1
+        return (size + before + after - spanned) // self.stride[axis] + 1
+
+    @property
+    def output_height(self) -> int:
+        """OH = floor((IH + T + B - (DH*(KH-1)+1)) / SH) + 1; below 1 when the kernel does not fit."""
+        return self._positions(0)
+
+    @property
+    def output_width(self) -> int:
+        return self._positions(1)
+
+    @property
+    def positions(self) -> int:
+        """OH x OW."""
+        return self.output_height * self.output_width
+
+    @property
+    def kernel_size(self) -> int:
+        return self.kernel[0] * self.kernel[1]
+
+    @property
+    def input_elements(self) -> int:
+        """IH x IW x G*IC: the slab A holds."""
+        return self.height * self.width * self.groups * self.channels
+
+    def __str__(self) -> str:
+        text = (f"window {self.height}x{self.width}x{self.channels} kernel {_pair(self.kernel)} "
+                f"stride {_pair(self.stride)} pad {','.join(str(p) for p in self.padding)}")
+        if self.dilation != (1, 1):
+            text += f" dilation {_pair(self.dilation)}"
+        if self.groups != 1:
+            text += f" groups {self.groups}"
+        return text
 
 
 # Marks the result of a compute: written, or (accumulating) read and written.
@@ -114,12 +197,12 @@ class Move:
 @dataclass(frozen=True)
 class Compute:
     """``compute T NUM``, or for a MAC type ``compute T MxKxN``: a GEMM of M x K by K x N;
-    either may name its operands, ``A, B -> C``.
+    either may name its operands, ``A, B -> C``, and a MAC, MAX or ADD may add a window clause.
 
     ``count`` is the number of operations either way (M * K * N for a shape); ``shape`` is
     (M, K, N) when the text gave one. The throughput rule needs only the count; a systolic
     matrix unit needs the shape to map the product onto its array; the data checks need the
-    operands.
+    operands and the window (which never changes the timing).
     """
 
     type: ComputeType
@@ -127,23 +210,55 @@ class Compute:
     location: SourceLocation
     shape: tuple[int, int, int] | None = None  # (M, K, N), only for MAC types
     operands: ComputeOperands | None = None
+    window: Window | None = None
 
-    def operand_bytes(self) -> tuple[int, int, int] | None:
-        """The bytes of A, B and C that the shape or count implies, each element the type's width:
-        M*K, K*N and M*N elements for a shape, n each for a vector op; None for a MAC given by
-        its count alone (its operands need explicit ranges)."""
+    def operand_bytes(self) -> tuple[int, int | None, int] | None:
+        """The bytes of A, B and C the instruction's data take, each element the type's width:
+        M*K, K*N and M*N elements for a shape, n each for a vector op; with a window, A is the
+        input slab, B a MAC's G blocks of K x N (a reduction has no B) and C the OH x OW outputs
+        of every group or channel. B is None when it is not in memory (an immediate, a unary
+        type); a broadcast B's explicit range holds fewer elements than n. None as a whole for a
+        MAC given by its count alone (its operands need explicit ranges)."""
         width = self.type.bits // 8
+        b_in_memory = self.operands is None or self.operands.b_operand is not None
+        window = self.window
+        if window is not None:
+            if self.shape is not None:
+                m, k, n = self.shape
+                return window.input_elements * width, window.groups * k * n * width, m * n * width
+            return window.input_elements * width, None, window.positions * window.channels * width
         if self.shape is not None:
             m, k, n = self.shape
             return m * k * width, k * n * width, m * n * width
         if self.type.unit is Unit.VECTOR:
-            return (self.count * width,) * 3
+            elements = self.count * width
+            return elements, elements if b_in_memory else None, elements
         return None
+
+    def traffic_bytes(self) -> tuple[int, int, int] | None:
+        """The bytes the unit reads of A and of B and writes to C (contract v2, "Energy"): a shape's
+        M*K, K*N and M*N elements, a window MAC's included (the clause is data: it is charged as
+        its shape); a vector op's n of A, n of B (a broadcast B is read n times, an immediate or
+        absent B not at all) and n of C; a window reduction's n pairwise operations, 2n of A and
+        n of C. None for a MAC given by its count alone."""
+        width = self.type.bits // 8
+        if self.shape is not None:
+            m, k, n = self.shape
+            return m * k * width, k * n * width, m * n * width
+        if self.type.unit is not Unit.VECTOR:
+            return None
+        elements = self.count * width
+        if self.window is not None:
+            return 2 * elements, 0, elements
+        b_in_memory = self.operands is None or self.operands.b_operand is not None
+        return elements, elements if b_in_memory and not self.type.unary else 0, elements
 
     def __str__(self) -> str:
         amount = "x".join(str(d) for d in self.shape) if self.shape is not None else str(self.count)
         text = f"compute {self.type} {amount}"
-        return text if self.operands is None else f"{text} {self.operands}"
+        if self.operands is not None:
+            text = f"{text} {self.operands}"
+        return text if self.window is None else f"{text} {self.window}"
 
 
 @dataclass(frozen=True)
@@ -259,16 +374,18 @@ def operands_of(instruction: Move | Compute) -> tuple[Operand, ...]:
     if isinstance(instruction, Move):
         return instruction.source, instruction.destination
     operands = instruction.operands
-    return () if operands is None else (operands.a, operands.b, operands.c)
+    if operands is None:
+        return ()
+    b = operands.b_operand
+    return (operands.a, operands.c) if b is None else (operands.a, b, operands.c)
 
 
 def is_affine(instruction: Instruction) -> bool:
     """Whether some operand's address depends on a loop index."""
     if isinstance(instruction, Move):
         return bool(instruction.source.strides or instruction.destination.strides)
-    if isinstance(instruction, Compute) and instruction.operands is not None:
-        operands = instruction.operands
-        return bool(operands.a.strides or operands.b.strides or operands.c.strides)
+    if isinstance(instruction, Compute):
+        return any(operand.strides for operand in operands_of(instruction))
     return False
 
 
@@ -281,16 +398,18 @@ def resolved(instruction: Instruction, values: dict[str, int]) -> Instruction:
         return Move(instruction.source.at(values), instruction.destination.at(values), instruction.size,
                     instruction.location)
     operands = instruction.operands
+    b = operands.b.at(values) if isinstance(operands.b, Operand) else operands.b
     return Compute(instruction.type, instruction.count, instruction.location, instruction.shape,
-                   ComputeOperands(operands.a.at(values), operands.b.at(values), operands.c.at(values),
-                                   operands.accumulate))
+                   ComputeOperands(operands.a.at(values), b, operands.c.at(values), operands.accumulate),
+                   instruction.window)
 
 
 def accesses(instruction: Move | Compute) -> tuple[Access, ...]:
     """Every memory access an instruction makes (contract v2, "Data"): a move reads its source
     and writes its destination, SIZE bytes each; a compute reads A and B and writes C (and
-    reads C too when accumulating). A compute that names no operands touches its core's NRAM
-    and WRAM somewhere unknown: it has no accesses to check and is unchecked as a whole."""
+    reads C too when accumulating); an immediate B reads nothing and a unary type or a window
+    reduction has no B. A compute that names no operands touches its core's NRAM and WRAM
+    somewhere unknown: it has no accesses to check and is unchecked as a whole."""
     if isinstance(instruction, Move):
         source, destination = instruction.source, instruction.destination
         return (Access(source, "source", False, source.region(instruction.size)),
@@ -299,8 +418,9 @@ def accesses(instruction: Move | Compute) -> tuple[Access, ...]:
     if operands is None:
         return ()
     sizes = instruction.operand_bytes() or (None, None, None)
-    found = [Access(operands.a, "A", False, operands.a.region(sizes[0])),
-             Access(operands.b, "B", False, operands.b.region(sizes[1]))]
+    found = [Access(operands.a, "A", False, operands.a.region(sizes[0]))]
+    if (b := operands.b_operand) is not None:
+        found.append(Access(b, "B", False, b.region(sizes[1])))
     if operands.accumulate:
         found.append(Access(operands.c, "C", False, operands.c.region(sizes[2])))
     found.append(Access(operands.c, "C", True, operands.c.region(sizes[2])))
@@ -320,26 +440,31 @@ def traffic(instruction: Move | Compute) -> tuple[Traffic, ...]:
     """What an instruction costs in memory traffic (contract v2, "Energy"): a move reads SIZE
     bytes of its source and writes them to its destination; a MAC shape M x K x N reads M*K
     elements of A and K*N of B and writes M*N of C (and reads C too when accumulating); a vector
-    op on n elements reads n of A and n of B and writes n of C. Each operand is charged to the
-    memory it names, A and C to NRAM and B to WRAM where the instruction names none. A MAC given
-    by its count alone has no shape: it costs no traffic (see :func:`charged_for_operands`)."""
+    op on n elements reads n of A and n of B and writes n of C (see Compute.traffic_bytes for
+    the window, unary and immediate forms). Each operand is charged to the memory it names, A
+    and C to NRAM and B to WRAM where the instruction names none. A MAC given by its count alone
+    has no shape: it costs no traffic (see :func:`charged_for_operands`)."""
     if isinstance(instruction, Move):
         return (Traffic(instruction.source.memory, instruction.size, 0),
                 Traffic(instruction.destination.memory, 0, instruction.size))
-    sizes = instruction.operand_bytes()
+    sizes = instruction.traffic_bytes()
     if sizes is None:
         return ()
     a, b, c = sizes
     operands = instruction.operands
-    a_in, b_in, c_in = ((Memory.NRAM, Memory.WRAM, Memory.NRAM) if operands is None
-                        else (operands.a.memory, operands.b.memory, operands.c.memory))
+    if operands is None:
+        a_in, b_in, c_in = Memory.NRAM, Memory.WRAM, Memory.NRAM
+    else:
+        b_operand = operands.b_operand
+        a_in, c_in = operands.a.memory, operands.c.memory
+        b_in = Memory.WRAM if b_operand is None else b_operand.memory  # b is 0 without one
     accumulate = operands is not None and operands.accumulate
     return (Traffic(a_in, a, 0), Traffic(b_in, b, 0), Traffic(c_in, c if accumulate else 0, c))
 
 
 def charged_for_operands(instruction: Move | Compute) -> bool:
     """False for a MAC given by its count alone, which :func:`traffic` charges nothing."""
-    return isinstance(instruction, Move) or instruction.operand_bytes() is not None
+    return isinstance(instruction, Move) or instruction.traffic_bytes() is not None
 
 
 Instruction = Move | Compute | Sync | Barrier

@@ -12,7 +12,7 @@ from dataclasses import dataclass, fields
 from fractions import Fraction
 from typing import TypeVar
 
-from dlpsim.asm.opcodes import COMPUTE_TYPES, ComputeType, Memory, Unit
+from dlpsim.asm.opcodes import COMPUTE_TYPES, SLOTTED_OPERATIONS, ComputeType, Memory, Unit
 
 
 @dataclass(frozen=True)
@@ -58,6 +58,11 @@ MATRIX_MODELS: dict[str, MatrixModel] = {model.name: model for model in (
 # How a systolic array maps a GEMM: output, weight or input stationary (each mapped in
 # dlpsim/sim/compute.py, registered the same way).
 DATAFLOWS = ("os", "ws", "is")
+
+
+def slots_field(operation: str) -> str:
+    """The field of VectorUnitConfig holding a later vector operation's slots: TANH -> tanh_slots."""
+    return f"{operation.lower()}_slots"
 
 
 def operation_energy_field(compute_type: ComputeType) -> str:
@@ -115,21 +120,52 @@ class MatrixUnitConfig:
 
 @dataclass(frozen=True)
 class VectorUnitConfig:
-    """Executes ADD/SUB/MUL (``ops_per_cycle``) and DIV (``div_ops_per_cycle``) at 32 bits."""
+    """Executes ADD/SUB/MUL (``ops_per_cycle``) and DIV (``div_ops_per_cycle``) at 32 bits; each
+    later operation (MAX, MIN, EXP, TANH, SIGMOID, GELU, RSQRT) takes ``<op>_slots`` ADD_32
+    slots per element, so its rate is ops_per_cycle / slots. ``fp16_speedup`` times each for _16."""
 
     ops_per_cycle: int | Fraction
     div_ops_per_cycle: int | Fraction
     fp16_speedup: int | Fraction
     latency_cycles: int
+    max_slots: int | Fraction
+    min_slots: int | Fraction
+    exp_slots: int | Fraction
+    tanh_slots: int | Fraction
+    sigmoid_slots: int | Fraction
+    gelu_slots: int | Fraction
+    rsqrt_slots: int | Fraction
     add_32_pj: int | Fraction  # energy of one operation of each vector type
     sub_32_pj: int | Fraction
     mul_32_pj: int | Fraction
     div_32_pj: int | Fraction
+    max_32_pj: int | Fraction
+    min_32_pj: int | Fraction
+    exp_32_pj: int | Fraction
+    tanh_32_pj: int | Fraction
+    sigmoid_32_pj: int | Fraction
+    gelu_32_pj: int | Fraction
+    rsqrt_32_pj: int | Fraction
     add_16_pj: int | Fraction
     sub_16_pj: int | Fraction
     mul_16_pj: int | Fraction
     div_16_pj: int | Fraction
+    max_16_pj: int | Fraction
+    min_16_pj: int | Fraction
+    exp_16_pj: int | Fraction
+    tanh_16_pj: int | Fraction
+    sigmoid_16_pj: int | Fraction
+    gelu_16_pj: int | Fraction
+    rsqrt_16_pj: int | Fraction
     static_mw: int | Fraction
+
+    def rate_32(self, operation: str) -> Fraction:
+        """Operations per cycle of ``operation`` at 32 bits."""
+        if operation == "DIV":
+            return Fraction(self.div_ops_per_cycle)
+        if operation in SLOTTED_OPERATIONS:
+            return Fraction(self.ops_per_cycle) / Fraction(getattr(self, slots_field(operation)))
+        return Fraction(self.ops_per_cycle)
 
 
 @dataclass(frozen=True)
@@ -249,8 +285,7 @@ class MachineConfig:
             rate, speedup = matrix.macs_per_cycle, matrix.fp16_speedup
         else:
             vector = self.core.vector
-            rate = vector.div_ops_per_cycle if compute_type.operation == "DIV" else vector.ops_per_cycle
-            speedup = vector.fp16_speedup
+            rate, speedup = vector.rate_32(compute_type.operation), vector.fp16_speedup
         return Fraction(rate) * (Fraction(speedup) if compute_type.bits == 16 else 1)
 
     def latency_cycles(self, compute_type: ComputeType) -> int:

@@ -18,7 +18,8 @@ from dataclasses import dataclass, fields, is_dataclass
 from fractions import Fraction
 from typing import get_args, get_type_hints
 
-from dlpsim.machine.config import DATAFLOWS, MATRIX_MODELS, MachineConfig
+from dlpsim.asm.opcodes import SLOTTED_OPERATIONS
+from dlpsim.machine.config import DATAFLOWS, MATRIX_MODELS, MachineConfig, slots_field
 from dlpsim.units import UnitError, format_number, parse_bandwidth, parse_frequency, parse_size
 
 # Enough for any cluster worth simulating; more would only make a typo expensive.
@@ -233,8 +234,11 @@ _DECLARED: tuple[Key, ...] = (
     _rate_key("core.vector.fp16_speedup", _SPEEDUP, "rate of the _16 vector types over the _32 rate"),
     Key("core.vector.latency", WHOLE, "core.vector.latency_cycles", "cycles before a vector compute starts "
         "its work", unit=_CYCLES, bounds=NOT_NEGATIVE),
+    *(Key(f"core.vector.{slots_field(operation)}", RATE, f"core.vector.{slots_field(operation)}",
+          f"ADD_32 slots one {operation}_32 element takes: its rate is ops_per_cycle / this",
+          unit="slots per element", bounds=POSITIVE) for operation in SLOTTED_OPERATIONS),
     *(_operation_energy("vector", f"{operation}_{bits}") for bits in (32, 16)
-      for operation in ("ADD", "SUB", "MUL", "DIV")),
+      for operation in ("ADD", "SUB", "MUL", "DIV", *SLOTTED_OPERATIONS)),
     _static_power("core.vector.static_mw", "core.vector.static_mw", "each core's vector unit"),
     _capacity("dram", "dram.capacity_bytes", "off-chip DRAM"),
     *_link("dram", "dram.link", "the DRAM link, shared by the chip's io queues"),

@@ -13,9 +13,20 @@ Semantics, one instruction at a time:
   row-major; ``+>`` adds the product into C. MAC_32 multiplies float32 in float32 (numpy's
   matmul); MAC_16 reads IEEE half A and B (and C), multiplies and accumulates in float32 and
   rounds the result to half once, when it is stored;
-- ``compute ADD|SUB|MUL|DIV_T n A, B -> C``: C = A op B on n elements (``+>``: C += A op B),
-  float32 for _32; for _16 computed in float32 from half inputs and rounded to half once.
-  IEEE rules throughout: a division by zero gives an infinity or a NaN, never an error;
+- with a window clause, a MAC is a convolution tile: A (an IH x IW x G*IC slab, HWC) padded
+  with zeros, its windows laid out as rows (im2col: reduction index (i*KW + j)*IC + c) and
+  multiplied per group g by B's g-th (KH*KW*IC) x N block; C is OH x OW x G x N. The rows are
+  gathered a chunk of output rows at a time (at most FunctionalLimits.im2col_chunk_bytes), so
+  memory stays bounded whatever the window;
+- ``compute ADD|SUB|MUL|DIV|MAX|MIN_T n A, B -> C``: C = A op B on n elements (``+>``: C += A op
+  B), float32 for _32; for _16 computed in float32 from half inputs and rounded to half once.
+  B may be an immediate (every element reads it, rounded to the type) or a broadcast range of
+  L elements (element i reads B[i mod L]). IEEE rules throughout: a division by zero gives an
+  infinity or a NaN, never an error;
+- ``compute EXP|TANH|SIGMOID|GELU|RSQRT_T n A -> C``: C = f(A), in float32 (GELU's erf by
+  :func:`erfc`, accurate to float32);
+- ``compute MAX|ADD_T n A -> C window ...``: C (OH x OW x CH) is the max (the sum) of each window
+  of A (IH x IW x CH), per channel; MAX ignores padding, ADD counts it as zeros;
 - an explicit range ``MEM[lo:hi]`` holds its operand row-major from ``lo``; it must be at least
   as large as the operand (a smaller one holds packed or compressed data that has no values
   here), and the bytes after the operand are neither read nor written;
@@ -34,10 +45,12 @@ from dlpsim.asm.program import (
     Barrier,
     Compute,
     CoreId,
+    Immediate,
     Move,
     Operand,
     Program,
     Statement,
+    Window,
     expand,
     repetitions,
 )
@@ -61,6 +74,9 @@ class FunctionalLimits:
     macs: int = 10**11  # multiply-accumulates of every MAC instruction issued
     vector_elements: int = 10**10  # elements of every vector instruction issued
     bytes_moved: int = 10**11  # bytes of every move issued
+    # The im2col rows of a window MAC held at once (float32): larger windows are gathered a chunk
+    # of output rows at a time, so a convolution's memory stays bounded (one output row at least).
+    im2col_chunk_bytes: int = 64 << 20
 
 
 DEFAULT_LIMITS = FunctionalLimits()
@@ -165,15 +181,23 @@ def refusal(instruction: Move | Compute) -> tuple[SourceLocation, str] | None:
         return (instruction.location,
                 f"--functional cannot execute `{instruction}`: a MAC given by its count has no shape to "
                 "multiply (write the shape MxKxN)")
-    if instruction.shape is not None:
+    window = instruction.window
+    if window is not None:  # the assembler checked every range against the window
+        matrices = ("the window's input", "the window's weights", "the window's outputs")
+    elif instruction.shape is not None:
         m, k, n = instruction.shape
         matrices = (f"the {m}x{k} matrix A", f"the {k}x{n} matrix B", f"the {m}x{n} matrix C")
     else:
         matrices = (f"{instruction.count} elements",) * 3
+    vector = instruction.type.unit is Unit.VECTOR
     for role, operand, size, matrix in zip(("operand A", "operand B", "operand C"),
-                                           (operands.a, operands.b, operands.c), sizes, matrices,
+                                           (operands.a, operands.b_operand, operands.c), sizes, matrices,
                                            strict=True):
-        why = _operand_refusal(operand, role, size, f"{matrix} of {instruction.type}")
+        if operand is None:
+            continue
+        # a vector op's B smaller than n is broadcast (the assembler checked it divides n)
+        needed = None if vector and role == "operand B" else size
+        why = _operand_refusal(operand, role, needed, f"{matrix} of {instruction.type}")
         if why is not None:
             return operand.location, why
     return None
@@ -210,14 +234,104 @@ def epoch_order(streams: dict[CoreId, tuple[Statement, ...]]) -> Iterator[tuple[
 
 
 _DTYPES = {32: np.dtype(np.float32), 16: np.dtype(np.float16)}
-_VECTOR = {"ADD": np.add, "SUB": np.subtract, "MUL": np.multiply, "DIV": np.divide}
+_BINARY = {"ADD": np.add, "SUB": np.subtract, "MUL": np.multiply, "DIV": np.divide,
+           "MAX": np.maximum, "MIN": np.minimum}
+_SQRT_HALF = 0.7071067811865476  # 1 / sqrt(2)
+
+
+def erfc(x: np.ndarray) -> np.ndarray:
+    """The complementary error function in float64, accurate to float32 relative to its value:
+    the Chebyshev-fitted form t exp(-z^2 + P(t)), t = 1 / (1 + z/2), z = |x|, P of degree 9
+    (fractional error below 1.2e-7 for every x >= 0: Press et al., Numerical Recipes, 2nd ed.,
+    section 6.2), and erfc(-z) = 2 - erfc(z). tests/test_functional_forms.py checks it against
+    math.erfc."""
+    z = np.abs(np.asarray(x, np.float64))
+    t = 1.0 / (1.0 + 0.5 * z)
+    polynomial = np.zeros_like(z)
+    for coefficient in (0.17087277, -0.82215223, 1.48851587, -1.13520398, 0.27886807, -0.18628806,
+                        0.09678418, 0.37409196, 1.00002368, -1.26551223):
+        polynomial = polynomial * t + coefficient
+    tail = t * np.exp(-z * z + polynomial)
+    return np.where(np.asarray(x) >= 0, tail, 2.0 - tail)
+
+
+def _gelu(x: np.ndarray) -> np.ndarray:
+    """0.5 x (1 + erf(x / sqrt 2)), computed as 0.5 x erfc(-x / sqrt 2): no cancellation for
+    negative x, where the value is tiny."""
+    wide = x.astype(np.float64)
+    return (0.5 * wide * erfc(-wide * _SQRT_HALF)).astype(np.float32)
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    """1 / (1 + e^-x), as e^x / (1 + e^x) for negative x: no overflow, and a tiny value keeps its
+    precision (0.5 (1 + tanh(x / 2)) would cancel to 0)."""
+    small = np.exp(-np.abs(x))  # e^-|x|, at most 1
+    return np.where(x >= 0, np.float32(1), small) / (np.float32(1) + small)
+
+
+_UNARY = {
+    "EXP": np.exp,
+    "TANH": np.tanh,
+    "SIGMOID": lambda x: _sigmoid(x),
+    "GELU": _gelu,
+    "RSQRT": lambda x: np.float32(1) / np.sqrt(x),
+}
+
+
+def _windows(slab: np.ndarray, window: Window, fill: float, rows: slice) -> np.ndarray:
+    """The windows of the output rows ``rows`` of a padded HWC slab, as an array (rows, OW, KH,
+    KW, channels): a strided view of the padded slab (padding ``fill``), no copy."""
+    top, bottom, left, right = window.padding
+    (kh, kw), (sh, sw), (dh, dw) = window.kernel, window.stride, window.dilation
+    first, stop = rows.start * sh, (rows.stop - 1) * sh + dh * (kh - 1) + 1
+    # only the padded input rows these output rows read
+    padded = np.full((stop - first, window.width + left + right, slab.shape[2]), fill, slab.dtype)
+    low, high = max(first - top, 0), min(stop - top, window.height)
+    if high > low:
+        padded[low + top - first:high + top - first, left:left + window.width] = slab[low:high]
+    spanned = np.lib.stride_tricks.sliding_window_view(padded, (dh * (kh - 1) + 1, dw * (kw - 1) + 1),
+                                                       axis=(0, 1))
+    # (rows, OW, channels, KH, KW) after the strides and dilations, then the channels last
+    return spanned[::sh, ::sw][:, :window.output_width, :, ::dh, ::dw].transpose(0, 1, 3, 4, 2)
+
+
+def window_mac(slab: np.ndarray, weights: np.ndarray, window: Window, n: int, chunk_bytes: int) -> np.ndarray:
+    """A convolution tile in float32: im2col of the padded slab, then one matmul per group, a chunk
+    of output rows at a time. Returns OH*OW*G x N (position, group, output channel)."""
+    groups, channels = window.groups, window.channels
+    k = window.kernel_size * channels
+    slab = slab.reshape(window.height, window.width, groups * channels)
+    blocks = weights.reshape(groups, k, n)
+    height, width = window.output_height, window.output_width
+    result = np.empty((height, width, groups, n), np.float32)
+    rows_per_chunk = max(1, chunk_bytes // max(1, width * groups * k * 4))
+    for start in range(0, height, rows_per_chunk):
+        rows = slice(start, min(start + rows_per_chunk, height))
+        patches = _windows(slab, window, 0.0, rows)  # (rows, OW, KH, KW, G*IC)
+        count = rows.stop - rows.start
+        shaped = patches.reshape(count, width, window.kernel[0], window.kernel[1], groups, channels)
+        # (G, positions, KH*KW*IC): the reduction index (i*KW + j)*IC + c of each group
+        columns = shaped.transpose(4, 0, 1, 2, 3, 5).reshape(groups, count * width, k)
+        product = np.matmul(columns, blocks)  # (G, positions, N)
+        result[rows] = product.transpose(1, 0, 2).reshape(count, width, groups, n)
+    return result.reshape(height * width * groups, n)
+
+
+def window_reduction(slab: np.ndarray, window: Window, operation: str) -> np.ndarray:
+    """MAX (padding ignored) or ADD (padding as zeros) over each window, per channel: OH x OW x CH."""
+    slab = slab.reshape(window.height, window.width, window.channels)
+    every_row = slice(0, window.output_height)
+    if operation == "MAX":
+        return _windows(slab, window, -np.inf, every_row).max(axis=(2, 3))
+    return _windows(slab, window, 0.0, every_row).sum(axis=(2, 3), dtype=np.float32)
 
 
 class Executor:
     """Executes instructions one at a time on ``memories``, in the order it is given."""
 
-    def __init__(self, memories: Memories):
+    def __init__(self, memories: Memories, limits: FunctionalLimits = DEFAULT_LIMITS):
         self.memories = memories
+        self.limits = limits
         self.executed = 0
         self._reachable: dict[CoreId, dict[Memory, PagedMemory]] = {}
 
@@ -245,26 +359,49 @@ class Executor:
         data = reachable[move.source.memory].read(move.source.offset, move.size)
         reachable[move.destination.memory].write(move.destination.offset, data)
 
-    @staticmethod
-    def compute(reachable: dict[Memory, PagedMemory], compute: Compute) -> None:
+    def compute(self, reachable: dict[Memory, PagedMemory], compute: Compute) -> None:
         operands = compute.operands
-        dtype = _DTYPES[compute.type.bits]
+        kind = compute.type
+        dtype = _DTYPES[kind.bits]
         a_bytes, b_bytes, c_bytes = compute.operand_bytes()
+        # every input is computed on in float32 (a half one converted exactly), the result rounded
+        # to the type once when stored
         a = reachable[operands.a.memory].read(operands.a.offset, a_bytes).view(dtype)
-        b = reachable[operands.b.memory].read(operands.b.offset, b_bytes).view(dtype)
-        half = dtype.itemsize == 2
-        if half:  # computed in float32, rounded to half once when stored
-            a, b = a.astype(np.float32), b.astype(np.float32)
-        if compute.shape is not None:
+        a = a.astype(np.float32, copy=False)
+        b = self._operand_b(reachable, compute, dtype, b_bytes)
+        window = compute.window
+        if window is not None and compute.shape is not None:
+            result = window_mac(a, b, window, compute.shape[2], self.limits.im2col_chunk_bytes)
+        elif window is not None:
+            result = window_reduction(a, window, kind.operation).reshape(-1)
+        elif compute.shape is not None:
             m, k, n = compute.shape
             result = np.matmul(a.reshape(m, k), b.reshape(k, n))
+        elif kind.unary:
+            result = _UNARY[kind.operation](a)
+        elif b.size not in (1, a.size):  # broadcast: element i reads B[i mod L]
+            result = _BINARY[kind.operation](a.reshape(-1, b.size), b).reshape(-1)
         else:
-            result = _VECTOR[compute.type.operation](a, b)
+            result = _BINARY[kind.operation](a, b)
         destination = reachable[operands.c.memory]
         if operands.accumulate:
             c = destination.read(operands.c.offset, c_bytes).view(dtype).reshape(result.shape)
-            result = (c.astype(np.float32) if half else c) + result
-        destination.write(operands.c.offset, result.astype(dtype, copy=False))
+            result = c.astype(np.float32) + result
+        destination.write(operands.c.offset, np.asarray(result, np.float32).astype(dtype, copy=False))
+
+    @staticmethod
+    def _operand_b(reachable: dict[Memory, PagedMemory], compute: Compute, dtype: np.dtype,
+                   size: int | None) -> np.ndarray | None:
+        """B in float32: its elements in memory (a broadcast B's range, which holds fewer than
+        n), an immediate rounded to the type's precision, or None when there is no B."""
+        b = compute.operands.b
+        if b is None:
+            return None
+        if isinstance(b, Immediate):
+            return np.asarray(b.value, dtype).astype(np.float32).reshape(1)
+        if b.end is not None and compute.type.unit is Unit.VECTOR:
+            size = min(size, b.end - b.offset)
+        return reachable[b.memory].read(b.offset, size).view(dtype).astype(np.float32, copy=False)
 
 
 @dataclass(frozen=True)
@@ -275,6 +412,7 @@ class FunctionalProgram:
     program: Program
     streams: dict[CoreId, tuple[Statement, ...]]
     workload: Workload
+    limits: FunctionalLimits = DEFAULT_LIMITS
 
     @classmethod
     def prepare(cls, program: Program, machine: MachineConfig, hazards: HazardReport | None = None,
@@ -288,8 +426,8 @@ class FunctionalProgram:
             raise FunctionalError(program.file, refusals)
         work = workload(streams)
         work.refuse_beyond(limits, program.file)
-        return cls(program, streams, work)
+        return cls(program, streams, work, limits)
 
     def execute(self, memories: Memories) -> int:
         """Run the program on ``memories`` in epoch order; the number of instructions executed."""
-        return Executor(memories).run(epoch_order(self.streams))
+        return Executor(memories, self.limits).run(epoch_order(self.streams))
