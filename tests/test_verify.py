@@ -216,3 +216,18 @@ def test_the_header_states_the_layout_the_packers_use(preset):
     assert sum(slab.bytes for slab in tensors.slabs) == tensors.input_end
     assert sum(block.bytes for block in tensors.blocks) == tensors.output - tensors.weights
     assert sum(tile.bytes for tile in tensors.tiles) == tensors.end - tensors.output
+
+
+def test_the_readmes_example_is_what_net_verify_prints():
+    """README's "Compiled layers" example: every line it shows ("..." for those left out), in order."""
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text("utf-8")
+    shown = re.search(r"```text\n\$ dlpsim net verify lenet5\n(.*?)```", readme, re.S)[1].splitlines()
+    printed = invoke("net", "verify", "lenet5").output.splitlines()
+    at = 0
+    for line in shown:
+        if line == "...":
+            continue
+        at = printed.index(line, at) + 1  # ValueError: not printed, or not in this order
+    assert shown[-1] == printed[-1]
