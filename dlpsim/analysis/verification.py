@@ -25,7 +25,9 @@ def format_check(check: NetworkCheck) -> str:
              "the terms an element sums, S their absolute values summed (relative = |error| / S)"]
     found = check.first_mismatch
     executed = sum(layer.executed for layer in check.layers)
-    if found is None:
+    if found is None and not executed:
+        lines.append("nothing to verify: no layer executes anything of its own")
+    elif found is None:
         lines.append(f"verified: {executed} layer{'s' if executed != 1 else ''} within the tolerance")
     else:
         layer, mismatch = found

@@ -116,8 +116,8 @@ def unverifiable(layer: Layer, batch: int = 1) -> str | None:
     if problem is None:
         return None
     if problem.steps is None or not packable(layer):
-        return (f"{layer.label}: a {layer.describe()} layer ({type(layer).__name__}) has no executable form "
-                "in the compiler yet (its vector work is counted, not computed)")
+        return (f"{layer.label}: {layer.describe()} ({type(layer).__name__}) has no executable form in the "
+                "compiler yet (its vector work is counted, not computed)")
     return None
 
 
