@@ -21,7 +21,7 @@ from dlpsim.errors import WorkloadError
 from dlpsim.machine import load_machine
 from dlpsim.run.network import run_network
 from dlpsim.workloads import NETWORKS, get_network, load_network
-from dlpsim.workloads.layers import LSTMCell, Recurrent
+from dlpsim.workloads.layers import LSTMCell, MatMul, Recurrent
 from dlpsim.workloads.onnx_export import export_onnx, write_onnx
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -113,9 +113,16 @@ def test_an_encoder_block_with_multi_head_attention_counts_by_hand(tmp_path):
     attention = 2 * heads * tokens * size * tokens  # Q x K^T and A x V, per head
     assert network.macs == 4 * tokens * width * width + attention + 2 * tokens * width * hidden == 26_624
     layers = {node.name: node.layer for node in network.nodes}
-    assert layers["qk"].describe() == "matmul 2x (8x8 * 8x8)"
+    # the heads split by Reshape and Transpose are views: the products read the projections, as the
+    # built-in transformers' attention does; the Div by sqrt(size) is the softmax's scale
+    assert layers["qk"] == MatMul(name="qk", input_shapes=((tokens, width),) * 2, heads=heads,
+                                  transpose_b=True)
     assert layers["qk"].macs == heads * size * tokens ** 2
-    assert layers["attention"].output_shape == (heads, tokens, tokens)
+    assert [node.inputs for node in network.nodes if node.name in ("qk", "av")] == [("q", "k"),
+                                                                                      ("attention", "v")]
+    assert layers["attention"].input_shape == (tokens, heads * tokens) and layers["attention"].length == tokens
+    assert layers["attention"].scaled and layers["attention"].scale == pytest.approx(size ** -0.5)
+    assert not [layer for layer in layers.values() if layer.kind in ("reshape", "transpose", "div")]
     assert layers["gelu"].describe() == "gelu" and layers["ln2"].describe() == "layernorm"
     session = onnxruntime.InferenceSession(model_bytes(encoder_block()), providers=["CPUExecutionProvider"])
     (y,) = session.run(None, {"x": np.ones((1, tokens, width), np.float32)})
