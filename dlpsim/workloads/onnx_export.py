@@ -150,8 +150,9 @@ class _Writer:
         offset = self.external.file.tell()
         for chunk in chunks:
             self.external.file.write(chunk.astype("<f4", copy=False).tobytes())
-        self.onnx.external_data_helper.set_external_data(tensor, self.external.location, offset,
-                                                         self.external.file.tell() - offset)
+        length = self.external.file.tell() - offset
+        for key, value in (("location", self.external.location), ("offset", offset), ("length", length)):
+            tensor.external_data.add(key=key, value=str(value))
         tensor.data_location = self.onnx.TensorProto.EXTERNAL
         self.initializers.append(tensor)
         return name

@@ -1002,6 +1002,18 @@ class _Importer:
         return layer, (self.read_as(tensor, tensor.view_of or node.input[0], shape),)
 
 
+def at_batch(network: Network, batch: int, file: str) -> Network:
+    """An imported model at ``--batch``: a model of batch 1 runs at any batch; a model whose inputs
+    fix a batch N runs at N, which ``--batch`` may repeat (1, the default, keeps it) but not change."""
+    from dlpsim.workloads import batched
+
+    if network.batch > 1 and batch not in (1, network.batch):
+        raise WorkloadError(f"--batch {batch}: the model's inputs fix a batch of {network.batch}; give "
+                            f"--batch {network.batch} (or none), or --input-shape NAME=DIMS with batch 1 "
+                            "to run it at any batch", file)
+    return batched(network, batch) if network.batch == 1 else network
+
+
 def _float32(value: float) -> float:
     """An attribute ONNX keeps as float32, as its shortest decimal (1e-4, not 9.99999974737875e-05)."""
     return float(str(numpy.float32(value)))
