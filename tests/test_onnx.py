@@ -446,10 +446,17 @@ def test_large_random_weights_go_to_external_data_written_as_drawn(tmp_path, mon
     assert load_network(str(tmp_path / "lenet.onnx")).params == network.params
 
 
-@pytest.mark.parametrize("model", ["small_cnn", "light_inception_v1", "light_shufflenet", "light_squeezenet"])
+@pytest.mark.parametrize("model", ["small_cnn", "every_op_cnn", "encoder_block", "light_inception_v1",
+                                   "light_shufflenet", "light_squeezenet"])
 def test_an_imported_model_exports_back_to_the_same_layers(tmp_path, model):
-    """LRN with its constants, channel shuffles, recurrent outputs and views survive the round trip."""
-    path = SHIPPED_EXAMPLE if model == "small_cnn" else LIGHT / f"{model}.onnx"
+    """LRN with its constants, channel shuffles, recurrent outputs, views (a transpose read by a
+    matrix product) and attention as PyTorch writes it (heads split by Reshape and Transpose, the
+    scores divided by sqrt(size)) survive the round trip."""
+    made = {"every_op_cnn": every_op_cnn, "encoder_block": encoder_block}
+    if model in made:
+        path = _write(tmp_path, made[model](), f"{model}.onnx")
+    else:
+        path = SHIPPED_EXAMPLE if model == "small_cnn" else LIGHT / f"{model}.onnx"
     network = load_network(str(path))
     write_onnx(network, tmp_path / "again.onnx", weights="zero")
     again = load_network(str(tmp_path / "again.onnx"))

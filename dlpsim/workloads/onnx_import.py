@@ -525,9 +525,12 @@ class _Importer:
             if heads is not None:
                 self.tensors[output] = dataclasses.replace(heads, dims=dims, view_of=output)
                 return
-            shape = _dlpsim_shape(source.dims, self.batch)
-            if source.plain_view and shape is not None:  # the first view a layer, this one a view of it
-                source = _Activation(self.read_as(source, source.view_of, shape), source.dims)
+        shape = _dlpsim_shape(source.dims, self.batch)
+        chained = source.permutation is not None or (order is not None and source.plain_view)
+        if shape is not None and chained:
+            # a transpose and another view, or a reshape and a transpose: the first a layer (a
+            # transpose or a reshape), this one a view of it
+            source = _Activation(self.read_as(source, source.view_of, shape), source.dims)
         if _dlpsim_shape(dims, self.batch) == self.source_shape(source.source):  # back in the layer's shape
             self.tensors[output] = _Activation(source.source, dims)
             return
@@ -918,7 +921,8 @@ class _Importer:
                 if not isinstance(factor, _Constant) or factor.value is None or len(factor.value) != 1:
                     raise self.node_fail(node, f"the scores' scale {fused.scale!r} must be one number")
                 value = _float32(factor.value[0])
-                options.update(scaled=True, scale=1 / value if fused.divided else value)
+                # ONNX's float32 either way, so that an exported scale reads back the same
+                options.update(scaled=True, scale=_float32(1 / value) if fused.divided else value)
         length = tensor.dims[-1]
         source_shape = self.source_shape(tensor.source)
         runs_of_rows = tensor.plain_view or (tensor.heads is not None and not tensor.heads[1])
