@@ -98,7 +98,12 @@ def test_readme_onnx_example_is_what_the_shipped_model_gives(tmp_path, monkeypat
     assert [command for command, _, _ in blocks] == ["net summary small_cnn.onnx",
                                                      "net run small_cnn.onnx --preset dlp-m"]
     monkeypatch.chdir(tmp_path)
-    for command, tail, shown in blocks:
+    _assert_prints_what_is_shown(blocks)
+
+
+def _assert_prints_what_is_shown(steps) -> None:
+    """Each (command, lines kept by its ``| tail -n``, shown output) prints what is shown."""
+    for command, tail, shown in steps:
         printed = _in_process(command.split())
         if tail:
             printed = "".join(printed.splitlines(keepends=True)[-int(tail):])
@@ -115,11 +120,7 @@ def test_readme_export_example_is_what_the_commands_print(tmp_path, monkeypatch)
     steps = re.findall(r"\$ dlpsim ([^\n|]*?)(?: \| tail -n (\d+))?\n(.*?)(?=\$ dlpsim |\Z)", block, re.S)
     assert [command.split()[:2] for command, _, _ in steps] == [["net", "export"], ["net", "summary"]]
     monkeypatch.chdir(tmp_path)
-    for command, tail, shown in steps:
-        printed = _in_process(command.split())
-        if tail:
-            printed = "".join(printed.splitlines(keepends=True)[-int(tail):])
-        assert printed == shown
+    _assert_prints_what_is_shown(steps)
     built_in = _in_process(["net", "summary", "gpt2", "--seq", "8"])
     assert built_in.splitlines()[-8:] == steps[1][2].splitlines()
     prose = _prose("README.md")

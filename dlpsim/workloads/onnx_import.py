@@ -186,7 +186,9 @@ class _Importer:
         self.skipped: set[int] = set()  # indices of nodes fused into another
         self.gelus: dict[int, str] = {}  # the last node of an Erf-based GELU -> the tensor it applies to
         self.softmaxes: dict[str, _SoftmaxInput] = {}  # a Softmax's output -> what it normalizes
-        self.layouts: dict[str, _Activation] = {}  # a layer's output -> how its ONNX tensor views it
+        # a layer's output whose ONNX tensor is a view of the layer's shape -> the heads it is split
+        # into (None: a plain reshape of it)
+        self.layouts: dict[str, tuple[int, bool] | None] = {}
         self.tables: dict[str, str] = {}  # a constant table -> the embedding layer looking rows up in it
         self.batch = 1
 
@@ -288,12 +290,9 @@ class _Importer:
         or GRU, whose input is ``steps x batch x ..`` (dlpsim models them at batch 1)."""
         if any(node.op_type in RECURRENT for node in self.graph.node):
             return 1
-        firsts = {self.static_dims(info.name)[0] for info in self.real_inputs
-                  if len(self.static_dims(info.name)) >= 2}
-        ranks = {len(self.static_dims(info.name)) for info in self.real_inputs}
-        if len(firsts) == 1 and min(ranks, default=0) >= 2:
-            return firsts.pop()
-        return 1
+        dims = [self.static_dims(info.name) for info in self.real_inputs]
+        firsts = {each[0] for each in dims if each}
+        return firsts.pop() if len(firsts) == 1 and min(len(each) for each in dims) >= 2 else 1
 
     def is_constant_node(self, node, constant: set[str]) -> bool:
         if node.op_type in ("Constant", "ConstantOfShape"):
@@ -636,13 +635,12 @@ class _Importer:
         made, reads = layer
         output = self.fused.get(node.output[0], node.output[0])
         dims = self.static_dims(output, node)
-        layout = self.layouts.pop(output, None)
-        if layout is not None:  # the layer's output seen as its ONNX tensor is (attention's heads)
+        if output in self.layouts:  # the layer's output seen as its ONNX tensor is (attention's heads)
             if elements(dims) != self.batch * elements(made.output_shape):
                 raise self.node_fail(node, f"the layer computes {format_shape(made.output_shape)}, but ONNX "
                                      f"infers {format_shape(dims)} for {output!r}")
             self.append(Node(made, reads))
-            self.tensors[output] = dataclasses.replace(layout, source=made.name, dims=dims, view_of=output)
+            self.tensors[output] = _Activation(made.name, dims, output, heads=self.layouts.pop(output))
             return
         expected = self.layer_shape(dims, f"{self.node_label(node)}: output {output!r}")
         same_elements = _without_ones(made.output_shape) == _without_ones(dims) or (
@@ -797,7 +795,7 @@ class _Importer:
             if a.heads is not None and b.heads is not None and a.heads[0] == b.heads[0] and not a.heads[1]:
                 # attention's heads, split from (rows, heads x size) operands: the product of each head
                 shapes = (self.source_shape(a.source), self.source_shape(b.source))
-                self.layouts[node.output[0]] = _Activation("", (), heads=(a.heads[0], False))
+                self.layouts[node.output[0]] = (a.heads[0], False)
                 return MatMul(name=name, input_shapes=shapes, heads=a.heads[0], transpose_b=b.heads[1]), \
                     (a.source, b.source)
             (a_name, a_shape), (b_name, b_shape) = self.read(node, 0), self.read(node, 1)
@@ -928,7 +926,7 @@ class _Importer:
         runs_of_rows = tensor.plain_view or (tensor.heads is not None and not tensor.heads[1])
         if runs_of_rows and axis == len(tensor.dims) - 1 and length > 1 and source_shape[-1] % length == 0:
             # runs of ``length`` consecutive values of the layer's rows: the heads' scores
-            self.layouts[node.output[0]] = tensor
+            self.layouts[node.output[0]] = tensor.heads
             return Softmax(name=name, input_shape=source_shape, length=length, **options), (tensor.source,)
         shape = self.layer_shape(tensor.dims[:axis + 1], f"{self.node_label(node)}: input")
         return Softmax(name=name, input_shape=shape, **options), \
