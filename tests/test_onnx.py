@@ -399,6 +399,25 @@ def test_onnxruntime_computes_what_the_layers_references_compute(tmp_path, netwo
     _assert_same_network(load_network(str(path)), network)
 
 
+@pytest.mark.parametrize("shape, length", [((3, 5), None), ((2, 3, 5), None), ((5,), None), ((4, 8), 4)])
+@pytest.mark.parametrize("masked, scaled", [(True, True), (False, False), (True, False)])
+def test_every_softmax_exports_computes_its_reference_and_reads_back(tmp_path, shape, length, masked, scaled):
+    """Over rows, stacks of rows, a vector, and runs of 4 side by side; scaled, masked (causal:
+    row r of R sees the keys up to r + keys - R) or neither."""
+    from dlpsim.workloads import Network, Node, Softmax
+    from dlpsim.workloads.reference import evaluate
+
+    layer = Softmax(name="softmax", input_shape=shape, length=length, masked=masked, scaled=scaled,
+                    scale=0.5 if scaled else 1.0)
+    network = Network("softmax", "one softmax", (("x", shape),), (Node(layer, ("x",)),))
+    session = onnxruntime.InferenceSession(model_bytes(export_onnx(network, "zero")),
+                                           providers=["CPUExecutionProvider"])
+    x = np.random.default_rng(0).standard_normal((1, *shape)).astype(np.float32)
+    assert np.allclose(session.run(None, {"x": x})[0][0], evaluate(layer, (x[0],), {}), atol=1e-6)
+    write_onnx(network, tmp_path / "softmax.onnx", "zero")
+    assert load_network(str(tmp_path / "softmax.onnx")).layers == (layer,)
+
+
 @pytest.mark.parametrize("name", ["gpt2-decode", "vit-b16", "resnet18", "lenet5"])
 def test_a_model_exported_at_a_batch_imports_at_that_batch(tmp_path, name):
     """``--batch 3`` on export: the inputs are 3 x ..; the import is the batch-1 network at batch 3

@@ -106,7 +106,7 @@ class _Writer:
         self.external = external
         self.nodes: list = []
         self.initializers: list = []
-        self.masks: dict[tuple[int, int], str] = {}  # (rows, keys) -> the shared causal mask
+        self.masks: dict[tuple[int, int, bool], str] = {}  # (rows, keys, runs axis) -> the causal mask
 
     @property
     def scale_fill(self) -> float | None:
@@ -348,40 +348,46 @@ class _Writer:
                             "export yet (two-axis ones with heads have)")
 
     def softmax(self, layer: Softmax, source: str) -> None:
+        """Runs of ``length`` values of a row seen as an axis of their own (when the row holds more
+        than one: the heads side by side), then the scale, the mask and the softmax over that axis."""
         name = layer.name
         shape = layer.input_shape
         runs = shape[-1] // layer.length
-        if runs == 1 and not layer.scaled and not layer.masked:
-            self.node("Softmax", [source], [name], name, axis=-1)
-            return
-        if len(shape) != 2:
-            raise WorkloadError(f"{name}: a {layer.describe()} layer over {len(shape)} axes has no ONNX "
-                                "export yet (over rows it has)")
-        rows = shape[0]
-        scores = self.reshape(source, (rows, runs, layer.length), f"{name}/runs")
+        rows = shape[-2] if len(shape) >= 2 else 1
+        scores = source
+        if runs > 1:
+            if len(shape) != 2:
+                raise WorkloadError(f"{name}: a {layer.describe()} layer over {len(shape)} axes has no ONNX "
+                                    "export yet (over rows it has)")
+            scores = self.reshape(source, (rows, runs, layer.length), f"{name}/runs")
         if layer.scaled:
             scores = self.node("Mul", [scores, self.scalar(f"{name}.scale", layer.scale)], [f"{name}/scaled"],
                                f"{name}/scaled")
         if layer.masked:
-            scores = self.node("Where", [self.causal_mask(rows, layer.length), scores,
+            scores = self.node("Where", [self.causal_mask(rows, layer.length, runs > 1), scores,
                                          self.scalar(f"{name}.masked", MASKED_SCORE)],
                                [f"{name}/masked"], f"{name}/masked")
+        if runs == 1:
+            self.node("Softmax", [scores], [name], name, axis=-1)
+            return
         probabilities = self.node("Softmax", [scores], [f"{name}/probabilities"], name, axis=-1)
         self.reshape(probabilities, shape, name, f"{name}/view")
 
-    def causal_mask(self, rows: int, keys: int) -> str:
-        """``rows x 1 x keys`` booleans, true where query row ``r`` sees key ``k``: ``k <= r + keys -
-        rows``. Made from constants (folded by the importer), so the file holds no table."""
-        if (rows, keys) not in self.masks:
-            name = f"causal_mask_{rows}x{keys}"
+    def causal_mask(self, rows: int, keys: int, runs_axis: bool) -> str:
+        """``rows x keys`` booleans (``rows x 1 x keys`` over an axis of runs), true where query row
+        ``r`` sees key ``k``: ``k <= r + keys - rows``. Made from constants (folded by the importer),
+        so the file holds no table; layers of the same sizes share it."""
+        if (rows, keys, runs_axis) not in self.masks:
+            name = f"causal_mask_{rows}x{keys}" + ("_runs" if runs_axis else "")
             true = self.onnx.numpy_helper.from_array(self.numpy.array([True]))
             ones = self.node("ConstantOfShape", [self.integers(f"{name}/shape", [rows, keys])],
                              [f"{name}/ones"], f"{name}/ones", value=true)
             lower = self.node("Trilu", [ones, self.integers(f"{name}/diagonal", keys - rows)],
-                              [f"{name}/lower"], f"{name}/lower", upper=0)
-            self.masks[(rows, keys)] = self.node("Unsqueeze", [lower, self.integers(f"{name}/axes", [1])],
-                                                 [name], name)
-        return self.masks[(rows, keys)]
+                              [name if not runs_axis else f"{name}/lower"], f"{name}/lower", upper=0)
+            if runs_axis:
+                lower = self.node("Unsqueeze", [lower, self.integers(f"{name}/axes", [1])], [name], name)
+            self.masks[(rows, keys, runs_axis)] = lower
+        return self.masks[(rows, keys, runs_axis)]
 
     def recurrent(self, layer: LSTMCell | Recurrent, source: str) -> None:
         name = layer.name
