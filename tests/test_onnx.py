@@ -182,6 +182,56 @@ def test_same_padding_bidirectional_lstm_and_reverse_gru_count_by_hand(tmp_path)
         assert run_network(network, load_machine(preset)).macs == network.macs
 
 
+def _upsampling(kernel: int, stride: int, bias: bool = True) -> tuple[onnx.ModelProto, dict]:
+    """A ConvTranspose of 16 -> 8 channels on a 14x14 map, then a ReLU; its weights."""
+    rng = np.random.default_rng(4)
+    weights = {"w": rng.standard_normal((16, 8, kernel, kernel)).astype(np.float32)}
+    if bias:
+        weights["b"] = rng.standard_normal(8).astype(np.float32)
+    size = (14 - 1) * stride + kernel
+    model = _tiny([helper.make_node("ConvTranspose", ["x", *weights], ["y"], name="up",
+                                    kernel_shape=[kernel] * 2, strides=[stride] * 2),
+                   helper.make_node("Relu", ["y"], ["z"], name="relu")],
+                  [_input("x", [1, 16, 14, 14])], [_input("z", [1, 8, size, size])],
+                  [numpy_helper.from_array(array, name) for name, array in weights.items()])
+    return model, weights
+
+
+def test_a_transposed_convolution_whose_stride_is_its_kernel_counts_and_computes_exactly(tmp_path):
+    """2x2 stride 2, 16 -> 8 channels, 14x14 -> 28x28: each input pixel times the 16 x (8 x 2 x 2)
+    kernel, a GEMM of 196 rows, the patches put in place by views, a per-channel bias add. What the
+    layers compute (dlpsim's references) is what onnxruntime computes for the operator."""
+    from dlpsim.workloads.reference import evaluate
+
+    model, weights = _upsampling(kernel=2, stride=2)
+    network = load_network(str(_write(tmp_path, model)))
+    # MACs: in_H x in_W x C_in x C_out x kH x kW; params: the kernel and one bias per output channel
+    assert network.macs == 14 * 14 * 16 * 8 * 2 * 2 == 100_352
+    assert network.params == 16 * 8 * 2 * 2 + 8 == 520
+    assert network.shape("up") == (14 * 14, 8 * 2 * 2) and network.shape("up/bias") == (8, 28, 28)
+    x = np.random.default_rng(5).standard_normal((1, 16, 14, 14)).astype(np.float32)
+    (expected,) = onnxruntime.InferenceSession(model_bytes(model), providers=["CPUExecutionProvider"]).run(
+        None, {"x": x})
+    values = {"x": x[0]}
+    parameters = {"up": {"weight": weights["w"].reshape(16, -1)},  # C_in x (C_out x kH x kW)
+                  "up/bias": {"constant": weights["b"].reshape(8, 1, 1)}}
+    for node in network.nodes:
+        values[node.name] = evaluate(node.layer, tuple(values[source] for source in node.inputs),
+                                     parameters.get(node.name, {}))
+    assert np.allclose(values["relu"], expected[0], rtol=1e-4, atol=1e-5)
+    for preset in ("dlp-s", "dlp-m"):
+        assert run_network(network, load_machine(preset)).macs == network.macs
+
+
+def test_an_overlapping_transposed_convolution_is_refused_naming_it(tmp_path):
+    model, _ = _upsampling(kernel=3, stride=2, bias=False)
+    result = _dlpsim("net", "summary", str(_write(tmp_path, model)))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "node 'up' (ConvTranspose): only a transposed convolution whose stride is its kernel (3x3)" \
+        in result.stderr
+    assert "it has strides [2, 2]" in result.stderr
+
+
 def test_onnxruntime_runs_the_test_models(tmp_path):
     for model in (small_cnn(), every_op_cnn()):
         session = onnxruntime.InferenceSession(model_bytes(model), providers=["CPUExecutionProvider"])

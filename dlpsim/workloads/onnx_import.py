@@ -13,12 +13,20 @@ only their shapes. Each operator becomes a layer of :mod:`dlpsim.workloads.layer
   layer must read in its new shape becomes a ``reshape`` layer (nothing computed or moved);
   a flatten before a fully connected layer is absorbed by it;
 - layers: ``Conv`` (2-D: groups, strides, asymmetric pads, dilations, ``auto_pad``),
-  ``Gemm`` and ``MatMul`` with a constant weight (a following ``Add`` of a constant vector
-  becomes its bias), activations, ``LRN``, ``BatchNormalization``, pooling, element-wise
-  ``Add``/``Sub``/``Mul``/``Div``/``Sum`` with broadcasting, ``Concat``, ``LSTM`` and ``GRU``.
+  ``ConvTranspose`` whose stride is its kernel (a GEMM of the pixels and views that place the
+  patches), ``Gemm`` and ``MatMul`` with a constant weight (a following ``Add`` of a constant
+  vector becomes its bias; the transpose of an embedding's table makes it tied), activations,
+  ``LRN``, ``BatchNormalization``, pooling, element-wise ``Add``/``Sub``/``Mul``/``Div``/``Sum``
+  with broadcasting, ``Concat``, ``LSTM`` and ``GRU``;
+- transformers: ``Gather`` of a table (an embedding), an ``Add`` of a ``Slice`` of a table's
+  rows (a position embedding), a ``Concat`` of a constant row in front (a class token), a
+  ``MatMul`` of attention's heads split by ``Reshape`` and ``Transpose`` (views of the
+  projections, so one ``matmul`` of ``heads`` products), a ``Softmax`` with the ``Mul``/``Div``
+  by a number and the ``Where`` of a constant condition before it (its scale and mask).
 
-Shapes follow dlpsim's convention: the batch axis of size 1 is dropped (``1x3x224x224`` is
-the feature map ``3x224x224``); a batch above 1 is refused. Parameters are the
+Shapes follow dlpsim's convention: the batch axis is dropped (``1x3x224x224`` is the feature
+map ``3x224x224``). When every input starts with the same size N (and has two axes or more),
+N is the model's batch (:func:`at_batch`). Parameters are the
 floating-point constants a layer multiplies or adds (weights, biases, normalisation scales
 and offsets); batch norm's running mean and variance are buffers, and integer constants
 (shapes, axes) and single numbers are not parameters.
@@ -27,8 +35,9 @@ and offsets); batch norm's running mean and variance are buffers, and integer co
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,8 +86,8 @@ ELEMENTWISE = {"Add": "add", "Sub": "sub", "Mul": "mul", "Div": "div", "Sum": "a
 POOLS = {"MaxPool": "max", "AveragePool": "avg", "GlobalMaxPool": "max", "GlobalAveragePool": "avg"}
 RECURRENT = {"LSTM": "lstm", "GRU": "gru"}
 
-LAYER_OPERATORS = frozenset({"Conv", "Gemm", "MatMul", "Clip", "LRN", "BatchNormalization", "Concat",
-                             "Softmax", "LayerNormalization", "Gather", "Slice",
+LAYER_OPERATORS = frozenset({"Conv", "ConvTranspose", "Gemm", "MatMul", "Clip", "LRN", "BatchNormalization",
+                             "Concat", "Softmax", "LayerNormalization", "Gather", "Slice",
                              *ACTIVATIONS, *ELEMENTWISE, *POOLS, *RECURRENT})
 SUPPORTED_OPERATORS = LAYER_OPERATORS | VIEW_OPERATORS
 
@@ -677,6 +686,8 @@ class _Importer:
         try:
             if op == "Conv":
                 return self.conv(node, name, attributes)
+            if op == "ConvTranspose":
+                return self.conv_transpose(node, name, attributes)
             if op in ("Gemm", "MatMul"):
                 return self.fully_connected(node, name, attributes)
             if op in POOLS:
@@ -769,6 +780,58 @@ class _Importer:
         return Conv2d(name=name, input_shape=shape, out_channels=out_channels, kernel=tuple(kernel),
                       stride=stride, padding=begin, padding_end=end, groups=groups, bias=bias is not None,
                       dilation=dilation), (source,)
+
+    def conv_transpose(self, node, name: str, attributes: dict) -> tuple[Layer, tuple[str, ...]]:
+        """A transposed convolution whose stride is its kernel (each input pixel's patch lands apart
+        from its neighbours', as an upsampling decoder's 2x2/2 does): every pixel times the kernel
+        is a fully connected layer over the pixels as rows (``C_in`` in, ``C_out x kH x kW`` out:
+        ``H x W x C_in x C_out x kH x kW`` MACs, exactly the operator's), then views put each
+        pixel's patch in place, and a per-channel constant add is the bias. Overlapping patches
+        (stride below the kernel) would sum into each other, which no dlpsim layer models."""
+        source, shape = self.read(node, 0)
+        weight = self.constant_input(node, 1, "weight")
+        bias = self.optional_constant(node, 2, "bias")
+        if len(weight.dims) != 4 or len(shape) != 3 or weight.dims[0] != shape[0]:
+            raise self.node_fail(node, "only a 2-D transposed convolution of the input's channels is "
+                                 f"modelled (weight {format_shape(weight.dims)}, input "
+                                 f"{format_shape(shape)})")
+        _, out_channels, kernel_h, kernel_w = weight.dims
+        plain = {"group": 1, "dilations": [1, 1], "pads": [0, 0, 0, 0], "output_padding": [0, 0],
+                 "auto_pad": b"NOTSET"}
+        others = [f"{key} {attributes[key]}" for key, default in plain.items()
+                  if attributes.get(key, default) not in (default, b"VALID")]
+        stride = list(attributes.get("strides", [1, 1]))
+        if stride != [kernel_h, kernel_w]:
+            others.insert(0, f"strides {stride}")
+        others += ["output_shape"] * ("output_shape" in attributes)
+        if others:
+            raise self.node_fail(node, f"only a transposed convolution whose stride is its kernel "
+                                 f"({kernel_h}x{kernel_w}), without groups, dilations, pads or output "
+                                 f"padding, is modelled (overlapping patches are not); it has "
+                                 f"{', '.join(others)}")
+        channels, height, width = shape
+        steps: list[tuple[str, Callable[..., Layer]]] = [
+            ("pixels", functools.partial(Reshape, shape=(channels, height * width))),
+            ("rows", functools.partial(Transpose, permutation=(1, 0))),
+            ("", functools.partial(FullyConnected, out_features=out_channels * kernel_h * kernel_w,
+                                   bias=False)),
+            ("patches", functools.partial(Reshape, shape=(height, width, out_channels * kernel_h,
+                                                          kernel_w))),
+            ("channels", functools.partial(Transpose, permutation=(2, 0, 1, 3))),
+            ("split", functools.partial(Reshape, shape=(out_channels, kernel_h, height,
+                                                        width * kernel_w))),
+            ("placed", functools.partial(Transpose, permutation=(0, 2, 1, 3))),
+            ("map", functools.partial(Reshape, shape=(out_channels, height * kernel_h, width * kernel_w)))]
+        if bias is not None:
+            steps.append(("bias", lambda name, input_shape: Elementwise(
+                name=name, operation="add", input_shapes=(input_shape,),
+                constant_shape=(out_channels, 1, 1))))
+        *placing, (suffix, last) = steps
+        for step, make in placing:
+            layer = make(name=self.unique(f"{name}/{step}") if step else name, input_shape=shape)
+            self.append(Node(layer, (source,)))
+            source, shape = layer.name, layer.output_shape
+        return last(name=self.unique(f"{name}/{suffix}"), input_shape=shape), (source,)
 
     def pool(self, node, name: str, attributes: dict) -> tuple[Layer, tuple[str, ...]]:
         source, shape = self.read(node, 0)
