@@ -190,6 +190,8 @@ _objective = click.option(
 
 
 def _parse_input_shapes(context, parameter, values):
+    if not values:  # the ONNX importer (and numpy) load only for a model that needs them
+        return {}
     from dlpsim.workloads.onnx_import import parse_input_shape
 
     try:
