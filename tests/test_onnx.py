@@ -232,6 +232,26 @@ def test_an_overlapping_transposed_convolution_is_refused_naming_it(tmp_path):
     assert "it has strides [2, 2]" in result.stderr
 
 
+def test_a_scale_and_a_mask_fuse_into_the_softmax_and_a_vector_stays_a_layer(tmp_path):
+    """Scores of 4 rows x 6 keys times 0.5 and masked by a Where of constants: one softmax, scaled
+    and masked, no parameters. Times a constant vector of 6 instead: a mul layer with those 6
+    weights, then a plain softmax."""
+    constants = [numpy_helper.from_array(np.array(value, np.float32), name)
+                 for name, value in (("half", 0.5), ("low", -1e9), ("per_key", np.ones(6)))]
+    constants.append(numpy_helper.from_array(np.tril(np.ones((4, 6), bool), 2), "visible"))
+    fused = _tiny([helper.make_node("Mul", ["x", "half"], ["scaled"], name="scale"),
+                   helper.make_node("Where", ["visible", "scaled", "low"], ["masked"], name="mask"),
+                   helper.make_node("Softmax", ["masked"], ["y"], name="softmax", axis=-1)],
+                  [_input("x", [1, 4, 6])], [_input("y", [1, 4, 6])], constants)
+    (softmax,) = load_network(str(_write(tmp_path, fused))).layers
+    assert (softmax.scaled, softmax.scale, softmax.masked, softmax.params) == (True, 0.5, True, 0)
+    vector = _tiny([helper.make_node("Mul", ["x", "per_key"], ["scaled"], name="scale"),
+                    helper.make_node("Softmax", ["scaled"], ["y"], name="softmax", axis=-1)],
+                   [_input("x", [1, 4, 6])], [_input("y", [1, 4, 6])], constants)
+    mul, softmax = load_network(str(_write(tmp_path, vector, "vector.onnx"))).layers
+    assert (mul.kind, mul.params, softmax.scaled, softmax.masked) == ("mul", 6, False, False)
+
+
 def test_onnxruntime_runs_the_test_models(tmp_path):
     for model in (small_cnn(), every_op_cnn()):
         session = onnxruntime.InferenceSession(model_bytes(model), providers=["CPUExecutionProvider"])

@@ -444,6 +444,13 @@ class _Importer:
                 consumers[name] = consumers.get(name, 0) + 1
         folded = self.folded_tensors()
         outputs = {info.name for info in self.graph.output}
+        initializers = {tensor.name: tuple(tensor.dims) for tensor in self.graph.initializer}
+
+        def number(name: str) -> bool:
+            """A constant of one element (a scale, not a per-channel vector, which stays a layer)."""
+            dims = initializers.get(name, self.shapes.get(name))
+            return name in folded and dims is not None and math.prod(dims) == 1
+
         for node in self.graph.node:
             if node.op_type != "Softmax" or node.input[0] in folded:
                 continue
@@ -456,7 +463,7 @@ class _Importer:
                         and before.input[1] not in folded:
                     tensor, masked = before.input[1], True
                 elif before.op_type in ("Mul", "Div") and scale is None and len(before.input) == 2 \
-                        and before.input[1] in folded and before.input[0] not in folded:
+                        and number(before.input[1]) and before.input[0] not in folded:
                     tensor, scale, divided = before.input[0], before.input[1], before.op_type == "Div"
                 else:
                     break
@@ -604,7 +611,7 @@ class _Importer:
                             f"{self.batch}; give --input-shape NAME=DIMS with one batch for all")
         if shape is None:
             raise self.fail(f"{what} is {format_shape(dims) or 'a scalar'}: a layer needs 1 to 3 axes "
-                            "besides a batch of 1")
+                            "besides the batch")
         return shape
 
     def read(self, node, index: int, flattened_by_layer: bool = False) -> tuple[str, Shape]:
