@@ -657,6 +657,13 @@ def test_a_leading_batch_is_the_models_batch(tmp_path):
                   [_input("x", [2, 3, 8, 8]), _input("z", [5, 3, 8, 8])], [_input("y", [5, 3, 8, 8])])
     with pytest.raises(WorkloadError, match="input 'x' has a batch of 2"):
         load_network(str(_write(tmp_path, mixed, "mixed.onnx")))
+    # a view that merges the batch into the rows would count every sample's rows per sample
+    merged = _tiny([helper.make_node("Reshape", ["x", "rows"], ["r"], name="merge"),
+                    helper.make_node("Relu", ["r"], ["y"], name="relu")],
+                   [_input("x", [2, 3, 4])], [_input("y", [6, 4])],
+                   [numpy_helper.from_array(np.array([6, 4], np.int64), "rows")])
+    with pytest.raises(WorkloadError, match="is 6x4, whose first axis is not the model's batch of 2"):
+        load_network(str(_write(tmp_path, merged, "merged.onnx")))
 
 
 def test_broken_files_are_user_errors(tmp_path):

@@ -605,10 +605,14 @@ class _Importer:
         return self.constant_input(node, index, what)
 
     def layer_shape(self, dims: tuple[int, ...], what: str) -> Shape:
+        if self.batch > 1 and (len(dims) < 2 or dims[0] != self.batch):  # else samples would mix
+            raise self.fail(f"{what} is {format_shape(dims) or 'a scalar'}, whose first axis is not the "
+                            f"model's batch of {self.batch}: a view that merges or moves the batch is not "
+                            "modelled; export the model with a batch of 1")
         shape = _dlpsim_shape(dims, self.batch)
         if shape is None and len(dims) == 4 and dims[0] not in (1, self.batch):
-            raise self.fail(f"{what} has a batch of {dims[0]} ({format_shape(dims)}), the model's inputs "
-                            f"{self.batch}; give --input-shape NAME=DIMS with one batch for all")
+            raise self.fail(f"{what} has a batch of {dims[0]} ({format_shape(dims)}), which not every input "
+                            "has; give the inputs one batch with --input-shape NAME=DIMS")
         if shape is None:
             raise self.fail(f"{what} is {format_shape(dims) or 'a scalar'}: a layer needs 1 to 3 axes "
                             "besides the batch")
