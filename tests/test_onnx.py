@@ -505,6 +505,9 @@ def test_a_model_exported_at_a_batch_imports_at_that_batch(tmp_path, name):
     summary = _dlpsim("net", "summary", str(path))
     builtin = _dlpsim("net", "summary", name, *seq, "--batch", "3")
     assert summary.stdout.splitlines()[-6:] == builtin.stdout.splitlines()[-6:]  # the totals
+    if name == "lenet5":  # the run too: the same programs, cycles and DRAM traffic
+        ours, theirs = (run_network(each, load_machine("dlp-s")) for each in (back, network.with_batch(3)))
+        assert (ours.cycles, ours.macs, ours.dram_bytes) == (theirs.cycles, theirs.macs, theirs.dram_bytes)
     other = _dlpsim("net", "summary", str(path), "--batch", "2")
     assert other.returncode == 2 and "Traceback" not in other.stderr
     assert "--batch 2: the model's inputs fix a batch of 3; give --batch 3" in other.stderr
