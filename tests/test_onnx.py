@@ -536,6 +536,11 @@ def test_large_random_weights_go_to_external_data_written_as_drawn(tmp_path, mon
     in_memory = onnxruntime.InferenceSession(model_bytes(inline), providers=cpu)
     assert np.array_equal(from_files.run(None, feeds)[0], in_memory.run(None, feeds)[0])
     assert load_network(str(tmp_path / "lenet.onnx")).params == network.params
+    # a layer without an export (a recurrent one at a batch above 1) leaves no weights behind
+    refused = _dlpsim("net", "export", "lstm-lm", "--batch", "2", "-o", str(tmp_path / "lstm.onnx"))
+    assert refused.returncode == 2
+    assert "a recurrent layer has no ONNX export at a batch above 1" in refused.stderr
+    assert not list(tmp_path.glob("lstm.onnx*"))
 
 
 @pytest.mark.parametrize("model", ["small_cnn", "every_op_cnn", "encoder_block", "light_inception_v1",

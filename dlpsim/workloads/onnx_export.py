@@ -490,8 +490,12 @@ def write_onnx(network: Network, path: str | Path, weights: str = "random", seed
             path.write_bytes(model.SerializeToString(deterministic=True))
             return None
         data_path = external_data_path(path)
-        with data_path.open("wb") as data:
-            model = _model(onnx, numpy, network, weights, seed, _ExternalData(data, data_path.name))
+        try:
+            with data_path.open("wb") as data:
+                model = _model(onnx, numpy, network, weights, seed, _ExternalData(data, data_path.name))
+        except WorkloadError:  # a layer without an export: no half-written weights left behind
+            data_path.unlink()
+            raise
         path.write_bytes(model.SerializeToString(deterministic=True))
     except OSError as error:
         raise WorkloadError(f"cannot write the model: {error.strerror}", str(path)) from None
