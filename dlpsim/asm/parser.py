@@ -20,6 +20,7 @@ from dlpsim.asm.opcodes import (
     MEMORY_NAMES,
     MNEMONICS,
     NUMBER_SUFFIXES,
+    OPERATIONS,
     ComputeType,
     Memory,
     Unit,
@@ -676,9 +677,10 @@ class _Assembler:
             token = cursor.take("a compute type such as MAC_32")
             compute_type = COMPUTE_TYPES.get(token.text.upper()) if token.kind == "word" else None
             if compute_type is None:
-                known = ", ".join(COMPUTE_TYPES)
+                known = ", ".join(operation.name for operation in OPERATIONS)
                 raise ProgramError(token.location,
-                                   f"unknown compute type {token.shown} (expected one of {known})")
+                                   f"unknown compute type {token.shown} (expected one of {known}, "
+                                   "each as _32 or _16)")
             cursor.skip_comma()
             count, count_location = cursor.expression("a number of operations")
             shape = cursor.shape(count, count_location, compute_type)
