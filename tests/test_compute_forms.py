@@ -125,6 +125,8 @@ def test_the_writer_places_every_new_form_and_the_text_assembles_to_an_equal_pro
     (CONV.replace("stride 2x2", "stride 2x0"), "2x0", "the stride SHxSW must be positive, got 2x0"),
     (CONV.replace("pad 1,1,1,1", "pad 1,1,1"), None, "expected ',' in the padding T,B,L,R"),
     (CONV + " pad 0,0,0,0", "pad", "'pad' given twice in the window clause"),
+    (CONV.replace("pad 1,1,1,1", "pad 1,1,4294967297,1"), "1,1,4294967297",
+     "each padding must be at most 4,294,967,296, got 1,1,4294967297,1"),
     (CONV + " shift 1", "shift", "unexpected 'shift' in the window clause"),
     (CONV.replace("16x27x8", "32x27x8"), "window", "the shape's M = 32, but the window gives "
                                                    "M = G x OH x OW = 1 x 4 x 4 = 16"),
