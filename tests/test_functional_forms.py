@@ -12,6 +12,8 @@ import math
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from dlpsim.asm import assemble
 from dlpsim.cli import main
@@ -138,6 +140,22 @@ def test_padding_far_larger_than_the_input_costs_nothing():
             f"stride {big}x{big} pad {big},{big},{big},{big}")
     found = result(run(text, np.array([3], F32), np.array([[1], [2], [4], [8]], F32)), 4)
     assert found.tolist() == [0, 0, 0, 3 * 1]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 5), st.integers(1, 5), st.integers(1, 3), st.integers(1, 3), st.integers(1, 3),
+       st.integers(1, 3), st.integers(1, 3), st.tuples(*[st.integers(0, 2)] * 4), st.integers(1, 2),
+       st.integers(1, 2), st.integers(1, 3), st.integers(1, 3), st.integers(1, 64))
+def test_any_small_window_mac_is_the_direct_loop(height, width, channels, kh, kw, sh, sw, pad, dh, dw,
+                                                 groups, n, chunk_bytes):
+    spans = (dh * (kh - 1) + 1, dw * (kw - 1) + 1)
+    # with no output position the assembler refuses the window (see test_compute_forms.py)
+    assume(height + pad[0] + pad[1] >= spans[0] and width + pad[2] + pad[3] >= spans[1])
+    config = (height, width, channels, (kh, kw), (sh, sw), pad, (dh, dw), groups, n)
+    x, w, expected, shape = convolution_case(config, seed=height * 7 + width)
+    limits = FunctionalLimits(im2col_chunk_bytes=chunk_bytes)
+    found = result(run(window_text("MAC_32", shape, config), x, w, limits=limits), expected.size)
+    np.testing.assert_allclose(found, expected.reshape(-1), rtol=1e-5, atol=1e-5)
 
 
 def test_a_one_by_one_window_is_the_plain_gemm_and_accumulates():

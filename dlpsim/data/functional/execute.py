@@ -16,9 +16,9 @@ Semantics, one instruction at a time:
 - with a window clause, a MAC is a convolution tile: A (an IH x IW x G*IC slab, HWC) padded
   with zeros, its windows laid out as rows (im2col: reduction index (i*KW + j)*IC + c) and
   multiplied per group g by B's g-th (KH*KW*IC) x N block; C is OH x OW x G x N. The rows are
-  gathered by index (the padding is never materialised) a chunk of output rows at a time (at
-  most FunctionalLimits.im2col_chunk_bytes), so memory stays bounded whatever the window, and
-  window reductions are gathered the same way;
+  gathered by one strided copy per kernel offset (the padding is never materialised), a chunk
+  of output positions at a time (at most FunctionalLimits.im2col_chunk_bytes), so memory stays
+  bounded whatever the window; window reductions are gathered the same way;
 - ``compute ADD|SUB|MUL|DIV|MAX|MIN_T n A, B -> C``: C = A op B on n elements (``+>``: C += A op
   B), float32 for _32; for _16 computed in float32 from half inputs and rounded to half once.
   B may be an immediate (every element reads it, rounded to the type) or a broadcast range of
@@ -280,29 +280,42 @@ _UNARY = {
 }
 
 
-def _window_indices(size: int, positions: np.ndarray, kernel: int, stride: int, dilation: int,
-                    before: int) -> tuple[np.ndarray, np.ndarray]:
-    """Along one axis, the input index each (output position, kernel offset) reads, and whether it
-    lies inside the input rather than in the padding (where the index is set to 0)."""
-    index = positions[:, None] * stride + np.arange(kernel, dtype=np.int64)[None, :] * dilation - before
-    inside = (index >= 0) & (index < size)
-    return np.where(inside, index, 0), inside
+def _inside(positions: slice, kernel_offset: int, stride: int, size: int) -> tuple[int, int]:
+    """The output positions p of ``positions`` (along one axis) whose input index p * stride +
+    kernel_offset lies in [0, size), as [first, stop); empty when first >= stop."""
+    first = max(positions.start, -(kernel_offset // stride))  # ceil(-offset / stride)
+    stop = min(positions.stop, (size - 1 - kernel_offset) // stride + 1)
+    return first, stop
 
 
 def _windows(slab: np.ndarray, window: Window, fill: float, rows: slice, columns: slice) -> np.ndarray:
-    """The windows of the output positions ``rows`` x ``columns`` of an HWC slab, gathered as
-    (rows, columns, KH, KW, channels), padded positions reading ``fill``. The padding is never
-    materialised, so its size costs nothing, and the result is exactly one chunk's im2col rows."""
+    """The windows of the output positions ``rows`` x ``columns`` of an HWC slab, gathered group
+    by group as (G, rows, columns, KH, KW, channels per group), padded positions reading
+    ``fill``: one strided copy per kernel offset (i, j), of the outputs whose input (y SH + i DH
+    - T, x SW + j DW - L) lies in the slab. For a group, rows x columns by KH*KW*IC is its im2col
+    matrix, already contiguous. The padding is never materialised, so its size costs nothing."""
     (kh, kw), (sh, sw), (dh, dw) = window.kernel, window.stride, window.dilation
     top, _, left, _ = window.padding
-    row_index, row_inside = _window_indices(
-        window.height, np.arange(rows.start, rows.stop, dtype=np.int64), kh, sh, dh, top)  # (rows, KH)
-    column_index, column_inside = _window_indices(
-        window.width, np.arange(columns.start, columns.stop, dtype=np.int64), kw, sw, dw, left)
-    patches = slab[row_index[:, None, :, None], column_index[None, :, None, :]]
-    inside = row_inside[:, None, :, None] & column_inside[None, :, None, :]
-    if not inside.all():
-        patches[~inside] = fill
+    groups = window.groups
+    patches = np.full((groups, rows.stop - rows.start, columns.stop - columns.start, kh, kw,
+                       window.channels), fill, slab.dtype)
+    for i in range(kh):
+        row_offset = i * dh - top
+        first_row, stop_row = _inside(rows, row_offset, sh, window.height)
+        if first_row >= stop_row:
+            continue
+        source_rows = slice(first_row * sh + row_offset, (stop_row - 1) * sh + row_offset + 1, sh)
+        for j in range(kw):
+            column_offset = j * dw - left
+            first_column, stop_column = _inside(columns, column_offset, sw, window.width)
+            if first_column >= stop_column:
+                continue
+            source_columns = slice(first_column * sw + column_offset,
+                                   (stop_column - 1) * sw + column_offset + 1, sw)
+            source = slab[source_rows, source_columns]  # (rows, columns, G*IC)
+            patches[:, first_row - rows.start:stop_row - rows.start,
+                    first_column - columns.start:stop_column - columns.start, i, j] = \
+                source.reshape(*source.shape[:2], groups, window.channels).transpose(2, 0, 1, 3)
     return patches
 
 
@@ -332,10 +345,8 @@ def window_mac(slab: np.ndarray, weights: np.ndarray, window: Window, n: int, ch
     result = np.empty((window.output_height, window.output_width, groups, n), np.float32)
     for rows, columns in _chunks(window, groups * k * 4, chunk_bytes):
         count, width = rows.stop - rows.start, columns.stop - columns.start
-        patches = _windows(slab, window, 0.0, rows, columns)  # (rows, columns, KH, KW, G*IC)
-        shaped = patches.reshape(count, width, window.kernel[0], window.kernel[1], groups, channels)
         # (G, positions, KH*KW*IC): the reduction index (i*KW + j)*IC + c of each group
-        im2col = shaped.transpose(4, 0, 1, 2, 3, 5).reshape(groups, count * width, k)
+        im2col = _windows(slab, window, 0.0, rows, columns).reshape(groups, count * width, k)
         product = np.matmul(im2col, blocks)  # (G, positions, N)
         result[rows, columns] = product.transpose(1, 0, 2).reshape(count, width, groups, n)
     return result.reshape(-1, n)
@@ -347,11 +358,11 @@ def window_reduction(slab: np.ndarray, window: Window, operation: str, chunk_byt
     slab = slab.reshape(window.height, window.width, window.channels)
     result = np.empty((window.output_height, window.output_width, window.channels), np.float32)
     for rows, columns in _chunks(window, window.kernel_size * window.channels * 4, chunk_bytes):
-        if operation == "MAX":
-            result[rows, columns] = _windows(slab, window, -np.inf, rows, columns).max(axis=(2, 3))
+        if operation == "MAX":  # (one group: rows, columns, KH, KW, CH)
+            result[rows, columns] = _windows(slab, window, -np.inf, rows, columns)[0].max(axis=(2, 3))
         else:
-            result[rows, columns] = _windows(slab, window, 0.0, rows, columns).sum(axis=(2, 3),
-                                                                                  dtype=np.float32)
+            result[rows, columns] = _windows(slab, window, 0.0, rows, columns)[0].sum(axis=(2, 3),
+                                                                                     dtype=np.float32)
     return result
 
 
