@@ -6,8 +6,10 @@ presets (dlpsim/machine/presets/dlp-s.toml) in the test.
 
 from __future__ import annotations
 
+import re
 from fractions import Fraction as F
 from math import ceil
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -123,6 +125,8 @@ def test_the_writer_places_every_new_form_and_the_text_assembles_to_an_equal_pro
     (CONV.replace("stride 2x2", "stride 2x0"), "2x0", "the stride SHxSW must be positive, got 2x0"),
     (CONV.replace("pad 1,1,1,1", "pad 1,1,1"), None, "expected ',' in the padding T,B,L,R"),
     (CONV + " pad 0,0,0,0", "pad", "'pad' given twice in the window clause"),
+    (CONV.replace("pad 1,1,1,1", "pad 1,1,4294967297,1"), "1,1,4294967297",
+     "each padding must be at most 4,294,967,296, got 1,1,4294967297,1"),
     (CONV + " shift 1", "shift", "unexpected 'shift' in the window clause"),
     (CONV.replace("16x27x8", "32x27x8"), "window", "the shape's M = 32, but the window gives "
                                                    "M = G x OH x OW = 1 x 4 x 4 = 16"),
@@ -309,3 +313,18 @@ def test_the_presets_give_every_new_type_a_rate_and_an_energy():
             assert machine.ops_per_cycle(kind) > 0 and machine.operation_pj(name) >= 0
         assert machine.ops_per_cycle(COMPUTE_TYPES["TANH_32"]) == F(OPS_PER_CYCLE, FUNCTION_SLOTS)
         assert machine.operation_pj("SIGMOID_16") == FUNCTION_16_PJ
+
+
+# -- the ISA reference's examples of these forms -------------------------------------------------
+
+def test_the_references_refusals_of_the_new_forms_are_what_the_assembler_says():
+    """isa/README.md, from "Window clause" to `### loop`: each ```asm-error block is followed by
+    the message dlpsim prints for it (as bad.asm), verbatim."""
+    text = (Path(__file__).resolve().parents[1] / "isa" / "README.md").read_text("utf-8")
+    part = text[text.index("#### Window clause"):text.index("### loop")]
+    shown = re.findall(r"```asm-error\n([^`]*)```\n\n    (bad\.asm:[^\n]*)\n", part)
+    assert len(shown) == 10
+    for program, message in shown:
+        with pytest.raises(ProgramError) as raised:
+            assemble(program, "bad.asm")
+        assert str(raised.value) == message

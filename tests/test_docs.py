@@ -79,6 +79,24 @@ def test_the_racing_7_9_of_the_exercises_is_refused_with_the_documented_message(
                                                            "0 unchecked\n")
 
 
+def test_the_readmes_functional_check_runs_verbatim_and_finds_y_equal_to_x_times_w(tmp_path):
+    """README, "Does my program compute the right thing?": its shell block, run as written from an
+    empty folder (dlpsim and python3 from this environment), prints what the prose says."""
+    readme = (ROOT / "README.md").read_text("utf-8")
+    section = readme[readme.index("## Does my program compute the right thing?"):]
+    block = re.search(r"```sh\n(.*?)```", section, re.S).group(1)
+    prose = " ".join(section[:section.index("What execution does")].split())
+    environment = {"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "HOME": str(tmp_path)}
+    result = subprocess.run(["bash", "-e", "-c", block], cwd=tmp_path, capture_output=True, text=True,
+                            timeout=300, env=environment)
+    assert result.returncode == 0, result.stderr
+    report, last = result.stdout.rstrip("\n").rsplit("\n", 1)
+    assert last.startswith("y == x @ w: True max error ")
+    quoted = re.search(r"ending with `(functional: [^`]*)`", prose).group(1)
+    assert quoted in report.splitlines()
+    assert "  cycles          157696" in report and "(157696 cycles" in prose
+
+
 def _in_process(args: list[str]) -> str:
     """The command's standard output, run in this process (each subprocess would import onnx anew)."""
     from click.testing import CliRunner

@@ -12,6 +12,8 @@ import math
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from dlpsim.asm import assemble
 from dlpsim.cli import main
@@ -108,15 +110,52 @@ def test_a_window_mac_is_the_convolution_of_the_direct_loop(name):
     np.testing.assert_allclose(found, expected, rtol=1e-5, atol=1e-5)
 
 
-def test_chunks_of_output_rows_give_the_same_result():
-    # 64 B of im2col rows at a time: one output row per chunk (the least), against the default
+@pytest.mark.parametrize("chunk_bytes", [1, 700, 2500])
+def test_chunks_of_output_positions_give_the_same_result(chunk_bytes):
+    # "groups 2": OH = 3, OW = 5, each position's windows G x K x 4 = 2 x 27 x 4 = 216 B. 1 B
+    # gathers one position at a time, 700 B three (a row in two parts), 2500 B eleven, so two
+    # whole rows of 5.
     config = CONVOLUTIONS["groups 2"]
     x, w, expected, shape = convolution_case(config, seed=1)
     text = window_text("MAC_32", shape, config)
-    chunked = result(run(text, x, w, limits=FunctionalLimits(im2col_chunk_bytes=64)), expected.size)
+    chunked = result(run(text, x, w, limits=FunctionalLimits(im2col_chunk_bytes=chunk_bytes)), expected.size)
     whole = result(run(text, x, w), expected.size)
     np.testing.assert_allclose(chunked, expected.reshape(-1), rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(chunked, whole, rtol=1e-6, atol=1e-6)
+    # a reduction too: 3x3 max pooling, stride 1, padding 1 over 5x5x2, one position at a time
+    slab = np.random.default_rng(4).standard_normal((5, 5, 2)).astype(F32)
+    pool = "compute MAX_32 400 NRAM[0x0] -> NRAM[0x10000] window 5x5x2 kernel 3x3 pad 1,1,1,1"
+    chunked = result(run(pool, slab, limits=FunctionalLimits(im2col_chunk_bytes=chunk_bytes)), 50)
+    padded = np.pad(slab, ((1, 1), (1, 1), (0, 0)), constant_values=-np.inf)
+    expected = np.array([[padded[y:y + 3, z:z + 3].max(axis=(0, 1)) for z in range(5)] for y in range(5)])
+    assert chunked.tolist() == expected.reshape(-1).tolist()
+
+
+def test_padding_far_larger_than_the_input_costs_nothing():
+    # 1x1 input, padding 10^9 on every side, a 2x2 kernel with stride 10^9: OH = OW =
+    # floor((1 + 2e9 - 2) / 1e9) + 1 = 2; only window (1, 1) (rows and columns 1e9 .. 1e9 + 1
+    # of the padded input) reaches x, at its top left. A padded slab would be 4e18 elements.
+    big = 10**9
+    text = (f"compute MAC_32 4x4x1 NRAM[0x0], WRAM[0x0] -> NRAM[0x10000] window 1x1x1 kernel 2x2 "
+            f"stride {big}x{big} pad {big},{big},{big},{big}")
+    found = result(run(text, np.array([3], F32), np.array([[1], [2], [4], [8]], F32)), 4)
+    assert found.tolist() == [0, 0, 0, 3 * 1]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 5), st.integers(1, 5), st.integers(1, 3), st.integers(1, 3), st.integers(1, 3),
+       st.integers(1, 3), st.integers(1, 3), st.tuples(*[st.integers(0, 2)] * 4), st.integers(1, 2),
+       st.integers(1, 2), st.integers(1, 3), st.integers(1, 3), st.integers(1, 64))
+def test_any_small_window_mac_is_the_direct_loop(height, width, channels, kh, kw, sh, sw, pad, dh, dw,
+                                                 groups, n, chunk_bytes):
+    spans = (dh * (kh - 1) + 1, dw * (kw - 1) + 1)
+    # with no output position the assembler refuses the window (see test_compute_forms.py)
+    assume(height + pad[0] + pad[1] >= spans[0] and width + pad[2] + pad[3] >= spans[1])
+    config = (height, width, channels, (kh, kw), (sh, sw), pad, (dh, dw), groups, n)
+    x, w, expected, shape = convolution_case(config, seed=height * 7 + width)
+    limits = FunctionalLimits(im2col_chunk_bytes=chunk_bytes)
+    found = result(run(window_text("MAC_32", shape, config), x, w, limits=limits), expected.size)
+    np.testing.assert_allclose(found, expected.reshape(-1), rtol=1e-5, atol=1e-5)
 
 
 def test_a_one_by_one_window_is_the_plain_gemm_and_accumulates():

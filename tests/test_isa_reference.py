@@ -213,6 +213,16 @@ def test_compute_types_match_the_assembler():
     _compare(set(table_keys(DOCUMENT, "Compute types")), set(COMPUTE_TYPES), "compute types")
 
 
+def test_the_functional_table_says_what_every_operation_computes():
+    """Every operation of the Compute types table has a row in Functional execution's table."""
+    first_cells = [_cells(line.text)[0] for line in section(DOCUMENT, "Functional execution")
+                   if line.text.startswith("| `")]
+    assert first_cells, f"{README_NAME}: no table under '## Functional execution'"
+    named = {name for cell in first_cells for name in re.findall(r"\b([A-Z]+)(?:_(?:32|16))?\b", cell)}
+    operations = {kind.operation for kind in COMPUTE_TYPES.values()}
+    assert operations <= named, f"{README_NAME}: no functional semantics for {sorted(operations - named)}"
+
+
 @pytest.mark.parametrize("title", ["Instructions", "Directives"])
 def test_every_subsection_has_an_example(title):
     subsection_names(DOCUMENT, title)  # at least one, none twice

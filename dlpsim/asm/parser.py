@@ -20,6 +20,7 @@ from dlpsim.asm.opcodes import (
     MEMORY_NAMES,
     MNEMONICS,
     NUMBER_SUFFIXES,
+    OPERATIONS,
     ComputeType,
     Memory,
     Unit,
@@ -52,6 +53,9 @@ from dlpsim.errors import ProgramError, SourceLocation
 MAX_NUMBER = 2**63 - 1
 # Deeper loop nests are refused: no real program needs them, and they would exhaust the stack.
 MAX_LOOP_DEPTH = 100
+# A window's sizes, kernel, strides, padding, dilation and groups are at most this: no memory
+# holds that many rows, and it keeps functional execution's index arithmetic within 64 bits.
+MAX_WINDOW_NUMBER = 2**32
 # Core numbers beyond this are refused at once rather than listed one by one.
 MAX_CORE_INDEX = 1023
 
@@ -431,8 +435,13 @@ class _Line:
         for word in ("stride", "dilation", "groups"):
             if word in given:
                 checks.append((*given[word], f"the {options[word][1][4:]}"))
+        if "pad" in given:
+            checks.append((*given["pad"], "each padding"))
         for values, location, what in checks:
-            if any(value <= 0 for value in values):
+            if any(value > MAX_WINDOW_NUMBER for value in values):
+                shown = ("," if what == "each padding" else "x").join(str(v) for v in values)
+                raise ProgramError(location, f"{what} must be at most {MAX_WINDOW_NUMBER:,}, got {shown}")
+            if what != "each padding" and any(value <= 0 for value in values):
                 raise ProgramError(location, f"{what} must be positive, got "
                                              f"{'x'.join(str(v) for v in values)}")
         window = Window(height, width, channels, kernel,
@@ -676,9 +685,10 @@ class _Assembler:
             token = cursor.take("a compute type such as MAC_32")
             compute_type = COMPUTE_TYPES.get(token.text.upper()) if token.kind == "word" else None
             if compute_type is None:
-                known = ", ".join(COMPUTE_TYPES)
+                known = ", ".join(operation.name for operation in OPERATIONS)
                 raise ProgramError(token.location,
-                                   f"unknown compute type {token.shown} (expected one of {known})")
+                                   f"unknown compute type {token.shown} (expected one of {known}, "
+                                   "each as _32 or _16)")
             cursor.skip_comma()
             count, count_location = cursor.expression("a number of operations")
             shape = cursor.shape(count, count_location, compute_type)

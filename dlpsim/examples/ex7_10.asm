@@ -20,8 +20,10 @@
 ;   WRAM  W   0x00000 .. 0x08000  (32 KB compressed)
 ; The compute is the dense 64x256x128 GEMM (by assumption), but its A and B are not plain
 ; 64x256 and 256x128 matrices: they are given as explicit byte ranges, the compressed sizes.
-; The ISA has no address registers: a loop issues the same addresses in every iteration, so
-; the DRAM operands in the loop name tile 0's; iteration t really reads and writes tile t's.
+; The loop's index t moves the DRAM operands to tile t's. No functional check: `--functional`
+; refuses this program, as the compressed A and B (32 KB each) are smaller than the 64x256 and
+; 256x128 matrices the MAC multiplies, and the compressor's format is not modelled, so they
+; hold no values to compute on (tests/test_programs_compute.py checks the refusal).
 ;
 ; HAND ESTIMATE (contract rules; only one transfer is ever on the DRAM link):
 ;   load weights         32768 / 64       =  512 cycles
@@ -38,12 +40,12 @@
 .machine dlp-s
 
 move DRAM[0x080000] WRAM[0x00000] 32768            ; compressed weights: 256*128*4 / 4 = 32 KB
-loop 16                                             ; 16 tiles of 64 input rows
-    move DRAM[0x000000] NRAM[0x00000] 32768         ; compressed input tile t: 64*256*4 / 2
+loop 16 as t                                        ; 16 tiles of 64 input rows
+    move DRAM[0x8000*t] NRAM[0x00000] 32768         ; compressed input tile t: 64*256*4 / 2
     sync                                            ; IN (and, first time, W) complete
     compute MAC_32 64x256x128 NRAM[0x0:0x8000], WRAM[0x0:0x8000] -> NRAM[0x8000:0x10000]
                                                     ; dense GEMM on compressed IN, W -> OUT
     sync                                            ; OUT complete
-    move NRAM[0x08000] DRAM[0x088000] 64*128*4      ; output tile t <- OUT, not compressed
+    move NRAM[0x08000] DRAM[0x088000 + 0x8000*t] 64*128*4  ; output tile t <- OUT, dense
 endloop
 sync

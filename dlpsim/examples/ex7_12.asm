@@ -23,9 +23,10 @@
 ;   each core's NRAM  IN 0x00000 .. 0x10000   OUT 0x10000 .. 0x20000
 ;   each core's WRAM  W  0x00000 .. 0x40000   (its current weight block)
 ; Each core reads its own weights and writes its own output blocks, so every core has its own
-; section with its own DRAM addresses (the rest of the four streams is identical). The ISA has
-; no address registers: a loop issues the same addresses in every iteration, so the operands
-; in the loops name the first iteration's block and row tile (block 2i, row tile 0).
+; section with its own DRAM addresses (the rest of the four streams is identical). The loops'
+; indices move the operands: `loop 2 as j` is the core's weight and output block 2i+j and
+; `loop 16 as r` its row tile r, so the program computes the whole product
+; (tests/test_programs_compute.py checks y = x @ W, with W and y block-major as laid out above).
 ;
 ; HAND ESTIMATE (contract rules). The four cores run identical streams in lockstep, so their
 ; DRAM transfers start together, have equal sizes and share the 128 B/cycle link equally
@@ -54,57 +55,57 @@ barrier
 barrier                                         ; input is in SharedRAM
 
 .core 0                                         ; weight blocks 0, 1; output blocks 0, 1
-loop 2                                          ; weight blocks of 256 columns
-    move DRAM[0x100000] WRAM[0x00000] 256*256*4     ; this core's weight block -> W
+loop 2 as j                                     ; weight blocks of 256 columns
+    move DRAM[0x100000 + 0x40000*j] WRAM[0x00000] 256*256*4     ; this core's weight block -> W
     sync                                        ; W complete
-    loop 16                                     ; row tiles of 64 rows
-        move SharedRAM[0x000000] NRAM[0x00000] 64*256*4 ; input rows -> IN
+    loop 16 as r                                ; row tiles of 64 rows
+        move SharedRAM[0x10000*r] NRAM[0x00000] 64*256*4 ; input rows -> IN
         sync                                    ; IN complete
         compute MAC_32 64x256x256 NRAM[0x00000], WRAM[0x00000] -> NRAM[0x10000]   ; IN x W -> OUT
         sync                                    ; OUT complete
-        move NRAM[0x10000] DRAM[0x300000] 64*256*4  ; output tile <- OUT
+        move NRAM[0x10000] DRAM[0x300000 + 0x100000*j + 0x10000*r] 64*256*4  ; output tile <- OUT
         sync                                    ; OUT free, IN free
     endloop
 endloop
 
 .core 1                                         ; as core 0: weight blocks 2, 3; output blocks 2, 3
-loop 2
-    move DRAM[0x180000] WRAM[0x00000] 256*256*4
+loop 2 as j
+    move DRAM[0x180000 + 0x40000*j] WRAM[0x00000] 256*256*4
     sync
-    loop 16
-        move SharedRAM[0x000000] NRAM[0x00000] 64*256*4
+    loop 16 as r
+        move SharedRAM[0x10000*r] NRAM[0x00000] 64*256*4
         sync
         compute MAC_32 64x256x256 NRAM[0x00000], WRAM[0x00000] -> NRAM[0x10000]
         sync
-        move NRAM[0x10000] DRAM[0x500000] 64*256*4
+        move NRAM[0x10000] DRAM[0x500000 + 0x100000*j + 0x10000*r] 64*256*4
         sync
     endloop
 endloop
 
 .core 2                                         ; as core 0: weight blocks 4, 5; output blocks 4, 5
-loop 2
-    move DRAM[0x200000] WRAM[0x00000] 256*256*4
+loop 2 as j
+    move DRAM[0x200000 + 0x40000*j] WRAM[0x00000] 256*256*4
     sync
-    loop 16
-        move SharedRAM[0x000000] NRAM[0x00000] 64*256*4
+    loop 16 as r
+        move SharedRAM[0x10000*r] NRAM[0x00000] 64*256*4
         sync
         compute MAC_32 64x256x256 NRAM[0x00000], WRAM[0x00000] -> NRAM[0x10000]
         sync
-        move NRAM[0x10000] DRAM[0x700000] 64*256*4
+        move NRAM[0x10000] DRAM[0x700000 + 0x100000*j + 0x10000*r] 64*256*4
         sync
     endloop
 endloop
 
 .core 3                                         ; as core 0: weight blocks 6, 7; output blocks 6, 7
-loop 2
-    move DRAM[0x280000] WRAM[0x00000] 256*256*4
+loop 2 as j
+    move DRAM[0x280000 + 0x40000*j] WRAM[0x00000] 256*256*4
     sync
-    loop 16
-        move SharedRAM[0x000000] NRAM[0x00000] 64*256*4
+    loop 16 as r
+        move SharedRAM[0x10000*r] NRAM[0x00000] 64*256*4
         sync
         compute MAC_32 64x256x256 NRAM[0x00000], WRAM[0x00000] -> NRAM[0x10000]
         sync
-        move NRAM[0x10000] DRAM[0x900000] 64*256*4
+        move NRAM[0x10000] DRAM[0x900000 + 0x100000*j + 0x10000*r] 64*256*4
         sync
     endloop
 endloop

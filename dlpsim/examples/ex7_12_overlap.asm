@@ -23,10 +23,13 @@
 ;                                       its row tile r (32 rows, 16 KB) at + 0x4000 * r
 ;   SharedRAM  input 0x000000 .. 0x100000, row tile r (32 rows, 32 KB) at 0x8000 * r
 ; Each core reads its own weights and writes its own output blocks, so each core has its own
-; section with its own DRAM addresses; the four streams are otherwise identical. The ISA has
-; no address registers: a loop issues the same addresses in every iteration, so the operands
-; in a loop name its first iteration's tiles (the NRAM and WRAM buffers, which do repeat, are
-; exact); the loop bodies are two steps, an A tile and a B tile, as the buffers alternate.
+; section with its own DRAM addresses; the four streams are otherwise identical. The loop
+; bodies are two steps, an A tile and a B tile, as the buffers alternate; their index k moves
+; the SharedRAM and DRAM operands by two tiles per iteration (a core's output tile t is at
+; 0x4000 * t from its first block's start, so its stores are affine across blocks too). The
+; input row tile wraps from 31 to 0 at each block's end, which no affine address does, so the
+; last pair of blocks 0 .. 2 is written out after a loop of 14. The program computes the whole
+; product (tests/test_programs_compute.py checks y = x @ W, W and y block-major as above).
 ; Schedule: step t = { copy input t+1 (move queue), store output t-1 (io), [weight chunk],
 ;          compute tile t, sync }. During the first two steps of blocks 0..2 the next weight
 ;          block is prefetched into the other WRAM buffer in two 64 KB chunks. The sync closing
@@ -78,16 +81,25 @@ move NRAM[0x10000] DRAM[0x300000] 32*128*4              ; output 0 <- OUT_A   (i
 move DRAM[0x130000] WRAM[0x30000] 256*64*4              ; block 1, second half -> W1   (io)
 compute MAC_32 32x256x128 NRAM[0x08000], WRAM[0x00000] -> NRAM[0x14000]   ; IN_B x W0 -> OUT_B
 sync
-loop 15                                                 ; tiles 2 .. 31, two per iteration (addresses: tiles 2, 3)
-    move SharedRAM[0x018000] NRAM[0x08000] 32*256*4     ; next tile -> IN_B   (move)
-    move NRAM[0x14000] DRAM[0x304000] 32*128*4          ; previous output <- OUT_B   (io)
+loop 14 as k                                            ; tiles 2 .. 29, two per iteration (k = 0: tiles 2, 3)
+    move SharedRAM[0x018000 + 0x10000*k] NRAM[0x08000] 32*256*4 ; next tile -> IN_B   (move)
+    move NRAM[0x14000] DRAM[0x304000 + 0x8000*k] 32*128*4 ; previous output <- OUT_B   (io)
     compute MAC_32 32x256x128 NRAM[0x00000], WRAM[0x00000] -> NRAM[0x10000]   ; IN_A x W0 -> OUT_A
     sync
-    move SharedRAM[0x020000] NRAM[0x00000] 32*256*4     ; next tile -> IN_A   (move)
-    move NRAM[0x10000] DRAM[0x308000] 32*128*4          ; previous output <- OUT_A   (io)
+    move SharedRAM[0x020000 + 0x10000*k] NRAM[0x00000] 32*256*4 ; next tile -> IN_A   (move)
+    move NRAM[0x10000] DRAM[0x308000 + 0x8000*k] 32*128*4 ; previous output <- OUT_A   (io)
     compute MAC_32 32x256x128 NRAM[0x08000], WRAM[0x00000] -> NRAM[0x14000]   ; IN_B x W0 -> OUT_B
     sync
 endloop
+; tiles 30, 31: the last pair, whose next tile wraps to row tile 0
+move SharedRAM[0x0f8000] NRAM[0x08000] 32*256*4     ; next tile -> IN_B   (move)
+move NRAM[0x14000] DRAM[0x374000] 32*128*4          ; previous output <- OUT_B   (io)
+compute MAC_32 32x256x128 NRAM[0x00000], WRAM[0x00000] -> NRAM[0x10000]   ; IN_A x W0 -> OUT_A
+sync
+move SharedRAM[0x000000] NRAM[0x00000] 32*256*4     ; row tile 0 of the next block -> IN_A   (move)
+move NRAM[0x10000] DRAM[0x378000] 32*128*4          ; previous output <- OUT_A   (io)
+compute MAC_32 32x256x128 NRAM[0x08000], WRAM[0x00000] -> NRAM[0x14000]   ; IN_B x W0 -> OUT_B
+sync
 
 ; ---- block 1 (W1), prefetching block 2 into W0 --------------------
 ; tile 32 (A)
@@ -102,16 +114,25 @@ move NRAM[0x10000] DRAM[0x380000] 32*128*4              ; output 32 <- OUT_A   (
 move DRAM[0x150000] WRAM[0x10000] 256*64*4              ; block 2, second half -> W0   (io)
 compute MAC_32 32x256x128 NRAM[0x08000], WRAM[0x20000] -> NRAM[0x14000]   ; IN_B x W1 -> OUT_B
 sync
-loop 15                                                 ; tiles 34 .. 63, two per iteration (addresses: tiles 34, 35)
-    move SharedRAM[0x018000] NRAM[0x08000] 32*256*4     ; next tile -> IN_B   (move)
-    move NRAM[0x14000] DRAM[0x384000] 32*128*4          ; previous output <- OUT_B   (io)
+loop 14 as k                                            ; tiles 34 .. 61, two per iteration (k = 0: tiles 34, 35)
+    move SharedRAM[0x018000 + 0x10000*k] NRAM[0x08000] 32*256*4 ; next tile -> IN_B   (move)
+    move NRAM[0x14000] DRAM[0x384000 + 0x8000*k] 32*128*4 ; previous output <- OUT_B   (io)
     compute MAC_32 32x256x128 NRAM[0x00000], WRAM[0x20000] -> NRAM[0x10000]   ; IN_A x W1 -> OUT_A
     sync
-    move SharedRAM[0x020000] NRAM[0x00000] 32*256*4     ; next tile -> IN_A   (move)
-    move NRAM[0x10000] DRAM[0x388000] 32*128*4          ; previous output <- OUT_A   (io)
+    move SharedRAM[0x020000 + 0x10000*k] NRAM[0x00000] 32*256*4 ; next tile -> IN_A   (move)
+    move NRAM[0x10000] DRAM[0x388000 + 0x8000*k] 32*128*4 ; previous output <- OUT_A   (io)
     compute MAC_32 32x256x128 NRAM[0x08000], WRAM[0x20000] -> NRAM[0x14000]   ; IN_B x W1 -> OUT_B
     sync
 endloop
+; tiles 62, 63: the last pair, whose next tile wraps to row tile 0
+move SharedRAM[0x0f8000] NRAM[0x08000] 32*256*4     ; next tile -> IN_B   (move)
+move NRAM[0x14000] DRAM[0x3f4000] 32*128*4          ; previous output <- OUT_B   (io)
+compute MAC_32 32x256x128 NRAM[0x00000], WRAM[0x20000] -> NRAM[0x10000]   ; IN_A x W1 -> OUT_A
+sync
+move SharedRAM[0x000000] NRAM[0x00000] 32*256*4     ; row tile 0 of the next block -> IN_A   (move)
+move NRAM[0x10000] DRAM[0x3f8000] 32*128*4          ; previous output <- OUT_A   (io)
+compute MAC_32 32x256x128 NRAM[0x08000], WRAM[0x20000] -> NRAM[0x14000]   ; IN_B x W1 -> OUT_B
+sync
 
 ; ---- block 2 (W0), prefetching block 3 into W1 --------------------
 ; tile 64 (A)
@@ -126,25 +147,34 @@ move NRAM[0x10000] DRAM[0x400000] 32*128*4              ; output 64 <- OUT_A   (
 move DRAM[0x170000] WRAM[0x30000] 256*64*4              ; block 3, second half -> W1   (io)
 compute MAC_32 32x256x128 NRAM[0x08000], WRAM[0x00000] -> NRAM[0x14000]   ; IN_B x W0 -> OUT_B
 sync
-loop 15                                                 ; tiles 66 .. 95, two per iteration (addresses: tiles 66, 67)
-    move SharedRAM[0x018000] NRAM[0x08000] 32*256*4     ; next tile -> IN_B   (move)
-    move NRAM[0x14000] DRAM[0x404000] 32*128*4          ; previous output <- OUT_B   (io)
+loop 14 as k                                            ; tiles 66 .. 93, two per iteration (k = 0: tiles 66, 67)
+    move SharedRAM[0x018000 + 0x10000*k] NRAM[0x08000] 32*256*4 ; next tile -> IN_B   (move)
+    move NRAM[0x14000] DRAM[0x404000 + 0x8000*k] 32*128*4 ; previous output <- OUT_B   (io)
     compute MAC_32 32x256x128 NRAM[0x00000], WRAM[0x00000] -> NRAM[0x10000]   ; IN_A x W0 -> OUT_A
     sync
-    move SharedRAM[0x020000] NRAM[0x00000] 32*256*4     ; next tile -> IN_A   (move)
-    move NRAM[0x10000] DRAM[0x408000] 32*128*4          ; previous output <- OUT_A   (io)
+    move SharedRAM[0x020000 + 0x10000*k] NRAM[0x00000] 32*256*4 ; next tile -> IN_A   (move)
+    move NRAM[0x10000] DRAM[0x408000 + 0x8000*k] 32*128*4 ; previous output <- OUT_A   (io)
     compute MAC_32 32x256x128 NRAM[0x08000], WRAM[0x00000] -> NRAM[0x14000]   ; IN_B x W0 -> OUT_B
     sync
 endloop
+; tiles 94, 95: the last pair, whose next tile wraps to row tile 0
+move SharedRAM[0x0f8000] NRAM[0x08000] 32*256*4     ; next tile -> IN_B   (move)
+move NRAM[0x14000] DRAM[0x474000] 32*128*4          ; previous output <- OUT_B   (io)
+compute MAC_32 32x256x128 NRAM[0x00000], WRAM[0x00000] -> NRAM[0x10000]   ; IN_A x W0 -> OUT_A
+sync
+move SharedRAM[0x000000] NRAM[0x00000] 32*256*4     ; row tile 0 of the next block -> IN_A   (move)
+move NRAM[0x10000] DRAM[0x478000] 32*128*4          ; previous output <- OUT_A   (io)
+compute MAC_32 32x256x128 NRAM[0x08000], WRAM[0x00000] -> NRAM[0x14000]   ; IN_B x W0 -> OUT_B
+sync
 
 ; ---- block 3 (W1), nothing left to prefetch --------------------
-loop 15                                                 ; tiles 96 .. 125, two per iteration (addresses: tiles 96, 97)
-    move SharedRAM[0x008000] NRAM[0x08000] 32*256*4     ; next tile -> IN_B   (move)
-    move NRAM[0x14000] DRAM[0x47c000] 32*128*4          ; previous output <- OUT_B   (io)
+loop 15 as k                                            ; tiles 96 .. 125, two per iteration (addresses: tiles 96, 97)
+    move SharedRAM[0x008000 + 0x10000*k] NRAM[0x08000] 32*256*4 ; next tile -> IN_B   (move)
+    move NRAM[0x14000] DRAM[0x47c000 + 0x8000*k] 32*128*4 ; previous output <- OUT_B   (io)
     compute MAC_32 32x256x128 NRAM[0x00000], WRAM[0x20000] -> NRAM[0x10000]   ; IN_A x W1 -> OUT_A
     sync
-    move SharedRAM[0x010000] NRAM[0x00000] 32*256*4     ; next tile -> IN_A   (move)
-    move NRAM[0x10000] DRAM[0x480000] 32*128*4          ; previous output <- OUT_A   (io)
+    move SharedRAM[0x010000 + 0x10000*k] NRAM[0x00000] 32*256*4 ; next tile -> IN_A   (move)
+    move NRAM[0x10000] DRAM[0x480000 + 0x8000*k] 32*128*4 ; previous output <- OUT_A   (io)
     compute MAC_32 32x256x128 NRAM[0x08000], WRAM[0x20000] -> NRAM[0x14000]   ; IN_B x W1 -> OUT_B
     sync
 endloop
@@ -179,16 +209,25 @@ move NRAM[0x10000] DRAM[0x500000] 32*128*4
 move DRAM[0x1b0000] WRAM[0x30000] 256*64*4
 compute MAC_32 32x256x128 NRAM[0x08000], WRAM[0x00000] -> NRAM[0x14000]
 sync
-loop 15
-    move SharedRAM[0x018000] NRAM[0x08000] 32*256*4
-    move NRAM[0x14000] DRAM[0x504000] 32*128*4
+loop 14 as k
+    move SharedRAM[0x018000 + 0x10000*k] NRAM[0x08000] 32*256*4
+    move NRAM[0x14000] DRAM[0x504000 + 0x8000*k] 32*128*4
     compute MAC_32 32x256x128 NRAM[0x00000], WRAM[0x00000] -> NRAM[0x10000]
     sync
-    move SharedRAM[0x020000] NRAM[0x00000] 32*256*4
-    move NRAM[0x10000] DRAM[0x508000] 32*128*4
+    move SharedRAM[0x020000 + 0x10000*k] NRAM[0x00000] 32*256*4
+    move NRAM[0x10000] DRAM[0x508000 + 0x8000*k] 32*128*4
     compute MAC_32 32x256x128 NRAM[0x08000], WRAM[0x00000] -> NRAM[0x14000]
     sync
 endloop
+; tiles 30, 31: the last pair, whose next tile wraps to row tile 0
+move SharedRAM[0x0f8000] NRAM[0x08000] 32*256*4
+move NRAM[0x14000] DRAM[0x574000] 32*128*4
+compute MAC_32 32x256x128 NRAM[0x00000], WRAM[0x00000] -> NRAM[0x10000]
+sync
+move SharedRAM[0x000000] NRAM[0x00000] 32*256*4
+move NRAM[0x10000] DRAM[0x578000] 32*128*4
+compute MAC_32 32x256x128 NRAM[0x08000], WRAM[0x00000] -> NRAM[0x14000]
+sync
 
 ; ---- block 1 (W1), prefetching block 2 into W0 --------------------
 move SharedRAM[0x008000] NRAM[0x08000] 32*256*4
@@ -201,16 +240,25 @@ move NRAM[0x10000] DRAM[0x580000] 32*128*4
 move DRAM[0x1d0000] WRAM[0x10000] 256*64*4
 compute MAC_32 32x256x128 NRAM[0x08000], WRAM[0x20000] -> NRAM[0x14000]
 sync
-loop 15
-    move SharedRAM[0x018000] NRAM[0x08000] 32*256*4
-    move NRAM[0x14000] DRAM[0x584000] 32*128*4
+loop 14 as k
+    move SharedRAM[0x018000 + 0x10000*k] NRAM[0x08000] 32*256*4
+    move NRAM[0x14000] DRAM[0x584000 + 0x8000*k] 32*128*4
     compute MAC_32 32x256x128 NRAM[0x00000], WRAM[0x20000] -> NRAM[0x10000]
     sync
-    move SharedRAM[0x020000] NRAM[0x00000] 32*256*4
-    move NRAM[0x10000] DRAM[0x588000] 32*128*4
+    move SharedRAM[0x020000 + 0x10000*k] NRAM[0x00000] 32*256*4
+    move NRAM[0x10000] DRAM[0x588000 + 0x8000*k] 32*128*4
     compute MAC_32 32x256x128 NRAM[0x08000], WRAM[0x20000] -> NRAM[0x14000]
     sync
 endloop
+; tiles 62, 63: the last pair, whose next tile wraps to row tile 0
+move SharedRAM[0x0f8000] NRAM[0x08000] 32*256*4
+move NRAM[0x14000] DRAM[0x5f4000] 32*128*4
+compute MAC_32 32x256x128 NRAM[0x00000], WRAM[0x20000] -> NRAM[0x10000]
+sync
+move SharedRAM[0x000000] NRAM[0x00000] 32*256*4
+move NRAM[0x10000] DRAM[0x5f8000] 32*128*4
+compute MAC_32 32x256x128 NRAM[0x08000], WRAM[0x20000] -> NRAM[0x14000]
+sync
 
 ; ---- block 2 (W0), prefetching block 3 into W1 --------------------
 move SharedRAM[0x008000] NRAM[0x08000] 32*256*4
@@ -223,25 +271,34 @@ move NRAM[0x10000] DRAM[0x600000] 32*128*4
 move DRAM[0x1f0000] WRAM[0x30000] 256*64*4
 compute MAC_32 32x256x128 NRAM[0x08000], WRAM[0x00000] -> NRAM[0x14000]
 sync
-loop 15
-    move SharedRAM[0x018000] NRAM[0x08000] 32*256*4
-    move NRAM[0x14000] DRAM[0x604000] 32*128*4
+loop 14 as k
+    move SharedRAM[0x018000 + 0x10000*k] NRAM[0x08000] 32*256*4
+    move NRAM[0x14000] DRAM[0x604000 + 0x8000*k] 32*128*4
     compute MAC_32 32x256x128 NRAM[0x00000], WRAM[0x00000] -> NRAM[0x10000]
     sync
-    move SharedRAM[0x020000] NRAM[0x00000] 32*256*4
-    move NRAM[0x10000] DRAM[0x608000] 32*128*4
+    move SharedRAM[0x020000 + 0x10000*k] NRAM[0x00000] 32*256*4
+    move NRAM[0x10000] DRAM[0x608000 + 0x8000*k] 32*128*4
     compute MAC_32 32x256x128 NRAM[0x08000], WRAM[0x00000] -> NRAM[0x14000]
     sync
 endloop
+; tiles 94, 95: the last pair, whose next tile wraps to row tile 0
+move SharedRAM[0x0f8000] NRAM[0x08000] 32*256*4
+move NRAM[0x14000] DRAM[0x674000] 32*128*4
+compute MAC_32 32x256x128 NRAM[0x00000], WRAM[0x00000] -> NRAM[0x10000]
+sync
+move SharedRAM[0x000000] NRAM[0x00000] 32*256*4
+move NRAM[0x10000] DRAM[0x678000] 32*128*4
+compute MAC_32 32x256x128 NRAM[0x08000], WRAM[0x00000] -> NRAM[0x14000]
+sync
 
 ; ---- block 3 (W1), nothing left to prefetch --------------------
-loop 15
-    move SharedRAM[0x008000] NRAM[0x08000] 32*256*4
-    move NRAM[0x14000] DRAM[0x67c000] 32*128*4
+loop 15 as k
+    move SharedRAM[0x008000 + 0x10000*k] NRAM[0x08000] 32*256*4
+    move NRAM[0x14000] DRAM[0x67c000 + 0x8000*k] 32*128*4
     compute MAC_32 32x256x128 NRAM[0x00000], WRAM[0x20000] -> NRAM[0x10000]
     sync
-    move SharedRAM[0x010000] NRAM[0x00000] 32*256*4
-    move NRAM[0x10000] DRAM[0x680000] 32*128*4
+    move SharedRAM[0x010000 + 0x10000*k] NRAM[0x00000] 32*256*4
+    move NRAM[0x10000] DRAM[0x680000 + 0x8000*k] 32*128*4
     compute MAC_32 32x256x128 NRAM[0x08000], WRAM[0x20000] -> NRAM[0x14000]
     sync
 endloop
@@ -274,16 +331,25 @@ move NRAM[0x10000] DRAM[0x700000] 32*128*4
 move DRAM[0x230000] WRAM[0x30000] 256*64*4
 compute MAC_32 32x256x128 NRAM[0x08000], WRAM[0x00000] -> NRAM[0x14000]
 sync
-loop 15
-    move SharedRAM[0x018000] NRAM[0x08000] 32*256*4
-    move NRAM[0x14000] DRAM[0x704000] 32*128*4
+loop 14 as k
+    move SharedRAM[0x018000 + 0x10000*k] NRAM[0x08000] 32*256*4
+    move NRAM[0x14000] DRAM[0x704000 + 0x8000*k] 32*128*4
     compute MAC_32 32x256x128 NRAM[0x00000], WRAM[0x00000] -> NRAM[0x10000]
     sync
-    move SharedRAM[0x020000] NRAM[0x00000] 32*256*4
-    move NRAM[0x10000] DRAM[0x708000] 32*128*4
+    move SharedRAM[0x020000 + 0x10000*k] NRAM[0x00000] 32*256*4
+    move NRAM[0x10000] DRAM[0x708000 + 0x8000*k] 32*128*4
     compute MAC_32 32x256x128 NRAM[0x08000], WRAM[0x00000] -> NRAM[0x14000]
     sync
 endloop
+; tiles 30, 31: the last pair, whose next tile wraps to row tile 0
+move SharedRAM[0x0f8000] NRAM[0x08000] 32*256*4
+move NRAM[0x14000] DRAM[0x774000] 32*128*4
+compute MAC_32 32x256x128 NRAM[0x00000], WRAM[0x00000] -> NRAM[0x10000]
+sync
+move SharedRAM[0x000000] NRAM[0x00000] 32*256*4
+move NRAM[0x10000] DRAM[0x778000] 32*128*4
+compute MAC_32 32x256x128 NRAM[0x08000], WRAM[0x00000] -> NRAM[0x14000]
+sync
 
 ; ---- block 1 (W1), prefetching block 2 into W0 --------------------
 move SharedRAM[0x008000] NRAM[0x08000] 32*256*4
@@ -296,16 +362,25 @@ move NRAM[0x10000] DRAM[0x780000] 32*128*4
 move DRAM[0x250000] WRAM[0x10000] 256*64*4
 compute MAC_32 32x256x128 NRAM[0x08000], WRAM[0x20000] -> NRAM[0x14000]
 sync
-loop 15
-    move SharedRAM[0x018000] NRAM[0x08000] 32*256*4
-    move NRAM[0x14000] DRAM[0x784000] 32*128*4
+loop 14 as k
+    move SharedRAM[0x018000 + 0x10000*k] NRAM[0x08000] 32*256*4
+    move NRAM[0x14000] DRAM[0x784000 + 0x8000*k] 32*128*4
     compute MAC_32 32x256x128 NRAM[0x00000], WRAM[0x20000] -> NRAM[0x10000]
     sync
-    move SharedRAM[0x020000] NRAM[0x00000] 32*256*4
-    move NRAM[0x10000] DRAM[0x788000] 32*128*4
+    move SharedRAM[0x020000 + 0x10000*k] NRAM[0x00000] 32*256*4
+    move NRAM[0x10000] DRAM[0x788000 + 0x8000*k] 32*128*4
     compute MAC_32 32x256x128 NRAM[0x08000], WRAM[0x20000] -> NRAM[0x14000]
     sync
 endloop
+; tiles 62, 63: the last pair, whose next tile wraps to row tile 0
+move SharedRAM[0x0f8000] NRAM[0x08000] 32*256*4
+move NRAM[0x14000] DRAM[0x7f4000] 32*128*4
+compute MAC_32 32x256x128 NRAM[0x00000], WRAM[0x20000] -> NRAM[0x10000]
+sync
+move SharedRAM[0x000000] NRAM[0x00000] 32*256*4
+move NRAM[0x10000] DRAM[0x7f8000] 32*128*4
+compute MAC_32 32x256x128 NRAM[0x08000], WRAM[0x20000] -> NRAM[0x14000]
+sync
 
 ; ---- block 2 (W0), prefetching block 3 into W1 --------------------
 move SharedRAM[0x008000] NRAM[0x08000] 32*256*4
@@ -318,25 +393,34 @@ move NRAM[0x10000] DRAM[0x800000] 32*128*4
 move DRAM[0x270000] WRAM[0x30000] 256*64*4
 compute MAC_32 32x256x128 NRAM[0x08000], WRAM[0x00000] -> NRAM[0x14000]
 sync
-loop 15
-    move SharedRAM[0x018000] NRAM[0x08000] 32*256*4
-    move NRAM[0x14000] DRAM[0x804000] 32*128*4
+loop 14 as k
+    move SharedRAM[0x018000 + 0x10000*k] NRAM[0x08000] 32*256*4
+    move NRAM[0x14000] DRAM[0x804000 + 0x8000*k] 32*128*4
     compute MAC_32 32x256x128 NRAM[0x00000], WRAM[0x00000] -> NRAM[0x10000]
     sync
-    move SharedRAM[0x020000] NRAM[0x00000] 32*256*4
-    move NRAM[0x10000] DRAM[0x808000] 32*128*4
+    move SharedRAM[0x020000 + 0x10000*k] NRAM[0x00000] 32*256*4
+    move NRAM[0x10000] DRAM[0x808000 + 0x8000*k] 32*128*4
     compute MAC_32 32x256x128 NRAM[0x08000], WRAM[0x00000] -> NRAM[0x14000]
     sync
 endloop
+; tiles 94, 95: the last pair, whose next tile wraps to row tile 0
+move SharedRAM[0x0f8000] NRAM[0x08000] 32*256*4
+move NRAM[0x14000] DRAM[0x874000] 32*128*4
+compute MAC_32 32x256x128 NRAM[0x00000], WRAM[0x00000] -> NRAM[0x10000]
+sync
+move SharedRAM[0x000000] NRAM[0x00000] 32*256*4
+move NRAM[0x10000] DRAM[0x878000] 32*128*4
+compute MAC_32 32x256x128 NRAM[0x08000], WRAM[0x00000] -> NRAM[0x14000]
+sync
 
 ; ---- block 3 (W1), nothing left to prefetch --------------------
-loop 15
-    move SharedRAM[0x008000] NRAM[0x08000] 32*256*4
-    move NRAM[0x14000] DRAM[0x87c000] 32*128*4
+loop 15 as k
+    move SharedRAM[0x008000 + 0x10000*k] NRAM[0x08000] 32*256*4
+    move NRAM[0x14000] DRAM[0x87c000 + 0x8000*k] 32*128*4
     compute MAC_32 32x256x128 NRAM[0x00000], WRAM[0x20000] -> NRAM[0x10000]
     sync
-    move SharedRAM[0x010000] NRAM[0x00000] 32*256*4
-    move NRAM[0x10000] DRAM[0x880000] 32*128*4
+    move SharedRAM[0x010000 + 0x10000*k] NRAM[0x00000] 32*256*4
+    move NRAM[0x10000] DRAM[0x880000 + 0x8000*k] 32*128*4
     compute MAC_32 32x256x128 NRAM[0x08000], WRAM[0x20000] -> NRAM[0x14000]
     sync
 endloop
@@ -369,16 +453,25 @@ move NRAM[0x10000] DRAM[0x900000] 32*128*4
 move DRAM[0x2b0000] WRAM[0x30000] 256*64*4
 compute MAC_32 32x256x128 NRAM[0x08000], WRAM[0x00000] -> NRAM[0x14000]
 sync
-loop 15
-    move SharedRAM[0x018000] NRAM[0x08000] 32*256*4
-    move NRAM[0x14000] DRAM[0x904000] 32*128*4
+loop 14 as k
+    move SharedRAM[0x018000 + 0x10000*k] NRAM[0x08000] 32*256*4
+    move NRAM[0x14000] DRAM[0x904000 + 0x8000*k] 32*128*4
     compute MAC_32 32x256x128 NRAM[0x00000], WRAM[0x00000] -> NRAM[0x10000]
     sync
-    move SharedRAM[0x020000] NRAM[0x00000] 32*256*4
-    move NRAM[0x10000] DRAM[0x908000] 32*128*4
+    move SharedRAM[0x020000 + 0x10000*k] NRAM[0x00000] 32*256*4
+    move NRAM[0x10000] DRAM[0x908000 + 0x8000*k] 32*128*4
     compute MAC_32 32x256x128 NRAM[0x08000], WRAM[0x00000] -> NRAM[0x14000]
     sync
 endloop
+; tiles 30, 31: the last pair, whose next tile wraps to row tile 0
+move SharedRAM[0x0f8000] NRAM[0x08000] 32*256*4
+move NRAM[0x14000] DRAM[0x974000] 32*128*4
+compute MAC_32 32x256x128 NRAM[0x00000], WRAM[0x00000] -> NRAM[0x10000]
+sync
+move SharedRAM[0x000000] NRAM[0x00000] 32*256*4
+move NRAM[0x10000] DRAM[0x978000] 32*128*4
+compute MAC_32 32x256x128 NRAM[0x08000], WRAM[0x00000] -> NRAM[0x14000]
+sync
 
 ; ---- block 1 (W1), prefetching block 2 into W0 --------------------
 move SharedRAM[0x008000] NRAM[0x08000] 32*256*4
@@ -391,16 +484,25 @@ move NRAM[0x10000] DRAM[0x980000] 32*128*4
 move DRAM[0x2d0000] WRAM[0x10000] 256*64*4
 compute MAC_32 32x256x128 NRAM[0x08000], WRAM[0x20000] -> NRAM[0x14000]
 sync
-loop 15
-    move SharedRAM[0x018000] NRAM[0x08000] 32*256*4
-    move NRAM[0x14000] DRAM[0x984000] 32*128*4
+loop 14 as k
+    move SharedRAM[0x018000 + 0x10000*k] NRAM[0x08000] 32*256*4
+    move NRAM[0x14000] DRAM[0x984000 + 0x8000*k] 32*128*4
     compute MAC_32 32x256x128 NRAM[0x00000], WRAM[0x20000] -> NRAM[0x10000]
     sync
-    move SharedRAM[0x020000] NRAM[0x00000] 32*256*4
-    move NRAM[0x10000] DRAM[0x988000] 32*128*4
+    move SharedRAM[0x020000 + 0x10000*k] NRAM[0x00000] 32*256*4
+    move NRAM[0x10000] DRAM[0x988000 + 0x8000*k] 32*128*4
     compute MAC_32 32x256x128 NRAM[0x08000], WRAM[0x20000] -> NRAM[0x14000]
     sync
 endloop
+; tiles 62, 63: the last pair, whose next tile wraps to row tile 0
+move SharedRAM[0x0f8000] NRAM[0x08000] 32*256*4
+move NRAM[0x14000] DRAM[0x9f4000] 32*128*4
+compute MAC_32 32x256x128 NRAM[0x00000], WRAM[0x20000] -> NRAM[0x10000]
+sync
+move SharedRAM[0x000000] NRAM[0x00000] 32*256*4
+move NRAM[0x10000] DRAM[0x9f8000] 32*128*4
+compute MAC_32 32x256x128 NRAM[0x08000], WRAM[0x20000] -> NRAM[0x14000]
+sync
 
 ; ---- block 2 (W0), prefetching block 3 into W1 --------------------
 move SharedRAM[0x008000] NRAM[0x08000] 32*256*4
@@ -413,25 +515,34 @@ move NRAM[0x10000] DRAM[0xa00000] 32*128*4
 move DRAM[0x2f0000] WRAM[0x30000] 256*64*4
 compute MAC_32 32x256x128 NRAM[0x08000], WRAM[0x00000] -> NRAM[0x14000]
 sync
-loop 15
-    move SharedRAM[0x018000] NRAM[0x08000] 32*256*4
-    move NRAM[0x14000] DRAM[0xa04000] 32*128*4
+loop 14 as k
+    move SharedRAM[0x018000 + 0x10000*k] NRAM[0x08000] 32*256*4
+    move NRAM[0x14000] DRAM[0xa04000 + 0x8000*k] 32*128*4
     compute MAC_32 32x256x128 NRAM[0x00000], WRAM[0x00000] -> NRAM[0x10000]
     sync
-    move SharedRAM[0x020000] NRAM[0x00000] 32*256*4
-    move NRAM[0x10000] DRAM[0xa08000] 32*128*4
+    move SharedRAM[0x020000 + 0x10000*k] NRAM[0x00000] 32*256*4
+    move NRAM[0x10000] DRAM[0xa08000 + 0x8000*k] 32*128*4
     compute MAC_32 32x256x128 NRAM[0x08000], WRAM[0x00000] -> NRAM[0x14000]
     sync
 endloop
+; tiles 94, 95: the last pair, whose next tile wraps to row tile 0
+move SharedRAM[0x0f8000] NRAM[0x08000] 32*256*4
+move NRAM[0x14000] DRAM[0xa74000] 32*128*4
+compute MAC_32 32x256x128 NRAM[0x00000], WRAM[0x00000] -> NRAM[0x10000]
+sync
+move SharedRAM[0x000000] NRAM[0x00000] 32*256*4
+move NRAM[0x10000] DRAM[0xa78000] 32*128*4
+compute MAC_32 32x256x128 NRAM[0x08000], WRAM[0x00000] -> NRAM[0x14000]
+sync
 
 ; ---- block 3 (W1), nothing left to prefetch --------------------
-loop 15
-    move SharedRAM[0x008000] NRAM[0x08000] 32*256*4
-    move NRAM[0x14000] DRAM[0xa7c000] 32*128*4
+loop 15 as k
+    move SharedRAM[0x008000 + 0x10000*k] NRAM[0x08000] 32*256*4
+    move NRAM[0x14000] DRAM[0xa7c000 + 0x8000*k] 32*128*4
     compute MAC_32 32x256x128 NRAM[0x00000], WRAM[0x20000] -> NRAM[0x10000]
     sync
-    move SharedRAM[0x010000] NRAM[0x00000] 32*256*4
-    move NRAM[0x10000] DRAM[0xa80000] 32*128*4
+    move SharedRAM[0x010000 + 0x10000*k] NRAM[0x00000] 32*256*4
+    move NRAM[0x10000] DRAM[0xa80000 + 0x8000*k] 32*128*4
     compute MAC_32 32x256x128 NRAM[0x08000], WRAM[0x20000] -> NRAM[0x14000]
     sync
 endloop

@@ -15,8 +15,9 @@
 ;         output  0x120000 .. 0x1a0000   tile t at 0x120000 + 0x8000 * t
 ;   NRAM  IN  0x00000 .. 0x10000  (64 KB)    OUT 0x10000 .. 0x18000  (32 KB)
 ;   WRAM  W   0x00000 .. 0x20000  (128 KB)
-; The ISA has no address registers: a loop issues the same addresses in every iteration, so
-; the DRAM operands in the loop name tile 0's; iteration t really reads and writes tile t's.
+; The loop's index t (`loop 16 as t`) moves the DRAM operands to tile t's: iteration t reads
+; input tile t and writes output tile t, so the program computes the whole product
+; (tests/test_programs_compute.py runs it on random x and W and compares with x @ W).
 ;
 ; HAND ESTIMATE (contract rules; only one transfer is ever on the DRAM link):
 ;   load weights         131072 / 64      = 2048 cycles (io queue, before tile 0's input)
@@ -35,12 +36,12 @@
 .machine dlp-s
 
 move DRAM[0x100000] WRAM[0x00000] 256*128*4        ; all weights, once -> W
-loop 16                                             ; 16 tiles of 64 input rows
-    move DRAM[0x000000] NRAM[0x00000] 64*256*4      ; input tile t -> IN
+loop 16 as t                                        ; 16 tiles of 64 input rows
+    move DRAM[0x10000*t] NRAM[0x00000] 64*256*4     ; input tile t -> IN
     sync                                            ; IN (and, first time, W) complete
     compute MAC_32 64x256x128 NRAM[0x00000], WRAM[0x00000] -> NRAM[0x10000]  ; IN x W -> OUT
     sync                                            ; OUT complete
-    move NRAM[0x10000] DRAM[0x120000] 64*128*4      ; output tile t <- OUT; the next tile's
-endloop                                             ; compute rewrites OUT only after the
-                                                    ; next sync, when this store is done
+    move NRAM[0x10000] DRAM[0x120000 + 0x8000*t] 64*128*4  ; output tile t <- OUT; the next
+endloop                                             ; tile's compute rewrites OUT only after
+                                                    ; the next sync, when this store is done
 sync

@@ -14,9 +14,9 @@
 ;         weights 0x100000 .. 0x120000
 ;         output  0x120000 .. 0x1a0000   tile t at 0x120000 + 0x4000 * t
 ;   WRAM  W 0x00000 .. 0x20000 (128 KB)
-; The ISA has no address registers: a loop issues the same addresses in every iteration, so
-; the DRAM operands in the loop name its first iteration's tiles (iteration k handles tiles
-; 2k+1 and 2k+2); the NRAM buffers, which do repeat, are exact.
+; The loop's index k (`loop 15 as k`) moves the DRAM operands: iteration k loads input tiles
+; 2k+2 and 2k+3 and stores outputs 2k and 2k+1; the NRAM buffers repeat. The program computes
+; the whole product (tests/test_programs_compute.py checks it against x @ W).
 ; Schedule: step t = { load input t+1, store output t-1, compute tile t, sync }. The loads and
 ;          stores go to the io queue and the compute to the compute queue, so they overlap; the
 ;          sync closes the step, so tile t+1's data is in NRAM before step t+1 computes on it,
@@ -47,15 +47,15 @@ compute MAC_32 32x256x128 NRAM[0x00000], WRAM[0x00000] -> NRAM[0x10000]   ; tile
 sync                                            ; IN1 complete, OUT0 done
 
 ; steps 1 .. 30, two per iteration: k = 0 .. 14 computes tiles 2k+1 and 2k+2
-loop 15
+loop 15 as k
     ; odd step (tile 2k+1 in IN1): refill IN0, drain OUT0
-    move DRAM[0x010000] NRAM[0x00000] 32*256*4  ; input tile 2k+2 -> IN0
-    move NRAM[0x10000] DRAM[0x120000] 32*128*4  ; output tile 2k <- OUT0
+    move DRAM[0x010000 + 0x10000*k] NRAM[0x00000] 32*256*4  ; input tile 2k+2 -> IN0
+    move NRAM[0x10000] DRAM[0x120000 + 0x8000*k] 32*128*4   ; output tile 2k <- OUT0
     compute MAC_32 32x256x128 NRAM[0x08000], WRAM[0x00000] -> NRAM[0x14000]   ; IN1 x W -> OUT1
     sync                                        ; IN0 full, OUT0 free, OUT1 done
     ; even step (tile 2k+2 in IN0): refill IN1, drain OUT1
-    move DRAM[0x018000] NRAM[0x08000] 32*256*4  ; input tile 2k+3 -> IN1
-    move NRAM[0x14000] DRAM[0x124000] 32*128*4  ; output tile 2k+1 <- OUT1
+    move DRAM[0x018000 + 0x10000*k] NRAM[0x08000] 32*256*4  ; input tile 2k+3 -> IN1
+    move NRAM[0x14000] DRAM[0x124000 + 0x8000*k] 32*128*4   ; output tile 2k+1 <- OUT1
     compute MAC_32 32x256x128 NRAM[0x00000], WRAM[0x00000] -> NRAM[0x10000]   ; IN0 x W -> OUT0
     sync                                        ; IN1 full, OUT1 free, OUT0 done
 endloop

@@ -28,10 +28,11 @@
 ;     output  0x120000 .. 0x1a0000  tile t at 0x120000 + 0x4000 * t, as its OUT buffer holds it:
 ;                                   columns 0:64 (8 KB) then columns 64:128 (8 KB)
 ;   Even tiles use A, odd tiles use B; the main loop's body is one B tile and one A tile.
-;   A full-width compute reads W as W_LO then W_HI and writes both halves of OUT: not plain
-;   256x128 and 32x128 matrices, so those operands are explicit ranges. The ISA has no address
-;   registers: a loop issues the same addresses in every iteration, so the DRAM operands in the
-;   loop name its first iteration's tiles (iteration k loads tiles 2k+2, 2k+3, stores 2k, 2k+1).
+;   W is held as two 256x64 halves and OUT as two 32x64 halves, so a full-width step is two
+;   32x256x64 MACs, IN x W_LO -> OUT[0:64] then IN x W_HI -> OUT[64:128]: 2 x 2048 cycles, the
+;   4096 of one 32x256x128 MAC. The loop's index k (`loop 15 as k`) moves the DRAM operands:
+;   iteration k loads tiles 2k+2, 2k+3 and stores outputs 2k, 2k+1, so the program computes the
+;   whole product (tests/test_programs_compute.py checks it against x @ W).
 ;
 ; Two tricks shorten the unavoidable fill and drain of the pipeline:
 ;   fill:  the first compute needs tile 0 and *some* weights, not all of them. Loading only
@@ -78,19 +79,19 @@ sync                                            ; IN_B complete, OUT_A done
 
 ; ---- steady state: ping-pong -----------------------------------------------------------
 ; Iteration k computes tiles 2k+1 (buffers B) and 2k+2 (buffers A), k = 0 .. 14.
-loop 15
+loop 15 as k
     ; B step: compute from IN_B into OUT_B; meanwhile refill IN_A, drain OUT_A.
-    move DRAM[0x010000] NRAM[0x00000] 32*256*4  ; tile 2k+2 -> IN_A          (io)
-    move NRAM[0x10000] DRAM[0x120000] 32*128*4  ; output 2k <- OUT_A         (io)
-    compute MAC_32 32x256x128 NRAM[0x08000], WRAM[0x00000:0x20000] -> NRAM[0x14000:0x18000]
-                                                ; IN_B x W -> OUT_B          (compute)
+    move DRAM[0x010000 + 0x10000*k] NRAM[0x00000] 32*256*4  ; tile 2k+2 -> IN_A      (io)
+    move NRAM[0x10000] DRAM[0x120000 + 0x8000*k] 32*128*4   ; output 2k <- OUT_A     (io)
+    compute MAC_32 32x256x64 NRAM[0x08000], WRAM[0x00000] -> NRAM[0x14000]   ; IN_B x W_LO -> OUT_B[0:64]
+    compute MAC_32 32x256x64 NRAM[0x08000], WRAM[0x10000] -> NRAM[0x16000]   ; IN_B x W_HI -> OUT_B[64:128]
     sync                                        ; IN_A full, OUT_A free, OUT_B done
 
     ; A step: the mirror image.
-    move DRAM[0x018000] NRAM[0x08000] 32*256*4  ; tile 2k+3 -> IN_B          (io)
-    move NRAM[0x14000] DRAM[0x124000] 32*128*4  ; output 2k+1 <- OUT_B       (io)
-    compute MAC_32 32x256x128 NRAM[0x00000], WRAM[0x00000:0x20000] -> NRAM[0x10000:0x14000]
-                                                ; IN_A x W -> OUT_A          (compute)
+    move DRAM[0x018000 + 0x10000*k] NRAM[0x08000] 32*256*4  ; tile 2k+3 -> IN_B      (io)
+    move NRAM[0x14000] DRAM[0x124000 + 0x8000*k] 32*128*4   ; output 2k+1 <- OUT_B   (io)
+    compute MAC_32 32x256x64 NRAM[0x00000], WRAM[0x00000] -> NRAM[0x10000]   ; IN_A x W_LO -> OUT_A[0:64]
+    compute MAC_32 32x256x64 NRAM[0x00000], WRAM[0x10000] -> NRAM[0x12000]   ; IN_A x W_HI -> OUT_A[64:128]
     sync                                        ; IN_B full, OUT_B free, OUT_A done
 endloop
 

@@ -16,8 +16,9 @@ Semantics, one instruction at a time:
 - with a window clause, a MAC is a convolution tile: A (an IH x IW x G*IC slab, HWC) padded
   with zeros, its windows laid out as rows (im2col: reduction index (i*KW + j)*IC + c) and
   multiplied per group g by B's g-th (KH*KW*IC) x N block; C is OH x OW x G x N. The rows are
-  gathered a chunk of output rows at a time (at most FunctionalLimits.im2col_chunk_bytes), so
-  memory stays bounded whatever the window;
+  gathered by one strided copy per kernel offset (the padding is never materialised), a chunk
+  of output positions at a time (at most FunctionalLimits.im2col_chunk_bytes), so memory stays
+  bounded whatever the window; window reductions are gathered the same way;
 - ``compute ADD|SUB|MUL|DIV|MAX|MIN_T n A, B -> C``: C = A op B on n elements (``+>``: C += A op
   B), float32 for _32; for _16 computed in float32 from half inputs and rounded to half once.
   B may be an immediate (every element reads it, rounded to the type) or a broadcast range of
@@ -74,8 +75,9 @@ class FunctionalLimits:
     macs: int = 10**11  # multiply-accumulates of every MAC instruction issued
     vector_elements: int = 10**10  # elements of every vector instruction issued
     bytes_moved: int = 10**11  # bytes of every move issued
-    # The im2col rows of a window MAC held at once (float32): larger windows are gathered a chunk
-    # of output rows at a time, so a convolution's memory stays bounded (one output row at least).
+    # The im2col rows of a window MAC (or the windows of a reduction) held at once, float32: larger
+    # ones are gathered a chunk of output rows at a time, so memory stays bounded (one output row
+    # at least, itself bounded by the C operand that fits its memory).
     im2col_chunk_bytes: int = 64 << 20
 
 
@@ -278,52 +280,90 @@ _UNARY = {
 }
 
 
-def _windows(slab: np.ndarray, window: Window, fill: float, rows: slice) -> np.ndarray:
-    """The windows of the output rows ``rows`` of a padded HWC slab, as an array (rows, OW, KH,
-    KW, channels): a strided view of the padded slab (padding ``fill``), no copy."""
-    top, bottom, left, right = window.padding
+def _inside(positions: slice, kernel_offset: int, stride: int, size: int) -> tuple[int, int]:
+    """The output positions p of ``positions`` (along one axis) whose input index p * stride +
+    kernel_offset lies in [0, size), as [first, stop); empty when first >= stop."""
+    first = max(positions.start, -(kernel_offset // stride))  # ceil(-offset / stride)
+    stop = min(positions.stop, (size - 1 - kernel_offset) // stride + 1)
+    return first, stop
+
+
+def _windows(slab: np.ndarray, window: Window, fill: float, rows: slice, columns: slice) -> np.ndarray:
+    """The windows of the output positions ``rows`` x ``columns`` of an HWC slab, gathered group
+    by group as (G, rows, columns, KH, KW, channels per group), padded positions reading
+    ``fill``: one strided copy per kernel offset (i, j), of the outputs whose input (y SH + i DH
+    - T, x SW + j DW - L) lies in the slab. For a group, rows x columns by KH*KW*IC is its im2col
+    matrix, already contiguous. The padding is never materialised, so its size costs nothing."""
     (kh, kw), (sh, sw), (dh, dw) = window.kernel, window.stride, window.dilation
-    first, stop = rows.start * sh, (rows.stop - 1) * sh + dh * (kh - 1) + 1
-    # only the padded input rows these output rows read
-    padded = np.full((stop - first, window.width + left + right, slab.shape[2]), fill, slab.dtype)
-    low, high = max(first - top, 0), min(stop - top, window.height)
-    if high > low:
-        padded[low + top - first:high + top - first, left:left + window.width] = slab[low:high]
-    spanned = np.lib.stride_tricks.sliding_window_view(padded, (dh * (kh - 1) + 1, dw * (kw - 1) + 1),
-                                                       axis=(0, 1))
-    # (rows, OW, channels, KH, KW) after the strides and dilations, then the channels last
-    return spanned[::sh, ::sw][:, :window.output_width, :, ::dh, ::dw].transpose(0, 1, 3, 4, 2)
+    top, _, left, _ = window.padding
+    groups = window.groups
+    patches = np.full((groups, rows.stop - rows.start, columns.stop - columns.start, kh, kw,
+                       window.channels), fill, slab.dtype)
+    for i in range(kh):
+        row_offset = i * dh - top
+        first_row, stop_row = _inside(rows, row_offset, sh, window.height)
+        if first_row >= stop_row:
+            continue
+        source_rows = slice(first_row * sh + row_offset, (stop_row - 1) * sh + row_offset + 1, sh)
+        for j in range(kw):
+            column_offset = j * dw - left
+            first_column, stop_column = _inside(columns, column_offset, sw, window.width)
+            if first_column >= stop_column:
+                continue
+            source_columns = slice(first_column * sw + column_offset,
+                                   (stop_column - 1) * sw + column_offset + 1, sw)
+            source = slab[source_rows, source_columns]  # (rows, columns, G*IC)
+            patches[:, first_row - rows.start:stop_row - rows.start,
+                    first_column - columns.start:stop_column - columns.start, i, j] = \
+                source.reshape(*source.shape[:2], groups, window.channels).transpose(2, 0, 1, 3)
+    return patches
+
+
+def _chunks(window: Window, bytes_per_position: int, chunk_bytes: int) -> Iterator[tuple[slice, slice]]:
+    """The output positions as (rows, columns) blocks whose gathered windows take at most
+    ``chunk_bytes`` each (one position at least, whose windows are bounded by the operand B or
+    A that fits its memory): whole rows at a time, or parts of one row when a row is larger."""
+    height, width = window.output_height, window.output_width
+    positions = max(1, chunk_bytes // max(1, bytes_per_position))
+    if positions >= width:
+        step = positions // width
+        for start in range(0, height, step):
+            yield slice(start, min(start + step, height)), slice(0, width)
+        return
+    for row in range(height):
+        for start in range(0, width, positions):
+            yield slice(row, row + 1), slice(start, min(start + positions, width))
 
 
 def window_mac(slab: np.ndarray, weights: np.ndarray, window: Window, n: int, chunk_bytes: int) -> np.ndarray:
     """A convolution tile in float32: im2col of the padded slab, then one matmul per group, a chunk
-    of output rows at a time. Returns OH*OW*G x N (position, group, output channel)."""
+    of output positions at a time. Returns OH*OW*G x N (position, group, output channel)."""
     groups, channels = window.groups, window.channels
     k = window.kernel_size * channels
     slab = slab.reshape(window.height, window.width, groups * channels)
     blocks = weights.reshape(groups, k, n)
-    height, width = window.output_height, window.output_width
-    result = np.empty((height, width, groups, n), np.float32)
-    rows_per_chunk = max(1, chunk_bytes // max(1, width * groups * k * 4))
-    for start in range(0, height, rows_per_chunk):
-        rows = slice(start, min(start + rows_per_chunk, height))
-        patches = _windows(slab, window, 0.0, rows)  # (rows, OW, KH, KW, G*IC)
-        count = rows.stop - rows.start
-        shaped = patches.reshape(count, width, window.kernel[0], window.kernel[1], groups, channels)
+    result = np.empty((window.output_height, window.output_width, groups, n), np.float32)
+    for rows, columns in _chunks(window, groups * k * 4, chunk_bytes):
+        count, width = rows.stop - rows.start, columns.stop - columns.start
         # (G, positions, KH*KW*IC): the reduction index (i*KW + j)*IC + c of each group
-        columns = shaped.transpose(4, 0, 1, 2, 3, 5).reshape(groups, count * width, k)
-        product = np.matmul(columns, blocks)  # (G, positions, N)
-        result[rows] = product.transpose(1, 0, 2).reshape(count, width, groups, n)
-    return result.reshape(height * width * groups, n)
+        im2col = _windows(slab, window, 0.0, rows, columns).reshape(groups, count * width, k)
+        product = np.matmul(im2col, blocks)  # (G, positions, N)
+        result[rows, columns] = product.transpose(1, 0, 2).reshape(count, width, groups, n)
+    return result.reshape(-1, n)
 
 
-def window_reduction(slab: np.ndarray, window: Window, operation: str) -> np.ndarray:
-    """MAX (padding ignored) or ADD (padding as zeros) over each window, per channel: OH x OW x CH."""
+def window_reduction(slab: np.ndarray, window: Window, operation: str, chunk_bytes: int) -> np.ndarray:
+    """MAX (padding ignored) or ADD (padding as zeros) over each window, per channel, a chunk of
+    output positions at a time: OH x OW x CH."""
     slab = slab.reshape(window.height, window.width, window.channels)
-    every_row = slice(0, window.output_height)
-    if operation == "MAX":
-        return _windows(slab, window, -np.inf, every_row).max(axis=(2, 3))
-    return _windows(slab, window, 0.0, every_row).sum(axis=(2, 3), dtype=np.float32)
+    result = np.empty((window.output_height, window.output_width, window.channels), np.float32)
+    for rows, columns in _chunks(window, window.kernel_size * window.channels * 4, chunk_bytes):
+        if operation == "MAX":  # (one group: rows, columns, KH, KW, CH)
+            result[rows, columns] = _windows(slab, window, -np.inf, rows, columns)[0].max(axis=(2, 3))
+        else:
+            result[rows, columns] = _windows(slab, window, 0.0, rows, columns)[0].sum(axis=(2, 3),
+                                                                                     dtype=np.float32)
+    return result
 
 
 class Executor:
@@ -373,7 +413,7 @@ class Executor:
         if window is not None and compute.shape is not None:
             result = window_mac(a, b, window, compute.shape[2], self.limits.im2col_chunk_bytes)
         elif window is not None:
-            result = window_reduction(a, window, kind.operation).reshape(-1)
+            result = window_reduction(a, window, kind.operation, self.limits.im2col_chunk_bytes).reshape(-1)
         elif compute.shape is not None:
             m, k, n = compute.shape
             result = np.matmul(a.reshape(m, k), b.reshape(k, n))
