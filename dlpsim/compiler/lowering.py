@@ -239,6 +239,8 @@ def executable_steps(layer: Layer) -> tuple[VectorStep, ...] | None:
         return (VectorStep("ADD", TILE, VALUES, first_chunk=True),) if layer.bias else ()
     if isinstance(layer, LSTMCell):
         return LSTM_STEPS
+    if isinstance(layer, MatMul):  # a plain MAC per product, B the second activation: no vector work
+        return ()
     if isinstance(layer, Pool):
         window = layer.kernel[0] * layer.kernel[1]
         if window == 1:  # a window of one has no pairwise operation to count: not emitted

@@ -37,6 +37,7 @@ from dlpsim.workloads.layers import (
     FullyConnected,
     Layer,
     LSTMCell,
+    MatMul,
     Pool,
 )
 
@@ -130,7 +131,8 @@ def dram_tensors(problem: Problem, all_tasks: list, dram) -> DramTensors:
 
 def packable(layer: Layer) -> bool:
     """Whether the packers know the layer's kind (the compiler emits it executably too)."""
-    return isinstance(layer, Conv2d | FullyConnected | Pool | Activation | BatchNorm | Add | LSTMCell)
+    return isinstance(layer, Conv2d | FullyConnected | Pool | Activation | BatchNorm | Add | LSTMCell
+                      | MatMul)
 
 
 def lstm_columns(hidden: int, tiles: tuple[Tile, ...]) -> np.ndarray:
@@ -149,9 +151,32 @@ def _rows(shape: tuple[int, ...]) -> tuple[int, int]:
     return int(np.prod(shape[:-1], dtype=np.int64)), shape[-1]
 
 
+def _products(layer: MatMul, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One sample's products of a matrix product as the problem's groups (lowering: a B without
+    batch axes shared by every product folds the leading axes into the rows): A as (products,
+    K, rows, 1), B as (products, N, K, 1, 1); product p = leading index x heads + head."""
+    heads, k = layer.heads, layer.reduction
+    a = np.asarray(a)
+    shared = b.ndim == 2 and a.ndim > 2
+    rows = a.reshape(-1, heads, k) if shared else a.reshape(-1, layer.rows, heads, k)
+    # B as (leading, N, heads, K): transposed, it is so already; else its (K, heads x N) turned
+    b = np.asarray(b)
+    if layer.transpose_b:
+        b = b.reshape(-1, layer.columns, heads, k)
+    else:
+        b = b.reshape(-1, k, heads, layer.columns).transpose(0, 3, 2, 1)
+    # (rows, heads, K) -> (heads, K, rows), or (leading, rows, heads, K) -> (leading x heads, K, rows)
+    a_maps = rows.transpose(1, 2, 0) if shared else rows.transpose(0, 2, 3, 1).reshape(-1, k, layer.rows)
+    b_maps = b.transpose(0, 2, 1, 3).reshape(-1, layer.columns, k)  # (leading x heads, N, K)
+    return a_maps[..., None], b_maps[..., None, None]
+
+
 def input_maps(layer: Layer, problem: Problem, inputs: tuple[np.ndarray, ...]) -> list[np.ndarray]:
-    """One sample's inputs as (groups, channels, height, width) maps, as the problem sees them."""
+    """One sample's inputs as (groups, channels, height, width) maps, as the problem sees them
+    (a matrix product's: its products' A, its groups for one sample)."""
     shape = (problem.groups, problem.in_channels, problem.in_height, problem.in_width)
+    if isinstance(layer, MatMul):
+        return [_products(layer, *inputs)[0]]
     if isinstance(layer, LSTMCell):  # [x; h_prev], one row of features (c_prev is the state)
         return [np.concatenate([np.asarray(inputs[0]), np.asarray(inputs[1])]).reshape(shape)]
     if isinstance(layer, FullyConnected):  # its rows of features: one group, the features channels
@@ -167,16 +192,25 @@ def input_maps(layer: Layer, problem: Problem, inputs: tuple[np.ndarray, ...]) -
 
 def output_array(layer: Layer, problem: Problem, maps: np.ndarray) -> np.ndarray:
     """One sample's output from its (groups, channels, height, width) map."""
+    if isinstance(layer, MatMul):  # (products, N, rows, 1) -> (..., rows, heads x N)
+        shared = len(layer.input_shapes[1]) == 2 and len(layer.input_shapes[0]) > 2
+        per_head = maps[..., 0].reshape(-1, layer.heads, layer.columns, maps.shape[2])
+        if shared:  # (1, heads, N, all rows)
+            return per_head[0].transpose(2, 0, 1).reshape(layer.output_shape)
+        return per_head.transpose(0, 3, 1, 2).reshape(layer.output_shape)
     if isinstance(layer, FullyConnected) or (isinstance(layer, BatchNorm) and len(layer.input_shape) != 3):
         return maps.reshape(-1, problem.out_height).T.reshape(layer.output_shape)
     return maps.reshape(layer.output_shape)
 
 
-def weight_tensors(layer: Layer, problem: Problem, parameters: dict[str, np.ndarray],
-                   tensors: DramTensors) -> tuple[np.ndarray | None, list[np.ndarray]]:
+def weight_tensors(layer: Layer, problem: Problem, parameters: dict[str, np.ndarray], tensors: DramTensors,
+                   samples: list[tuple[np.ndarray, ...]]) -> tuple[np.ndarray | None, list[np.ndarray]]:
     """The weights as (groups, N, channels, KH, KW) and each set of per-channel values as
-    (groups, N), as the problem's blocks hold them."""
+    (groups, N), as the problem's blocks hold them (a matrix product's: B of every sample's
+    products, sample after sample)."""
     groups, outs = problem.groups, problem.out_channels
+    if isinstance(layer, MatMul):
+        return np.concatenate([_products(layer, *inputs)[1] for inputs in samples]), []
     if isinstance(layer, LSTMCell):
         order = lstm_columns(layer.hidden_size, tensors.tiles)
         return (np.asarray(parameters["weight"])[order].reshape(1, outs, problem.in_channels, 1, 1),
@@ -206,12 +240,14 @@ def pack(layer: Layer, problem: Problem, tensors: DramTensors, samples: list[tup
         raise WorkloadError(f"{layer.label}: no packer for {type(layer).__name__} layers yet")
     pieces = []
     maps = [input_maps(layer, problem, inputs) for inputs in samples]
+    if isinstance(layer, MatMul):  # the samples' products are the groups of one problem sample
+        maps = [[np.concatenate([each[0] for each in maps])]]
     for slab in tensors.slabs:
         (g0, g1), (k0, k1), (h0, h1), (w0, w1) = slab.groups, slab.channels, slab.rows, slab.columns
         parts = [each[g0:g1, k0:k1, h0:h1, w0:w1].transpose(2, 3, 0, 1).reshape(-1)
                  for each in maps[slab.sample]]
         pieces.append((slab.offset, np.concatenate(parts).astype(np.float32)))
-    weights, values = weight_tensors(layer, problem, parameters, tensors)
+    weights, values = weight_tensors(layer, problem, parameters, tensors, samples)
     for block in tensors.blocks:
         (g0, g1), (n0, n1), (k0, k1) = block.groups, block.outs, block.channels
         parts = []
@@ -226,7 +262,7 @@ def pack(layer: Layer, problem: Problem, tensors: DramTensors, samples: list[tup
     return pieces
 
 
-def unpack(layer: Layer, problem: Problem, tensors: DramTensors, read) -> list[np.ndarray]:
+def unpack(layer: Layer, problem: Problem, tensors: DramTensors, read, samples: int = 1) -> list[np.ndarray]:
     """Each sample's output, from the tiles ``read(offset, bytes)`` (uint8) returns; an LSTM cell's
     is h and c stacked, (2, hidden)."""
     if isinstance(layer, LSTMCell):
@@ -239,6 +275,8 @@ def unpack(layer: Layer, problem: Problem, tensors: DramTensors, read) -> list[n
         # positions x groups x N
         outputs[tile.sample][g0:g1, n0:n1, r0:r1, c0:c1] = \
             values.reshape(r1 - r0, c1 - c0, g1 - g0, n1 - n0).transpose(2, 3, 0, 1)
+    if isinstance(layer, MatMul):  # the groups are the samples' products, sample after sample
+        outputs = np.split(outputs[0], samples)
     return [output_array(layer, problem, each) for each in outputs]
 
 

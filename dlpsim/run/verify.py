@@ -42,7 +42,17 @@ from dlpsim.run import Progress
 from dlpsim.run.compile import compile_layer
 from dlpsim.sim.engine import DEFAULT_MAX_CYCLES
 from dlpsim.workloads import Network
-from dlpsim.workloads.layers import Activation, Add, BatchNorm, Conv2d, FullyConnected, Layer, LSTMCell, Pool
+from dlpsim.workloads.layers import (
+    Activation,
+    Add,
+    BatchNorm,
+    Conv2d,
+    FullyConnected,
+    Layer,
+    LSTMCell,
+    MatMul,
+    Pool,
+)
 from dlpsim.workloads.reference import evaluate, input_shapes, parameter_shapes
 
 EPSILON = float(np.finfo(np.float32).eps)  # 2^-23
@@ -137,6 +147,8 @@ def _terms(layer: Layer) -> int:
         return layer.in_channels // layer.groups * layer.kernel[0] * layer.kernel[1] + int(layer.bias)
     if isinstance(layer, FullyConnected):
         return layer.in_features + int(layer.bias)
+    if isinstance(layer, MatMul):
+        return layer.reduction
     if isinstance(layer, LSTMCell):
         return layer.input_size + layer.hidden_size + 1
     if isinstance(layer, Pool):
@@ -183,6 +195,15 @@ def random_data(layer: Layer, seed: int, position: int, batch: int
     return samples, parameters
 
 
+def compiled_batch(compiled: CompiledLayer) -> int:
+    """The samples a compiled layer computes (a matrix product's problem has its samples' products
+    as groups, and a batch of 1: see lowering)."""
+    problem = compiled.mapping.problem
+    if isinstance(compiled.layer, MatMul):
+        return problem.groups * problem.in_height // (compiled.layer.batch * compiled.layer.rows)
+    return problem.batch
+
+
 def verify_layer(compiled: CompiledLayer, seed: int = 0, position: int = 0,
                  program: Program | None = None) -> LayerCheck:
     """Execute the compiled layer (or ``program``, a changed copy of its program that keeps its
@@ -192,13 +213,14 @@ def verify_layer(compiled: CompiledLayer, seed: int = 0, position: int = 0,
         return LayerCheck(layer.label, layer.kind, False)
     problem = compiled.mapping.problem
     tensors = compiled.body.tensors
-    samples, parameters = random_data(layer, seed, position, problem.batch)
+    batch = compiled_batch(compiled)
+    samples, parameters = random_data(layer, seed, position, batch)
     accepted = FunctionalProgram.prepare(compiled.program if program is None else program, machine)
     memories = Memories(machine)
     for offset, values in pack(layer, problem, tensors, samples, parameters):
         memories.dram.write(offset, values)
     executed = accepted.execute(memories)
-    outputs = unpack(layer, problem, tensors, memories.dram.read)
+    outputs = unpack(layer, problem, tensors, memories.dram.read, batch)
     terms = _terms(layer)
     largest = {"abs": 0.0, "rel": 0.0, "ratio": 0.0}
     mismatch = None
