@@ -28,10 +28,12 @@ from dlpsim.workloads.layers import (
     Add,
     BatchNorm,
     Conv2d,
+    Embedding,
     FullyConnected,
     LSTMCell,
     MatMul,
     Pool,
+    PositionEmbedding,
 )
 
 PRESETS = ("dlp-s", "dlp-m")
@@ -70,8 +72,9 @@ def test_a_layer_without_an_executable_form_is_refused_up_front():
     assert result.exit_code == 2
     assert "cannot be verified, so none is" in result.output
     assert "layer0.attention.softmax: softmax 12x128 (Softmax) has no executable form" in result.output
-    assert "embeddings.word: embedding 30522x768 (Embedding) has no executable form" in result.output
-    assert "attention.scores" not in result.output  # a matrix product of two activations verifies
+    assert "embeddings.norm: layernorm (LayerNorm) has no executable form" in result.output
+    # matrix products of two activations and embeddings verify
+    assert "attention.scores" not in result.output and "embeddings.word" not in result.output
     assert "Traceback" not in result.output
 
 
@@ -99,6 +102,8 @@ TRICKY = [
     # matrix products of two activations: heads side by side, B transposed, B shared by the products
     MatMul(name="heads", input_shapes=((2, 7, 12), (2, 5, 12)), heads=3, transpose_b=True),
     MatMul(name="shared_b", input_shapes=((3, 5, 8), (4, 6)), heads=2),
+    Embedding(name="words", input_shape=(9,), vocabulary=50, dim=12),
+    PositionEmbedding(name="positions", input_shape=(6, 10), positions=20, first_position=3),
 ]
 
 # Memories small enough that the tiles split the input channels (partial sums accumulate, the bias
@@ -236,3 +241,13 @@ def test_the_readmes_example_is_what_net_verify_prints():
             continue
         at = printed.index(line, at) + 1  # ValueError: not printed, or not in this order
     assert shown[-1] == printed[-1]
+
+
+@pytest.mark.parametrize("preset", PRESETS)
+def test_a_position_embedding_split_into_row_tiles_adds_each_tiles_rows(preset):
+    """Memories so small that each tile holds half the tokens: B is its rows' sets of values."""
+    layer = PositionEmbedding(name="positions", input_shape=(64, 48), positions=100, first_position=7)
+    machine = load_machine(preset, overrides=("core.nram.capacity=512B", "core.wram.capacity=1KB"))
+    compiled = compile_layer(layer, machine, 2).compiled
+    assert compiled.mapping.tile.rows < 64
+    assert verify_layer(compiled).passed

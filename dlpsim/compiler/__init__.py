@@ -373,9 +373,16 @@ def _dram_lines(layer: Layer, problem: Problem, dram: DramLayout, tensors: DramT
                      f"{'s' if values != 1 else ''}): {len(dram.blocks)} blocks "
                      f"{_range(dram.weights, dram.output)} in the order used")
     if dram.blocks and values and not problem.activation_weights:
-        what = {1: "the bias", 2: "the scale, then the shift"}.get(values, f"{values} value sets")
+        if problem.matrix:
+            what, use = "the bias", "broadcast over the tile's positions"
+        elif values == 1:
+            what, use = "the values (looked-up table rows, gathered by the host)", "copied into the tile"
+        elif values == 2:
+            what, use = "the scale, then the shift", "broadcast over the tile's positions"
+        else:
+            what, use = f"{values} value sets (a table row per row)", "the tile's rows' sets added to it"
         lines.append(f"        {what}: G x N values per set after the weights of each block of the "
-                     "first input-channel chunk, broadcast over the tile's positions")
+                     f"first input-channel chunk, {use}")
     lines.append(f"        output at {dram.output:#x} ({format_shape(layer.output_shape)}, seen as G "
                  f"{problem.groups} x N {problem.out_channels} x OH {problem.out_height} x OW "
                  f"{problem.out_width}): {len(dram.tiles)} tiles {_range(dram.output, dram.end)} in the "

@@ -59,7 +59,7 @@ from dlpsim.asm.program import (
     Sync,
     Window,
 )
-from dlpsim.compiler.lowering import SLAB, STATE, TILE, VALUES, Part, VectorStep
+from dlpsim.compiler.lowering import COPY, SLAB, STATE, TILE, VALUES, Part, VectorStep
 from dlpsim.compiler.mapping import LoopOrder, Mapping, Staging, input_span
 from dlpsim.machine import MachineConfig
 
@@ -386,7 +386,7 @@ def dram_layout(all_tasks: list[Task], state_bytes: int = 0) -> DramLayout:
     return DramLayout(slabs, state, weights, blocks, output, tiles, offset)
 
 
-def _computes(task: Task, slab: int, block: int | None, tile: int, state: int = 0) -> list[Compute]:
+def _computes(task: Task, slab: int, block: int | None, tile: int, state: int = 0) -> list[Compute | Move]:
     """The task's compute instructions on its slab (NRAM ``slab``), weight block (WRAM ``block``)
     and output tile (NRAM ``tile``). Its matrix work is in the shape form, M*K*N = its MACs, so a
     throughput machine times it as before and a systolic one can map it onto its array; the
@@ -419,6 +419,9 @@ def _computes(task: Task, slab: int, block: int | None, tile: int, state: int = 
                 return Memory.NRAM, tile + part[0] * size, tile + part[1] * size
             if where == VALUES:
                 size = (values[2] - values[1]) // sets
+                if step.values_by_row:  # the sets of the tile's output rows, one per row
+                    first, end = task.output_key[2][1]
+                    return Memory.WRAM, values[1] + first * size, values[1] + end * size
                 return Memory.WRAM, values[1] + value_set * size, values[1] + (value_set + 1) * size
             if where == STATE:  # the state of the tile's units (an LSTM's c_prev)
                 size = task.result_bytes // step.parts
@@ -426,7 +429,10 @@ def _computes(task: Task, slab: int, block: int | None, tile: int, state: int = 
             return where  # an immediate, or no B
 
         for step, count in task.steps:
-            if count:
+            if step.operation == COPY:  # a move of the values into the tile, on the move queue
+                _, start, end = region(step.a, step, None)
+                instructions.append(move(Memory.WRAM, start, Memory.NRAM, tile, end - start))
+            elif count:
                 instructions.append(vector(f"{step.operation}_32", count,
                                            region(step.a, step, step.a_part, step.a_map),
                                            region(step.b, step, step.b_part, step.b_map, step.values),

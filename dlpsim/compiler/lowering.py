@@ -96,6 +96,14 @@ class VectorStep:
     a_part: Part = None
     b_part: Part = None
     c_part: Part = None
+    # B is the value sets of the tile's output rows, one set per row (a position embedding's table
+    # rows for its tokens), not a set broadcast over every position.
+    values_by_row: bool = False
+
+
+# A copy of the block's values into the tile, a move (an embedding: the packer gathers the looked-up
+# table rows into the values, so verifying it checks the data movement, not the lookup).
+COPY = "COPY"
 
 
 # An LSTM cell's tile holds each of its hidden units' four gates as four parts: i, f, g, o (the
@@ -241,6 +249,10 @@ def executable_steps(layer: Layer) -> tuple[VectorStep, ...] | None:
         return LSTM_STEPS
     if isinstance(layer, MatMul):  # a plain MAC per product, B the second activation: no vector work
         return ()
+    if isinstance(layer, Embedding):
+        return (VectorStep(COPY, VALUES, per_output=0),)
+    if isinstance(layer, PositionEmbedding):  # x + its tokens' rows of the table
+        return (VectorStep("ADD", SLAB, VALUES, values_by_row=True),)
     if isinstance(layer, Pool):
         window = layer.kernel[0] * layer.kernel[1]
         if window == 1:  # a window of one has no pairwise operation to count: not emitted

@@ -34,11 +34,13 @@ from dlpsim.workloads.layers import (
     Add,
     BatchNorm,
     Conv2d,
+    Embedding,
     FullyConnected,
     Layer,
     LSTMCell,
     MatMul,
     Pool,
+    PositionEmbedding,
 )
 
 Span = tuple[int, int]
@@ -132,7 +134,13 @@ def dram_tensors(problem: Problem, all_tasks: list, dram) -> DramTensors:
 def packable(layer: Layer) -> bool:
     """Whether the packers know the layer's kind (the compiler emits it executably too)."""
     return isinstance(layer, Conv2d | FullyConnected | Pool | Activation | BatchNorm | Add | LSTMCell
-                      | MatMul)
+                      | MatMul | Embedding | PositionEmbedding)
+
+
+def samples_as_groups(layer: Layer) -> bool:
+    """Whether the problem's groups are every sample's (a matrix product's products, an embedding's
+    tokens: lowering gives them a batch of one)."""
+    return isinstance(layer, MatMul | Embedding)
 
 
 def lstm_columns(hidden: int, tiles: tuple[Tile, ...]) -> np.ndarray:
@@ -171,18 +179,26 @@ def _products(layer: MatMul, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, 
     return a_maps[..., None], b_maps[..., None, None]
 
 
+def _features_as_groups(layer: Layer) -> bool:
+    """Rows of features with each feature a group (lowering: batch norm on rows, position embedding)."""
+    return isinstance(layer, PositionEmbedding) or (isinstance(layer, BatchNorm)
+                                                    and len(layer.input_shape) != 3)
+
+
 def input_maps(layer: Layer, problem: Problem, inputs: tuple[np.ndarray, ...]) -> list[np.ndarray]:
     """One sample's inputs as (groups, channels, height, width) maps, as the problem sees them
     (a matrix product's: its products' A, its groups for one sample)."""
     shape = (problem.groups, problem.in_channels, problem.in_height, problem.in_width)
     if isinstance(layer, MatMul):
         return [_products(layer, *inputs)[0]]
+    if isinstance(layer, Embedding):  # each token's id a group of its own
+        return [np.asarray(inputs[0]).reshape(-1, 1, 1, 1)]
     if isinstance(layer, LSTMCell):  # [x; h_prev], one row of features (c_prev is the state)
         return [np.concatenate([np.asarray(inputs[0]), np.asarray(inputs[1])]).reshape(shape)]
     if isinstance(layer, FullyConnected):  # its rows of features: one group, the features channels
         rows = np.asarray(inputs[0]).reshape(layer.rows, layer.in_features)
         return [rows.T.reshape(shape)]
-    if isinstance(layer, BatchNorm) and len(layer.input_shape) != 3:  # each feature a group
+    if _features_as_groups(layer):  # each feature a group over the rows
         rows = np.asarray(inputs[0]).reshape(_rows(layer.input_shape))
         return [rows.T.reshape(shape)]
     if isinstance(layer, Conv2d | Pool):
@@ -198,7 +214,7 @@ def output_array(layer: Layer, problem: Problem, maps: np.ndarray) -> np.ndarray
         if shared:  # (1, heads, N, all rows)
             return per_head[0].transpose(2, 0, 1).reshape(layer.output_shape)
         return per_head.transpose(0, 3, 1, 2).reshape(layer.output_shape)
-    if isinstance(layer, FullyConnected) or (isinstance(layer, BatchNorm) and len(layer.input_shape) != 3):
+    if isinstance(layer, FullyConnected) or _features_as_groups(layer):
         return maps.reshape(-1, problem.out_height).T.reshape(layer.output_shape)
     return maps.reshape(layer.output_shape)
 
@@ -211,6 +227,13 @@ def weight_tensors(layer: Layer, problem: Problem, parameters: dict[str, np.ndar
     groups, outs = problem.groups, problem.out_channels
     if isinstance(layer, MatMul):
         return np.concatenate([_products(layer, *inputs)[1] for inputs in samples]), []
+    if isinstance(layer, Embedding):  # the host looks the rows up: the program only copies them
+        ids = np.concatenate([np.asarray(inputs[0]) for inputs in samples]).astype(np.int64)
+        return None, [np.asarray(parameters["table"])[ids]]
+    if isinstance(layer, PositionEmbedding):  # one set per token: its row of the table, per feature
+        table = np.asarray(parameters["table"])
+        return None, [table[layer.first_position + row].reshape(groups, outs)
+                      for row in range(problem.in_height)]
     if isinstance(layer, LSTMCell):
         order = lstm_columns(layer.hidden_size, tensors.tiles)
         return (np.asarray(parameters["weight"])[order].reshape(1, outs, problem.in_channels, 1, 1),
@@ -240,7 +263,7 @@ def pack(layer: Layer, problem: Problem, tensors: DramTensors, samples: list[tup
         raise WorkloadError(f"{layer.label}: no packer for {type(layer).__name__} layers yet")
     pieces = []
     maps = [input_maps(layer, problem, inputs) for inputs in samples]
-    if isinstance(layer, MatMul):  # the samples' products are the groups of one problem sample
+    if samples_as_groups(layer):  # every sample's groups are those of one problem sample
         maps = [[np.concatenate([each[0] for each in maps])]]
     for slab in tensors.slabs:
         (g0, g1), (k0, k1), (h0, h1), (w0, w1) = slab.groups, slab.channels, slab.rows, slab.columns
@@ -275,7 +298,7 @@ def unpack(layer: Layer, problem: Problem, tensors: DramTensors, read, samples: 
         # positions x groups x N
         outputs[tile.sample][g0:g1, n0:n1, r0:r1, c0:c1] = \
             values.reshape(r1 - r0, c1 - c0, g1 - g0, n1 - n0).transpose(2, 3, 0, 1)
-    if isinstance(layer, MatMul):  # the groups are the samples' products, sample after sample
+    if samples_as_groups(layer):  # the groups are the samples', sample after sample
         outputs = np.split(outputs[0], samples)
     return [output_array(layer, problem, each) for each in outputs]
 

@@ -47,6 +47,7 @@ from dlpsim.workloads.layers import (
     Add,
     BatchNorm,
     Conv2d,
+    Embedding,
     FullyConnected,
     Layer,
     LSTMCell,
@@ -183,14 +184,19 @@ def _magnitude(layer: Layer, inputs: tuple[np.ndarray, ...], parameters: dict[st
 
 def random_data(layer: Layer, seed: int, position: int, batch: int
                 ) -> tuple[list[tuple[np.ndarray, ...]], dict[str, np.ndarray]]:
-    """Each sample's inputs and the layer's parameters, float32 uniform in [-1, 1), drawn from
-    (seed, the layer's position in the network): the same for the same three."""
+    """Each sample's inputs and the layer's parameters, float32 uniform in [-1, 1) (an embedding's
+    ids: whole numbers below its vocabulary), drawn from (seed, the layer's position in the
+    network): the same for the same three."""
     generator = np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, position])))
 
     def draw(shape) -> np.ndarray:
         return generator.random(shape, dtype=np.float32) * np.float32(2) - np.float32(1)
 
-    samples = [tuple(draw(shape) for shape in input_shapes(layer)) for _ in range(batch)]
+    if isinstance(layer, Embedding):  # token ids, whole numbers below the vocabulary
+        samples = [(generator.integers(0, layer.vocabulary, layer.input_shape).astype(np.float32),)
+                   for _ in range(batch)]
+    else:
+        samples = [tuple(draw(shape) for shape in input_shapes(layer)) for _ in range(batch)]
     parameters = {name: draw(shape) for name, shape in parameter_shapes(layer).items()}
     return samples, parameters
 
@@ -201,6 +207,8 @@ def compiled_batch(compiled: CompiledLayer) -> int:
     problem = compiled.mapping.problem
     if isinstance(compiled.layer, MatMul):
         return problem.groups * problem.in_height // (compiled.layer.batch * compiled.layer.rows)
+    if isinstance(compiled.layer, Embedding):
+        return problem.groups // compiled.layer.tokens
     return problem.batch
 
 
