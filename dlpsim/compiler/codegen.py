@@ -139,8 +139,7 @@ class Task:
     # The executable vector work of this task (the problem's steps, each with its count): the
     # first chunk's steps (a bias) and, on the last chunk, the rest; None: counted only (vector_ops).
     steps: tuple[tuple[VectorStep, int], ...] | None = None
-    groups: int = 1  # groups of the tile (its MAC's G; the channels of element-wise work)
-    out_channels: int = 1  # output channels per group of the tile (its MAC's N)
+    value_sets: int = 0  # sets of per-channel values its block holds (each G x N values)
     # Where the state of its units starts in the state buffer (an LSTM's c_prev: a value per
     # ``out_channel_unit`` output channels, sample after sample)
     state_offset: int = 0
@@ -237,8 +236,7 @@ def tasks(mapping: Mapping) -> list[Task]:
             input_tensors=problem.input_tensors,
             window=None if plain else window,
             steps=steps,
-            groups=gb,
-            out_channels=nb,
+            value_sets=problem.per_channel_values if k0 == 0 else 0,
             state_offset=(place[0] * problem.out_channels + n0) // problem.out_channel_unit * element,
         )
 
@@ -390,11 +388,12 @@ def _computes(task: Task, slab: int, block: int | None, tile: int, state: int = 
     """The task's compute instructions on its slab (NRAM ``slab``), weight block (WRAM ``block``)
     and output tile (NRAM ``tile``). Its matrix work is in the shape form, M*K*N = its MACs, so a
     throughput machine times it as before and a systolic one can map it onto its array; the
-    window clause says how A's slab holds each output's window (HWC, see SlabWindow); a later
+    window clause says how A's slab holds each output's window (HWC, see Task.window); a later
     input-channel chunk accumulates into the tile. The vector work follows the problem's steps
     (lowering.VectorStep) on the tile, the slab's maps, the block's per-channel values
-    (broadcast) and immediates; a problem without steps has its vector work counted only: each
-    operation on the tile in place, with the values as B where the block holds them."""
+    (broadcast) and immediates, and a copy of the values into the tile is a move (an
+    embedding's); a problem without steps has its vector work counted only: each operation on
+    the tile in place, with the values as B where the block holds them."""
     result = (Memory.NRAM, tile, tile + task.result_bytes)
     values = None
     if task.values_bytes:
@@ -406,7 +405,6 @@ def _computes(task: Task, slab: int, block: int | None, tile: int, state: int = 
                                 not task.first_chunk, task.window))
     if task.steps is not None:
         per_map = task.input_bytes // task.input_tensors
-        sets = task.values_bytes // (task.groups * task.out_channels * 4) if task.values_bytes else 0
 
         def region(where: str | float | None, step: VectorStep, part: Part, map_index: int = 0,
                    value_set: int = 0) -> Region | float | None:
@@ -418,7 +416,7 @@ def _computes(task: Task, slab: int, block: int | None, tile: int, state: int = 
                 size = task.result_bytes // step.parts
                 return Memory.NRAM, tile + part[0] * size, tile + part[1] * size
             if where == VALUES:
-                size = (values[2] - values[1]) // sets
+                size = (values[2] - values[1]) // task.value_sets
                 if step.values_by_row:  # the sets of the tile's output rows, one per row
                     first, end = task.output_key[2][1]
                     return Memory.WRAM, values[1] + first * size, values[1] + end * size
