@@ -83,6 +83,15 @@ def test_immediates_and_missing_b_are_read_as_such():
     assert one(FORMS[7]).operands.accumulate
 
 
+@pytest.mark.parametrize("value", [1e-05, 1e+20, -0.0, 0.1, 123456.789, -6.5e-1, 5e-324])
+def test_every_immediate_prints_as_text_that_reads_back_to_the_same_value(value):
+    compute = Compute(COMPUTE_TYPES["MUL_32"], 4, UNPLACED, None,
+                      ComputeOperands(Operand(Memory.NRAM, 0, UNPLACED), Immediate(value),
+                                      Operand(Memory.NRAM, 0, UNPLACED)))
+    again = one(str(compute)).operands.b.value
+    assert again == value and str(again) == str(value)  # -0.0 keeps its sign
+
+
 @pytest.mark.parametrize("text", FORMS)
 def test_every_new_form_prints_back_as_written_and_assembles_to_the_same_text(text):
     program = assemble(text, "t.asm")
