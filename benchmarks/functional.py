@@ -38,11 +38,21 @@ TILES = ("move DRAM[0x0] NRAM[0x0] 32K\nmove DRAM[0x100000] WRAM[0x0] 128K\nsync
          "compute MAC_32 32x256x128 NRAM[0x0], WRAM[0x0] -> NRAM[0x10000]\nsync\n"
          "move NRAM[0x10000] DRAM[0x200000] 16K\nsync\nendloop\n")
 
+# A 3x3 convolution tile, padding 1, of a 16x16x64 slab (64 KB) into 64 channels: M = 256,
+# K = 576, N = 64 (B 144 KB); then 2x2 max pooling of its 16x16x64 output: n = 8 x 8 x 64 x 3.
+CONVOLUTIONS = ("move DRAM[0x0] NRAM[0x0] 256*64*4\nmove DRAM[0x100000] WRAM[0x0] 576*64*4\nsync\n"
+                "loop 1000\ncompute MAC_32 256x576x64 NRAM[0x0], WRAM[0x0] -> NRAM[0x10000] "
+                "window 16x16x64 kernel 3x3 pad 1,1,1,1\nsync\n"
+                "compute MAX_32 12288 NRAM[0x10000] -> NRAM[0x0] window 16x16x64 kernel 2x2 stride 2x2\n"
+                "sync\nendloop\n")
+
 
 def workloads():
     yield "10^5 x 2 moves of 64 B, dlp-s", assemble(SMALL_MOVES, "moves.asm"), "dlp-s"
     yield "10^5 ADD_32 of 16 elements, dlp-s", assemble(SMALL_VECTORS, "vectors.asm"), "dlp-s"
     yield "10^3 x (MAC 32x256x128, 16 KB store), dlp-s", assemble(TILES, "tiles.asm"), "dlp-s"
+    yield ("10^3 x (3x3 window MAC 16x16x64 -> 64, 2x2 MAX pool), dlp-s",
+           assemble(CONVOLUTIONS, "convolutions.asm"), "dlp-s")
     for name in ("fc_1024x256.asm", "ex7_12.asm"):
         program = assemble_file(ROOT / "programs" / name)
         yield f"programs/{name}", program, program.machine

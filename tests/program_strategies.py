@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from hypothesis import strategies as st
 
 COMPUTE_TYPES = ("MAC_32", "MAC_16", "ADD_32", "ADD_16", "SUB_32", "SUB_16", "MUL_32", "MUL_16",
-                 "DIV_32", "DIV_16")
+                 "DIV_32", "DIV_16", "MAX_32", "MIN_16", "TANH_32", "GELU_16", "RSQRT_32")
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from dlpsim.asm.printer import UNPLACED, ProgramWriter, print_program
 from dlpsim.asm.program import ComputeOperands, Immediate, Operand, Window, accesses, expand
 from dlpsim.cli import main
 from dlpsim.data import check_hazards
+from dlpsim.data.functional import FunctionalError, FunctionalProgram
 from dlpsim.errors import ProgramError
 from dlpsim.machine import load_machine
 from dlpsim.sim import simulate
@@ -80,6 +81,15 @@ def test_immediates_and_missing_b_are_read_as_such():
     assert one("compute MUL_32 4 NRAM[0x0], %.5 -> NRAM[0x0]").operands.b == Immediate(0.5)
     assert one(FORMS[6]).operands.b is None and one(POOL).operands.b is None
     assert one(FORMS[7]).operands.accumulate
+
+
+@pytest.mark.parametrize("value", [1e-05, 1e+20, -0.0, 0.1, 123456.789, -6.5e-1, 5e-324])
+def test_every_immediate_prints_as_text_that_reads_back_to_the_same_value(value):
+    compute = Compute(COMPUTE_TYPES["MUL_32"], 4, UNPLACED, None,
+                      ComputeOperands(Operand(Memory.NRAM, 0, UNPLACED), Immediate(value),
+                                      Operand(Memory.NRAM, 0, UNPLACED)))
+    again = one(str(compute)).operands.b.value
+    assert again == value and str(again) == str(value)  # -0.0 keeps its sign
 
 
 @pytest.mark.parametrize("text", FORMS)
@@ -164,11 +174,6 @@ def test_the_writer_places_every_new_form_and_the_text_assembles_to_an_equal_pro
     ("compute MUL_32 4 NRAM[0x0], % -> NRAM[0x0]", "%", "expected a decimal number after '%'"),
     ("compute MUL_32 4 NRAM[0x0], %1e999 -> NRAM[0x0]", "%", "the immediate '%1e999' is outside the range"),
     ("compute MUL_32 4 NRAM[0x0], 2 -> NRAM[0x0]", "2", "operand B: write a constant as an immediate, %2"),
-    # broadcast
-    ("compute ADD_32 48 NRAM[0x0], NRAM[0x1000:0x1014] -> NRAM[0x2000]", "NRAM[0x1000",
-     "a broadcast B of 5 elements must divide the 48 elements of the operation"),
-    ("compute ADD_32 48 NRAM[0x0], NRAM[0x1000:0x1006] -> NRAM[0x2000]", "NRAM[0x1000",
-     "a broadcast B must hold whole elements of ADD_32 (4 B each); NRAM[0x1000:0x1006] holds 6 B"),
 ])
 def test_malformed_forms_are_refused_at_their_column(text, at, message):
     """``at``: the text the error points at (its last occurrence), or None for the line's end."""
@@ -177,6 +182,24 @@ def test_malformed_forms_are_refused_at_their_column(text, at, message):
     column = len(text) + 1 if at is None else text.rindex(at) + 1
     assert raised.value.location.column == column, str(raised.value)
     assert message in raised.value.message
+
+
+@pytest.mark.parametrize("b_range, message", [
+    ("NRAM[0x1000:0x1014]", "a broadcast B of 5 elements must divide the 48 elements of the operation "
+                            "(element i reads B[i mod 5])"),
+    ("NRAM[0x1000:0x1006]", "a broadcast B must hold whole elements of ADD_32 (4 B each), but "
+                            "NRAM[0x1000:0x1006] holds 6 B"),
+])
+def test_a_b_that_is_no_broadcast_assembles_but_is_not_executed(b_range, message):
+    # A range of fewer than n elements is a region like any packed operand: it is timed and
+    # checked; it has values to compute on only as a broadcast (L whole elements, L dividing n).
+    text = f"compute ADD_32 48 NRAM[0x0], {b_range} -> NRAM[0x2000]"
+    program = assemble(text, "t.asm")
+    with pytest.raises(FunctionalError) as raised:
+        FunctionalProgram.prepare(program, DLP_S)
+    assert raised.value.refusals[0] == (program.sections[0].statements[0].operands.b.location,
+                                        f"--functional cannot execute this: {message}")
+    assert raised.value.refusals[0][0].column == text.index(b_range) + 1
 
 
 def test_a_refused_form_exits_2_with_file_line_and_column():
@@ -323,7 +346,7 @@ def test_the_references_refusals_of_the_new_forms_are_what_the_assembler_says():
     text = (Path(__file__).resolve().parents[1] / "isa" / "README.md").read_text("utf-8")
     part = text[text.index("#### Window clause"):text.index("### loop")]
     shown = re.findall(r"```asm-error\n([^`]*)```\n\n    (bad\.asm:[^\n]*)\n", part)
-    assert len(shown) == 10
+    assert len(shown) == 9
     for program, message in shown:
         with pytest.raises(ProgramError) as raised:
             assemble(program, "bad.asm")

@@ -203,6 +203,17 @@ def test_a_reduction_keeps_channels_apart():
     assert result(run(text, x), 2).tolist() == [4, 40]
 
 
+def test_a_reduction_accumulates_and_runs_at_half():
+    # C += the window sums: 2x2 sums of 1..9 (12, 16, 24, 28) added to C = 100 each; at half,
+    # the same values (exact in half), rounded once
+    x = np.arange(1, 10, dtype=F32).reshape(3, 3, 1)
+    pool = "NRAM[0x0] +> NRAM[0x10000] window 3x3x1 kernel 2x2"
+    found = result(run(f"compute ADD_32 12 {pool}", x, c=np.full(4, 100, F32)), 4)
+    assert found.tolist() == [112, 116, 124, 128]
+    found = result(run(f"compute ADD_16 12 {pool}", x.astype(F16), c=np.full(4, 100, F16)), 4, F16)
+    assert found.tolist() == [112, 116, 124, 128]
+
+
 # -- broadcast and immediate B -------------------------------------------------------------------
 
 def test_a_broadcast_b_repeats_every_l_elements():

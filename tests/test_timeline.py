@@ -59,8 +59,8 @@ def test_fc_is_drawn_exactly_with_every_instruction_coloured_by_kind():
     assert labels(timeline) == ["core0 compute", "core0 io", "core0 move", "core0 control",
                                 "link dram", "link local.0"]
     kinds = [bar.category for bar in timeline.bars]
-    # computes: F2, F3, 2 per loop iteration x 15, D1, D2
-    assert kinds.count("mac") == 2 + 2 * 15 + 2
+    # computes: F2, F3, 2 steps per loop iteration x 15 of 2 half-width MACs each, D1, D2
+    assert kinds.count("mac") == 2 + 2 * 15 * 2 + 2
     # loads: W_LO, tile 0, W_HI, tile 1, one per step (30); stores: one per step, output 30, 2 halves
     assert kinds.count("load") == 4 + 30
     assert kinds.count("store") == 30 + 1 + 2

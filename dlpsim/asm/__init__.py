@@ -6,17 +6,19 @@ from dlpsim.asm.program import (
     Barrier,
     Compute,
     CoreId,
+    Immediate,
     Instruction,
     Loop,
     Move,
     Program,
     Statement,
     Sync,
+    Window,
     dynamic_count,
     expand,
 )
 
 __all__ = [
-    "MEMORY_CORE", "Barrier", "Compute", "CoreId", "Instruction", "Loop", "Move", "Program",
-    "Statement", "Sync", "assemble", "assemble_bytes", "assemble_file", "dynamic_count", "expand",
+    "MEMORY_CORE", "Barrier", "Compute", "CoreId", "Immediate", "Instruction", "Loop", "Move", "Program",
+    "Statement", "Sync", "Window", "assemble", "assemble_bytes", "assemble_file", "dynamic_count", "expand",
 ]

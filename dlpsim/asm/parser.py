@@ -491,19 +491,11 @@ def _check_forms(compute: Compute, read: _Operands | None, window_location: Sour
     if b is None and not kind.unary and (window is None or kind.unit is Unit.MATRIX):
         raise ProgramError(read.arrow, f"{kind} needs operand B: `compute {kind} ... A, B {WRITES} C` "
                                        "(only a unary type and a MAX or ADD window reduction read A alone)")
-    width = kind.bits // 8
     if window is not None:
         _check_window(compute, window, window_location)
-    elif isinstance(b, Operand) and b.end is not None and kind.unit is Unit.VECTOR:
-        held = b.end - b.offset
-        if held < compute.count * width:
-            if held % width:
-                raise ProgramError(b.location, f"a broadcast B must hold whole elements of {kind} ({width} B "
-                                               f"each); {b} holds {held} B")
-            if compute.count % (held // width):
-                raise ProgramError(b.location, f"a broadcast B of {held // width} elements must divide the "
-                                               f"{compute.count} elements of the operation (element i reads "
-                                               f"B[i mod {held // width}])")
+    # A vector op's B range of fewer than n elements is a broadcast when its L elements divide n;
+    # one that does not is accepted here, as any packed range is (it has a region to time and
+    # check), and refused by functional execution, which needs its values (see execute.refusal).
 
 
 def _check_window(compute: Compute, window: Window, location: SourceLocation) -> None:

@@ -197,11 +197,32 @@ def refusal(instruction: Move | Compute) -> tuple[SourceLocation, str] | None:
                                            strict=True):
         if operand is None:
             continue
-        # a vector op's B smaller than n is broadcast (the assembler checked it divides n)
-        needed = None if vector and role == "operand B" else size
-        why = _operand_refusal(operand, role, needed, f"{matrix} of {instruction.type}")
+        if vector and role == "operand B" and window is None:
+            why = _broadcast_refusal(operand, instruction)
+        else:
+            why = _operand_refusal(operand, role, size, f"{matrix} of {instruction.type}")
         if why is not None:
             return operand.location, why
+    return None
+
+
+def _broadcast_refusal(b: Operand, instruction: Compute) -> str | None:
+    """Why a vector op's B cannot be executed, or None: without an address it has no data, and a
+    range of fewer than n elements is a broadcast only when it holds whole elements, L of them,
+    L dividing n."""
+    why = _operand_refusal(b, "operand B", None, "")
+    if why is not None or b.end is None:
+        return why
+    width, count = instruction.type.bits // 8, instruction.count
+    held = b.end - b.offset
+    if held >= count * width:
+        return None
+    if held % width:
+        return (f"--functional cannot execute this: a broadcast B must hold whole elements of "
+                f"{instruction.type} ({width} B each), but {b} holds {held} B")
+    if count % (held // width):
+        return (f"--functional cannot execute this: a broadcast B of {held // width} elements must divide "
+                f"the {count} elements of the operation (element i reads B[i mod {held // width}])")
     return None
 
 
