@@ -22,10 +22,12 @@ its rows, element-wise work's as its channels. :class:`DramTensors` lists the pi
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
+from dlpsim.compiler.codegen import DramLayout, Task
 from dlpsim.compiler.lowering import Problem, as_map
 from dlpsim.compiler.mapping import input_span
 from dlpsim.errors import WorkloadError
@@ -103,7 +105,7 @@ class DramTensors:
     end: int
 
 
-def dram_tensors(problem: Problem, all_tasks: list, dram) -> DramTensors:
+def dram_tensors(problem: Problem, all_tasks: list[Task], dram: DramLayout) -> DramTensors:
     """The pieces of ``all_tasks`` (codegen.tasks) where ``dram`` (codegen.DramLayout) puts them."""
     slabs, blocks, tiles = {}, {}, {}
     for task in all_tasks:
@@ -285,7 +287,8 @@ def pack(layer: Layer, problem: Problem, tensors: DramTensors, samples: list[tup
     return pieces
 
 
-def unpack(layer: Layer, problem: Problem, tensors: DramTensors, read, samples: int = 1) -> list[np.ndarray]:
+def unpack(layer: Layer, problem: Problem, tensors: DramTensors, read: Callable[[int, int], np.ndarray],
+           samples: int = 1) -> list[np.ndarray]:
     """Each sample's output, from the tiles ``read(offset, bytes)`` (uint8) returns; an LSTM cell's
     is h and c stacked, (2, hidden)."""
     if isinstance(layer, LSTMCell):
@@ -303,7 +306,8 @@ def unpack(layer: Layer, problem: Problem, tensors: DramTensors, read, samples: 
     return [output_array(layer, problem, each) for each in outputs]
 
 
-def _unpack_lstm(layer: LSTMCell, problem: Problem, tensors: DramTensors, read) -> list[np.ndarray]:
+def _unpack_lstm(layer: LSTMCell, problem: Problem, tensors: DramTensors,
+                 read: Callable[[int, int], np.ndarray]) -> list[np.ndarray]:
     """Each tile of units [n0/4, n1/4) writes their h, then their c (lowering.LSTM_STEPS)."""
     outputs = [np.zeros((2, layer.hidden_size), np.float32) for _ in range(problem.batch)]
     for tile in tensors.tiles:

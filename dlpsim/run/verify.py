@@ -9,20 +9,23 @@ packers read the output tiles back; the reference computes the layer in float64.
 
 The tolerance. The program computes in float32 (unit roundoff u = 2^-24). An output element made
 of K terms (a convolution's IC/groups x KH x KW products and its bias: K = that + 1; a fully
-connected layer's in_features + 1; an average pool's window; batch norm's product and shift, 2;
-an add's inputs; an activation or a max, 1) summed in float32 in any order is within
+connected layer's in_features + 1; a matrix product's reduction; an average pool's window; batch
+norm's product and shift, and a position embedding's sum, 2; an add's inputs; an LSTM cell's
+gates, input + hidden + 1; an activation, a max or a copy, 1) summed in float32 in any order is within
 gamma_K x S of the exact value, gamma_K = K u / (1 - K u), where S is the sum of the terms'
 absolute values (Higham, "Accuracy and Stability of Numerical Algorithms", 3.1), and storing it
 rounds once more, by u |value|. So an element passes when
 
     |got - expected| <= K x eps x S + 4 x eps x |expected|,      eps = 2^-23 (float32's epsilon)
 
-which is that bound with a factor of two to spare (eps = 2u, and K u / (1 - K u) < 2 K u for
-K < 2^22), plus a few units in the last place for the function types (tanh, sigmoid, gelu in
-float32). S is the reference evaluated on the absolute values of the inputs and parameters for
-the layers that are sums of products (convolution, fully connected, average pooling, batch norm,
-add); for an activation or a max it is |input| or |expected|. A wrong address or layout gives
-errors of the order of S itself, millions of times this tolerance.
+which is that bound with about a factor of two to spare (eps = 2u, so K eps = 2 K u, about
+twice gamma_K while K u is small and above it for every K < 2^23), plus a few units in the last
+place for the function types (tanh, sigmoid, gelu in float32). S is the reference evaluated on
+the absolute values of the inputs and parameters for the layers that are sums of products
+(convolution, fully connected, matrix product, average pooling, batch norm, add, position
+embedding); for an activation or a max it is |input| or |expected|, and an LSTM cell's is
+derived in _magnitude. A wrong address or layout gives errors of the order of S itself,
+millions of times this tolerance.
 """
 
 from __future__ import annotations
@@ -53,6 +56,7 @@ from dlpsim.workloads.layers import (
     LSTMCell,
     MatMul,
     Pool,
+    PositionEmbedding,
 )
 from dlpsim.workloads.reference import evaluate, input_shapes, parameter_shapes
 
@@ -154,7 +158,7 @@ def _terms(layer: Layer) -> int:
         return layer.input_size + layer.hidden_size + 1
     if isinstance(layer, Pool):
         return layer.kernel[0] * layer.kernel[1] if layer.mode == "avg" else 1
-    if isinstance(layer, BatchNorm):
+    if isinstance(layer, BatchNorm | PositionEmbedding):  # x * scale + shift; x + a table row
         return 2
     if isinstance(layer, Add):
         return len(layer.input_shapes)
