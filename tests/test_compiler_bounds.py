@@ -23,12 +23,12 @@ from dlpsim.cli import main
 from dlpsim.compiler.codegen import FOLD_COMPARISONS_PER_STEP, fold, statement_limit
 from dlpsim.compiler.mapping import (
     MAX_TASKS,
-    SMALLEST_TILE,
     Split,
     _spans,
     footprint,
     input_span,
     search_limit,
+    smallest_tile,
     task_count,
 )
 from dlpsim.errors import RunLimitError, WorkloadError
@@ -147,9 +147,9 @@ capacities = st.integers(0, 19).flatmap(lambda power: st.integers(2 ** power, 2 
 def test_compiling_any_layer_on_any_memories_does_bounded_work(layer, preset, nram, wram, smallest, batch):
     problem = compiler.lower(layer, batch)
     if smallest:  # memories just large enough for the smallest tile: the most tasks
-        nram, wram = (max(1, need) for need in footprint(problem, SMALLEST_TILE))
+        nram, wram = (max(1, need) for need in footprint(problem, smallest_tile(problem)))
     machine = load_machine(preset, overrides=[f"core.nram.capacity={nram}B", f"core.wram.capacity={wram}B"])
-    need_nram, need_wram = footprint(problem, SMALLEST_TILE)
+    need_nram, need_wram = footprint(problem, smallest_tile(problem))
     try:
         compilation = compile_layer(layer, machine, batch)
     except WorkloadError as error:  # refused, naming the layer and the figure

@@ -435,18 +435,22 @@ def task_count(problem: Problem, tile: Tile) -> int:
             * Split(problem.out_height, tile.rows).count * Split(problem.out_width, tile.columns).count)
 
 
-SMALLEST_TILE = Tile(1, 1, 1, 1, 1)
+def smallest_tile(problem: Problem) -> Tile:
+    """One output position, one channel in, and one unit of output channels (one channel; an
+    LSTM's four gates of one hidden unit)."""
+    return Tile(1, problem.out_channel_unit, 1, 1, 1)
 
 
 def check_smallest_tile(problem: Problem, machine: MachineConfig) -> None:
     """A WorkloadError naming the memory and the shortfall if not even the smallest tile (one
     output, one channel) fits NRAM and WRAM with double buffering."""
     nram, wram = machine.core.nram.capacity_bytes, machine.core.wram.capacity_bytes
-    need_nram, need_wram = footprint(problem, SMALLEST_TILE)
+    need_nram, need_wram = footprint(problem, smallest_tile(problem))
     if need_nram <= nram and need_wram <= wram:
         return
     memory, need, have = ("NRAM", need_nram, nram) if need_nram > nram else ("WRAM", need_wram, wram)
-    raise WorkloadError(f"even the smallest tile (one output, one channel) needs "
+    unit = "" if problem.out_channel_unit == 1 else f", {problem.out_channel_unit} output channels"
+    raise WorkloadError(f"even the smallest tile (one output, one channel{unit}) needs "
                         f"{need} B of {memory} with double buffering, {need - have} B more than the "
                         f"{format_size(have)} {memory} of {machine.name}")
 
