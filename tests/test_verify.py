@@ -251,3 +251,11 @@ def test_a_position_embedding_split_into_row_tiles_adds_each_tiles_rows(preset):
     compiled = compile_layer(layer, machine, 2).compiled
     assert compiled.mapping.tile.rows < 64
     assert verify_layer(compiled).passed
+
+
+def test_an_lstm_whose_four_gates_do_not_fit_is_refused_with_the_figure():
+    """A tile holds whole hidden units, so the smallest is 4 gate columns: 2 x 4 x (1 weight + 1
+    bias) x 4 B = 64 B of WRAM."""
+    result = invoke("compile", "lstm-lm", "--layer", "lstm1", "--set", "core.wram.capacity=48B")
+    assert result.exit_code == 2
+    assert "needs 64 B of WRAM with double buffering, 16 B more than the 48 B WRAM" in result.output
