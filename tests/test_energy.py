@@ -391,12 +391,11 @@ def test_workers_compile_for_the_points_objective():
 
 @pytest.mark.parametrize("objective", ["energy", "edp"])
 def test_the_energy_objectives_keep_the_compilers_bounds_and_refusals(objective, monkeypatch):
-    from math import ceil
 
     import dlpsim.run.compile as compile_module
     from dlpsim import compiler
     from dlpsim.compiler import Objective
-    from dlpsim.compiler.mapping import rank, search_limit, task_count
+    from dlpsim.compiler.mapping import DOUBLE_BUFFERED, footprint, rank, search_limit, task_count
     from dlpsim.errors import RunLimitError
     from dlpsim.run.compile import SEARCH_TASKS, compile_layer
     from dlpsim.workloads import get_network
@@ -414,14 +413,20 @@ def test_the_energy_objectives_keep_the_compilers_bounds_and_refusals(objective,
     compilation = compile_layer(layer, machine, objective=Objective(objective))
     work = compilation.work
     assert work.tasks_built <= SEARCH_TASKS
-    assert work.tiles_estimated <= 2 * search_limit(problem)
-    assert work.candidates_built <= 2 * compiler.KEPT_MAPPINGS - 1
-    assert ceil(96 / compilation.compiled.mapping.tile.out_channels) >= 2
+    # the time search's tiles and candidates, then this one's (its own bufferings' too: see rank)
+    assert work.tiles_estimated <= search_limit(problem) + search_limit(problem, Objective(objective))
+    assert work.candidates_built <= 3 * compiler.KEPT_MAPPINGS - 1
+    chosen = compilation.compiled.mapping  # a tile that fits the 1500 B as it is buffered
+    assert footprint(problem, chosen.tile, chosen.buffering)[0] <= 1500
     assert compilation.stats is not None and compilation.stats.complete
     # with room for three candidates of 18,150 tasks only, the time search and this one together stop
     # building there, before the ranking's last candidates
+    # (double-buffered candidates all leave 18,150 tasks or more; with one output buffer a tile of all
+    # 96 output channels fits, 55 x 55 positions x 3 input channels = 9,075 tasks)
     candidates = rank(problem, machine, Objective(objective)).mappings
-    assert len(candidates) > 3 and all(task_count(problem, mapping.tile) >= 18_150 for mapping in candidates)
+    assert all(task_count(problem, mapping.tile) >= 18_150 for mapping in candidates
+               if mapping.buffering == DOUBLE_BUFFERED)
+    assert len(candidates) > 6 and all(task_count(problem, mapping.tile) >= 9_075 for mapping in candidates)
     monkeypatch.setattr(compile_module, "SEARCH_TASKS", 3 * 18_150)
     compile_module._search.cache_clear()
     compile_module._least.cache_clear()
@@ -430,7 +435,7 @@ def test_the_energy_objectives_keep_the_compilers_bounds_and_refusals(objective,
     finally:  # the searches' answers under this limit are not the module's
         compile_module._search.cache_clear()
         compile_module._least.cache_clear()
-    assert work.tasks_built <= 3 * 18_150 and work.candidates_built <= 3 < len(candidates)
+    assert work.tasks_built <= 3 * 18_150 and work.candidates_built <= 6 < len(candidates)
 
 
 def test_explore_can_weigh_designs_by_energy_per_inference():
