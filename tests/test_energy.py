@@ -391,7 +391,6 @@ def test_workers_compile_for_the_points_objective():
 
 @pytest.mark.parametrize("objective", ["energy", "edp"])
 def test_the_energy_objectives_keep_the_compilers_bounds_and_refusals(objective, monkeypatch):
-
     import dlpsim.run.compile as compile_module
     from dlpsim import compiler
     from dlpsim.compiler import Objective
