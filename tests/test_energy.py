@@ -281,6 +281,41 @@ def test_the_energy_objectives_never_do_worse_by_their_figure_than_the_fastest(o
     assert frugal.dram_bytes < fastest.dram_bytes and frugal.cycles <= fastest.cycles * F(102, 100)
 
 
+def test_the_energy_objectives_dram_bytes_follow_from_the_layers_own_data():
+    # AlexNet (single tower) on dlp-s, biases included, FP32: each program moves the layer's own
+    # tensors, each as often as the loop structure it chose reads it
+    from dlpsim.compiler import Objective
+    from dlpsim.run.compile import compile_layer
+    from dlpsim.workloads import get_network
+
+    machine = load_machine("dlp-s")
+    network = get_network("alexnet-single")
+
+    def chosen(name: str):
+        return compile_layer(network.layer(name), machine, objective=Objective.ENERGY)
+
+    # fc6, 9216 -> 4096: the input (36,864 B) kept whole in NRAM while every weight block (and its
+    # biases) streams past it once; each output written once: every tensor once
+    fc6 = chosen("fc6")
+    assert fc6.compiled.mapping.buffering.input_kept
+    assert fc6.stats.dram_bytes == 9216 * 4 + 4096 * (9216 + 1) * 4 + 4096 * 4
+    # conv2, 64x27x27 -> 192x27x27, 5x5: the tile is the whole map (no halo read twice), 32 output
+    # channels accumulating over input-channel chunks in one output buffer (32 x 729 x 4 = 93,312 B,
+    # which two buffers would not leave room for), so the input is read once per block of 32 output
+    # channels, 192 / 32 = 6 times; the weights and outputs once
+    conv2 = chosen("conv2")
+    mapping = conv2.compiled.mapping
+    assert (mapping.tile.out_channels, mapping.tile.rows, mapping.tile.columns) == (32, 27, 27)
+    assert mapping.buffering.output_buffers == 1
+    assert conv2.stats.dram_bytes == 6 * 64 * 27 * 27 * 4 + 192 * (64 * 25 + 1) * 4 + 192 * 27 * 27 * 4
+    # conv3, 192x13x13 -> 384x13x13, 3x3: whole maps in blocks of 128 output channels: the input 3 times
+    # (the program that reads it once, kept whole, takes more energy: see test_compiled_headers)
+    conv3 = chosen("conv3")
+    mapping = conv3.compiled.mapping
+    assert (mapping.tile.out_channels, mapping.tile.rows, mapping.tile.columns) == (128, 13, 13)
+    assert conv3.stats.dram_bytes == 3 * 192 * 13 * 13 * 4 + 384 * (192 * 9 + 1) * 4 + 384 * 13 * 13 * 4
+
+
 def test_net_run_takes_an_objective_and_a_bad_one_is_refused():
     result = invoke("net", "run", "textbook-fc", "--objective", "joules")
     assert result.exit_code == 2 and "'joules' is not one of 'time', 'energy', 'edp'" in result.stderr
