@@ -8,6 +8,12 @@ the next weight block into the other WRAM buffer. One ``sync`` ends each step: t
 only hand-off the ISA needs, since nothing else orders the queues. Runs of equal
 steps, and of equal pairs of steps (ping, pong), are folded into ``loop`` blocks.
 
+A mapping's Buffering may change two of those buffers (the energy objectives' choices): with
+the input kept, every slab (a whole map) has a place of its own in NRAM and is loaded only the
+first time a task reads it, so a slab read again costs no DRAM traffic and no halo is read
+twice; with one output buffer, the write-back of a finished tile is a step of its own, before
+the next tile's MACs write that buffer.
+
 Every operand is addressed, so the data checks can prove the pipeline race-free in every
 memory: moves name both ends (DRAM holds each tensor in the order the tiles use it: see
 DramLayout, which the header states), MACs read the input slab (A) and the weight block (B)
