@@ -245,18 +245,23 @@ def test_the_header_matches_the_program_on_more_layers(preset, network, layer):
     check(compile_layer(get_network(network).layer(layer), load_machine(preset)).compiled)
 
 
-def test_a_kept_input_is_loaded_once_beside_one_output_buffer():
-    # alexnet-single conv3 on dlp-s: its input, 192 x 13 x 13 x 4 B = 129,792 B, fits the 128 KB
-    # (131,072 B) NRAM with 1,280 B to spare: room for one output tile of 12 output channels x 2 rows
-    # x 13 columns (1,248 B), not two. Kept whole, the input is one slab loaded once; each of the
-    # 384 / 12 = 32 weight blocks (all 192 input channels and the bias) streams in once and meets
-    # ceil(13 / 2) = 7 spatial tiles: 224 tiles written back from the one buffer after the input
+def conv3_with_its_input_kept():
+    """alexnet-single conv3 on dlp-s, its whole input kept in NRAM beside one output buffer: its
+    input, 192 x 13 x 13 x 4 B = 129,792 B, fits the 128 KB (131,072 B) NRAM with 1,280 B to spare,
+    room for one output tile of 12 output channels x 2 rows x 13 columns (1,248 B), not two."""
     machine = load_machine("dlp-s")
     layer = get_network("alexnet-single").layer("conv3")
     problem = compiler.lower(layer)
     mapping = Mapping(problem, Tile(1, 12, 192, 2, 13), LoopOrder.WEIGHTS_OUTER, 1, 0, None,
                       Buffering(input_kept=True, output_buffers=1))
-    compiled = compiler.finish(layer, machine, problem, compiler.build(problem, mapping, machine))
+    return compiler.finish(layer, machine, problem, compiler.build(problem, mapping, machine))
+
+
+def test_a_kept_input_is_loaded_once_beside_one_output_buffer():
+    # conv3_with_its_input_kept: the input is one slab loaded once; each of the 384 / 12 = 32 weight
+    # blocks (all 192 input channels and the bias) streams in once and meets ceil(13 / 2) = 7
+    # spatial tiles: 224 tiles written back from the one buffer, which lies after the input
+    compiled = conv3_with_its_input_kept()
     said = check(compiled)
     assert said.kept_slabs == 1 and said.slab_loads == {0: 1}
     assert said.output_buffers == (192 * 13 * 13 * 4,)

@@ -15,14 +15,14 @@ import re
 from types import SimpleNamespace
 
 import pytest
+from test_compiled_headers import conv3_with_its_input_kept
 
-from dlpsim import compiler
 from dlpsim.asm.opcodes import Memory
 from dlpsim.asm.printer import UNPLACED, ProgramWriter
 from dlpsim.asm.program import Barrier, Compute, Loop, Move, Operand, Sync, accesses, expand
 from dlpsim.compiler import Objective
 from dlpsim.compiler.codegen import fold
-from dlpsim.compiler.mapping import Buffering, LoopOrder, Mapping, Tile
+from dlpsim.compiler.mapping import Buffering
 from dlpsim.data import check_hazards
 from dlpsim.machine import load_machine
 from dlpsim.run.compile import compile_layer
@@ -236,12 +236,7 @@ def test_the_energy_objectives_programs_are_addressed_and_hazard_free(preset, la
 
 
 def test_a_kept_input_and_one_output_buffer_are_hazard_free():
-    # alexnet-single conv3 on dlp-s with the whole input kept and one output buffer (see
-    # test_compiled_headers): the write-back of each tile comes before the next tile's MACs
-    machine = load_machine("dlp-s")
-    layer = get_network("alexnet-single").layer("conv3")
-    problem = compiler.lower(layer)
-    mapping = Mapping(problem, Tile(1, 12, 192, 2, 13), LoopOrder.WEIGHTS_OUTER, 1, 0, None,
-                      Buffering(input_kept=True, output_buffers=1))
-    compiled = compiler.finish(layer, machine, problem, compiler.build(problem, mapping, machine))
-    _check_addressed_and_hazard_free(SimpleNamespace(compiled=compiled), machine, "conv3, input kept")
+    # the write-back of each tile comes before the next tile's MACs write the one buffer
+    compiled = conv3_with_its_input_kept()
+    _check_addressed_and_hazard_free(SimpleNamespace(compiled=compiled), load_machine("dlp-s"),
+                                     "conv3, input kept")
