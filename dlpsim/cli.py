@@ -190,6 +190,8 @@ _objective = click.option(
 
 
 def _parse_input_shapes(context, parameter, values):
+    if not values:  # the ONNX importer (and numpy) load only for a model that needs them
+        return {}
     from dlpsim.workloads.onnx_import import parse_input_shape
 
     try:
@@ -222,18 +224,18 @@ def _load_network(name: str, input_shapes: dict, seq: int | None = None, batch: 
     from pathlib import Path
 
     from dlpsim.examples import shipped_model
-    from dlpsim.workloads import batched, load_network
+    from dlpsim.workloads import load_network
 
     model = shipped_model(name) if not Path(name).exists() else None
     if model is None:
         return load_network(name, input_shapes, seq=seq, batch=batch)
-    from dlpsim.workloads.onnx_import import load_onnx
+    from dlpsim.workloads.onnx_import import at_batch, load_onnx
 
     if seq is not None:
         raise UserError(f"{name}: error: --seq {seq}: a model file takes no sequence length (its shapes "
                         "say it)")
     click.echo(f"{name}: no such file here, so the shipped example model", err=True)
-    return batched(load_onnx(model, input_shapes, shown_as=name), batch)
+    return at_batch(load_onnx(model, input_shapes, shown_as=name), batch, name)
 
 
 def _guarded(function):
@@ -559,28 +561,36 @@ def net_summary(name, input_shapes, seq, batch):
               help="The ONNX model to write.")
 @click.option("--weights", type=click.Choice(["random", "zero"]), default="random", show_default=True,
               help="Seeded random weights (scaled by 1/sqrt(fan-in)), or zeros written as ConstantOfShape "
-                   "nodes, which hold no data (VGG-16 in 8 kB).")
+                   "nodes, which hold no data (VGG-16 in 8 kB, GPT-2 in 90 kB). Random weights over 64 MiB "
+                   "go to FILE.onnx.data beside the model, written as they are drawn.")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
               help="The seed of the random weights.")
 @_input_shape
+@_network_options
 @_guarded
-def net_export(name, output_file, weights, seed, input_shapes):
+def net_export(name, output_file, weights, seed, input_shapes, seq, batch):
     """Write NAME as an ONNX model (opset 17) that onnx.checker accepts and onnxruntime runs.
 
     NAME is a built-in network (see `dlpsim net --list`), an ONNX model or a SCALE-Sim topology
-    CSV file. Importing the file back gives the same layers, parameters and MACs (an LSTM cell
-    comes back as an LSTM of one step, with ONNX's second set of 4 x hidden biases).
+    CSV file. The model's inputs carry --batch as their first axis (and a transformer's --seq
+    tokens). Importing the file back gives the same layers, parameters and MACs, at that batch
+    (an LSTM cell comes back as an LSTM of one step, with ONNX's second set of 4 x hidden biases).
     """
-    from dlpsim.workloads.onnx_export import write_onnx
+    from dlpsim.workloads.onnx_export import EXTERNAL_DATA_ABOVE, external_data_path, write_onnx
 
     def onnx_extension(path: str) -> None:
         if not path.lower().endswith(".onnx"):
             raise UserError(f"{path}: error: the model file must end in .onnx")
 
     _check_output(output_file, "model", onnx_extension)
-    network = _load_network(name, input_shapes)
-    write_onnx(network, output_file, weights, seed)
-    _wrote(output_file, f"{network.name} ({len(network.nodes)} layers, {weights} weights) to")
+    network = _load_network(name, input_shapes, seq, batch)
+    if weights == "random" and network.params * 4 > EXTERNAL_DATA_ABOVE:
+        _check_output(str(external_data_path(output_file)), "weights")
+    data = write_onnx(network, output_file, weights, seed)
+    batch_text = f", batch {network.batch}" if network.batch > 1 else ""
+    _wrote(output_file, f"{network.name} ({len(network.nodes)} layers, {weights} weights{batch_text}) to")
+    if data is not None:
+        _wrote(data, f"its {network.params * 4:,} bytes of weights to")
 
 
 def _network_machine(preset, config_file, overrides):

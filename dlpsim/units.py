@@ -85,18 +85,28 @@ def _parse_rate(value: object, units: dict[str, int], what: str, example: str) -
     raise UnitError(f"expected a {what} such as {example!r}, got {value!r}")
 
 
+_READABLE_UNITS = (("TB", 1024**4), ("GB", 1024**3), ("MB", 1024**2), ("KB", 1024))
+
+
 def format_size(size: int) -> str:
     """``131072`` -> ``"128 KB"``; exact, falling back to bytes."""
-    for unit, scale in (("TB", 1024**4), ("GB", 1024**3), ("MB", 1024**2), ("KB", 1024)):
+    for unit, scale in _READABLE_UNITS:
         if size >= scale and size % scale == 0:
             return f"{size // scale} {unit}"
     return f"{size} B"
 
 
 def describe_size(size: int) -> str:
-    """Exact bytes, with the readable size beside them when it says more: ``"131072 B (128 KB)"``."""
+    """Exact bytes, with the readable size beside them when it says more: ``"131072 B (128 KB)"``,
+    ``"13770047488 B (about 12.8 GB)"`` (an exact count of many thousands of KB reads no better
+    than the bytes)."""
     readable = format_size(size)
-    return f"{size} B" if readable == f"{size} B" else f"{size} B ({readable})"
+    if size < 1024**2 and readable == f"{size} B":
+        return readable
+    if readable == f"{size} B" or int(readable.split()[0]) >= 10_000:
+        unit, scale = next((unit, scale) for unit, scale in _READABLE_UNITS if size >= scale)
+        readable = f"about {size / scale:.3g} {unit}"
+    return f"{size} B ({readable})"
 
 
 # Past this many digits a number is counted, not read: messages print it as 1e+300.

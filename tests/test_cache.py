@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import subprocess
+import sys
 from fractions import Fraction
 from pathlib import Path
 
@@ -136,6 +138,37 @@ def test_a_cached_run_is_held_to_the_cycle_limit_like_a_simulation(tmp_path, mlp
         run_points([Point(network, machine, "")], Execution(cache=cache), max_cycles=limit)
     assert str(cached.value) == str(simulated.value)
     assert f"layer {mlp_run.layers[over].name} would pass" in str(cached.value)
+
+
+def test_a_cached_run_over_its_bound_is_refused_as_before_compiling(tmp_path, mlp_run):
+    network, machine = get_network("mlp"), load_machine("dlp-s")
+    # below the network's roofline bound the simulation refuses before compiling anything, naming
+    # the layer whose bound passes the limit; the cached run must give the same refusal
+    limit = mlp_run.bound.cycles - 1
+    with pytest.raises(RunLimitError) as simulated:
+        run_network(network, machine, max_cycles=limit)
+    assert "roofline bound alone" in str(simulated.value)
+    cache = ResultCache.open(tmp_path)
+    cache.put(run_key(network, machine), mlp_run, "")
+    with pytest.raises(RunLimitError) as cached:
+        run_points([Point(network, machine, "")], Execution(cache=cache), max_cycles=limit)
+    assert str(cached.value) == str(simulated.value)
+
+
+def test_a_cached_sweep_does_not_load_the_compiler_or_numpy(tmp_path):
+    """A cached rerun is all start-up: what it imports is its cost (issue 15's 20x target)."""
+    sweep = ["sweep", "--net", "lenet5", "--vary", "core.matrix.macs_per_cycle=64,128",
+             "--workers", "1", "--cache", str(tmp_path / "cache"), "--csv", str(tmp_path / "points.csv")]
+    probe = ("import runpy, sys\n"
+             f"sys.argv = ['dlpsim', *{sweep!r}]\n"
+             "try:\n    runpy.run_module('dlpsim', run_name='__main__')\n"
+             "except SystemExit as done:\n    assert not done.code, done.code\n"
+             "heavy = ('numpy', 'dlpsim.compiler', 'matplotlib')\n"
+             "print(','.join(name for name in heavy if name in sys.modules))\n")
+    first = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert "dlpsim.compiler" in first.stdout.splitlines()[-1]  # the first run simulates
+    again = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert again.stdout.splitlines()[-1] == ""
 
 
 def test_a_folder_that_cannot_be_written_is_refused(tmp_path):

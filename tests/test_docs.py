@@ -98,11 +98,35 @@ def test_readme_onnx_example_is_what_the_shipped_model_gives(tmp_path, monkeypat
     assert [command for command, _, _ in blocks] == ["net summary small_cnn.onnx",
                                                      "net run small_cnn.onnx --preset dlp-m"]
     monkeypatch.chdir(tmp_path)
-    for command, tail, shown in blocks:
+    _assert_prints_what_is_shown(blocks)
+
+
+def _assert_prints_what_is_shown(steps) -> None:
+    """Each (command, lines kept by its ``| tail -n``, shown output) prints what is shown."""
+    for command, tail, shown in steps:
         printed = _in_process(command.split())
         if tail:
             printed = "".join(printed.splitlines(keepends=True)[-int(tail):])
         assert printed == shown
+
+
+def test_readme_export_example_is_what_the_commands_print(tmp_path, monkeypatch):
+    """The README's GPT-2 export and its summary back, verbatim, and the same figures as the built-in
+    network's; the chunk of random weights it quotes is the exporter's."""
+    from dlpsim.workloads.onnx_export import EXTERNAL_DATA_ABOVE, RANDOM_CHUNK
+
+    readme = (ROOT / "README.md").read_text("utf-8")
+    block = re.search(r"```text\n(\$ dlpsim net export gpt2 .*?)```", readme, re.S).group(1)
+    steps = re.findall(r"\$ dlpsim ([^\n|]*?)(?: \| tail -n (\d+))?\n(.*?)(?=\$ dlpsim |\Z)", block, re.S)
+    assert [command.split()[:2] for command, _, _ in steps] == [["net", "export"], ["net", "summary"]]
+    monkeypatch.chdir(tmp_path)
+    _assert_prints_what_is_shown(steps)
+    built_in = _in_process(["net", "summary", "gpt2", "--seq", "8"])
+    assert built_in.splitlines()[-8:] == steps[1][2].splitlines()
+    prose = _prose("README.md")
+    assert f"(no data: {(tmp_path / 'gpt2.onnx').stat().st_size / 1000:.0f} kB)" in prose
+    assert (f"over {EXTERNAL_DATA_ABOVE // 2**20} MiB go to `FILE.onnx.data` beside the model, written as "
+            f"they are drawn, {RANDOM_CHUNK:,} values ({RANDOM_CHUNK * 4 // 2**20} MiB) at a time") in prose
 
 
 def test_onnx_doc_figures_are_what_net_summary_prints():

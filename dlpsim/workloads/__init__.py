@@ -91,9 +91,9 @@ def load_network(name_or_path: str, input_shapes: Mapping[str, tuple[int, ...]] 
         raise WorkloadError(f"--seq {seq}: a model or topology file takes no sequence length (its "
                             "shapes say it)", name_or_path)
     if is_onnx:
-        from dlpsim.workloads.onnx_import import load_onnx
+        from dlpsim.workloads.onnx_import import at_batch, load_onnx
 
-        return batched(load_onnx(name_or_path, input_shapes), batch)
+        return at_batch(load_onnx(name_or_path, input_shapes), batch, name_or_path)
     if name_or_path in NETWORKS:
         return get_network(name_or_path, seq=seq, batch=batch)
     if name_or_path.lower().endswith(".csv") or Path(name_or_path).is_file():

@@ -13,12 +13,20 @@ only their shapes. Each operator becomes a layer of :mod:`dlpsim.workloads.layer
   layer must read in its new shape becomes a ``reshape`` layer (nothing computed or moved);
   a flatten before a fully connected layer is absorbed by it;
 - layers: ``Conv`` (2-D: groups, strides, asymmetric pads, dilations, ``auto_pad``),
-  ``Gemm`` and ``MatMul`` with a constant weight (a following ``Add`` of a constant vector
-  becomes its bias), activations, ``LRN``, ``BatchNormalization``, pooling, element-wise
-  ``Add``/``Sub``/``Mul``/``Div``/``Sum`` with broadcasting, ``Concat``, ``LSTM`` and ``GRU``.
+  ``ConvTranspose`` whose stride is its kernel (a GEMM of the pixels and views that place the
+  patches), ``Gemm`` and ``MatMul`` with a constant weight (a following ``Add`` of a constant
+  vector becomes its bias; the transpose of an embedding's table makes it tied), activations,
+  ``LRN``, ``BatchNormalization``, pooling, element-wise ``Add``/``Sub``/``Mul``/``Div``/``Sum``
+  with broadcasting, ``Concat``, ``LSTM`` and ``GRU``;
+- transformers: ``Gather`` of a table (an embedding), an ``Add`` of a ``Slice`` of a table's
+  rows (a position embedding), a ``Concat`` of a constant row in front (a class token), a
+  ``MatMul`` of attention's heads split by ``Reshape`` and ``Transpose`` (views of the
+  projections, so one ``matmul`` of ``heads`` products), a ``Softmax`` with the ``Mul``/``Div``
+  by a number and the ``Where`` of a constant condition before it (its scale and mask).
 
-Shapes follow dlpsim's convention: the batch axis of size 1 is dropped (``1x3x224x224`` is
-the feature map ``3x224x224``); a batch above 1 is refused. Parameters are the
+Shapes follow dlpsim's convention: the batch axis is dropped (``1x3x224x224`` is the feature
+map ``3x224x224``). When every input starts with the same size N (and has two axes or more),
+N is the model's batch (:func:`at_batch`). Parameters are the
 floating-point constants a layer multiplies or adds (weights, biases, normalisation scales
 and offsets); batch norm's running mean and variance are buffers, and integer constants
 (shapes, axes) and single numbers are not parameters.
@@ -26,8 +34,10 @@ and offsets); batch norm's running mean and variance are buffers, and integer co
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,6 +48,7 @@ from dlpsim.workloads.layers import (
     Activation,
     Add,
     BatchNorm,
+    ClassToken,
     Concat,
     Conv2d,
     Elementwise,
@@ -48,6 +59,7 @@ from dlpsim.workloads.layers import (
     LocalResponseNorm,
     MatMul,
     Pool,
+    PositionEmbedding,
     Recurrent,
     Reshape,
     Shape,
@@ -74,8 +86,8 @@ ELEMENTWISE = {"Add": "add", "Sub": "sub", "Mul": "mul", "Div": "div", "Sum": "a
 POOLS = {"MaxPool": "max", "AveragePool": "avg", "GlobalMaxPool": "max", "GlobalAveragePool": "avg"}
 RECURRENT = {"LSTM": "lstm", "GRU": "gru"}
 
-LAYER_OPERATORS = frozenset({"Conv", "Gemm", "MatMul", "Clip", "LRN", "BatchNormalization", "Concat",
-                             "Softmax", "LayerNormalization", "Gather", "Slice",
+LAYER_OPERATORS = frozenset({"Conv", "ConvTranspose", "Gemm", "MatMul", "Clip", "LRN", "BatchNormalization",
+                             "Concat", "Softmax", "LayerNormalization", "Gather", "Slice",
                              *ACTIVATIONS, *ELEMENTWISE, *POOLS, *RECURRENT})
 SUPPORTED_OPERATORS = LAYER_OPERATORS | VIEW_OPERATORS
 
@@ -106,6 +118,22 @@ class _Constant:
     dims: tuple[int, ...]
     floating: bool
     value: tuple[float, ...] | None  # only for small constants
+    # The constant tensor (initializer or constant node) this one is, or a transpose of (a tied
+    # layer's matrix is the transpose of an embedding's table).
+    origin: str | None = None
+    # When it is rows ``first_row ..`` of a 2-axis table (a position embedding's), the table's dims.
+    table: tuple[int, int] | None = None
+    first_row: int = 0
+
+
+@dataclass(frozen=True)
+class _SoftmaxInput:
+    """What a Softmax normalizes once the scale and the mask fused into it are taken out."""
+
+    tensor: str  # the scores before the scale and the mask
+    scale: str | None  # the constant the scores are multiplied (or divided) by
+    divided: bool
+    masked: bool  # by a Where of a constant condition
 
 
 @dataclass(frozen=True)
@@ -116,12 +144,20 @@ class _Activation:
     dims: tuple[int, ...]
     view_of: str | None = None  # the tensor name when it is a view of ``source`` in other dims
     permutation: tuple[int, ...] | None = None  # when the view is one Transpose of the source's axes
+    # (heads, transposed) when the view is ``(rows, heads x size)`` split into heads: ``batch x
+    # heads x rows x size``, or ``batch x heads x size x rows`` when transposed (attention's K^T)
+    heads: tuple[int, bool] | None = None
+
+    @property
+    def plain_view(self) -> bool:
+        """The source's elements in their order, in other dims (a Reshape)."""
+        return self.view_of is not None and self.permutation is None and self.heads is None
 
 
-def _dlpsim_shape(dims: tuple[int, ...]) -> Shape | None:
-    """ONNX dims in dlpsim's convention: the batch axis of 1 dropped, then extra axes of 1 (a
-    recurrent layer's direction axis) until three are left; None when that cannot be."""
-    shape = dims[1:] if len(dims) >= 2 and dims[0] == 1 else dims
+def _dlpsim_shape(dims: tuple[int, ...], batch: int = 1) -> Shape | None:
+    """ONNX dims in dlpsim's convention: the batch axis (of ``batch`` or 1) dropped, then extra
+    axes of 1 (a recurrent layer's direction axis) until three are left; None when that cannot be."""
+    shape = dims[1:] if len(dims) >= 2 and dims[0] in (1, batch) else dims
     while len(shape) > 3 and 1 in shape:
         index = shape.index(1)
         shape = shape[:index] + shape[index + 1:]
@@ -158,6 +194,12 @@ class _Importer:
         self.fused: dict[str, str] = {}  # a MatMul's output -> the output of the Add of its bias
         self.skipped: set[int] = set()  # indices of nodes fused into another
         self.gelus: dict[int, str] = {}  # the last node of an Erf-based GELU -> the tensor it applies to
+        self.softmaxes: dict[str, _SoftmaxInput] = {}  # a Softmax's output -> what it normalizes
+        # a layer's output whose ONNX tensor is a view of the layer's shape -> the heads it is split
+        # into (None: a plain reshape of it)
+        self.layouts: dict[str, tuple[int, bool] | None] = {}
+        self.tables: dict[str, str] = {}  # a constant table -> the embedding layer looking rows up in it
+        self.batch = 1
 
     # -- errors and names ------------------------------------------------------------------
     def fail(self, message: str) -> WorkloadError:
@@ -224,8 +266,10 @@ class _Importer:
     # -- the walk ------------------------------------------------------------------------------
     def run(self, name: str, description: str) -> Network:
         for tensor in self.graph.initializer:
-            self.tensors[tensor.name] = self.constant(tensor.dims, tensor.data_type, tensor)
+            self.tensors[tensor.name] = dataclasses.replace(
+                self.constant(tensor.dims, tensor.data_type, tensor), origin=tensor.name)
         self.constants = set(self.tensors)
+        self.batch = self.model_batch()
         inputs = []
         for info in self.real_inputs:
             dims = self.static_dims(info.name)
@@ -238,6 +282,7 @@ class _Importer:
         self.check_arity()
         self.find_fusions()
         self.find_erf_gelus()
+        self.find_softmax_inputs()
         self.refuse_unsupported()
         for index, node in enumerate(self.graph.node):
             if index in self.gelus:
@@ -246,7 +291,17 @@ class _Importer:
                 self.visit(node)
         if not self.nodes:
             raise self.fail("the model computes nothing dlpsim models (no layer after folding constants)")
-        return Network(name, description, tuple(inputs), tuple(self.nodes))
+        return Network(name, description, tuple(inputs), tuple(self.nodes), batch=self.batch)
+
+    def model_batch(self) -> int:
+        """The batch: the first size of every input when they all have two axes or more and it is
+        the same (``batch x ..``, as frameworks export); 1 otherwise, and in a model with an LSTM
+        or GRU, whose input is ``steps x batch x ..`` (dlpsim models them at batch 1)."""
+        if any(node.op_type in RECURRENT for node in self.graph.node):
+            return 1
+        dims = [self.static_dims(info.name) for info in self.real_inputs]
+        firsts = {each[0] for each in dims if each}
+        return firsts.pop() if len(firsts) == 1 and min(len(each) for each in dims) >= 2 else 1
 
     def is_constant_node(self, node, constant: set[str]) -> bool:
         if node.op_type in ("Constant", "ConstantOfShape"):
@@ -298,16 +353,17 @@ class _Importer:
                                      f"{schema.min_input} to {schema.max_input}")
 
     def find_fusions(self) -> None:
-        """A MatMul by a constant followed only by an Add of a constant vector: one layer with a bias."""
+        """A MatMul by a constant (an initializer or folded from constants, as zero weights written as
+        ConstantOfShape are) followed only by an Add of a constant vector: one layer with a bias."""
         consumers: dict[str, list[int]] = {}
         for index, node in enumerate(self.graph.node):
             for name in node.input:
                 consumers.setdefault(name, []).append(index)
         outputs = {info.name for info in self.graph.output}
-        initializers = {tensor.name: tensor for tensor in self.graph.initializer}
+        dims = {tensor.name: tuple(tensor.dims) for tensor in self.graph.initializer}
         folded = self.folded_tensors()
         for node in self.graph.node:
-            if node.op_type != "MatMul" or node.input[1] not in initializers or node.input[0] in folded:
+            if node.op_type != "MatMul" or node.input[1] not in folded or node.input[0] in folded:
                 continue
             users = consumers.get(node.output[0], [])
             if len(users) != 1 or node.output[0] in outputs:
@@ -316,9 +372,10 @@ class _Importer:
             if add.op_type != "Add" or len(add.input) != 2:
                 continue
             bias = add.input[1] if add.input[0] == node.output[0] else add.input[0]
-            weight, bias_tensor = initializers[node.input[1]], initializers.get(bias)
-            if bias_tensor is not None and len(weight.dims) == 2 and \
-                    _constant_shape(tuple(bias_tensor.dims)) == (weight.dims[1],):
+            weight, bias_dims = dims.get(node.input[1], self.shapes.get(node.input[1])), \
+                dims.get(bias, self.shapes.get(bias))
+            if bias in folded and weight is not None and bias_dims is not None and len(weight) == 2 and \
+                    _constant_shape(bias_dims) == (weight[1],):
                 self.fused[node.output[0]] = add.output[0]
                 self.skipped.add(users[0])
 
@@ -375,6 +432,46 @@ class _Importer:
             self.skipped.update(fused)
             self.gelus[last] = x
 
+    def find_softmax_inputs(self) -> None:
+        """A Softmax of scores multiplied (or divided) by a constant number and masked by a Where of a
+        constant condition, in either order, as attention's are: one softmax layer, scaled and
+        masked (its mask, whatever its pattern, costs one ADD per score)."""
+        producers, consumers = {}, {}
+        for index, node in enumerate(self.graph.node):
+            for name in node.output:
+                producers[name] = index
+            for name in node.input:
+                consumers[name] = consumers.get(name, 0) + 1
+        folded = self.folded_tensors()
+        outputs = {info.name for info in self.graph.output}
+        initializers = {tensor.name: tuple(tensor.dims) for tensor in self.graph.initializer}
+
+        def number(name: str) -> bool:
+            """A constant of one element (a scale, not a per-channel vector, which stays a layer)."""
+            dims = initializers.get(name, self.shapes.get(name))
+            return name in folded and dims is not None and math.prod(dims) == 1
+
+        for node in self.graph.node:
+            if node.op_type != "Softmax" or node.input[0] in folded:
+                continue
+            tensor, scale, divided, masked, fused = node.input[0], None, False, False, []
+            while tensor in producers and consumers.get(tensor) == 1 and tensor not in outputs:
+                index = producers[tensor]
+                before = self.graph.node[index]
+                if before.op_type == "Where" and not masked and len(before.input) == 3 \
+                        and before.input[0] in folded and before.input[2] in folded \
+                        and before.input[1] not in folded:
+                    tensor, masked = before.input[1], True
+                elif before.op_type in ("Mul", "Div") and scale is None and len(before.input) == 2 \
+                        and number(before.input[1]) and before.input[0] not in folded:
+                    tensor, scale, divided = before.input[0], before.input[1], before.op_type == "Div"
+                else:
+                    break
+                fused.append(index)
+            if fused:
+                self.skipped.update(fused)
+                self.softmaxes[node.output[0]] = _SoftmaxInput(tensor, scale, divided, masked)
+
     def gelu(self, node, applied_to: str) -> tuple[Layer, tuple[str, ...]]:
         name = self.unique(node.name or node.output[0])
         tensor = self.tensors.get(applied_to)
@@ -401,10 +498,30 @@ class _Importer:
                 attribute = next((a for a in node.attribute if a.name == "value"), None)
                 if attribute is not None:
                     tensor = attribute.t
-                    self.tensors[name] = self.constant(tensor.dims, tensor.data_type, tensor)
+                    self.tensors[name] = dataclasses.replace(
+                        self.constant(tensor.dims, tensor.data_type, tensor), origin=name)
                     continue
             dims = self.shapes.get(name) or ()
-            self.tensors[name] = _Constant(dims, self.floating(self.element_types.get(name, 0)), None)
+            self.tensors[name] = _Constant(dims, self.floating(self.element_types.get(name, 0)), None,
+                                           **self.provenance(node, dims))
+
+    def provenance(self, node, dims: tuple[int, ...]) -> dict:
+        """Where a folded constant comes from: the tensor it transposes (a tied layer's matrix), or
+        the table whose rows it slices (a position embedding's rows); else itself."""
+        source = self.tensors.get(node.input[0]) if node.input else None
+        if not isinstance(source, _Constant):
+            return {"origin": node.output[0]}
+        if node.op_type in ("Transpose", "Identity"):
+            return {"origin": source.origin}
+        if node.op_type == "Slice" and len(source.dims) == 2 and len(dims) == 2:
+            names = (list(node.input[1:5]) + ["", "", ""])[:4]  # starts, ends, axes, steps
+            values = [getattr(self.tensors.get(name), "value", None) for name in names]
+            starts, _, axes, steps = values
+            one_axis = starts is not None and len(starts) == 1 and axes in (None, (0.0,))
+            if one_axis and steps in (None, (1.0,)) and dims[1] == source.dims[1]:
+                first = int(starts[0]) % source.dims[0]
+                return {"origin": node.output[0], "table": source.dims, "first_row": first}
+        return {"origin": node.output[0]}
 
     def view(self, node) -> None:
         source = self.activation_input(node, 0)
@@ -416,19 +533,55 @@ class _Importer:
         if node.op_type in ("Dropout", "Identity"):  # the same tensor under another name
             self.tensors[output] = source
             return
-        if _dlpsim_shape(dims) == self.source_shape(source.source):  # back in the layer's own shape
+        order = tuple(self.attributes(node).get("perm", range(len(dims) - 1, -1, -1))) \
+            if node.op_type == "Transpose" else None
+        if order is not None and source.view_of is not None:
+            heads = self.heads_view(source, order)
+            if heads is not None:
+                self.tensors[output] = dataclasses.replace(heads, dims=dims, view_of=output)
+                return
+        shape = _dlpsim_shape(source.dims, self.batch)
+        chained = source.permutation is not None or (order is not None and source.plain_view)
+        if shape is not None and chained:
+            # a transpose and another view, or a reshape and a transpose: the first a layer (a
+            # transpose or a reshape), this one a view of it
+            source = _Activation(self.read_as(source, source.view_of, shape), source.dims)
+        if _dlpsim_shape(dims, self.batch) == self.source_shape(source.source):  # back in the layer's shape
             self.tensors[output] = _Activation(source.source, dims)
             return
         if source.view_of is not None:  # a view of a view is named after the first, made on the layer
             self.tensors[output] = _Activation(source.source, dims, source.view_of)
             return
         permutation = None
-        if node.op_type == "Transpose":
-            order = tuple(self.attributes(node).get("perm", range(len(dims) - 1, -1, -1)))
+        if order is not None:
             dropped = len(source.dims) - len(self.source_shape(source.source))
             if dropped == 1 and order[0] == 0:  # the batch axis stays first
                 permutation = tuple(axis - 1 for axis in order[1:])
         self.tensors[output] = _Activation(source.source, dims, output, permutation)
+
+    def heads_view(self, source: _Activation, order: tuple[int, ...]) -> _Activation | None:
+        """A Transpose that splits attention heads out of ``(rows, heads x size)`` or merges them back:
+        ``batch x rows x heads x size`` (a plain view) with the heads first is the split (with the
+        size before the rows, its transpose); the split with its last two axes swapped is the
+        other; the split with the rows first again is the plain view. None for any other."""
+        shape = self.source_shape(source.source)
+        if len(shape) != 2 or len(source.dims) != 4:
+            return None
+        rows, features = shape
+        if source.plain_view:
+            _, view_rows, heads, size = source.dims
+            if view_rows != rows or heads * size != features:
+                return None
+            transposed = {(0, 2, 1, 3): False, (0, 2, 3, 1): True}.get(order)
+            return None if transposed is None else _Activation(source.source, (), heads=(heads, transposed))
+        if source.heads is None:
+            return None
+        heads, transposed = source.heads
+        if order == (0, 1, 3, 2):
+            return _Activation(source.source, (), heads=(heads, not transposed))
+        if order == (0, 2, 1, 3) and not transposed:
+            return _Activation(source.source, ())
+        return None
 
     # -- inputs of a layer -----------------------------------------------------------------------
     def activation_input(self, node, index: int) -> _Activation:
@@ -452,13 +605,17 @@ class _Importer:
         return self.constant_input(node, index, what)
 
     def layer_shape(self, dims: tuple[int, ...], what: str) -> Shape:
-        shape = _dlpsim_shape(dims)
-        if shape is None and len(dims) == 4 and dims[0] != 1:
-            raise self.fail(f"{what} has a batch of {dims[0]} ({format_shape(dims)}): dlpsim models batch 1; "
-                            f"export the model with batch 1 or give --input-shape NAME=1x...")
+        if self.batch > 1 and (len(dims) < 2 or dims[0] != self.batch):  # else samples would mix
+            raise self.fail(f"{what} is {format_shape(dims) or 'a scalar'}, whose first axis is not the "
+                            f"model's batch of {self.batch}: a view that merges or moves the batch is not "
+                            "modelled; export the model with a batch of 1")
+        shape = _dlpsim_shape(dims, self.batch)
+        if shape is None and len(dims) == 4 and dims[0] not in (1, self.batch):
+            raise self.fail(f"{what} has a batch of {dims[0]} ({format_shape(dims)}), which not every input "
+                            "has; give the inputs one batch with --input-shape NAME=DIMS")
         if shape is None:
             raise self.fail(f"{what} is {format_shape(dims) or 'a scalar'}: a layer needs 1 to 3 axes "
-                            "besides a batch of 1")
+                            "besides the batch")
         return shape
 
     def read(self, node, index: int, flattened_by_layer: bool = False) -> tuple[str, Shape]:
@@ -498,6 +655,13 @@ class _Importer:
         made, reads = layer
         output = self.fused.get(node.output[0], node.output[0])
         dims = self.static_dims(output, node)
+        if output in self.layouts:  # the layer's output seen as its ONNX tensor is (attention's heads)
+            if elements(dims) != self.batch * elements(made.output_shape):
+                raise self.node_fail(node, f"the layer computes {format_shape(made.output_shape)}, but ONNX "
+                                     f"infers {format_shape(dims)} for {output!r}")
+            self.append(Node(made, reads))
+            self.tensors[output] = _Activation(made.name, dims, output, heads=self.layouts.pop(output))
+            return
         expected = self.layer_shape(dims, f"{self.node_label(node)}: output {output!r}")
         same_elements = _without_ones(made.output_shape) == _without_ones(dims) or (
             isinstance(made, Recurrent) and elements(made.output_shape) == elements(dims))
@@ -533,6 +697,8 @@ class _Importer:
         try:
             if op == "Conv":
                 return self.conv(node, name, attributes)
+            if op == "ConvTranspose":
+                return self.conv_transpose(node, name, attributes)
             if op in ("Gemm", "MatMul"):
                 return self.fully_connected(node, name, attributes)
             if op in POOLS:
@@ -555,9 +721,8 @@ class _Importer:
             if op == "Clip":
                 return self.clip(node, name, shape), (source,)
             if op == "LRN":
-                # ONNX keeps float32: its shortest decimal (1e-4, not 9.99999974737875e-05)
-                given = {key: float(str(numpy.float32(attributes[key])))
-                         for key in ("alpha", "beta", "bias") if key in attributes}
+                given = {key: _float32(attributes[key]) for key in ("alpha", "beta", "bias")
+                         if key in attributes}
                 size = self.required(node, attributes, "size")
                 layer = LocalResponseNorm(name=name, input_shape=shape, size=size, **given)
                 return layer, (source,)
@@ -627,6 +792,58 @@ class _Importer:
                       stride=stride, padding=begin, padding_end=end, groups=groups, bias=bias is not None,
                       dilation=dilation), (source,)
 
+    def conv_transpose(self, node, name: str, attributes: dict) -> tuple[Layer, tuple[str, ...]]:
+        """A transposed convolution whose stride is its kernel (each input pixel's patch lands apart
+        from its neighbours', as an upsampling decoder's 2x2/2 does): every pixel times the kernel
+        is a fully connected layer over the pixels as rows (``C_in`` in, ``C_out x kH x kW`` out:
+        ``H x W x C_in x C_out x kH x kW`` MACs, exactly the operator's), then views put each
+        pixel's patch in place, and a per-channel constant add is the bias. Overlapping patches
+        (stride below the kernel) would sum into each other, which no dlpsim layer models."""
+        source, shape = self.read(node, 0)
+        weight = self.constant_input(node, 1, "weight")
+        bias = self.optional_constant(node, 2, "bias")
+        if len(weight.dims) != 4 or len(shape) != 3 or weight.dims[0] != shape[0]:
+            raise self.node_fail(node, "only a 2-D transposed convolution of the input's channels is "
+                                 f"modelled (weight {format_shape(weight.dims)}, input "
+                                 f"{format_shape(shape)})")
+        _, out_channels, kernel_h, kernel_w = weight.dims
+        plain = {"group": 1, "dilations": [1, 1], "pads": [0, 0, 0, 0], "output_padding": [0, 0],
+                 "auto_pad": b"NOTSET"}
+        others = [f"{key} {attributes[key]}" for key, default in plain.items()
+                  if attributes.get(key, default) not in (default, b"VALID")]
+        stride = list(attributes.get("strides", [1, 1]))
+        if stride != [kernel_h, kernel_w]:
+            others.insert(0, f"strides {stride}")
+        others += ["output_shape"] * ("output_shape" in attributes)
+        if others:
+            raise self.node_fail(node, f"only a transposed convolution whose stride is its kernel "
+                                 f"({kernel_h}x{kernel_w}), without groups, dilations, pads or output "
+                                 f"padding, is modelled (overlapping patches are not); it has "
+                                 f"{', '.join(others)}")
+        channels, height, width = shape
+        steps: list[tuple[str, Callable[..., Layer]]] = [
+            ("pixels", functools.partial(Reshape, shape=(channels, height * width))),
+            ("rows", functools.partial(Transpose, permutation=(1, 0))),
+            ("", functools.partial(FullyConnected, out_features=out_channels * kernel_h * kernel_w,
+                                   bias=False)),
+            ("patches", functools.partial(Reshape, shape=(height, width, out_channels * kernel_h,
+                                                          kernel_w))),
+            ("channels", functools.partial(Transpose, permutation=(2, 0, 1, 3))),
+            ("split", functools.partial(Reshape, shape=(out_channels, kernel_h, height,
+                                                        width * kernel_w))),
+            ("placed", functools.partial(Transpose, permutation=(0, 2, 1, 3))),
+            ("map", functools.partial(Reshape, shape=(out_channels, height * kernel_h, width * kernel_w)))]
+        if bias is not None:
+            steps.append(("bias", lambda name, input_shape: Elementwise(
+                name=name, operation="add", input_shapes=(input_shape,),
+                constant_shape=(out_channels, 1, 1))))
+        *placing, (suffix, last) = steps
+        for step, make in placing:
+            layer = make(name=self.unique(f"{name}/{step}") if step else name, input_shape=shape)
+            self.append(Node(layer, (source,)))
+            source, shape = layer.name, layer.output_shape
+        return last(name=self.unique(f"{name}/{suffix}"), input_shape=shape), (source,)
+
     def pool(self, node, name: str, attributes: dict) -> tuple[Layer, tuple[str, ...]]:
         source, shape = self.read(node, 0)
         mode = POOLS[node.op_type]
@@ -648,8 +865,15 @@ class _Importer:
         if not isinstance(self.tensors.get(node.input[1]), _Constant):
             if node.op_type == "Gemm":
                 raise self.node_fail(node, "a Gemm of two computed tensors is not modelled (MatMul is)")
-            (a, a_shape), (b, b_shape) = self.read(node, 0), self.read(node, 1)
-            return MatMul(name=name, input_shapes=(a_shape, b_shape)), (a, b)
+            a, b = self.activation_input(node, 0), self.activation_input(node, 1)
+            if a.heads is not None and b.heads is not None and a.heads[0] == b.heads[0] and not a.heads[1]:
+                # attention's heads, split from (rows, heads x size) operands: the product of each head
+                shapes = (self.source_shape(a.source), self.source_shape(b.source))
+                self.layouts[node.output[0]] = (a.heads[0], False)
+                return MatMul(name=name, input_shapes=shapes, heads=a.heads[0], transpose_b=b.heads[1]), \
+                    (a.source, b.source)
+            (a_name, a_shape), (b_name, b_shape) = self.read(node, 0), self.read(node, 1)
+            return MatMul(name=name, input_shapes=(a_shape, b_shape)), (a_name, b_name)
         weight = self.constant_input(node, 1, "weight")
         if len(weight.dims) != 2:
             raise self.node_fail(node, f"the weight must be a matrix, got {format_shape(weight.dims)}")
@@ -661,7 +885,9 @@ class _Importer:
         else:
             bias = node.output[0] in self.fused
         source, shape = self.read(node, 0, flattened_by_layer=True)
-        layer = FullyConnected(name=name, input_shape=shape, out_features=outputs, bias=bias)
+        # a matrix that is an embedding's table (transposed) is that table read again: tied, no parameters
+        tied = self.tables.get(weight.origin, "") if node.op_type == "MatMul" else ""
+        layer = FullyConnected(name=name, input_shape=shape, out_features=outputs, bias=bias, tied=tied)
         if layer.in_features != features:
             raise self.node_fail(node, f"the weight takes {features} features, the input has "
                                  f"{layer.in_features} ({format_shape(shape)})")
@@ -682,6 +908,12 @@ class _Importer:
             raise self.node_fail(node, "more than one constant operand is not modelled")
         if operation == "add" and not constants and len(set(shapes)) == 1 and len(shapes) > 1:
             return Add(name=name, input_shapes=tuple(shapes)), tuple(reads)
+        if operation == "add" and len(shapes) == 1 and constants and constants[0].table is not None \
+                and constants[0].dims == shapes[0]:
+            # rows of a table added to the tokens: a position embedding (the table is its parameters)
+            positions = constants[0].table[0]
+            return PositionEmbedding(name=name, input_shape=shapes[0], positions=positions,
+                                     first_position=constants[0].first_row), tuple(reads)
         constant = None
         if constants:
             constant = _constant_shape(constants[0].dims)
@@ -692,6 +924,9 @@ class _Importer:
             tuple(reads)
 
     def concat(self, node, name: str, attributes: dict) -> tuple[Layer, tuple[str, ...]]:
+        token = self.tensors.get(node.input[0])
+        if isinstance(token, _Constant) and len(node.input) == 2:
+            return self.class_token(node, name, attributes, token)
         reads, shapes = [], []
         for index in range(len(node.input)):
             source, shape = self.read(node, index)
@@ -703,6 +938,18 @@ class _Importer:
         default = 0 if len(shapes[0]) in (1, 3) else 1
         return Concat(name=name, input_shapes=tuple(shapes),
                       concat_axis=None if axis == default else axis), tuple(reads)
+
+    def class_token(self, node, name: str, attributes: dict,
+                    token: _Constant) -> tuple[Layer, tuple[str, ...]]:
+        """A constant vector put in front of the tokens (ViT's class token, expanded to the batch)."""
+        source, shape = self.read(node, 1)
+        axis = self.layer_axis(node, attributes.get("axis", 1), self.activation_input(node, 1).dims)
+        leading = token.dims[:-2]
+        if len(shape) != 2 or axis != 0 or token.dims[-2:] != (1, shape[1]) \
+                or any(size not in (1, self.batch) for size in leading):
+            raise self.node_fail(node, f"a constant {format_shape(token.dims)} concatenated with "
+                                 f"{format_shape(shape)} is modelled only as one token in front of them")
+        return ClassToken(name=name, input_shape=shape), (source,)
 
     def layer_axis(self, node, axis: int, dims: tuple[int, ...]) -> int:
         """An ONNX axis of ``dims`` as an axis of the layer's shape (the batch axis dropped)."""
@@ -716,22 +963,48 @@ class _Importer:
         return axis - dropped
 
     def normalization(self, node, name: str, attributes: dict) -> tuple[Layer, tuple[str, ...]]:
-        """Softmax and LayerNormalization over the last axis (or an axis after which only 1s follow)."""
-        tensor = self.activation_input(node, 0)
+        """Softmax and LayerNormalization over the last axis (or an axis after which only 1s follow).
+        A softmax over runs of a layer's last axis (attention's heads, split or side by side) reads
+        that layer, with the runs' length."""
+        fused = self.softmaxes.get(node.output[0])
+        input_name = node.input[0] if fused is None else fused.tensor
+        tensor = self.tensors.get(input_name)
+        if not isinstance(tensor, _Activation):
+            raise self.node_fail(node, f"input 1 ({input_name!r}) must be computed, not a constant")
         axis = attributes.get("axis", -1) % len(tensor.dims)
         if any(size != 1 for size in tensor.dims[axis + 1:]) or (
                 node.op_type == "LayerNormalization" and axis != len(tensor.dims) - 1):
             raise self.node_fail(node, f"normalizing along axis {axis} of {format_shape(tensor.dims)} is "
                                  "not modelled (only the last axis)")
+        if node.op_type == "LayerNormalization":
+            shape = self.layer_shape(tensor.dims[:axis + 1], f"{self.node_label(node)}: input")
+            scale = self.constant_input(node, 1, "scale")
+            bias = self.optional_constant(node, 2, "bias")
+            if _constant_shape(scale.dims) != (shape[-1],) or bias is None:
+                raise self.node_fail(node, f"expected a scale and a bias of {shape[-1]} values")
+            epsilon = _float32(attributes.get("epsilon", 1e-5))
+            return LayerNorm(name=name, input_shape=shape, epsilon=epsilon), \
+                (self.read_as(tensor, tensor.view_of or input_name, shape),)
+        options = {}
+        if fused is not None:
+            options["masked"] = fused.masked
+            if fused.scale is not None:
+                factor = self.tensors[fused.scale]
+                if not isinstance(factor, _Constant) or factor.value is None or len(factor.value) != 1:
+                    raise self.node_fail(node, f"the scores' scale {fused.scale!r} must be one number")
+                value = _float32(factor.value[0])
+                # ONNX's float32 either way, so that an exported scale reads back the same
+                options.update(scaled=True, scale=_float32(1 / value) if fused.divided else value)
+        length = tensor.dims[-1]
+        source_shape = self.source_shape(tensor.source)
+        runs_of_rows = tensor.plain_view or (tensor.heads is not None and not tensor.heads[1])
+        if runs_of_rows and axis == len(tensor.dims) - 1 and length > 1 and source_shape[-1] % length == 0:
+            # runs of ``length`` consecutive values of the layer's rows: the heads' scores
+            self.layouts[node.output[0]] = tensor.heads
+            return Softmax(name=name, input_shape=source_shape, length=length, **options), (tensor.source,)
         shape = self.layer_shape(tensor.dims[:axis + 1], f"{self.node_label(node)}: input")
-        source = self.read_as(tensor, tensor.view_of or node.input[0], shape)
-        if node.op_type == "Softmax":
-            return Softmax(name=name, input_shape=shape), (source,)
-        scale = self.constant_input(node, 1, "scale")
-        bias = self.optional_constant(node, 2, "bias")
-        if _constant_shape(scale.dims) != (shape[-1],) or bias is None:
-            raise self.node_fail(node, f"expected a scale and a bias of {shape[-1]} values")
-        return LayerNorm(name=name, input_shape=shape), (source,)
+        return Softmax(name=name, input_shape=shape, **options), \
+            (self.read_as(tensor, tensor.view_of or input_name, shape),)
 
     def gather(self, node, name: str, attributes: dict) -> tuple[Layer, tuple[str, ...]]:
         """A constant table looked up by computed ids (an embedding), or a computed tensor indexed
@@ -743,6 +1016,7 @@ class _Importer:
             source, shape = self.read(node, 1)
             if len(shape) != 1:
                 raise self.node_fail(node, f"the ids must be one sequence, got {format_shape(shape)}")
+            self.tables[table.origin or node.input[0]] = name
             return Embedding(name=name, input_shape=shape, vocabulary=table.dims[0], dim=table.dims[1]), \
                 (source,)
         index = self.constant_input(node, 1, "indices")
@@ -788,7 +1062,7 @@ class _Importer:
                                  f"{format_shape(tensor.dims)}")
         steps, batch, features = tensor.dims
         if batch != 1:
-            raise self.node_fail(node, f"a batch of {batch}: dlpsim models batch 1")
+            raise self.node_fail(node, f"a batch of {batch}: dlpsim models a recurrent layer at batch 1")
         weight = self.constant_input(node, 1, "weight")
         self.constant_input(node, 2, "recurrent weight")
         bias = self.optional_constant(node, 3, "bias")
@@ -802,6 +1076,23 @@ class _Importer:
                           direction=direction, bias_sets=0 if bias is None else 2,
                           linear_before_reset=bool(attributes.get("linear_before_reset", 0)))
         return layer, (self.read_as(tensor, tensor.view_of or node.input[0], shape),)
+
+
+def at_batch(network: Network, batch: int, file: str) -> Network:
+    """An imported model at ``--batch``: a model of batch 1 runs at any batch; a model whose inputs
+    fix a batch N runs at N, which ``--batch`` may repeat (1, the default, keeps it) but not change."""
+    from dlpsim.workloads import batched
+
+    if network.batch > 1 and batch not in (1, network.batch):
+        raise WorkloadError(f"--batch {batch}: the model's inputs fix a batch of {network.batch}; give "
+                            f"--batch {network.batch} (or none), or --input-shape NAME=DIMS with batch 1 "
+                            "to run it at any batch", file)
+    return batched(network, batch) if network.batch == 1 else network
+
+
+def _float32(value: float) -> float:
+    """An attribute ONNX keeps as float32, as its shortest decimal (1e-4, not 9.99999974737875e-05)."""
+    return float(str(numpy.float32(value)))
 
 
 def load_onnx(path: str | Path, input_shapes: Mapping[str, tuple[int, ...]] | None = None,
