@@ -45,7 +45,7 @@ from dlpsim.compiler.codegen import (
     tasks,
 )
 from dlpsim.compiler.lowering import Problem, check_lowering
-from dlpsim.compiler.mapping import KEPT_MAPPINGS, LoopOrder, Mapping, Objective, Staging, choose_mappings
+from dlpsim.compiler.mapping import KEPT_MAPPINGS, LoopOrder, Mapping, Objective, Staging, rank
 from dlpsim.errors import WorkloadError
 from dlpsim.machine import MachineConfig
 from dlpsim.results import Bound
@@ -53,8 +53,8 @@ from dlpsim.results.bound import NO_WORK
 from dlpsim.units import describe_size, format_size
 from dlpsim.workloads.layers import Layer, format_shape
 
-__all__ = ["CodegenWork", "CompiledLayer", "MappedProgram", "Objective", "build", "build_nothing",
-           "check_fits_dram", "finish", "layer_bound", "lower", "rank_mappings"]
+__all__ = ["KEPT_MAPPINGS", "CodegenWork", "CompiledLayer", "MappedProgram", "Objective", "build",
+           "build_nothing", "check_fits_dram", "finish", "layer_bound", "lower", "rank_mappings"]
 
 # The file a mapping's program names before finish() puts it under its layer's name.
 TRIAL_FILE = "trial.asm"
@@ -156,7 +156,7 @@ def rank_mappings(problem: Problem, machine: MachineConfig,
                   objective: Objective = Objective.TIME) -> list[Mapping]:
     """The mappings worth trying for ``objective``, best by the estimate first (a WorkloadError if
     none fits)."""
-    return choose_mappings(problem, machine, KEPT_MAPPINGS, objective)
+    return list(rank(problem, machine, objective).mappings)
 
 
 def layer_bound(problem: Problem, machine: MachineConfig) -> Bound:
