@@ -231,16 +231,17 @@ def footprint(problem: Problem, tile: Tile, buffering: Buffering = DOUBLE_BUFFER
 
 
 def _keeps_input(problem: Problem) -> bool:
-    """Whether the input may be kept whole (Buffering.input_kept): matrix work reading one map,
-    without state read once beside it (an LSTM's)."""
-    return problem.matrix and problem.input_tensors == 1 and not problem.extra_input_bytes
+    """Whether the input may be kept whole (Buffering.input_kept): work reading one map, without
+    state read once beside it (an LSTM's)."""
+    return problem.input_tensors == 1 and not problem.extra_input_bytes
 
 
 def bufferings(problem: Problem, objective: Objective) -> tuple[Buffering, ...]:
     """The NRAM bufferings the search tries: double buffering for time (its programs stay as they
-    were); for the energy objectives also a single output buffer, and the whole input kept with
-    one or two output buffers, which trade a little time for fewer DRAM bytes."""
-    if objective is Objective.TIME:
+    were); for the energy objectives' matrix work also a single output buffer, and the whole input
+    kept with one or two output buffers, which trade a little time for fewer DRAM bytes (work
+    without weights reads its input once anyway)."""
+    if objective is Objective.TIME or not problem.matrix:
         return (DOUBLE_BUFFERED,)
     single = Buffering(output_buffers=1)
     if not _keeps_input(problem):
