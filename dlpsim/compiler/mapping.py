@@ -315,8 +315,11 @@ class _Estimate:
         if weight_share <= machine.core.wram.capacity_bytes:  # resident: each block fetched once per core
             weights = min(weights, weight_share * min(cores, tasks))
         kept = self.buffering.input_kept
-        if kept:  # each core loads the slabs it uses once (every slab, when cores split the channels)
-            inputs = input_once * min(cores, tasks // ins)
+        if kept:  # each core loads the slabs of the groups its share covers, once: the cores' shares
+            # are contiguous and the groups outermost, so with c cores busy, at most c - 1 groups
+            # are split between two cores
+            busy = min(cores, tasks // ins)
+            inputs = input_once * min(groups * busy, groups + busy - 1) / groups
 
         # Staging: the memory core fetches one operand into the SharedRAM once, in the order the
         # cores first need it, and the cores copy it from there over their own links.
