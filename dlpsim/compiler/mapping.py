@@ -37,7 +37,7 @@ import dataclasses
 import functools
 from dataclasses import dataclass
 from enum import StrEnum
-from math import ceil
+from math import ceil, gcd
 
 from dlpsim.asm.opcodes import COMPUTE_TYPES
 from dlpsim.compiler.lowering import Problem
@@ -315,11 +315,11 @@ class _Estimate:
         if weight_share <= machine.core.wram.capacity_bytes:  # resident: each block fetched once per core
             weights = min(weights, weight_share * min(cores, tasks))
         kept = self.buffering.input_kept
-        if kept:  # each core loads the slabs of the groups its share covers, once: the cores' shares
-            # are contiguous and the groups outermost, so with c cores busy, at most c - 1 groups
-            # are split between two cores
+        if kept:  # each core loads the slabs of the groups its share covers, once: the shares are
+            # contiguous and about equal and the groups outermost, so of the c - 1 cuts between
+            # c busy cores' shares, all but the gcd(c, g) - 1 falling between groups split a group
             busy = min(cores, tasks // ins)
-            inputs = input_once * min(groups * busy, groups + busy - 1) / groups
+            inputs = input_once * (groups + busy - gcd(groups, busy)) / groups
 
         # Staging: the memory core fetches one operand into the SharedRAM once, in the order the
         # cores first need it, and the cores copy it from there over their own links.
