@@ -185,8 +185,8 @@ _no_fast_forward = click.option(
 _objective = click.option(
     "--objective", type=click.Choice([objective.value for objective in Objective]), default="time",
     show_default=True,
-    help="What the compiler minimises when it chooses each layer's mapping: cycles, energy, or "
-         "energy x cycles (edp).")
+    help="What the compiler minimises when it chooses each layer's mapping: cycles, energy (among "
+         "programs within 2% of the fastest's cycles), or energy x cycles (edp).")
 
 
 _verify_seed = click.option(

@@ -19,7 +19,7 @@ import pytest
 from dlpsim import compiler
 from dlpsim.asm.opcodes import Memory
 from dlpsim.asm.program import MEMORY_CORE, Compute, CoreId, Move, Sync, repetitions
-from dlpsim.compiler.mapping import LoopOrder, Mapping, Staging, Tile
+from dlpsim.compiler.mapping import Buffering, LoopOrder, Mapping, Staging, Tile
 from dlpsim.machine import load_machine
 from dlpsim.run.compile import compile_layer
 from dlpsim.workloads import get_network
@@ -54,10 +54,11 @@ def _cores_named(text: str, every: list[int]) -> list[int]:
 
 @dataclass
 class Claims:
-    input_buffers: tuple[int, int]
-    output_buffers: tuple[int, int]
+    input_buffers: tuple[int, ...]  # none when the input is kept whole
+    output_buffers: tuple[int, ...]  # two in turn, or one
     slab_loads: dict[int, int]
     tiles_written: dict[int, int]
+    kept_slabs: int | None = None  # the slabs of a kept input, each at its own place
     kept: dict[int, int] = field(default_factory=dict)  # core -> block loads, each into its own place
     streamed: dict[int, int] = field(default_factory=dict)  # core -> block loads into two buffers
     weight_buffers: tuple[int, int] | None = None
@@ -69,11 +70,14 @@ class Claims:
 def claims(header: tuple[str, ...], cores: list[int]) -> Claims:
     lines = {line[:8].strip(): line[8:] for line in header if line[:8].strip().endswith(":")}
     nram = lines["NRAM:"]
-    buffers = [int(value, 16) for value in re.findall(r"at (0x[0-9a-f]+) and (0x[0-9a-f]+)", nram)[0]
-               + re.findall(r"at (0x[0-9a-f]+) and (0x[0-9a-f]+)", nram)[1]]
-    slabs, tiles = nram.split("; output tiles")
-    found = Claims((buffers[0], buffers[1]), (buffers[2], buffers[3]), _per_core(slabs, "slab loads", cores),
-                   _per_core(tiles, "tiles written back", cores))
+    slabs, tiles = re.split(r"; (?=output tiles at|one output tile buffer at)", nram, maxsplit=1)
+    kept = re.search(r"the input kept whole, its (\d+) slabs", slabs)
+    inputs = () if kept else tuple(int(value, 16) for value in
+                                   re.search(r"at (0x[0-9a-f]+) and (0x[0-9a-f]+)", slabs).groups())
+    outputs = re.search(r"at (0x[0-9a-f]+)(?: and (0x[0-9a-f]+))?", tiles).groups()
+    found = Claims(inputs, tuple(int(value, 16) for value in outputs if value),
+                   _per_core(slabs, "slab loads", cores), _per_core(tiles, "tiles written back", cores),
+                   int(kept.group(1)) if kept else None)
     start = next(index for index, line in enumerate(header) if line.startswith("WRAM:"))
     wram = [header[start][8:]]
     for line in header[start + 1:]:  # its continuation lines, up to the next label
@@ -141,8 +145,15 @@ def check(compiled) -> Claims:
     for index in cores:
         core = CoreId(index)
         counted = moves(program, core)
-        assert sum(times for (_, _, to, offset, _), times in counted.items()
-                   if to is Memory.NRAM and offset in said.input_buffers) == said.slab_loads[index]
+        if said.kept_slabs is None:
+            assert sum(times for (_, _, to, offset, _), times in counted.items()
+                       if to is Memory.NRAM and offset in said.input_buffers) == said.slab_loads[index]
+        else:  # each slab loaded once, at a place of its own below the output buffers
+            loads = [(offset, times) for (source, _, to, offset, _), times in counted.items()
+                     if to is Memory.NRAM and source is not Memory.NRAM]
+            assert len(loads) == said.slab_loads[index] <= said.kept_slabs
+            assert {times for _, times in loads} == {1} and len({offset for offset, _ in loads}) == len(loads)
+            assert all(offset < min(said.output_buffers) for offset, _ in loads)
         assert sum(times for (source, offset, to, _, _), times in counted.items()
                    if source is Memory.NRAM and offset in said.output_buffers and to is Memory.DRAM) \
             == said.tiles_written[index]
@@ -242,3 +253,45 @@ def test_no_weights_say_wram_unused():
                                             ("resnet50", "bn_conv1"), ("lstm-lm", "lstm1")])
 def test_the_header_matches_the_program_on_more_layers(preset, network, layer):
     check(compile_layer(get_network(network).layer(layer), load_machine(preset)).compiled)
+
+
+def conv3_with_its_input_kept():
+    """alexnet-single conv3 on dlp-s, its whole input kept in NRAM beside one output buffer: its
+    input, 192 x 13 x 13 x 4 B = 129,792 B, fits the 128 KB (131,072 B) NRAM with 1,280 B to spare,
+    room for one output tile of 12 output channels x 2 rows x 13 columns (1,248 B), not two."""
+    machine = load_machine("dlp-s")
+    layer = get_network("alexnet-single").layer("conv3")
+    problem = compiler.lower(layer)
+    mapping = Mapping(problem, Tile(1, 12, 192, 2, 13), LoopOrder.WEIGHTS_OUTER, 1, 0, None,
+                      Buffering(input_kept=True, output_buffers=1))
+    return compiler.finish(layer, machine, problem, compiler.build(problem, mapping, machine))
+
+
+def test_a_kept_input_is_loaded_once_beside_one_output_buffer():
+    # conv3_with_its_input_kept: the input is one slab loaded once; each of the 384 / 12 = 32 weight
+    # blocks (all 192 input channels and the bias) streams in once and meets ceil(13 / 2) = 7
+    # spatial tiles: 224 tiles written back from the one buffer, which lies after the input
+    compiled = conv3_with_its_input_kept()
+    said = check(compiled)
+    assert said.kept_slabs == 1 and said.slab_loads == {0: 1}
+    assert said.output_buffers == (192 * 13 * 13 * 4,)
+    assert said.tiles_written == {0: 32 * 7} and said.streamed == {0: 32}
+    # every tensor once: the input, the weights with their biases, the output
+    assert compiled.dram_bytes == 192 * 13 * 13 * 4 + 384 * (192 * 9 + 1) * 4 + 384 * 13 * 13 * 4
+    assert "in a step of its own" in compiled.text
+
+
+@pytest.mark.parametrize("order", list(LoopOrder))
+def test_a_kept_input_with_split_channels_and_two_output_buffers_is_described_as_built(order):
+    # alexnet fc6 (9216 -> 4096) on dlp-m's four cores, the input kept in chunks of 1,152 input
+    # channels: 8 slabs, each loaded once by each core that reads it
+    machine = load_machine("dlp-m")
+    layer = get_network("alexnet").layer("fc6")
+    problem = compiler.lower(layer)
+    mapping = Mapping(problem, Tile(1, 16, 1152, 1, 1), order, machine.compute_cores, 0, None,
+                      Buffering(input_kept=True))
+    compiled = compiler.finish(layer, machine, problem, compiler.build(problem, mapping, machine))
+    said = check(compiled)
+    assert said.kept_slabs == 9216 // 1152 and len(said.output_buffers) == 2
+    assert all(loads == 8 for loads in said.slab_loads.values())
+    assert sum(said.tiles_written.values()) == 4096 // 16

@@ -12,13 +12,17 @@ deduplicated by shape, as the search is.
 from __future__ import annotations
 
 import re
+from types import SimpleNamespace
 
 import pytest
+from test_compiled_headers import conv3_with_its_input_kept
 
 from dlpsim.asm.opcodes import Memory
 from dlpsim.asm.printer import UNPLACED, ProgramWriter
 from dlpsim.asm.program import Barrier, Compute, Loop, Move, Operand, Sync, accesses, expand
+from dlpsim.compiler import Objective
 from dlpsim.compiler.codegen import fold
+from dlpsim.compiler.mapping import Buffering
 from dlpsim.data import check_hazards
 from dlpsim.machine import load_machine
 from dlpsim.run.compile import compile_layer
@@ -150,6 +154,21 @@ def _check_dram_regions(compilation, streams) -> None:
     assert sum(end - start for start, end in writes) == layer.output_bytes()  # each byte once
 
 
+def _check_addressed_and_hazard_free(compilation, machine, where: str) -> list[list] | None:
+    """Every operand addressed, no hazard, every instruction checked, and the DRAM regions as the
+    header says; each core's instructions as they run (None: a layer with nothing to do)."""
+    program = compilation.compiled.program
+    assert _memories_without_address(program) == set(), where
+    report = check_hazards(program, machine)
+    assert report.hazards == (), where
+    assert report.unchecked == 0, where
+    if compilation.compiled.mapping is None:
+        return None
+    streams = [list(expand(program.stream(core))) for core in bind(program, machine)]
+    _check_dram_regions(compilation, streams)
+    return streams
+
+
 # The lines the DRAM addresses may add: a folded loop that crosses a place where an address jumps
 # (a new group's slabs) is cut there, so its body may be written out again. Bounded per layer by
 # LINES_FACTOR x the lines without addresses, and over all layers by TOTAL_FACTOR (measured when
@@ -170,16 +189,10 @@ def test_every_compiled_layer_addresses_every_operand_and_is_hazard_free(preset)
             if compilation.shape in seen:
                 continue
             seen.add(compilation.shape)
-            program = compilation.compiled.program
             where = f"{name} {layer.label} on {preset}"
-            assert _memories_without_address(program) == set(), where
-            report = check_hazards(program, machine)
-            assert report.hazards == (), where
-            assert report.unchecked == 0, where
-            if compilation.compiled.mapping is None:
+            streams = _check_addressed_and_hazard_free(compilation, machine, where)
+            if streams is None:
                 continue
-            streams = [list(expand(program.stream(core))) for core in bind(program, machine)]
-            _check_dram_regions(compilation, streams)
             steps = [_steps(stream) for stream in streams]
             with_addresses = sum(_folded_lines(_interned(each, False)) for each in steps)
             without = sum(_folded_lines(_interned(each, True)) for each in steps)
@@ -207,3 +220,23 @@ def test_header_names_the_buffers_and_the_dram_layout(preset, network, layer, st
         assert "pieces in a ring of 3 slots" in header
     if network == "lstm-lm":
         assert "the state at 0x" in header
+
+
+@pytest.mark.parametrize("preset, layer, buffering", [
+    ("dlp-s", "conv2", Buffering(output_buffers=1)), ("dlp-s", "conv3", Buffering(output_buffers=1)),
+    ("dlp-s", "fc8", Buffering(input_kept=True)), ("dlp-m", "fc6", Buffering(input_kept=True)),
+])
+def test_the_energy_objectives_programs_are_addressed_and_hazard_free(preset, layer, buffering):
+    # their one output buffer and kept input (see mapping.Buffering), on alexnet-single
+    machine = load_machine(preset)
+    compilation = compile_layer(get_network("alexnet-single").layer(layer), machine,
+                                objective=Objective.ENERGY)
+    assert compilation.compiled.mapping.buffering == buffering
+    _check_addressed_and_hazard_free(compilation, machine, f"{layer} on {preset}")
+
+
+def test_a_kept_input_and_one_output_buffer_are_hazard_free():
+    # the write-back of each tile comes before the next tile's MACs write the one buffer
+    compiled = conv3_with_its_input_kept()
+    _check_addressed_and_hazard_free(SimpleNamespace(compiled=compiled), load_machine("dlp-s"),
+                                     "conv3, input kept")

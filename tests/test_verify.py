@@ -259,3 +259,32 @@ def test_an_lstm_whose_four_gates_do_not_fit_is_refused_with_the_figure():
     result = invoke("compile", "lstm-lm", "--layer", "lstm1", "--set", "core.wram.capacity=48B")
     assert result.exit_code == 2
     assert "needs 64 B of WRAM with double buffering, 16 B more than the 48 B WRAM" in result.output
+
+
+def _kept(layer, tile):
+    """The layer compiled with its whole input kept in NRAM (an energy objective's buffering)."""
+    from dlpsim import compiler
+    from dlpsim.compiler.mapping import Buffering, LoopOrder, Mapping
+
+    machine = load_machine("dlp-m")
+    problem = compiler.lower(layer)
+    mapping = Mapping(problem, tile, LoopOrder.WEIGHTS_OUTER, machine.compute_cores, 0, None,
+                      Buffering(input_kept=True))
+    return compiler.finish(layer, machine, problem, compiler.build(problem, mapping, machine))
+
+
+def test_a_kept_input_is_read_at_each_tiles_span():
+    """Whole rows of a kept map are one range of it: each tile's MAC reads its span there."""
+    from dlpsim.compiler.mapping import Tile
+
+    layer = Conv2d(name="kept", input_shape=(6, 12, 10), out_channels=8, kernel=3, stride=2, padding=1)
+    assert verify_layer(_kept(layer, Tile(1, 4, 3, 2, 5))).passed  # all 5 output columns, 2 rows
+
+
+def test_a_kept_input_tiled_in_columns_is_refused():
+    from dlpsim.compiler.mapping import Tile
+    from dlpsim.errors import UserError
+
+    layer = Conv2d(name="kept", input_shape=(6, 12, 10), out_channels=8, kernel=3, stride=2, padding=1)
+    with pytest.raises(UserError, match="keeps the whole input and tiles its columns"):
+        verify_layer(_kept(layer, Tile(1, 4, 3, 2, 2)))

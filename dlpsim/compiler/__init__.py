@@ -46,7 +46,7 @@ from dlpsim.compiler.codegen import (
     tasks,
 )
 from dlpsim.compiler.lowering import Problem, check_lowering
-from dlpsim.compiler.mapping import KEPT_MAPPINGS, LoopOrder, Mapping, Objective, Staging, choose_mappings
+from dlpsim.compiler.mapping import KEPT_MAPPINGS, LoopOrder, Mapping, Objective, Staging, rank
 from dlpsim.compiler.packing import DramTensors, dram_tensors
 from dlpsim.errors import WorkloadError
 from dlpsim.machine import MachineConfig
@@ -55,8 +55,8 @@ from dlpsim.results.bound import NO_WORK
 from dlpsim.units import describe_size, format_size
 from dlpsim.workloads.layers import Layer, format_shape
 
-__all__ = ["CodegenWork", "CompiledLayer", "MappedProgram", "Objective", "build", "build_nothing",
-           "check_fits_dram", "finish", "layer_bound", "lower", "rank_mappings"]
+__all__ = ["KEPT_MAPPINGS", "CodegenWork", "CompiledLayer", "MappedProgram", "Objective", "build",
+           "build_nothing", "check_fits_dram", "finish", "layer_bound", "lower", "rank_mappings"]
 
 # The file a mapping's program names before finish() puts it under its layer's name.
 TRIAL_FILE = "trial.asm"
@@ -159,7 +159,7 @@ def rank_mappings(problem: Problem, machine: MachineConfig,
                   objective: Objective = Objective.TIME) -> list[Mapping]:
     """The mappings worth trying for ``objective``, best by the estimate first (a WorkloadError if
     none fits)."""
-    return choose_mappings(problem, machine, KEPT_MAPPINGS, objective)
+    return list(rank(problem, machine, objective).mappings)
 
 
 def layer_bound(problem: Problem, machine: MachineConfig) -> Bound:
@@ -279,12 +279,23 @@ def _counted(plans: Sequence[CorePlan], figure: Callable[[CorePlan], int], noun:
 
 
 def _nram_line(where: Layout, plans: Sequence[CorePlan]) -> str:
-    return (f"NRAM:   input slabs at {where.input_buffers[0]:#x} and {where.input_buffers[1]:#x} "
-            f"({describe_size(where.slab_bytes)} each) in turn: "
-            f"{_counted(plans, lambda plan: plan.slab_loads, 'slab loads')}; output tiles at "
-            f"{where.output_buffers[0]:#x} and {where.output_buffers[1]:#x} "
-            f"({describe_size(where.output_bytes)} each) in turn: "
-            f"{_counted(plans, lambda plan: plan.tiles_written, 'tiles written back')}"
+    slab_loads = _counted(plans, lambda plan: plan.slab_loads, "slab loads")
+    if where.kept_slabs is None:
+        inputs = (f"input slabs at {where.input_buffers[0]:#x} and {where.input_buffers[1]:#x} "
+                  f"({describe_size(where.slab_bytes)} each) in turn: {slab_loads}")
+    else:
+        inputs = (f"the input kept whole, its {len(where.kept_slabs)} slabs (whole maps) at their own "
+                  f"places one after another from 0x0 ({describe_size(where.kept_input_bytes)}), each "
+                  f"loaded the first time it is read: {slab_loads}")
+    tiles_written = _counted(plans, lambda plan: plan.tiles_written, "tiles written back")
+    if len(where.output_buffers) == 2:
+        outputs = (f"output tiles at {where.output_buffers[0]:#x} and {where.output_buffers[1]:#x} "
+                   f"({describe_size(where.output_bytes)} each) in turn: {tiles_written}")
+    else:
+        outputs = (f"one output tile buffer at {where.output_buffers[0]:#x} "
+                   f"({describe_size(where.output_bytes)}), each tile written back in a step of its own "
+                   f"before the next is computed there: {tiles_written}")
+    return (f"NRAM:   {inputs}; {outputs}"
             + (f"; the state at {where.state:#x} ({describe_size(where.state_bytes)})" if where.state_bytes
                else ""))
 
@@ -320,14 +331,19 @@ def _step_lines(mapping: Mapping, plans: Sequence[CorePlan]) -> list[str]:
     doing = []
     if any(plan.slab_loads > 1 for plan in plans):
         doing.append("the next input slab comes in" + (" (copied from the SharedRAM)"
-                                                        if mapping.staged is Staging.INPUT else ""))
-    doing.append("the previous output tile goes back to DRAM")
+                                                        if mapping.staged is Staging.INPUT else "")
+                     + (" if it is not kept already" if mapping.buffering.input_kept else ""))
+    if mapping.buffering.output_buffers == 2:
+        doing.append("the previous output tile goes back to DRAM")
     if any(plan.block_loads > 1 for plan in plans):
         doing.append("the next weight block comes in when one is due"
                      + (" (copied from the SharedRAM)" if mapping.staged is Staging.WEIGHTS else ""))
-    listed = doing[0] if len(doing) == 1 else f"{', '.join(doing[:-1])} and {doing[-1]}"
-    return ["", *textwrap.wrap(f"Each step: while the compute queue works on the current tile, {listed}; "
-                               "one sync ends it.", 96)]
+    listed = "" if not doing else doing[0] if len(doing) == 1 else f"{', '.join(doing[:-1])} and {doing[-1]}"
+    text = (f"Each step: while the compute queue works on the current tile, {listed}; one sync ends it."
+            if doing else "Each step: the compute queue works on the current tile; one sync ends it.")
+    if mapping.buffering.output_buffers == 1:
+        text += " A finished tile goes back to DRAM in a step of its own (there is one output buffer)."
+    return ["", *textwrap.wrap(text, 96)]
 
 
 def _shared_line(mapping: Mapping, dram: DramLayout, shared: SharedLayout) -> str:
@@ -398,7 +414,7 @@ def build(problem: Problem, mapping: Mapping, machine: MachineConfig) -> MappedP
     """The program of one mapping, and its figures."""
     all_tasks = tasks(mapping)
     shares = split_across_cores(all_tasks, machine, mapping.staged)
-    where = layout(all_tasks, problem.extra_input_bytes)
+    where = layout(all_tasks, problem.extra_input_bytes, mapping.buffering)
     dram = dram_layout(all_tasks, problem.extra_input_bytes)
     writer = ProgramWriter(TRIAL_FILE)
     writer.machine_line(machine.name)

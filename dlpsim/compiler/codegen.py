@@ -8,6 +8,12 @@ the next weight block into the other WRAM buffer. One ``sync`` ends each step: t
 only hand-off the ISA needs, since nothing else orders the queues. Runs of equal
 steps, and of equal pairs of steps (ping, pong), are folded into ``loop`` blocks.
 
+A mapping's Buffering may change two of those buffers (the energy objectives' choices): with
+the input kept, every slab (a whole map) has a place of its own in NRAM and is loaded only the
+first time a task reads it, so a slab read again costs no DRAM traffic and no halo is read
+twice; with one output buffer, the write-back of a finished tile is a step of its own, before
+the next tile's MACs write that buffer.
+
 Every operand is addressed, so the data checks can prove the pipeline race-free in every
 memory: moves name both ends (DRAM holds each tensor in the order the tiles use it: see
 DramLayout, which the header states), MACs read the input slab (A) and the weight block (B)
@@ -60,7 +66,7 @@ from dlpsim.asm.program import (
     Window,
 )
 from dlpsim.compiler.lowering import COPY, SLAB, STATE, TILE, VALUES, Part, VectorStep
-from dlpsim.compiler.mapping import LoopOrder, Mapping, Staging, input_span
+from dlpsim.compiler.mapping import DOUBLE_BUFFERED, Buffering, LoopOrder, Mapping, Staging, input_span
 from dlpsim.machine import MachineConfig
 
 Step = tuple[Instruction, ...]  # what one step of a core's pipeline issues, ending in sync
@@ -140,6 +146,11 @@ class Task:
     # first chunk's steps (a bias) and, on the last chunk, the rest; None: counted only (vector_ops).
     steps: tuple[tuple[VectorStep, int], ...] | None = None
     value_sets: int = 0  # sets of per-channel values its block holds (each G x N values)
+    # The bytes [start, end) of its slab that hold its tile's input span (all of it, but in a kept
+    # slab, a whole map), and whether that span is one contiguous range there (a kept map's span
+    # of some columns and several rows is not: the window form has no row pitch to reach it).
+    span: tuple[int, int] = (0, 0)
+    span_addressable: bool = True
     # Where the state of its units starts in the state buffer (an LSTM's c_prev: a value per
     # ``out_channel_unit`` output channels, sample after sample)
     state_offset: int = 0
@@ -185,6 +196,9 @@ def tasks(mapping: Mapping) -> list[Task]:
                                   problem.in_width, problem.out_width) for c in columns.ranges()}
     in_chunks = ins.ranges()
     last_chunk = in_chunks[-1]
+    # A kept input is read as whole maps: every spatial tile's MACs read the slab of its sample.
+    kept = mapping.buffering.input_kept
+    whole = (0, problem.in_height), (0, problem.in_width)
     outputs_done = 0
     result = []
 
@@ -193,7 +207,7 @@ def tasks(mapping: Mapping) -> list[Task]:
         (g0, g1), (n0, n1), (k0, k1) = group, out, chunk
         _, (r0, r1), (c0, c1) = place
         gb, nb, kc = g1 - g0, n1 - n0, k1 - k0
-        (h0, h1), (w0, w1) = row_spans[place[1]], column_spans[place[2]]
+        (h0, h1), (w0, w1) = whole if kept else (row_spans[place[1]], column_spans[place[2]])
         per_channel = (kc * problem.window if problem.matrix else 0)
         per_channel += problem.per_channel_values if k0 == 0 else 0
         weight_bytes = gb * nb * per_channel * element
@@ -212,18 +226,22 @@ def tasks(mapping: Mapping) -> list[Task]:
             steps = tuple((step, step.per_output * tile_outputs // step.parts) for step in problem.steps
                           if (step.first_chunk and k0 == 0) or (not step.first_chunk and finishing))
             vector_ops = _counted(steps)
-        top, bottom = _edges(place[1], row_spans[place[1]], problem.stride[0], problem.padding[0],
-                             problem.reach[0])
-        left, right = _edges(place[2], column_spans[place[2]], problem.stride[1], problem.padding[1],
-                             problem.reach[1])
-        window = Window(h1 - h0, w1 - w0, kc, problem.kernel, problem.stride, (top, bottom, left, right),
+        # The tile's windows read its input span; in a kept slab (a whole map) that span starts at
+        # its first row and column, and is one contiguous range only if it spans whole rows (HWC).
+        (sh0, sh1), (sw0, sw1) = row_spans[place[1]], column_spans[place[2]]
+        top, bottom = _edges(place[1], (sh0, sh1), problem.stride[0], problem.padding[0], problem.reach[0])
+        left, right = _edges(place[2], (sw0, sw1), problem.stride[1], problem.padding[1], problem.reach[1])
+        window = Window(sh1 - sh0, sw1 - sw0, kc, problem.kernel, problem.stride, (top, bottom, left, right),
                         problem.dilation, gb)
         plain = (window.kernel == (1, 1) and window.stride == (1, 1) and window.padding == (0, 0, 0, 0)
-                 and gb == 1 and (h1 - h0, w1 - w0) == (r1 - r0, c1 - c0))
+                 and gb == 1 and (sh1 - sh0, sw1 - sw0) == (r1 - r0, c1 - c0))
+        channels_bytes = gb * kc * problem.input_tensors * element
+        span = (((sh0 - h0) * (w1 - w0) + sw0 - w0) * channels_bytes,
+                ((sh1 - 1 - h0) * (w1 - w0) + sw1 - w0) * channels_bytes)
         return Task(
             weight_key=(group, out, chunk) if weight_bytes else None,
             weight_bytes=weight_bytes,
-            input_key=(group, chunk, place),
+            input_key=(group, chunk, place[0]) if kept else (group, chunk, place),
             input_bytes=(h1 - h0) * (w1 - w0) * gb * kc * problem.input_tensors * element,
             macs=tile_outputs * kc * problem.window if problem.matrix else 0,
             shape=(gb * (r1 - r0) * (c1 - c0), kc * problem.window, nb) if problem.matrix else None,
@@ -235,6 +253,8 @@ def tasks(mapping: Mapping) -> list[Task]:
             values_bytes=gb * nb * problem.per_channel_values * element if k0 == 0 else 0,
             input_tensors=problem.input_tensors,
             window=None if plain else window,
+            span=span,
+            span_addressable=(sw0, sw1) == (w0, w1) or sh1 - sh0 == 1,
             steps=steps,
             value_sets=problem.per_channel_values if k0 == 0 else 0,
             state_offset=(place[0] * problem.out_channels + n0) // problem.out_channel_unit * element,
@@ -312,30 +332,51 @@ def _pass(task: Task, staged: Staging) -> tuple:
 
 @dataclass(frozen=True)
 class Layout:
-    """Byte offsets of the on-chip buffers, the same on every core: in NRAM two input slabs, two
-    output tiles and the state read once (an LSTM's); in WRAM two weight buffers (a core whose
-    blocks all fit keeps them instead, one after another from 0: see core_steps)."""
+    """Byte offsets of the on-chip buffers, the same on every core: in NRAM two input slabs (or,
+    with the input kept, every slab at its own place, one after another from 0 in the order the
+    tasks first read them), the output buffers (two, or one) and the state read once (an LSTM's);
+    in WRAM two weight buffers (a core whose blocks all fit keeps them instead, one after another
+    from 0: see core_steps)."""
 
-    input_buffers: tuple[int, int]
-    output_buffers: tuple[int, int]
+    input_buffers: tuple[int, ...]  # two slab buffers in turn; none when the input is kept
+    output_buffers: tuple[int, ...]  # two output tiles in turn, or one
     slab_bytes: int
     output_bytes: int
     weight_block_bytes: int
     state: int
     state_bytes: int
+    kept_slabs: dict[tuple, int] | None = None  # with the input kept: each slab's place, by key
+
+    def slab_place(self, key: tuple, buffer: int) -> int:
+        """Where in NRAM slab ``key`` is: its own place if kept, else input buffer ``buffer``."""
+        return self.input_buffers[buffer] if self.kept_slabs is None else self.kept_slabs[key]
+
+    @property
+    def kept_input_bytes(self) -> int:
+        """The NRAM the kept slabs take (0: the input is not kept)."""
+        return self.output_buffers[0] if self.kept_slabs is not None else 0
 
     @property
     def weight_buffers(self) -> tuple[int, int]:
         return 0, self.weight_block_bytes
 
 
-def layout(all_tasks: list[Task], state_bytes: int = 0) -> Layout:
+def layout(all_tasks: list[Task], state_bytes: int = 0, buffering: Buffering = DOUBLE_BUFFERED) -> Layout:
     slab = max(task.input_bytes for task in all_tasks)
     # a tile's values: what is written back, or more (an LSTM's gates, of which it writes h and c)
     output = max(max(max(task.output_bytes, task.result_bytes) for task in all_tasks), 1)
     weights = max(task.weight_bytes for task in all_tasks)
-    return Layout((0, slab), (2 * slab, 2 * slab + output), slab, output, weights, 2 * slab + 2 * output,
-                  state_bytes)
+    kept: dict[tuple, int] | None = None
+    inputs: tuple[int, ...] = (0, slab)
+    end = 2 * slab  # of the input's NRAM
+    if buffering.input_kept:
+        kept, inputs, end = {}, (), 0
+        for task in all_tasks:
+            if task.input_key not in kept:
+                kept[task.input_key] = end
+                end += task.input_bytes
+    outputs = tuple(end + number * output for number in range(buffering.output_buffers))
+    return Layout(inputs, outputs, slab, output, weights, end + len(outputs) * output, state_bytes, kept)
 
 
 @dataclass(frozen=True)
@@ -401,8 +442,8 @@ def _computes(task: Task, slab: int, block: int | None, tile: int, state: int = 
     instructions = []
     if task.macs:
         weights = (Memory.WRAM, block, block + task.weight_bytes - task.values_bytes)
-        instructions.append(mac(task.shape, (Memory.NRAM, slab, slab + task.input_bytes), weights, result,
-                                not task.first_chunk, task.window))
+        instructions.append(mac(task.shape, (Memory.NRAM, slab + task.span[0], slab + task.span[1]), weights,
+                                result, not task.first_chunk, task.window))
     if task.steps is not None:
         per_map = task.input_bytes // task.input_tensors
 
@@ -577,7 +618,7 @@ class CorePlan:
     # The weight runs (first task, end) during which the block of the run after is loaded; the
     # first run's block is loaded before the first step.
     loading_runs: tuple[tuple[int, int], ...]
-    slab_loads: int  # input slabs loaded into the two NRAM input buffers in turn
+    slab_loads: int  # input slabs loaded: into the two NRAM input buffers in turn, or each once if kept
     tiles_written: int  # output tiles written back from the two NRAM output buffers in turn
 
     @property
@@ -617,7 +658,8 @@ def plan_core(core: int, share: list[Task], where: Layout, wram_bytes: int) -> C
         if following.weight_bytes and not (keep and following.weight_key in loaded):
             loaded.add(following.weight_key)
             loading.append(run)
-    slab_loads = 1 + sum(a.input_key != b.input_key for a, b in zip(share, share[1:], strict=False))
+    slab_loads = (len({task.input_key for task in share}) if where.kept_slabs is not None
+                  else 1 + sum(a.input_key != b.input_key for a, b in zip(share, share[1:], strict=False)))
     return CorePlan(core, None if not has_weights else WeightReuse.KEPT if keep else
                     WeightReuse.STREAMED, tuple(block_places), tuple(loading), slab_loads,
                     sum(1 for task in share if task.output_bytes))
@@ -684,25 +726,28 @@ def core_steps(share: list[Task], plan: CorePlan, where: Layout, dram: DramLayou
     if first.weight_bytes:
         prologue.append(move(weight_source, weight_origin(first.weight_key), Memory.WRAM, block_place[0],
                              first.weight_bytes))
-    prologue.append(move(input_source, input_origin(first.input_key), Memory.NRAM, where.input_buffers[0],
-                         first.input_bytes))
+    prologue.append(move(input_source, input_origin(first.input_key), Memory.NRAM,
+                         where.slab_place(first.input_key, 0), first.input_bytes))
     start, end = extra_in
     if end > start:
         prologue.append(move(Memory.DRAM, dram.state + start, Memory.NRAM, where.state + start, end - start))
     close(prologue)
 
     in_buffer = out_buffer = 0
+    loaded = {first.input_key}  # the slabs in NRAM (kept ones stay)
     pending_store: Move | None = None  # the last finished tile's write-back, in the next step
     for index, task in enumerate(share):
         step: list[Instruction] = []
         following = share[index + 1] if index + 1 < len(share) else None
         next_in_buffer = in_buffer
-        if following is not None and following.input_key != task.input_key:
+        if following is not None and following.input_key != task.input_key and (
+                where.kept_slabs is None or following.input_key not in loaded):
+            loaded.add(following.input_key)
             next_in_buffer = 1 - in_buffer
             if staged is Staging.INPUT:
                 ready(following.input_key)
             step.append(move(input_source, input_origin(following.input_key), Memory.NRAM,
-                             where.input_buffers[next_in_buffer], following.input_bytes))
+                             where.slab_place(following.input_key, next_in_buffer), following.input_bytes))
         if pending_store is not None:
             step.append(pending_store)
             pending_store = None
@@ -711,13 +756,17 @@ def core_steps(share: list[Task], plan: CorePlan, where: Layout, dram: DramLayou
             if staged is Staging.WEIGHTS:
                 ready(key)
             step.append(chunk)
-        step += _computes(task, where.input_buffers[in_buffer], block_place[index],
+        step += _computes(task, where.slab_place(task.input_key, in_buffer), block_place[index],
                           where.output_buffers[out_buffer], where.state)
         close(step)
         if task.output_bytes:
-            pending_store = move(Memory.NRAM, where.output_buffers[out_buffer], Memory.DRAM,
-                                 dram.tiles[task.output_key], task.output_bytes)
-            out_buffer = 1 - out_buffer
+            store = move(Memory.NRAM, where.output_buffers[out_buffer], Memory.DRAM,
+                         dram.tiles[task.output_key], task.output_bytes)
+            if len(where.output_buffers) == 1:  # the next tile goes into this buffer: store it first
+                close([store])
+            else:
+                pending_store = store
+            out_buffer = (out_buffer + 1) % len(where.output_buffers)
         in_buffer = next_in_buffer
 
     if pending_store is not None:

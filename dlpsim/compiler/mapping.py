@@ -6,26 +6,29 @@ accumulate in NRAM over several tasks). Each core runs a pipeline of tasks with
 double buffers: while the matrix unit works on task t, the io queue fetches the
 input of task t+1, stores the output of task t-1 and streams in the next weight
 block. So a tile must fit twice: two input slabs and two output tiles in NRAM,
-two weight blocks in WRAM.
+two weight blocks in WRAM. The energy objectives may buffer NRAM otherwise (see
+Buffering): the whole input kept, one output buffer.
 
 The search tries every candidate tile and both loop orders against a closed-form
 estimate of the pipeline's time (each step lasts as long as its compute or its
 DRAM traffic at the core's share of the bandwidth, plus the unhidden fill) and
-keeps the fastest. The simulator, not this estimate, gives the real cycles.
+keeps the fastest (or, for the energy objectives, the least energy by the estimate).
+The simulator, not this estimate, gives the real cycles.
 
 The search's work is bounded by the layer's shape alone, whatever the capacities.
 With c(n) = |_candidates(n)| <= 2 ceil(log2 n) + 2 tile sizes along a dimension of
 n, a Problem of G groups, N output and K input channels per group and an H x W
 output estimates at most
 
-    search_limit = c(G) c(N) c(H) c(W) x bitlength(c(K))
+    search_limit = c(G) c(N) c(H) c(W) x bitlength(c(K)) x b
 
-tiles (c(G) is 1 where groups are tiled alone), each in O(1): the binary search over
-K costs bitlength(c(K)) footprints, and a tile's slab and halo figures are sums in
-closed form over its tiles (_spans), never a walk over them. Each tile's estimate
-covers 2 loop orders (4 with staging). Code generation works task by task (see
-codegen), so a tile that leaves more than MAX_TASKS tasks is not considered, and a
-layer every one of whose tiles would is refused with the figure.
+tiles (c(G) is 1 where groups are tiled alone; b is the bufferings tried, 1 for time and at
+most 4 for the energy objectives), each in O(1): the binary search over K costs
+bitlength(c(K)) footprints, and a tile's slab and halo figures are sums in closed form over
+its tiles (_spans), never a walk over them. Each tile's estimate covers 2 loop orders (4 with
+staging). Code generation works task by task (see codegen), so a tile that leaves more than
+MAX_TASKS tasks is not considered, and a layer every one of whose tiles would is refused with
+the figure.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ import dataclasses
 import functools
 from dataclasses import dataclass
 from enum import StrEnum
-from math import ceil
+from math import ceil, gcd
 
 from dlpsim.asm.opcodes import COMPUTE_TYPES
 from dlpsim.compiler.lowering import Problem
@@ -50,6 +53,23 @@ class LoopOrder(StrEnum):
 
     WEIGHTS_OUTER = "weights-outer"  # for group, out block: for spatial tile: for in chunk
     INPUT_OUTER = "input-outer"  # for group, spatial tile: for out block: for in chunk
+
+
+@dataclass(frozen=True)
+class Buffering:
+    """How NRAM holds the input slabs and the output tiles. The default double-buffers both: two
+    slabs and two output tiles in turn, so loads and write-backs overlap the compute. Where that
+    costs DRAM traffic, the energy objectives may instead keep the whole input (``input_kept``:
+    every slab, a whole map of its groups, input-channel chunk and sample, loaded once into a
+    place of its own and kept while every weight block streams past it; no halo is read twice)
+    and single-buffer the output (``output_buffers`` 1: each finished tile goes back to DRAM in a
+    step of its own before the next tile is computed into the same buffer)."""
+
+    input_kept: bool = False
+    output_buffers: int = 2
+
+
+DOUBLE_BUFFERED = Buffering()
 
 
 class Staging(StrEnum):
@@ -115,6 +135,7 @@ class Mapping:
     # The operand the memory core stages in the SharedRAM for the cores to copy from there;
     # None: every core reads DRAM directly.
     staged: Staging | None = None
+    buffering: Buffering = DOUBLE_BUFFERED
 
     # -- the tiling of each dimension ----------------------------------------------------
     @property
@@ -201,10 +222,31 @@ def _output_tile_bytes(problem: Problem, tile: Tile) -> int:
     return tile.groups * tile.out_channels * tile.rows * tile.columns * problem.bytes_per_element
 
 
-def footprint(problem: Problem, tile: Tile) -> tuple[int, int]:
-    """(NRAM, WRAM) bytes the double-buffered pipeline needs for this tile."""
-    nram = 2 * (_slab_bytes(problem, tile) + _output_tile_bytes(problem, tile))
+def footprint(problem: Problem, tile: Tile, buffering: Buffering = DOUBLE_BUFFERED) -> tuple[int, int]:
+    """(NRAM, WRAM) bytes the pipeline needs for this tile: two weight blocks in WRAM; in NRAM two
+    input slabs (or the whole input, kept) and the output buffers."""
+    inputs = problem.input_bytes if buffering.input_kept else 2 * _slab_bytes(problem, tile)
+    nram = inputs + buffering.output_buffers * _output_tile_bytes(problem, tile)
     return nram, 2 * _weight_block_bytes(problem, tile)
+
+
+def _keeps_input(problem: Problem) -> bool:
+    """Whether the input may be kept whole (Buffering.input_kept): work reading one map, without
+    state read once beside it (an LSTM's)."""
+    return problem.input_tensors == 1 and not problem.extra_input_bytes
+
+
+def bufferings(problem: Problem, objective: Objective) -> tuple[Buffering, ...]:
+    """The NRAM bufferings the search tries: double buffering for time (its programs stay as they
+    were); for the energy objectives' matrix work also a single output buffer, and the whole input
+    kept with one or two output buffers, which trade a little time for fewer DRAM bytes (work
+    without weights reads its input once anyway)."""
+    if objective is Objective.TIME or not problem.matrix:
+        return (DOUBLE_BUFFERED,)
+    single = Buffering(output_buffers=1)
+    if not _keeps_input(problem):
+        return DOUBLE_BUFFERED, single
+    return DOUBLE_BUFFERED, single, Buffering(input_kept=True), Buffering(input_kept=True, output_buffers=1)
 
 
 # -- the estimate --------------------------------------------------------------------------
@@ -219,8 +261,10 @@ class _Estimate:
     infinite if the staged data do not fit). What does not depend on the order or the staging
     is worked out once, for all of them."""
 
-    def __init__(self, problem: Problem, tile: Tile, machine: MachineConfig, rates: _Rates):
+    def __init__(self, problem: Problem, tile: Tile, machine: MachineConfig, rates: _Rates,
+                 buffering: Buffering = DOUBLE_BUFFERED):
         self.problem, self.tile, self.machine, self.rates = problem, tile, machine, rates
+        self.buffering = buffering
         rows = Split(problem.out_height, tile.rows)
         columns = Split(problem.out_width, tile.columns)
         self.groups = Split(problem.groups, tile.groups).count
@@ -238,6 +282,11 @@ class _Estimate:
                            * problem.input_tensors * problem.bytes_per_element)
         self.block = _weight_block_bytes(problem, tile)
         self.slab = _slab_bytes(problem, tile)
+        if buffering.input_kept:  # whole maps, each loaded once: no halo twice
+            self.input_once = problem.input_bytes
+            self.slab = (problem.in_height * problem.in_width * min(tile.groups, problem.groups)
+                         * min(tile.in_channels, problem.in_channels) * problem.bytes_per_element)
+            self.kept_slabs = self.groups * self.ins * problem.batch
         self.output_tile = _output_tile_bytes(problem, tile)
         # What the tasks' MACs read and write on chip (contract, "Energy"): every output block reads
         # the whole im2col input again (A, NRAM), every spatial tile the weights (B, WRAM), and
@@ -265,6 +314,12 @@ class _Estimate:
             weight_share = weights_once  # every core passes over every weight block
         if weight_share <= machine.core.wram.capacity_bytes:  # resident: each block fetched once per core
             weights = min(weights, weight_share * min(cores, tasks))
+        kept = self.buffering.input_kept
+        if kept:  # each core loads the slabs of the groups its share covers, once: the shares are
+            # contiguous and about equal and the groups outermost, so of the c - 1 cuts between
+            # c busy cores' shares, all but the gcd(c, g) - 1 falling between groups split a group
+            busy = min(cores, tasks // ins)
+            inputs = input_once * (groups + busy - gcd(groups, busy)) / groups
 
         # Staging: the memory core fetches one operand into the SharedRAM once, in the order the
         # cores first need it, and the cores copy it from there over their own links.
@@ -293,8 +348,12 @@ class _Estimate:
         weight_step = (core_weights + (staged_bytes if staged else 0) / cores) / tasks * ratio
         reloads = ins > 1 or (order is LoopOrder.WEIGHTS_OUTER and spatial > 1)
         input_steps = tasks if reloads else (tasks / outs if order is LoopOrder.INPUT_OUTER else groups)
+        if kept:  # a slab comes in only the first time it is needed
+            input_steps = min(tasks, self.kept_slabs)
         input_step = (core_inputs + problem.extra_input_bytes) / input_steps * ratio
-        store_step = problem.output_bytes / storing * ratio
+        # With one output buffer the write-backs overlap nothing: they take steps of their own.
+        single_output = self.buffering.output_buffers == 1
+        store_step = 0 if single_output else problem.output_bytes / storing * ratio
         with_input, with_store = input_steps / tasks, storing / tasks
         both = min(with_input, with_store)
         per_task = (both * max(compute, weight_step + input_step + store_step)
@@ -317,6 +376,8 @@ class _Estimate:
             heaviest *= min(tile.out_channels, problem.out_channels) * outs / problem.out_channels
         share = ceil(units / cores) if units <= 4 * cores else units / cores
         unit_time = heaviest * (tasks / units) * per_task
+        if single_output:  # each core's share of the stores at its share of the link, one step each
+            unit_time += heaviest * (problem.output_bytes * ratio + storing) / units
         pipeline = share * unit_time
         if staged:  # every core's first pass waits for the whole operand to be staged, and the
             # staging shares the DRAM link with the rest of that pass's traffic
@@ -393,7 +454,8 @@ class Ranking:
 
 
 def rank(problem: Problem, machine: MachineConfig, objective: Objective = Objective.TIME) -> Ranking:
-    """The KEPT_MAPPINGS best mappings for ``objective`` by the estimate (see choose_mappings)."""
+    """The KEPT_MAPPINGS best mappings for ``objective`` by the estimate (see choose_mappings), and
+    for the energy objectives the KEPT_MAPPINGS best of the other bufferings beside them."""
     anonymous = dataclasses.replace(problem, name="", description="")  # same shapes, same mapping
     try:
         ranking = _choose(anonymous, machine, objective)
@@ -404,7 +466,8 @@ def rank(problem: Problem, machine: MachineConfig, objective: Objective = Object
                                                        for mapping in ranking.mappings))
 
 
-# How many of the best mappings by the estimate are kept, for the compiler to try for real.
+# How many of the best mappings by the estimate are kept, for the compiler to try for real (for
+# the energy objectives, as many again of the bufferings other than double buffering).
 KEPT_MAPPINGS = 12
 
 # The most tasks (pipeline steps) a mapping may have. Code generation works task by task, so this
@@ -413,13 +476,14 @@ KEPT_MAPPINGS = 12
 MAX_TASKS = 1 << 15
 
 
-def search_limit(problem: Problem) -> int:
-    """The most tiles the search estimates for ``problem``, whatever the machine (see the module
-    doc): a product of the candidate counts along each dimension, logarithmic in each size."""
+def search_limit(problem: Problem, objective: Objective = Objective.TIME) -> int:
+    """The most tiles the search for ``objective`` estimates for ``problem``, whatever the machine
+    (see the module doc): a product of the candidate counts along each dimension, logarithmic in
+    each size, times the bufferings tried (one for time, at most four for the energy objectives)."""
     groups = 1 if _splits_groups_alone(problem) else len(_candidates(problem.groups))
     reductions = len(_candidates(problem.in_channels)).bit_length()  # binary search steps
     return (groups * len(_candidates(problem.out_channels)) * len(_candidates(problem.out_height))
-            * len(_candidates(problem.out_width)) * reductions)
+            * len(_candidates(problem.out_width)) * reductions * len(bufferings(problem, objective)))
 
 
 def _splits_groups_alone(problem: Problem) -> bool:
@@ -470,53 +534,73 @@ def _choose(problem: Problem, machine: MachineConfig, objective: Objective) -> R
     ranked: list[tuple[tuple, Mapping]] = []
     rates = _Rates.of(machine)
     estimated = 0
-    fewest: tuple[int, Tile] | None = None  # of the tiles that fit, the one leaving the fewest tasks
+    # of the tiles that fit, the one leaving the fewest tasks, and its buffering
+    fewest: tuple[int, Tile, Buffering] | None = None
     for groups in group_sizes:
         for out_channels in _candidates(problem.out_channels):
             if out_channels % problem.out_channel_unit:  # a tile holds whole units (an LSTM's gates)
                 continue
             for rows in _candidates(problem.out_height):
                 for columns in _candidates(problem.out_width):
-                    # Split the reduction only as far as needed: whole channels accumulate nothing.
-                    tile = _widest_reduction(problem, Tile(groups, out_channels, 1, rows, columns),
-                                             nram, wram)
-                    if tile is None:
-                        continue
-                    tasks = task_count(problem, tile)
-                    if fewest is None or tasks < fewest[0]:
-                        fewest = (tasks, tile)
-                    if tasks > MAX_TASKS:
-                        continue
-                    estimated += 1
-                    estimate = _Estimate(problem, tile, machine, rates)
-                    for order, staged in variants:
-                        if staged and ceil(problem.groups / tile.groups) > 1:
+                    for buffering in bufferings(problem, objective):
+                        # Split the reduction only as far as needed: whole channels accumulate nothing.
+                        tile = _widest_reduction(problem, Tile(groups, out_channels, 1, rows, columns),
+                                                 nram, wram, buffering)
+                        if tile is None:
                             continue
-                        cycles, traffic = estimate(order, staged)
-                        if cycles == float("inf"):
+                        tasks = task_count(problem, tile)
+                        if fewest is None or tasks < fewest[0]:
+                            fewest = (tasks, tile, buffering)
+                        if tasks > MAX_TASKS:
                             continue
-                        if objective is Objective.TIME:
-                            # Time first; of two mappings within a percent, the one moving less data.
-                            score = cycles + traffic / rates.dram / 100
-                        else:
-                            score = rates.energy_pj(estimate, cycles, traffic)
-                            score *= cycles if objective is Objective.EDP else 1
-                        key = (score, -_volume(tile), order, staged or "")
-                        mapping = Mapping(problem, tile, order, machine.compute_cores, ceil(cycles), staged)
-                        ranked.append((key, mapping))
+                        estimated += 1
+                        ranked += _ranked_variants(problem, tile, buffering, machine, rates, objective,
+                                                   variants)
     if not ranked:  # tiles fit (checked above), but each leaves too many tasks
-        tasks, tile = fewest
-        need_nram, need_wram = footprint(problem, tile)
+        tasks, tile, buffering = fewest
+        need_nram, need_wram = footprint(problem, tile, buffering)
         fuller = "NRAM" if need_nram * wram >= need_wram * nram else "WRAM"
         raise WorkloadError(f"every tile it tries that fits the {format_size(nram)} NRAM and "
                             f"{format_size(wram)} WRAM of {machine.name} leaves at least {tasks:,} "
                             f"tasks (pipeline steps), more than the {MAX_TASKS:,} the compiler writes a "
                             f"program of; give {fuller} more room")
     ranked.sort(key=lambda item: item[0])
-    return Ranking(tuple(mapping for _, mapping in ranked[:KEPT_MAPPINGS]), estimated)
+    # The best KEPT_MAPPINGS double-buffered mappings, and as many of the other bufferings (energy
+    # objectives): those trade time for bytes, and must not crowd out the double-buffered ones,
+    # which the energy objective falls back on where they cost too much time (run.compile).
+    double = [item for item in ranked if item[1].buffering == DOUBLE_BUFFERED][:KEPT_MAPPINGS]
+    other = [item for item in ranked if item[1].buffering != DOUBLE_BUFFERED][:KEPT_MAPPINGS]
+    best = sorted(double + other, key=lambda item: item[0])
+    return Ranking(tuple(mapping for _, mapping in best), estimated)
 
 
-def _widest_reduction(problem: Problem, tile: Tile, nram: int, wram: int) -> Tile | None:
+def _ranked_variants(problem: Problem, tile: Tile, buffering: Buffering, machine: MachineConfig,
+                     rates: _Rates, objective: Objective,
+                     variants: list[tuple[LoopOrder, Staging | None]]) -> list[tuple[tuple, Mapping]]:
+    """The tile's mappings in each loop order and staging, each with its sort key for ``objective``
+    (staging only with double buffering, and not across groups)."""
+    estimate = _Estimate(problem, tile, machine, rates, buffering)
+    ranked = []
+    for order, staged in variants:
+        if staged and (ceil(problem.groups / tile.groups) > 1 or buffering != DOUBLE_BUFFERED):
+            continue
+        cycles, traffic = estimate(order, staged)
+        if cycles == float("inf"):
+            continue
+        if objective is Objective.TIME:
+            # Time first; of two mappings within a percent, the one moving less data.
+            score = cycles + traffic / rates.dram / 100
+        else:
+            score = rates.energy_pj(estimate, cycles, traffic)
+            score *= cycles if objective is Objective.EDP else 1
+        key = (score, -_volume(tile), order, staged or "", buffering.input_kept, -buffering.output_buffers)
+        ranked.append((key, Mapping(problem, tile, order, machine.compute_cores, ceil(cycles), staged,
+                                    buffering)))
+    return ranked
+
+
+def _widest_reduction(problem: Problem, tile: Tile, nram: int, wram: int,
+                      buffering: Buffering = DOUBLE_BUFFERED) -> Tile | None:
     """The tile with the most input channels that still fits (footprints grow with them)."""
     sizes = _candidates(problem.in_channels)
     low, high = 0, len(sizes) - 1
@@ -524,7 +608,7 @@ def _widest_reduction(problem: Problem, tile: Tile, nram: int, wram: int) -> Til
     while low <= high:
         middle = (low + high) // 2
         candidate = Tile(tile.groups, tile.out_channels, sizes[middle], tile.rows, tile.columns)
-        need_nram, need_wram = footprint(problem, candidate)
+        need_nram, need_wram = footprint(problem, candidate, buffering)
         if need_nram <= nram and need_wram <= wram:
             found, low = candidate, middle + 1
         else:

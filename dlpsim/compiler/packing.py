@@ -103,6 +103,9 @@ class DramTensors:
     weights: int  # where the first block starts
     output: int  # where the first tile starts
     end: int
+    # Whether every tile's MAC addresses exactly its input span (not so for a kept input tiled in
+    # columns: see codegen.Task.span); the packers cannot make such a program compute its layer.
+    addressable: bool = True
 
 
 def dram_tensors(problem: Problem, all_tasks: list[Task], dram: DramLayout) -> DramTensors:
@@ -110,12 +113,15 @@ def dram_tensors(problem: Problem, all_tasks: list[Task], dram: DramLayout) -> D
     slabs, blocks, tiles = {}, {}, {}
     for task in all_tasks:
         group, chunk, place = task.input_key
-        sample, rows, columns = place
         if task.input_key not in slabs:
-            rows_in = input_span(*rows, problem.stride[0], problem.padding[0], problem.reach[0],
-                                 problem.in_height, problem.out_height)
-            columns_in = input_span(*columns, problem.stride[1], problem.padding[1], problem.reach[1],
-                                    problem.in_width, problem.out_width)
+            if isinstance(place, int):  # a kept input: the whole map of a sample
+                sample, rows_in, columns_in = place, (0, problem.in_height), (0, problem.in_width)
+            else:
+                sample, rows, columns = place
+                rows_in = input_span(*rows, problem.stride[0], problem.padding[0], problem.reach[0],
+                                     problem.in_height, problem.out_height)
+                columns_in = input_span(*columns, problem.stride[1], problem.padding[1], problem.reach[1],
+                                        problem.in_width, problem.out_width)
             slabs[task.input_key] = Slab(dram.slabs[task.input_key], sample, group, chunk, rows_in,
                                          columns_in, problem.input_tensors)
         if task.weight_key is not None and task.weight_key not in blocks:
@@ -124,11 +130,12 @@ def dram_tensors(problem: Problem, all_tasks: list[Task], dram: DramLayout) -> D
             blocks[task.weight_key] = Block(dram.blocks[task.weight_key], group, out, chunk, problem.matrix,
                                             sets, problem.window)
         if task.output_bytes:
-            _, out, _ = task.output_key
+            _, out, (sample, rows, columns) = task.output_key
             tiles[task.output_key] = Tile(dram.tiles[task.output_key], sample, group, out, rows, columns,
                                           task.output_bytes)
     return DramTensors(tuple(slabs.values()), tuple(blocks.values()), tuple(tiles.values()), dram.state,
-                       dram.weights, dram.output, dram.end)
+                       dram.weights, dram.output, dram.end,
+                       all(task.span_addressable for task in all_tasks))
 
 
 # -- the layer's arrays as maps -------------------------------------------------------------------

@@ -13,8 +13,10 @@ search's work is bounded by the layer (see dlpsim.compiler.mapping and codegen):
 estimates at most search_limit() tiles, builds at most KEPT_MAPPINGS candidates of at
 most MAX_TASKS tasks each and SEARCH_TASKS tasks in all, and simulates each once.
 An energy or EDP objective runs that search for the fastest program, then ranks again by
-its own estimate (so estimates at most twice search_limit() tiles) and builds more
-candidates within the same SEARCH_TASKS and the same cycle limit (see _least).
+its own estimate (so estimates at most search_limit() tiles for time and search_limit() for
+itself) and builds more candidates within the same SEARCH_TASKS and the same cycle limit;
+the energy objective's candidates are also held to ENERGY_TIME_SLACK of the fastest's cycles
+(see _least).
 """
 
 from __future__ import annotations
@@ -40,6 +42,12 @@ from dlpsim.units import format_number
 from dlpsim.workloads.layers import Layer
 
 GOOD_ENOUGH = Fraction(95, 100)
+
+# The most cycles the energy objective's program may take, as a share of the fastest program's: it
+# chooses the least energy among the programs this close to the fastest. (Static power already
+# charges time, but where a slower mapping, with one output buffer, saves a few DRAM bytes it can
+# come out a few joules ahead at 5% more cycles; an energy-aware choice should not cost much time.)
+ENERGY_TIME_SLACK = Fraction(102, 100)
 
 # The most tasks the search builds programs of, over all the candidates it simulates: past it,
 # the fastest so far is kept. The built-in networks stay under it (12 x 8,192 at most).
@@ -190,7 +198,8 @@ def _least(shape: Problem, machine: MachineConfig, objective: Objective, max_cyc
 
     The bounds of the time search hold for the two together: the fastest's search and this one
     build at most SEARCH_TASKS tasks in all (candidates past it are not built), and every run is
-    limited to ``max_cycles`` (a candidate that needs more is passed over)."""
+    limited to ``max_cycles`` (a candidate that needs more is passed over), and for the energy
+    objective to ENERGY_TIME_SLACK times the fastest's cycles."""
     ranking = rank(shape, machine, objective)
     candidates = ranking.mappings
     if not shape.matrix:  # streaming vector work: the estimate is as good as a measurement
@@ -220,21 +229,29 @@ def _least(shape: Problem, machine: MachineConfig, objective: Objective, max_cyc
         energy = dynamic + static_pj(machine.static_mw, body.bound.cycles * seconds_per_cycle)
         return energy * body.bound.cycles if objective is Objective.EDP else energy
 
+    limit = max_cycles
+    if objective is Objective.ENERGY and fastest.stats is not None:
+        slack = int(ENERGY_TIME_SLACK * fastest.stats.cycles)
+        limit = slack if limit is None else min(limit, slack)
     ordered = sorted(((lower_bound(body), index) for index, body in enumerate(bodies)))
     best: tuple[Fraction, MappedProgram, Stats] | None = None
     tried = 0
     for least_possible, index in ordered:
         if best is not None and least_possible >= best[0]:
             break
+        if index and limit is not None and bodies[index].bound.cycles > limit:
+            continue  # it cannot run within the limit
         tried += 1
         if index == 0 and fastest.stats is not None:
             stats = fastest.stats
         else:
             try:
-                stats = simulate(bodies[index].program, machine, max_cycles=max_cycles)
+                stats = simulate(bodies[index].program, machine, max_cycles=limit)
             except RunLimitError:
                 if index == 0:  # the fastest needs more than the limit: every candidate does
                     raise
+                continue
+            if index and not stats.complete:  # stopped at the limit
                 continue
         if best is None or figure(stats, objective) < best[0]:
             best = figure(stats, objective), bodies[index], stats

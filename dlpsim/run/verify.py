@@ -225,6 +225,10 @@ def verify_layer(compiled: CompiledLayer, seed: int = 0, position: int = 0,
         return LayerCheck(layer.label, layer.kind, False)
     problem = compiled.mapping.problem
     tensors = compiled.body.tensors
+    if not tensors.addressable:
+        raise UserError(f"{layer.label}: error: its mapping keeps the whole input and tiles its columns, "
+                        "so a tile's MAC cannot address its input span (the window form has no row pitch): "
+                        "not verifiable; compile it for time (the default objective)")
     batch = compiled_batch(compiled)
     samples, parameters = random_data(layer, seed, position, batch)
     accepted = FunctionalProgram.prepare(compiled.program if program is None else program, machine)
