@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from dlpsim.asm import Compute, assemble
 from dlpsim.asm.opcodes import COMPUTE_TYPES, Memory
 from dlpsim.asm.printer import UNPLACED, ProgramWriter, print_program
-from dlpsim.asm.program import ComputeOperands, Immediate, Operand, Window, accesses, expand
+from dlpsim.asm.program import ComputeOperands, Immediate, Operand, Rows, Window, accesses, expand
 from dlpsim.cli import main
 from dlpsim.data import check_hazards
 from dlpsim.data.functional import FunctionalError, FunctionalProgram
@@ -346,8 +346,102 @@ def test_the_references_refusals_of_the_new_forms_are_what_the_assembler_says():
     text = (Path(__file__).resolve().parents[1] / "isa" / "README.md").read_text("utf-8")
     part = text[text.index("#### Window clause"):text.index("### loop")]
     shown = re.findall(r"```asm-error\n([^`]*)```\n\n    (bad\.asm:[^\n]*)\n", part)
-    assert len(shown) == 9
+    assert len(shown) == 13  # 9 of the window, broadcast and function forms, 4 of the rows clause
     for program, message in shown:
         with pytest.raises(ProgramError) as raised:
             assemble(program, "bad.asm")
         assert str(raised.value) == message
+
+
+# -- the rows clause: row reductions and per-row broadcast ---------------------------------------
+
+# 4 rows of 16: a row maximum is 4 x 15 = 60 pairwise operations; a broadcast 4 x 16 = 64 elements.
+ROW_MAX = "compute MAX_32 60 NRAM[0x0] -> NRAM[0x1000] rows 4x16"
+ROW_DIV = "compute DIV_32 64 NRAM[0x0], NRAM[0x1000:0x1010] -> NRAM[0x0] rows 4x16"
+ROW_FORMS = [ROW_MAX, ROW_DIV,
+             "compute ADD_16 60 NRAM[0x0] +> NRAM[0x1000] rows 4x16",
+             "compute MIN_32 7 NRAM[0x0] -> NRAM[0x1000] rows 1x8",
+             "compute SUB_32 64 NRAM[0x0], WRAM[0x0] -> NRAM[0x400] rows 4x16"]
+
+
+@pytest.mark.parametrize("text", ROW_FORMS)
+def test_every_rows_form_prints_back_as_written(text):
+    printed = print_program(assemble(text, "t.asm"))
+    assert printed == text + "\n"
+    assert print_program(assemble(printed, "t.asm")) == printed
+
+
+def test_the_writer_places_a_rows_form_and_loop_indices_keep_it():
+    writer = ProgramWriter("w.asm")
+    writer.loop(2, "t")
+    rows = Rows(4, 16)
+    writer.instruction(Compute(COMPUTE_TYPES["MAX_32"], 60, UNPLACED, None,
+                               ComputeOperands(Operand(Memory.NRAM, 0, UNPLACED, None, (("t", 0x100),)), None,
+                                               Operand(Memory.NRAM, 0x1000, UNPLACED)), None, rows))
+    writer.endloop()
+    program = writer.program()
+    assert assemble(print_program(program), "w.asm") == program
+    first, second = list(expand(program.sections[0].statements))
+    assert (first.operands.a.offset, second.operands.a.offset) == (0, 0x100)
+    assert first.rows == second.rows == rows and first.row_reduction
+
+
+@pytest.mark.parametrize("text, at, message", [
+    (ROW_MAX.replace("60", "64"), "rows", "a row reduction performs R x (L - 1) = 4 x 15 = 60 pairwise "
+                                          "operations, but the count is 64"),
+    (ROW_DIV.replace("64", "60"), "rows", "a per-row broadcast performs R x L = 4 x 16 = 64 operations, "
+                                          "but the count is 60"),
+    (ROW_DIV.replace("0x1010", "0x1008"), "rows", "operand B NRAM[0x1000:0x1008] holds 8 B, but it must hold "
+                                                  "one element for each of the 4 rows: 16 B of DIV_32"),
+    (ROW_MAX.replace("NRAM[0x1000]", "NRAM[0x1000:0x100c]"), "rows",
+     "operand C NRAM[0x1000:0x100c] holds 12 B, but it must hold one result per row: 16 B of MAX_32"),
+    ("compute SUB_32 60 NRAM[0x0] -> NRAM[0x1000] rows 4x16", "->", "SUB_32 needs operand B: a rows clause "
+                                                                    "without B is a row reduction"),
+    ("compute EXP_32 64 NRAM[0x0] -> NRAM[0x0] rows 4x16", "rows", "a rows clause is for the binary vector "
+                                                                   "types"),
+    ("compute MAC_32 4x4x4 NRAM[0x0], WRAM[0x0] -> NRAM[0x100] rows 4x4", "rows",
+     "a rows clause is for the binary vector types"),
+    ("compute MUL_32 64 NRAM[0x0], %2 -> NRAM[0x0] rows 4x16", "%2",
+     "an immediate B is the same for every row"),
+    ("compute MAX_32 4 NRAM[0x0] -> NRAM[0x1000] rows 4x1", "rows", "a row of one element reduces nothing"),
+    ("compute MAX_32 4 NRAM[0x0] -> NRAM[0x1000] rows 4x0", "4x0", "each dimension of the rows RxL must be "
+                                                                   "positive, got 4x0"),
+    ("compute MAX_32 4 NRAM[0x0] -> NRAM[0x1000] rows 4", None, "expected 'x' in the rows RxL"),
+    ("compute ADD_32 12 rows 4x4", "rows", "a rows clause says how the operands hold their data"),
+    # a reduction's C over its own A: refused, as any partial overlap of a vector op
+    ("compute ADD_32 12 NRAM[0x0] -> NRAM[0x8] rows 4x4", "NRAM[0x8]", "the result NRAM[0x8:0x18) overlaps "
+                                                                       "operand A NRAM[0x0:0x40)"),
+])
+def test_malformed_rows_forms_are_refused_at_their_column(text, at, message):
+    test_malformed_forms_are_refused_at_their_column(text, at, message)
+
+
+def test_operand_regions_of_the_rows_forms():
+    # a reduction reads A's 4 x 16 floats (256 B) and writes one float per row (16 B); no B
+    assert regions(ROW_MAX) == [("A", False, (0, 256)), ("C", True, (0x1000, 0x1010))]
+    # a broadcast reads B's one float per row and writes C, in place over A
+    assert regions(ROW_DIV) == [("A", False, (0, 256)), ("B", False, (0x1000, 0x1010)), ("C", True, (0, 256))]
+    # an accumulating reduction at half: A 4 x 16 x 2 B, C 4 x 2 B read and written
+    assert regions(ROW_FORMS[2]) == [("A", False, (0, 128)), ("C", False, (0x1000, 0x1008)),
+                                     ("C", True, (0x1000, 0x1008))]
+
+
+def test_the_hazard_check_sees_the_row_results_and_nothing_beyond():
+    # a load into the row maxima's last float (byte 0x100c) races with the reduction; one just
+    # past them (0x1010) does not
+    for offset, races in ((0x100c, True), (0x1010, False)):
+        text = f"move DRAM[0x0] NRAM[{offset:#x}] 4\n{ROW_MAX}\nsync\n"
+        assert bool(check_hazards(assemble(text, "t.asm"), DLP_S).hazards) == races, offset
+
+
+def test_rows_are_data_not_time_and_a_reduction_is_charged_as_a_window_one():
+    # n = 60 pairwise maxima at the MAX rate (1 slot, 64 per cycle): ceil(60 / 64) = 1 cycle;
+    # a division of 64 elements at DIV_32's 16 per cycle: 4 cycles
+    assert cycles(ROW_MAX) == ceil(60 / OPS_PER_CYCLE) == cycles("compute MAX_32 60\n")
+    assert cycles(ROW_DIV) == ceil(64 / 16) == cycles("compute DIV_32 64\n")
+    # energy: 60 compares, 2 x 60 floats of A read and 60 floats of C written, all NRAM
+    found = energy(ROW_MAX)
+    assert found["vector"] == 60 * COMPARE_32_PJ and found["NRAM"] == (2 * 240 + 240) * NRAM_PJ
+    # a broadcast is a vector op: B (in WRAM) read for every one of its 64 elements
+    found = energy(ROW_FORMS[4])
+    assert found["WRAM"] == 256 * WRAM_PJ and found["NRAM"] == (256 + 256) * NRAM_PJ

@@ -344,3 +344,45 @@ sync
     activated = np.maximum(conv + bias, 0)
     expected = activated.reshape(2, 2, 2, 2, 3).max(axis=(1, 3))
     np.testing.assert_allclose(np.load("y.npy"), expected, rtol=1e-5, atol=1e-6)
+
+
+# -- the rows clause ------------------------------------------------------------------------------
+
+def test_row_reductions_by_hand():
+    # 2 rows of 4: row 0 = 1, -2, 3, 0.5; row 1 = -1, -7, -3, -0.25
+    a = np.array([1, -2, 3, 0.5, -1, -7, -3, -0.25], F32)
+    for operation, expected in (("MAX", [3, -0.25]), ("MIN", [-2, -7]), ("ADD", [2.5, -11.25])):
+        memories = run(f"compute {operation}_32 6 NRAM[0x0] -> NRAM[{C_AT:#x}] rows 2x4", a)
+        assert result(memories, 2).tolist() == expected, operation
+
+
+def test_a_row_reduction_accumulates_and_runs_at_half():
+    a = np.array([1, 2, 3, 4, 5, 6], F16)  # 2 rows of 3: sums 6 and 15
+    memories = run(f"compute ADD_16 4 NRAM[0x0] +> NRAM[{C_AT:#x}] rows 2x3", a, c=np.array([0.5, -1], F16))
+    assert result(memories, 2, F16).tolist() == [6.5, 14]
+
+
+def test_a_per_row_broadcast_reads_one_b_per_row():
+    # 3 rows of 2; B = 10, 20, 30: element (r, j) reads B[r] (not B[i mod 3])
+    a = np.array([1, 2, 3, 4, 5, 6], F32)
+    b = np.array([10, 20, 30], F32)
+    memories = run(f"compute SUB_32 6 NRAM[0x0], WRAM[0x0] -> NRAM[{C_AT:#x}] rows 3x2", a, b)
+    assert result(memories, 6).tolist() == [-9, -8, -17, -16, -25, -24]
+    memories = run(f"compute DIV_32 6 NRAM[0x0], WRAM[0x0:0xc] -> NRAM[{C_AT:#x}] rows 3x2", a, b)
+    assert result(memories, 6).tolist() == [F32(1) / F32(10), F32(2) / F32(10), F32(3) / F32(20),
+                                            F32(4) / F32(20), F32(5) / F32(30), F32(6) / F32(30)]
+
+
+def test_softmax_of_the_reference_example_in_five_rows_instructions():
+    # isa/README.md's example: 4 rows of 16, max, subtract, exp, sum, divide; against the
+    # definition e^(x - max) / sum, row by row
+    x = np.random.default_rng(7).uniform(-4, 4, (4, 16)).astype(F32)
+    text = ("compute MAX_32 60 NRAM[0x0] -> NRAM[0x1000] rows 4x16\nsync\n"
+            "compute SUB_32 64 NRAM[0x0], NRAM[0x1000] -> NRAM[0x0] rows 4x16\nsync\n"
+            "compute EXP_32 64 NRAM[0x0] -> NRAM[0x0]\nsync\n"
+            "compute ADD_32 60 NRAM[0x0] -> NRAM[0x1000] rows 4x16\nsync\n"
+            "compute DIV_32 64 NRAM[0x0], NRAM[0x1000:0x1010] -> NRAM[0x0] rows 4x16\n")
+    memories = run(text, x)
+    got = memories.nram[0].read(0, 256).view(F32).reshape(4, 16)
+    wide = np.exp(x.astype(np.float64) - x.max(axis=1, keepdims=True))
+    np.testing.assert_allclose(got, wide / wide.sum(axis=1, keepdims=True), rtol=1e-6)

@@ -39,6 +39,7 @@ from dlpsim.asm.program import (
     Operand,
     Program,
     ProgramBuilder,
+    Rows,
     SearchTooLarge,
     Statement,
     Strides,
@@ -459,6 +460,28 @@ class _Line:
         return window, head.location
 
 
+    def rows(self, compute_type: ComputeType) -> tuple[Rows, SourceLocation]:
+        """The clause after the operands: ``rows RxL``."""
+        head = self.take("'rows'")
+        if compute_type.operation not in ROW_OPERATIONS:
+            raise ProgramError(head.location, f"a rows clause is for the binary vector types "
+                                              f"({', '.join(ROW_OPERATIONS)}: a row reduction or a per-row "
+                                              f"broadcast B), not {compute_type}")
+        (rows, length), where = self.dimensions(2, "the rows RxL (rows x elements per row)")
+        if any(value > MAX_WINDOW_NUMBER for value in (rows, length)):
+            raise ProgramError(where, f"each dimension of the rows RxL must be at most "
+                                      f"{MAX_WINDOW_NUMBER:,}, got {rows}x{length}")
+        if rows <= 0 or length <= 0:
+            raise ProgramError(where, f"each dimension of the rows RxL must be positive, got {rows}x{length}")
+        return Rows(rows, length), head.location
+
+
+# The vector operations that take a rows clause: with B, a per-row broadcast; ADD, MAX and MIN
+# without B, a row reduction (the sum, maximum or minimum of each row).
+ROW_OPERATIONS = ("ADD", "SUB", "MUL", "DIV", "MAX", "MIN")
+ROW_REDUCTIONS = ("ADD", "MAX", "MIN")
+
+
 @dataclass(frozen=True)
 class _Operands:
     """What compute_operands read, with where B and the arrow are for the caller's checks."""
@@ -469,13 +492,18 @@ class _Operands:
 
 
 def _check_forms(compute: Compute, read: _Operands | None, window_location: SourceLocation | None) -> None:
-    """The operands and window a compute type takes, and the sizes a window implies."""
+    """The operands and window (or rows) clause a compute type takes, and the sizes it implies.
+    ``window_location``: where the window or rows clause starts."""
     kind = compute.type
     window = compute.window
     if read is None:
         if window_location is not None:
-            raise ProgramError(window_location, "a window clause says how the operands hold their data: name "
-                                                "them first, `A, B -> C` (a reduction: `A -> C`)")
+            clause = "a window" if window is not None else "a rows"
+            raise ProgramError(window_location, f"{clause} clause says how the operands hold their data: "
+                                                "name them first, `A, B -> C` (a reduction: `A -> C`)")
+        return
+    if compute.rows is not None:
+        _check_rows(compute, read, window_location)
         return
     operands = read.operands
     b = operands.b
@@ -496,6 +524,44 @@ def _check_forms(compute: Compute, read: _Operands | None, window_location: Sour
     # A vector op's B range of fewer than n elements is a broadcast when its L elements divide n;
     # one that does not is accepted here, as any packed range is (it has a region to time and
     # check), and refused by functional execution, which needs its values (see execute.refusal).
+
+
+def _check_rows(compute: Compute, read: _Operands, location: SourceLocation) -> None:
+    """A row reduction (ADD, MAX, MIN without B) performs n = R x (L - 1) pairwise operations; a
+    per-row broadcast (B in memory, one element per row) n = R x L; every explicit range holds
+    what the rows put in it."""
+    kind, rows = compute.type, compute.rows
+    b = read.operands.b
+    shape = f"R x L = {rows.rows} x {rows.length}"
+    if b is None:
+        if kind.operation not in ROW_REDUCTIONS:
+            raise ProgramError(read.arrow, f"{kind} needs operand B: a rows clause without B is a row "
+                                           f"reduction, for {', '.join(ROW_REDUCTIONS)} only")
+        if rows.length == 1:
+            raise ProgramError(location, "a row of one element reduces nothing: a row reduction needs "
+                                         "rows of two elements or more")
+        wanted = rows.rows * (rows.length - 1)
+        if compute.count != wanted:
+            raise ProgramError(location, f"a row reduction performs R x (L - 1) = {rows.rows} x "
+                                         f"{rows.length - 1} = {wanted} pairwise operations, but the count "
+                                         f"is {compute.count}")
+    else:
+        if isinstance(b, Immediate):
+            raise ProgramError(read.b_location, "an immediate B is the same for every row: drop the rows "
+                                                "clause, or give B one element per row in memory")
+        if compute.count != rows.rows * rows.length:
+            raise ProgramError(location, f"a per-row broadcast performs {shape} = {rows.rows * rows.length} "
+                                         f"operations, but the count is {compute.count}")
+    operands = compute.operands
+    sizes = compute.operand_bytes()
+    for name, operand, size, what in (
+            ("A", operands.a, sizes[0], f"the {rows.rows} rows of {rows.length} elements"),
+            ("B", operands.b_operand, sizes[1], f"one element for each of the {rows.rows} rows"),
+            ("C", operands.c, sizes[2], "one result per row" if b is None else
+             f"the {rows.rows} rows of {rows.length} elements")):
+        if operand is not None and operand.end is not None and operand.end - operand.offset < size:
+            raise ProgramError(location, f"operand {name} {operand} holds {operand.end - operand.offset} B, "
+                                         f"but it must hold {what}: {size} B of {kind}")
 
 
 def _check_window(compute: Compute, window: Window, location: SourceLocation) -> None:
@@ -690,14 +756,16 @@ class _Assembler:
                 raise ProgramError(count_location,
                                    f"a compute's number of operations must be positive, got {count}")
             read = cursor.compute_operands(compute_type, count, shape)
-            window = window_location = None
+            window = window_location = rows = rows_location = None
             token = cursor.peek()
             if token is not None and token.kind == "word" and token.text.lower() == "window":
                 window, window_location = cursor.window(compute_type)
+            elif token is not None and token.kind == "word" and token.text.lower() == "rows":
+                rows, rows_location = cursor.rows(compute_type)
             cursor.finish(MNEMONICS[word])
             compute = Compute(compute_type, count, location, shape, None if read is None else read.operands,
-                              window)
-            _check_forms(compute, read, window_location)
+                              window, rows)
+            _check_forms(compute, read, window_location or rows_location)
             _check_compute_overlaps(compute, {index: count for count, _, _, index in self.builder.open_loops
                                               if index is not None})
             return compute

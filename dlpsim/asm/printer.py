@@ -64,7 +64,7 @@ def placed(instruction: Instruction, location: SourceLocation) -> Instruction:
             operands = ComputeOperands(at(operands.a, a_offset), b, at(operands.c, c_offset),
                                        operands.accumulate)
         return Compute(instruction.type, instruction.count, location, instruction.shape, operands,
-                       instruction.window)
+                       instruction.window, instruction.rows)
     return Sync(location) if isinstance(instruction, Sync) else Barrier(location)
 
 
@@ -85,7 +85,7 @@ def _operand_offsets(instruction: Move | Compute) -> tuple[int | None, ...]:
         offsets: tuple[int | None, ...] = (source, source + len(str(instruction.source)) + 1)
     else:
         operands = instruction.operands
-        a = len(str(dataclasses.replace(instruction, operands=None, window=None))) + 1
+        a = len(str(dataclasses.replace(instruction, operands=None, window=None, rows=None))) + 1
         if operands.b is None:  # "A -> C"
             b = None
             c = a + len(str(operands.a)) + len(" -> ")

@@ -175,6 +175,22 @@ class Window:
         return text
 
 
+@dataclass(frozen=True)
+class Rows:
+    """The rows clause of a vector compute, ``rows RxL``: A holds ``rows`` rows of ``length``
+    elements each, row-major. Without B it is a row reduction (ADD, MAX, MIN): C holds one
+    element per row, the row's sum, maximum or minimum, and the count is the R x (L - 1)
+    pairwise operations. With B in memory it is a per-row broadcast: B holds one element per
+    row, C[r, j] = A[r, j] op B[r], and the count is R x L (softmax's subtraction of each row's
+    maximum, layer norm's scaling by each row's 1 / sqrt(variance))."""
+
+    rows: int
+    length: int
+
+    def __str__(self) -> str:
+        return f"rows {self.rows}x{self.length}"
+
+
 # Marks the result of a compute: written, or (accumulating) read and written.
 WRITES, ACCUMULATES = "->", "+>"
 
@@ -211,6 +227,12 @@ class Compute:
     shape: tuple[int, int, int] | None = None  # (M, K, N), only for MAC types
     operands: ComputeOperands | None = None
     window: Window | None = None
+    rows: Rows | None = None
+
+    @property
+    def row_reduction(self) -> bool:
+        """A rows clause without B: one result per row (see Rows)."""
+        return self.rows is not None and self.operands is not None and self.operands.b is None
 
     def operand_bytes(self) -> tuple[int, int | None, int] | None:
         """The bytes of A, B and C the instruction's data take, each element the type's width:
@@ -221,6 +243,11 @@ class Compute:
         MAC given by its count alone (its operands need explicit ranges)."""
         width = self.type.bits // 8
         b_in_memory = self.operands is None or self.operands.b_operand is not None
+        if self.rows is not None:  # R x L of A; a reduction's B none and C R, a broadcast's B R
+            rows, length = self.rows.rows, self.rows.length
+            if self.row_reduction:
+                return rows * length * width, None, rows * width
+            return rows * length * width, rows * width if b_in_memory else None, rows * length * width
         window = self.window
         if window is not None:
             if self.shape is not None:
@@ -248,7 +275,7 @@ class Compute:
         if self.type.unit is not Unit.VECTOR:
             return None
         elements = self.count * width
-        if self.window is not None:
+        if self.window is not None or self.row_reduction:
             return 2 * elements, 0, elements
         b_in_memory = self.operands is None or self.operands.b_operand is not None
         return elements, elements if b_in_memory and not self.type.unary else 0, elements
@@ -258,6 +285,8 @@ class Compute:
         text = f"compute {self.type} {amount}"
         if self.operands is not None:
             text = f"{text} {self.operands}"
+        if self.rows is not None:
+            text = f"{text} {self.rows}"
         return text if self.window is None else f"{text} {self.window}"
 
 
@@ -401,7 +430,7 @@ def resolved(instruction: Instruction, values: dict[str, int]) -> Instruction:
     b = operands.b.at(values) if isinstance(operands.b, Operand) else operands.b
     return Compute(instruction.type, instruction.count, instruction.location, instruction.shape,
                    ComputeOperands(operands.a.at(values), b, operands.c.at(values), operands.accumulate),
-                   instruction.window)
+                   instruction.window, instruction.rows)
 
 
 def accesses(instruction: Move | Compute) -> tuple[Access, ...]:

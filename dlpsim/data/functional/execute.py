@@ -28,6 +28,9 @@ Semantics, one instruction at a time:
   :func:`erfc`, accurate to float32);
 - ``compute MAX|ADD_T n A -> C window ...``: C (OH x OW x CH) is the max (the sum) of each window
   of A (IH x IW x CH), per channel; MAX ignores padding, ADD counts it as zeros;
+- with a rows clause ``rows RxL`` (A: R rows of L elements), a vector op without B is a row
+  reduction, C[r] = the sum (in float32), maximum or minimum of row r; with B, B holds one
+  element per row and C[r, j] = A[r, j] op B[r];
 - an explicit range ``MEM[lo:hi]`` holds its operand row-major from ``lo``; it must be at least
   as large as the operand (a smaller one holds packed or compressed data that has no values
   here), and the bytes after the operand are neither read nor written;
@@ -186,6 +189,8 @@ def refusal(instruction: Move | Compute) -> tuple[SourceLocation, str] | None:
     window = instruction.window
     if window is not None:  # the assembler checked every range against the window
         matrices = ("the window's input", "the window's weights", "the window's outputs")
+    elif instruction.rows is not None:  # and every range against the rows
+        matrices = ("the rows", "the rows' values", "the results")
     elif instruction.shape is not None:
         m, k, n = instruction.shape
         matrices = (f"the {m}x{k} matrix A", f"the {k}x{n} matrix B", f"the {m}x{n} matrix C")
@@ -197,7 +202,7 @@ def refusal(instruction: Move | Compute) -> tuple[SourceLocation, str] | None:
                                            strict=True):
         if operand is None:
             continue
-        if vector and role == "operand B" and window is None:
+        if vector and role == "operand B" and window is None and instruction.rows is None:
             why = _broadcast_refusal(operand, instruction)
         else:
             why = _operand_refusal(operand, role, size, f"{matrix} of {instruction.type}")
@@ -260,6 +265,8 @@ _DTYPES = {32: np.dtype(np.float32), 16: np.dtype(np.float16)}
 _BINARY = {"ADD": np.add, "SUB": np.subtract, "MUL": np.multiply, "DIV": np.divide,
            "MAX": np.maximum, "MIN": np.minimum}
 _SQRT_HALF = 0.7071067811865476  # 1 / sqrt(2)
+_ROW_REDUCTIONS = {"ADD": lambda rows: rows.sum(axis=1, dtype=np.float32),
+                   "MAX": lambda rows: rows.max(axis=1), "MIN": lambda rows: rows.min(axis=1)}
 
 
 def erfc(x: np.ndarray) -> np.ndarray:
@@ -435,6 +442,12 @@ class Executor:
             result = window_mac(a, b, window, compute.shape[2], self.limits.im2col_chunk_bytes)
         elif window is not None:
             result = window_reduction(a, window, kind.operation, self.limits.im2col_chunk_bytes).reshape(-1)
+        elif compute.rows is not None:
+            matrix = a.reshape(compute.rows.rows, compute.rows.length)
+            if b is None:  # a row reduction: one result per row
+                result = _ROW_REDUCTIONS[kind.operation](matrix)
+            else:  # a per-row broadcast: element (r, j) reads B[r]
+                result = _BINARY[kind.operation](matrix, b.reshape(-1, 1)).reshape(-1)
         elif compute.shape is not None:
             m, k, n = compute.shape
             result = np.matmul(a.reshape(m, k), b.reshape(k, n))
