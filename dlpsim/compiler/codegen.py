@@ -61,13 +61,25 @@ from dlpsim.asm.program import (
     Instruction,
     Move,
     Operand,
+    Rows,
     Strides,
     Sync,
     Window,
 )
-from dlpsim.compiler.lowering import COPY, SLAB, STATE, TILE, VALUES, Part, VectorStep
+from dlpsim.compiler.lowering import (
+    COPY,
+    ROW_SETS,
+    ROW_VALUES,
+    SLAB,
+    STATE,
+    TILE,
+    VALUES,
+    Part,
+    VectorStep,
+)
 from dlpsim.compiler.mapping import DOUBLE_BUFFERED, Buffering, LoopOrder, Mapping, Staging, input_span
 from dlpsim.machine import MachineConfig
+from dlpsim.workloads.layers import FP32_BYTES
 
 Step = tuple[Instruction, ...]  # what one step of a core's pipeline issues, ending in sync
 SYNC = Sync(UNPLACED)
@@ -108,16 +120,17 @@ def mac(shape: tuple[int, int, int], a: Region, b: Region, c: Region, accumulate
 
 @functools.lru_cache(maxsize=4096)
 def vector(name: str, count: int, a: Region, b: Region | float | None, c: Region,
-           window: Window | None = None) -> Compute:
+           window: Window | None = None, rows: Rows | None = None) -> Compute:
     """``count`` elementwise operations reading ranges A and B and writing C (each range what the
     operation touches: a per-channel B is broadcast, a window's A is larger than C); B may be
-    an immediate (a float) or absent (a function type, a window reduction)."""
+    an immediate (a float) or absent (a function type, a window or row reduction); ``rows``: the
+    rows clause of row work (a row reduction, or B one value per row)."""
     if isinstance(b, float):
         b_operand: Operand | Immediate | None = Immediate(b)
     else:
         b_operand = None if b is None else operand(b)
     return Compute(COMPUTE_TYPES[name], count, UNPLACED, None,
-                   ComputeOperands(operand(a), b_operand, operand(c)), window)
+                   ComputeOperands(operand(a), b_operand, operand(c)), window, rows)
 
 
 @dataclass(frozen=True)
@@ -154,6 +167,16 @@ class Task:
     # Where the state of its units starts in the state buffer (an LSTM's c_prev: a value per
     # ``out_channel_unit`` output channels, sample after sample)
     state_offset: int = 0
+    # Row work (Problem.row_length): the elements of each row of its tile; its row values
+    # (lowering.ROW_VALUES: ROW_SETS values per row) follow the tile in its NRAM buffer.
+    row_length: int = 0
+
+    @property
+    def row_values_bytes(self) -> int:
+        """The scratch its row work needs after the tile: ROW_SETS values per row."""
+        if not self.row_length:
+            return 0
+        return ROW_SETS * self.result_bytes // self.row_length
 
 
 def _edges(outputs: tuple[int, int], span: tuple[int, int], stride: int, padding: int,
@@ -223,7 +246,7 @@ def tasks(mapping: Mapping) -> list[Task]:
             outputs_done += tile_outputs
         steps = None
         if problem.steps is not None:
-            steps = tuple((step, step.per_output * tile_outputs // step.parts) for step in problem.steps
+            steps = tuple((step, step.count(tile_outputs, problem.row_length)) for step in problem.steps
                           if (step.first_chunk and k0 == 0) or (not step.first_chunk and finishing))
             vector_ops = _counted(steps)
         # The tile's windows read its input span; in a kept slab (a whole map) that span starts at
@@ -258,6 +281,7 @@ def tasks(mapping: Mapping) -> list[Task]:
             steps=steps,
             value_sets=problem.per_channel_values if k0 == 0 else 0,
             state_offset=(place[0] * problem.out_channels + n0) // problem.out_channel_unit * element,
+            row_length=problem.row_length,
         )
 
     for group in groups.ranges():
@@ -363,8 +387,10 @@ class Layout:
 
 def layout(all_tasks: list[Task], state_bytes: int = 0, buffering: Buffering = DOUBLE_BUFFERED) -> Layout:
     slab = max(task.input_bytes for task in all_tasks)
-    # a tile's values: what is written back, or more (an LSTM's gates, of which it writes h and c)
-    output = max(max(max(task.output_bytes, task.result_bytes) for task in all_tasks), 1)
+    # a tile's values: what is written back, or more (an LSTM's gates, of which it writes h and c;
+    # the row values of row work after the tile)
+    output = max(max(max(task.output_bytes, task.result_bytes + task.row_values_bytes)
+                     for task in all_tasks), 1)
     weights = max(task.weight_bytes for task in all_tasks)
     kept: dict[tuple, int] | None = None
     inputs: tuple[int, ...] = (0, slab)
@@ -462,6 +488,10 @@ def _computes(task: Task, slab: int, block: int | None, tile: int, state: int = 
                     first, end = task.output_key[2][1]
                     return Memory.WRAM, values[1] + first * size, values[1] + end * size
                 return Memory.WRAM, values[1] + value_set * size, values[1] + (value_set + 1) * size
+            if where == ROW_VALUES:  # one value per row of the tile, after the tile
+                size = task.row_values_bytes // ROW_SETS
+                start = tile + task.result_bytes + step.row_set * size
+                return Memory.NRAM, start, start + size
             if where == STATE:  # the state of the tile's units (an LSTM's c_prev)
                 size = task.result_bytes // step.parts
                 return Memory.NRAM, state + task.state_offset, state + task.state_offset + size
@@ -472,11 +502,14 @@ def _computes(task: Task, slab: int, block: int | None, tile: int, state: int = 
                 _, start, end = region(step.a, step, None)
                 instructions.append(move(Memory.WRAM, start, Memory.NRAM, tile, end - start))
             elif count:
+                rows = None
+                if step.rows:
+                    rows = Rows(task.row_values_bytes // ROW_SETS // FP32_BYTES, task.row_length)
                 instructions.append(vector(f"{step.operation}_32", count,
                                            region(step.a, step, step.a_part, step.a_map),
                                            region(step.b, step, step.b_part, step.b_map, step.values),
-                                           region(TILE, step, step.c_part),
-                                           _reduced(task) if step.window else None))
+                                           region(step.c, step, step.c_part),
+                                           _reduced(task) if step.window else None, rows))
         return instructions
     if task.macs:
         a, b = result, values or result

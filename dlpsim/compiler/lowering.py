@@ -63,6 +63,10 @@ from dlpsim.workloads.reference import LEAKY_RELU_SLOPE
 
 # Where a vector step reads an operand (see VectorStep).
 SLAB, TILE, VALUES, STATE = "slab", "tile", "values", "state"
+# One value per row of the tile (a row's maximum, sum, mean or 1 / sqrt(variance)), in a scratch
+# area after the tile in its NRAM buffer: ROW_SETS of them (see VectorStep.row_set).
+ROW_VALUES = "row values"
+ROW_SETS = 2
 Part = tuple[int, int] | None  # parts [first, end) of the tile (of VectorStep.parts); None: all of it
 
 
@@ -99,6 +103,23 @@ class VectorStep:
     # B is the value sets of the tile's output rows, one set per row (a position embedding's table
     # rows for its tokens), not a set broadcast over every position.
     values_by_row: bool = False
+    # Row work (softmax, layer norm: Problem.row_length): ``rows`` gives the instruction the ISA's
+    # rows clause, a row reduction of A into ROW_VALUES (no B) or a per-row broadcast of B from
+    # ROW_VALUES; ``c`` is where the result goes (TILE, SLAB once its input is no longer needed,
+    # or ROW_VALUES); ``row_set`` which set of row values a ROW_VALUES operand is.
+    rows: bool = False
+    c: str = TILE
+    row_set: int = 0
+
+    def count(self, outputs: int, row_length: int) -> int:
+        """The operations the step performs on ``outputs`` outputs (rows of ``row_length``): a row
+        reduction's R x (L - 1) pairwise operations, R on the row values alone, else per_output per
+        output (of its part)."""
+        if self.rows and self.b is None:
+            return outputs // row_length * (row_length - 1)
+        if self.c == ROW_VALUES:
+            return outputs // row_length
+        return self.per_output * outputs // self.parts
 
 
 # A copy of the block's values into the tile, a move (an embedding: the packer gathers the looked-up
@@ -159,6 +180,10 @@ class Problem:
     steps: tuple[VectorStep, ...] | None = None
     # Output channels a tile holds a whole number of (an LSTM's four gates of each hidden unit).
     out_channel_unit: int = 1
+    # Row work: the steps reduce and scale rows of this many consecutive outputs of a tile (a
+    # softmax's runs along the width; a layer norm's features, its groups), so a tile holds whole
+    # rows: groups x columns a multiple of it (mapping). 0: no row work.
+    row_length: int = 0
 
     @property
     def reach(self) -> tuple[int, int]:
@@ -228,12 +253,55 @@ def lower(layer: Layer, batch: int = 1) -> Problem | None:
     steps = executable_steps(layer)
     if problem is None or steps is None:
         return problem
+    row_length = row_length_of(layer)
     counts: dict[str, int] = {}
     for step in steps:
-        count = step.per_output * problem.outputs // step.parts
+        count = step.count(problem.outputs, row_length)
         counts[step.operation] = counts.get(step.operation, 0) + count
     return dataclasses.replace(problem, steps=steps, out_channel_unit=4 if isinstance(layer, LSTMCell) else 1,
-                               vector_ops=tuple((op, count) for op, count in counts.items() if count))
+                               vector_ops=tuple((op, count) for op, count in counts.items() if count),
+                               row_length=row_length)
+
+
+def row_length_of(layer: Layer) -> int:
+    """The elements of a row the layer's steps reduce (see Problem.row_length), 0 for none."""
+    if isinstance(layer, Softmax):
+        return layer.length
+    if isinstance(layer, LayerNorm):
+        return layer.features
+    return 0
+
+
+def softmax_steps(layer: Softmax) -> tuple[VectorStep, ...]:
+    """e^(x - max) / sum per run, as the reference: (scaled: x times the scale first) each row's
+    maximum, x - max, e^x, each row's sum, divided by it."""
+    scaled = (VectorStep("MUL", SLAB, float(layer.scale)),) if layer.scaled else ()
+    source = TILE if layer.scaled else SLAB
+    return (*scaled,
+            VectorStep("MAX", source, rows=True, c=ROW_VALUES),
+            VectorStep("SUB", source, ROW_VALUES, rows=True),
+            VectorStep("EXP", TILE),
+            VectorStep("ADD", TILE, rows=True, c=ROW_VALUES),
+            VectorStep("DIV", TILE, ROW_VALUES, rows=True))
+
+
+def layer_norm_steps(layer: LayerNorm) -> tuple[VectorStep, ...]:
+    """(x - mean) / sqrt(variance + epsilon) x scale + shift per row of features, as the reference:
+    the mean a row sum times 1 / L; x - mean into the tile; its squares into the slab (x is no
+    longer needed), whose row sum times 1 / L is the variance; + epsilon, 1 / sqrt; the tile times
+    it (per row), then times the scale and plus the shift (per feature: the block's two sets)."""
+    inverse = 1.0 / layer.features
+    return (VectorStep("ADD", SLAB, rows=True, c=ROW_VALUES),
+            VectorStep("MUL", ROW_VALUES, inverse, c=ROW_VALUES),
+            VectorStep("SUB", SLAB, ROW_VALUES, rows=True),
+            VectorStep("MUL", TILE, TILE, c=SLAB),
+            VectorStep("ADD", SLAB, rows=True, c=ROW_VALUES, row_set=1),
+            VectorStep("MUL", ROW_VALUES, inverse, c=ROW_VALUES, row_set=1),
+            VectorStep("ADD", ROW_VALUES, float(layer.epsilon), c=ROW_VALUES, row_set=1),
+            VectorStep("RSQRT", ROW_VALUES, c=ROW_VALUES, row_set=1),
+            VectorStep("MUL", TILE, ROW_VALUES, rows=True, row_set=1),
+            VectorStep("MUL", TILE, VALUES, values=0),
+            VectorStep("ADD", TILE, VALUES, values=1))
 
 
 # Activation functions the vector unit evaluates as one function type (the ISA's unary types).
@@ -276,6 +344,10 @@ def executable_steps(layer: Layer) -> tuple[VectorStep, ...] | None:
         return tuple(steps)
     if isinstance(layer, BatchNorm):  # x * scale + shift: the block's two sets of values
         return (VectorStep("MUL", SLAB, VALUES, values=0), VectorStep("ADD", TILE, VALUES, values=1))
+    if isinstance(layer, Softmax):
+        return None if layer.masked else softmax_steps(layer)
+    if isinstance(layer, LayerNorm):
+        return layer_norm_steps(layer)
     if isinstance(layer, Add):
         maps = len(layer.input_shapes)
         return (VectorStep("ADD", SLAB, SLAB, a_map=0, b_map=1),
@@ -337,7 +409,12 @@ def _lower(layer: Layer, batch: int = 1) -> Problem | None:
                        in_width=width, out_height=out_height, out_width=out_width, kernel=layer.kernel,
                        stride=layer.stride, padding=layer.padding, matrix=False)
     shape = layer.input_shapes[0]
-    if isinstance(layer, Activation | Add | LocalResponseNorm | Softmax) or (
+    if isinstance(layer, Softmax):  # the last axis' rows one after another: each run contiguous
+        rows, width = _rows(shape)
+        return Problem(**base, groups=1, in_channels=1, out_channels=1, in_height=rows, in_width=width,
+                       out_height=rows, out_width=width, kernel=(1, 1), stride=(1, 1), padding=(0, 0),
+                       matrix=False)
+    if isinstance(layer, Activation | Add | LocalResponseNorm) or (
             isinstance(layer, BatchNorm) and len(shape) == 3):
         channels, height, width = as_map(shape)
         return Problem(**base, groups=channels, in_channels=1, out_channels=1, in_height=height,

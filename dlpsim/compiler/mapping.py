@@ -40,7 +40,7 @@ from enum import StrEnum
 from math import ceil, gcd
 
 from dlpsim.asm.opcodes import COMPUTE_TYPES
-from dlpsim.compiler.lowering import Problem
+from dlpsim.compiler.lowering import ROW_SETS, Problem
 from dlpsim.errors import WorkloadError
 from dlpsim.machine import MachineConfig
 from dlpsim.results.kinds import Objective
@@ -219,7 +219,21 @@ def _weight_block_bytes(problem: Problem, tile: Tile) -> int:
 
 
 def _output_tile_bytes(problem: Problem, tile: Tile) -> int:
-    return tile.groups * tile.out_channels * tile.rows * tile.columns * problem.bytes_per_element
+    """The tile's outputs, and after them the row values of row work (ROW_SETS per row)."""
+    outputs = tile.groups * tile.out_channels * tile.rows * tile.columns
+    rows = outputs // problem.row_length if problem.row_length else 0
+    return (outputs + ROW_SETS * rows) * problem.bytes_per_element
+
+
+def holds_whole_rows(problem: Problem, groups: int, columns: int) -> bool:
+    """Whether a tile of ``groups`` groups and ``columns`` columns holds whole rows of row work
+    (Problem.row_length): its positions' groups x columns, which lie one after another in the
+    tile (HWC, one channel per group), a whole number of rows, and so the last, smaller tile's."""
+    length = problem.row_length
+    if not length:
+        return True
+    return ((groups * columns) % length == 0 and (problem.groups % groups) * columns % length == 0
+            and groups * (problem.out_width % columns) % length == 0)
 
 
 def footprint(problem: Problem, tile: Tile, buffering: Buffering = DOUBLE_BUFFERED) -> tuple[int, int]:
@@ -233,7 +247,7 @@ def footprint(problem: Problem, tile: Tile, buffering: Buffering = DOUBLE_BUFFER
 def _keeps_input(problem: Problem) -> bool:
     """Whether the input may be kept whole (Buffering.input_kept): work reading one map, without
     state read once beside it (an LSTM's)."""
-    return problem.input_tensors == 1 and not problem.extra_input_bytes
+    return problem.input_tensors == 1 and not problem.extra_input_bytes and not problem.row_length
 
 
 def bufferings(problem: Problem, objective: Objective) -> tuple[Buffering, ...]:
@@ -501,7 +515,12 @@ def task_count(problem: Problem, tile: Tile) -> int:
 
 def smallest_tile(problem: Problem) -> Tile:
     """One output position, one channel in, and one unit of output channels (one channel; an
-    LSTM's four gates of one hidden unit)."""
+    LSTM's four gates of one hidden unit); for row work, one row (layer norm's: every group of a
+    position; softmax's: a run of columns)."""
+    if problem.row_length and problem.groups > 1:
+        return Tile(problem.groups, problem.out_channel_unit, 1, 1, 1)
+    if problem.row_length:
+        return Tile(1, problem.out_channel_unit, 1, 1, problem.row_length)
     return Tile(1, problem.out_channel_unit, 1, 1, 1)
 
 
@@ -514,7 +533,10 @@ def check_smallest_tile(problem: Problem, machine: MachineConfig) -> None:
         return
     memory, need, have = ("NRAM", need_nram, nram) if need_nram > nram else ("WRAM", need_wram, wram)
     unit = "" if problem.out_channel_unit == 1 else f", {problem.out_channel_unit} output channels"
-    raise WorkloadError(f"even the smallest tile (one output, one channel{unit}) needs "
+    smallest = f"one output, one channel{unit}"
+    if problem.row_length:  # a tile holds whole rows
+        smallest = f"one row of {problem.row_length} elements and its {ROW_SETS} row values"
+    raise WorkloadError(f"even the smallest tile ({smallest}) needs "
                         f"{need} B of {memory} with double buffering, {need - have} B more than the "
                         f"{format_size(have)} {memory} of {machine.name}")
 
@@ -542,6 +564,8 @@ def _choose(problem: Problem, machine: MachineConfig, objective: Objective) -> R
                 continue
             for rows in _candidates(problem.out_height):
                 for columns in _candidates(problem.out_width):
+                    if not holds_whole_rows(problem, groups, columns):  # row work: whole rows
+                        continue
                     for buffering in bufferings(problem, objective):
                         # Split the reduction only as far as needed: whole channels accumulate nothing.
                         tile = _widest_reduction(problem, Tile(groups, out_channels, 1, rows, columns),

@@ -39,10 +39,12 @@ from dlpsim.workloads.layers import (
     Embedding,
     FullyConnected,
     Layer,
+    LayerNorm,
     LSTMCell,
     MatMul,
     Pool,
     PositionEmbedding,
+    Softmax,
 )
 
 Span = tuple[int, int]
@@ -143,7 +145,7 @@ def dram_tensors(problem: Problem, all_tasks: list[Task], dram: DramLayout) -> D
 def packable(layer: Layer) -> bool:
     """Whether the packers know the layer's kind (the compiler emits it executably too)."""
     return isinstance(layer, Conv2d | FullyConnected | Pool | Activation | BatchNorm | Add | LSTMCell
-                      | MatMul | Embedding | PositionEmbedding)
+                      | MatMul | Embedding | PositionEmbedding | Softmax | LayerNorm)
 
 
 def samples_as_groups(layer: Layer) -> bool:
@@ -189,9 +191,10 @@ def _products(layer: MatMul, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, 
 
 
 def _features_as_groups(layer: Layer) -> bool:
-    """Rows of features with each feature a group (lowering: batch norm on rows, position embedding)."""
-    return isinstance(layer, PositionEmbedding) or (isinstance(layer, BatchNorm)
-                                                    and len(layer.input_shape) != 3)
+    """Rows of features with each feature a group (lowering: batch norm on rows, layer norm, position
+    embedding)."""
+    return isinstance(layer, PositionEmbedding | LayerNorm) or (isinstance(layer, BatchNorm)
+                                                                and len(layer.input_shape) != 3)
 
 
 def input_maps(layer: Layer, problem: Problem, inputs: tuple[np.ndarray, ...]) -> list[np.ndarray]:
@@ -253,7 +256,7 @@ def weight_tensors(layer: Layer, problem: Problem, parameters: dict[str, np.ndar
         weights = np.asarray(parameters["weight"]).T.reshape(1, outs, problem.in_channels, 1, 1)
     else:
         weights = None
-    if isinstance(layer, BatchNorm):
+    if isinstance(layer, BatchNorm | LayerNorm):
         values = [np.asarray(parameters[name]).reshape(groups, outs) for name in ("scale", "shift")]
     elif "bias" in parameters:
         values = [np.asarray(parameters["bias"]).reshape(groups, outs)]

@@ -53,10 +53,12 @@ from dlpsim.workloads.layers import (
     Embedding,
     FullyConnected,
     Layer,
+    LayerNorm,
     LSTMCell,
     MatMul,
     Pool,
     PositionEmbedding,
+    Softmax,
 )
 from dlpsim.workloads.reference import evaluate, input_shapes, parameter_shapes
 
@@ -162,7 +164,17 @@ def _terms(layer: Layer) -> int:
         return 2
     if isinstance(layer, Add):
         return len(layer.input_shapes)
+    if isinstance(layer, Softmax | LayerNorm):  # row sums of L terms and a few roundings around them
+        return row_terms(layer)
     return 1
+
+
+def row_terms(layer: Softmax | LayerNorm) -> int:
+    """K of row work (see the module doc): a softmax's L exponentials summed, then the division
+    and the roundings of its argument (x - max, the scale), each relative to the output; a layer
+    norm's mean and variance, each a sum of L terms times 1 / L, whose errors reach the output
+    through x - mean and 1 / sqrt (half the variance's), and the four roundings after them."""
+    return (layer.length if isinstance(layer, Softmax) else layer.features) + 4
 
 
 def _magnitude(layer: Layer, inputs: tuple[np.ndarray, ...], parameters: dict[str, np.ndarray],
@@ -180,8 +192,14 @@ def _magnitude(layer: Layer, inputs: tuple[np.ndarray, ...], parameters: dict[st
         return np.broadcast_to((unit + 1) * (2 + c), (2, layer.hidden_size))
     if isinstance(layer, Activation):
         return np.abs(inputs[0]).astype(np.float64)
-    if isinstance(layer, Pool) and layer.mode == "max":
-        return np.abs(expected)
+    if isinstance(layer, Pool) and layer.mode == "max" or isinstance(layer, Softmax):
+        return np.abs(expected)  # a softmax's terms are all positive: S is the output itself
+    if isinstance(layer, LayerNorm):  # (|x - mean| + mean |x|) / sigma x |scale| + |shift|
+        x = inputs[0].astype(np.float64)
+        mean = x.mean(axis=-1, keepdims=True)
+        sigma = np.sqrt(((x - mean) ** 2).mean(axis=-1, keepdims=True) + layer.epsilon)
+        spread = np.abs(x - mean) + np.abs(x).mean(axis=-1, keepdims=True)
+        return spread / sigma * np.abs(parameters["scale"]) + np.abs(parameters["shift"])
     return evaluate(layer, tuple(np.abs(each) for each in inputs),
                     {name: np.abs(value) for name, value in parameters.items()})
 
