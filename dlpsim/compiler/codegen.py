@@ -484,6 +484,9 @@ def _computes(task: Task, slab: int, block: int | None, tile: int, state: int = 
                 return Memory.NRAM, tile + part[0] * size, tile + part[1] * size
             if where == VALUES:
                 size = (values[2] - values[1]) // task.value_sets
+                if step.values_of_row:  # row_length values of the tile's one row (a mask)
+                    start = values[1] + task.output_key[2][1][0] * task.row_length * size
+                    return Memory.WRAM, start, start + task.row_length * size
                 if step.values_by_row:  # the sets of the tile's output rows, one per row
                     first, end = task.output_key[2][1]
                     return Memory.WRAM, values[1] + first * size, values[1] + end * size

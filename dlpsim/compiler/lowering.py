@@ -110,6 +110,9 @@ class VectorStep:
     rows: bool = False
     c: str = TILE
     row_set: int = 0
+    # B is the row_length values of the tile's one row (a masked softmax's mask for its query),
+    # broadcast over its runs: the tile holds one row of the problem (Problem.masked).
+    values_of_row: bool = False
 
     def count(self, outputs: int, row_length: int) -> int:
         """The operations the step performs on ``outputs`` outputs (rows of ``row_length``): a row
@@ -184,6 +187,10 @@ class Problem:
     # softmax's runs along the width; a layer norm's features, its groups), so a tile holds whole
     # rows: groups x columns a multiple of it (mapping). 0: no row work.
     row_length: int = 0
+    # A masked softmax: its causal mask, row_length values per row of the problem (0 for the keys a
+    # query sees, -inf for the later ones), is per-channel values the packer places (constants,
+    # not parameters), and a tile holds one row, whose mask its runs share.
+    masked: bool = False
 
     @property
     def reach(self) -> tuple[int, int]:
@@ -277,6 +284,9 @@ def softmax_steps(layer: Softmax) -> tuple[VectorStep, ...]:
     maximum, x - max, e^x, each row's sum, divided by it."""
     scaled = (VectorStep("MUL", SLAB, float(layer.scale)),) if layer.scaled else ()
     source = TILE if layer.scaled else SLAB
+    if layer.masked:  # + the mask of the tile's row: -inf where the key comes after the query
+        scaled += (VectorStep("ADD", source, VALUES, values_of_row=True),)
+        source = TILE
     return (*scaled,
             VectorStep("MAX", source, rows=True, c=ROW_VALUES),
             VectorStep("SUB", source, ROW_VALUES, rows=True),
@@ -345,7 +355,7 @@ def executable_steps(layer: Layer) -> tuple[VectorStep, ...] | None:
     if isinstance(layer, BatchNorm):  # x * scale + shift: the block's two sets of values
         return (VectorStep("MUL", SLAB, VALUES, values=0), VectorStep("ADD", TILE, VALUES, values=1))
     if isinstance(layer, Softmax):
-        return None if layer.masked else softmax_steps(layer)
+        return softmax_steps(layer)
     if isinstance(layer, LayerNorm):
         return layer_norm_steps(layer)
     if isinstance(layer, Add):
@@ -413,7 +423,8 @@ def _lower(layer: Layer, batch: int = 1) -> Problem | None:
         rows, width = _rows(shape)
         return Problem(**base, groups=1, in_channels=1, out_channels=1, in_height=rows, in_width=width,
                        out_height=rows, out_width=width, kernel=(1, 1), stride=(1, 1), padding=(0, 0),
-                       matrix=False)
+                       matrix=False, per_channel_values=rows * layer.length if layer.masked else 0,
+                       masked=layer.masked)
     if isinstance(layer, Activation | Add | LocalResponseNorm) or (
             isinstance(layer, BatchNorm) and len(shape) == 3):
         channels, height, width = as_map(shape)
@@ -464,6 +475,8 @@ def check_lowering(layer: Layer, problem: Problem, batch: int = 1) -> None:
     count. A matrix product's B operand, an activation, is among the weights of its problem;
     an embedding's rows, looked up per sample, are read per sample."""
     weights, inputs = problem.weight_bytes, problem.input_bytes
+    if problem.masked:  # the causal mask is constants the packer places, not parameters
+        weights = 0
     if problem.activation_weights:
         inputs, weights = inputs + weights, 0
     ours = (problem.macs, weights, inputs, problem.output_bytes)

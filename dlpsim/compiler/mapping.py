@@ -563,6 +563,8 @@ def _choose(problem: Problem, machine: MachineConfig, objective: Objective) -> R
             if out_channels % problem.out_channel_unit:  # a tile holds whole units (an LSTM's gates)
                 continue
             for rows in _candidates(problem.out_height):
+                if problem.masked and rows != 1:  # one row, whose mask its runs share
+                    continue
                 for columns in _candidates(problem.out_width):
                     if not holds_whole_rows(problem, groups, columns):  # row work: whole rows
                         continue

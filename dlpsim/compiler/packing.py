@@ -256,13 +256,25 @@ def weight_tensors(layer: Layer, problem: Problem, parameters: dict[str, np.ndar
         weights = np.asarray(parameters["weight"]).T.reshape(1, outs, problem.in_channels, 1, 1)
     else:
         weights = None
-    if isinstance(layer, BatchNorm | LayerNorm):
+    if isinstance(layer, Softmax) and layer.masked:
+        values = list(causal_mask(layer, problem.in_height).reshape(-1, 1, 1))
+    elif isinstance(layer, BatchNorm | LayerNorm):
         values = [np.asarray(parameters[name]).reshape(groups, outs) for name in ("scale", "shift")]
     elif "bias" in parameters:
         values = [np.asarray(parameters["bias"]).reshape(groups, outs)]
     else:
         values = []
     return weights, values
+
+
+def causal_mask(layer: Softmax, rows: int) -> np.ndarray:
+    """A masked softmax's mask for each of the problem's ``rows`` rows, ``length`` values each (as
+    reference.softmax): 0 for a key the row's query sees, -inf for a later one; the query is the
+    row's index along the input's second-to-last axis."""
+    queries = layer.input_shape[-2] if len(layer.input_shape) > 1 else 1
+    query = (np.arange(rows) % queries).reshape(rows, 1)
+    key = np.arange(layer.length).reshape(1, layer.length)
+    return np.where(key > query + layer.length - queries, -np.inf, 0.0).astype(np.float32)
 
 
 # -- packing and unpacking ------------------------------------------------------------------------
