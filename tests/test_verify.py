@@ -30,10 +30,13 @@ from dlpsim.workloads.layers import (
     Conv2d,
     Embedding,
     FullyConnected,
+    LayerNorm,
+    LocalResponseNorm,
     LSTMCell,
     MatMul,
     Pool,
     PositionEmbedding,
+    Softmax,
 )
 
 PRESETS = ("dlp-s", "dlp-m")
@@ -68,14 +71,31 @@ def test_compile_verify_one_layer(tmp_path):
 
 
 def test_a_layer_without_an_executable_form_is_refused_up_front():
-    result = invoke("net", "verify", "bert-base")
-    assert result.exit_code == 2
-    assert "cannot be verified, so none is" in result.output
-    assert "layer0.attention.softmax: softmax 12x128 (Softmax) has no executable form" in result.output
-    assert "embeddings.norm: layernorm (LayerNorm) has no executable form" in result.output
-    # matrix products of two activations and embeddings verify
-    assert "attention.scores" not in result.output and "embeddings.word" not in result.output
-    assert "Traceback" not in result.output
+    """Local response normalization has none yet (as element-wise ONNX operators and recurrent
+    sequences): a network with one is refused before any work, naming it."""
+    from dlpsim.errors import UserError
+    from dlpsim.run.verify import refuse_unverifiable
+    from dlpsim.workloads.networks import NetworkBuilder
+
+    builder = NetworkBuilder("lrn-net", "a convolution and an LRN", {"x": (3, 8, 8)})
+    builder.conv("conv", 4, 3)
+    builder.add_layer(LocalResponseNorm(name="norm", input_shape=builder.shape("conv"), size=3), ["conv"])
+    with pytest.raises(UserError) as raised:
+        refuse_unverifiable(builder.build())
+    message = str(raised.value)
+    assert "lrn-net: error: 1 layer cannot be verified, so none is" in message
+    assert "norm: " in message and "(LocalResponseNorm) has no executable form" in message
+    assert "conv:" not in message
+
+
+@pytest.mark.parametrize("network", ["bert-base", "gpt2", "gpt2-decode"])
+def test_the_transformers_verify_with_eight_tokens(network):
+    """Softmax (scaled; gpt2's masked) and layer norm are executable: every layer verifies
+    (benchmarks/verify.py times them on both presets, and ViT-B/16)."""
+    result = invoke("net", "verify", network, "--seq", "8")
+    assert result.exit_code == 0, result.output
+    layers = len(get_network(network, seq=8).layers)
+    assert f"verified: {layers} layers within the tolerance" in result.output
 
 
 # -- layers whose every edge case goes through the window form, the packers and the reference ------
@@ -104,6 +124,14 @@ TRICKY = [
     MatMul(name="shared_b", input_shapes=((3, 5, 8), (4, 6)), heads=2),
     Embedding(name="words", input_shape=(9,), vocabulary=50, dim=12),
     PositionEmbedding(name="positions", input_shape=(6, 10), positions=20, first_position=3),
+    # row work: a tile holds whole rows (runs of a softmax, a layer norm's features)
+    Softmax(name="softmax", input_shape=(5, 24)),
+    Softmax(name="softmax_heads", input_shape=(6, 4 * 9), length=9, scaled=True, scale=0.3),
+    Softmax(name="softmax_masked", input_shape=(7, 3 * 7), length=7, scaled=True, scale=0.5, masked=True),
+    Softmax(name="softmax_decode", input_shape=(1, 2 * 11), length=11, masked=True),
+    Softmax(name="softmax_rank3", input_shape=(2, 3, 10), length=5, masked=True),
+    LayerNorm(name="layernorm", input_shape=(9, 40)),
+    LayerNorm(name="layernorm_rank3", input_shape=(2, 3, 16), epsilon=1e-3),
 ]
 
 # Memories small enough that the tiles split the input channels (partial sums accumulate, the bias
@@ -288,3 +316,29 @@ def test_a_kept_input_tiled_in_columns_is_refused():
     layer = Conv2d(name="kept", input_shape=(6, 12, 10), out_channels=8, kernel=3, stride=2, padding=1)
     with pytest.raises(UserError, match="keeps the whole input and tiles its columns"):
         verify_layer(_kept(layer, Tile(1, 4, 3, 2, 2)))
+
+
+def test_a_layer_norm_whose_one_row_does_not_fit_is_refused_with_the_figure():
+    """A tile holds whole rows: BERT's smallest layer-norm tile is one token's 768 features. With
+    double buffering NRAM holds two slabs of them, 2 x 768 x 4 = 6144 B, and two output tiles each
+    with its 2 row values after it, 2 x (768 + 2) x 4 = 6160 B: 12304 B, 4112 B over 8 KB."""
+    result = invoke("compile", "bert-base", "--seq", "8", "--layer", "layer0.norm1",
+                    "--set", "core.nram.capacity=8KB")
+    assert result.exit_code == 2
+    assert ("even the smallest tile (one row of 768 elements and its 2 row values) needs 12304 B of NRAM "
+            "with double buffering, 4112 B more than the 8 KB NRAM of dlp-s") in result.output
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("preset", PRESETS)
+def test_row_work_tiles_hold_whole_rows(preset):
+    """Small memories split the rows over tiles, never a row: each rows clause's L is the row."""
+    machine = load_machine(preset, overrides=("core.nram.capacity=1KB", "core.wram.capacity=1KB"))
+    for layer, length in ((Softmax(name="softmax", input_shape=(6, 4 * 9), length=9, masked=True), 9),
+                          (LayerNorm(name="layernorm", input_shape=(12, 20)), 20)):
+        compiled = compile_layer(layer, machine).compiled
+        clauses = re.findall(r" rows (\d+)x(\d+)", compiled.text)
+        assert clauses and {int(each) for _, each in clauses} == {length}
+        all_rows = layer.input_shape[0] * layer.input_shape[1] // length  # 24 runs; 12 tokens
+        assert max(int(rows) for rows, _ in clauses) < all_rows  # split over several tiles
+        assert verify_layer(compiled, seed=3).passed
