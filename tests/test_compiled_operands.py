@@ -144,8 +144,12 @@ def _check_dram_regions(compilation, streams) -> None:
                     writes.append(instruction.destination.region(instruction.size))
     output = _header_address(header, "output")
     weights = _header_address(header, "weights") if layer.weight_bytes() else output
+    if "mask at" in header:  # a masked softmax's causal mask: constants after the input
+        weights = _header_address(header, "mask")
+        assert output - weights == layer.input_shape[-2] * layer.length * 4  # rows x length
+    else:
+        assert output - weights == layer.weight_bytes()
     assert _merged(reads) == [(0, output)]
-    assert output - weights == layer.weight_bytes()
     if "halos repeated" in header:  # a halo row is stored once per slab that reads it
         assert weights > layer.input_bytes()
     else:

@@ -375,7 +375,12 @@ def _dram_lines(layer: Layer, problem: Problem, dram: DramLayout, tensors: DramT
         lines.append(f"        state at {dram.state:#x} ({describe_size(dram.weights - dram.state)}), "
                      "read once")
     values = problem.per_channel_values
-    if dram.blocks and problem.activation_weights:
+    if dram.blocks and problem.masked:
+        lines.append(f"        mask at {dram.weights:#x} (constants, not parameters: {problem.in_height} "
+                     f"rows x {problem.row_length} values, 0 where the row's query sees the key and -inf "
+                     f"after it): {len(dram.blocks)} block {_range(dram.weights, dram.output)}, each "
+                     "tile's row's values added to its runs")
+    elif dram.blocks and problem.activation_weights:
         second = format_shape(layer.input_shapes[1])
         lines.append(f"        second operand at {dram.weights:#x} ({second}, an activation: its "
                      f"{len(dram.blocks)} blocks of the tile in the order used)")
@@ -388,7 +393,7 @@ def _dram_lines(layer: Layer, problem: Problem, dram: DramLayout, tensors: DramT
         lines.append(f"        weights at {dram.weights:#x} (none: {values} per-channel value set"
                      f"{'s' if values != 1 else ''}): {len(dram.blocks)} blocks "
                      f"{_range(dram.weights, dram.output)} in the order used")
-    if dram.blocks and values and not problem.activation_weights:
+    if dram.blocks and values and not problem.activation_weights and not problem.masked:
         if problem.matrix:
             what, use = "the bias", "broadcast over the tile's positions"
         elif values == 1:
