@@ -493,7 +493,7 @@ def _computes(task: Task, slab: int, block: int | None, tile: int, state: int = 
                 return Memory.WRAM, values[1] + value_set * size, values[1] + (value_set + 1) * size
             if where == ROW_VALUES:  # one value per row of the tile, after the tile
                 size = task.row_values_bytes // ROW_SETS
-                start = tile + task.result_bytes + step.row_set * size
+                start = tile + task.result_bytes + map_index * size  # the operand's set
                 return Memory.NRAM, start, start + size
             if where == STATE:  # the state of the tile's units (an LSTM's c_prev)
                 size = task.result_bytes // step.parts
@@ -511,7 +511,7 @@ def _computes(task: Task, slab: int, block: int | None, tile: int, state: int = 
                 instructions.append(vector(f"{step.operation}_32", count,
                                            region(step.a, step, step.a_part, step.a_map),
                                            region(step.b, step, step.b_part, step.b_map, step.values),
-                                           region(step.c, step, step.c_part),
+                                           region(step.c, step, step.c_part, step.c_set),
                                            _reduced(task) if step.window else None, rows))
         return instructions
     if task.macs:

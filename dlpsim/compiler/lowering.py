@@ -64,7 +64,7 @@ from dlpsim.workloads.reference import LEAKY_RELU_SLOPE
 # Where a vector step reads an operand (see VectorStep).
 SLAB, TILE, VALUES, STATE = "slab", "tile", "values", "state"
 # One value per row of the tile (a row's maximum, sum, mean or 1 / sqrt(variance)), in a scratch
-# area after the tile in its NRAM buffer: ROW_SETS of them (see VectorStep.row_set).
+# area after the tile in its NRAM buffer: ROW_SETS of them (see VectorStep.c_set).
 ROW_VALUES = "row values"
 ROW_SETS = 2
 Part = tuple[int, int] | None  # parts [first, end) of the tile (of VectorStep.parts); None: all of it
@@ -106,10 +106,11 @@ class VectorStep:
     # Row work (softmax, layer norm: Problem.row_length): ``rows`` gives the instruction the ISA's
     # rows clause, a row reduction of A into ROW_VALUES (no B) or a per-row broadcast of B from
     # ROW_VALUES; ``c`` is where the result goes (TILE, SLAB once its input is no longer needed,
-    # or ROW_VALUES); ``row_set`` which set of row values a ROW_VALUES operand is.
+    # or ROW_VALUES); which set of row values a ROW_VALUES operand is: ``a_map`` and ``b_map`` for
+    # A and B, ``c_set`` for C.
     rows: bool = False
     c: str = TILE
-    row_set: int = 0
+    c_set: int = 0
     # B is the row_length values of the tile's one row (a masked softmax's mask for its query),
     # broadcast over its runs: the tile holds one row of the problem (Problem.masked).
     values_of_row: bool = False
@@ -280,8 +281,11 @@ def row_length_of(layer: Layer) -> int:
 
 
 def softmax_steps(layer: Softmax) -> tuple[VectorStep, ...]:
-    """e^(x - max) / sum per run, as the reference: (scaled: x times the scale first) each row's
-    maximum, x - max, e^x, each row's sum, divided by it."""
+    """e^(x - max) / sum per run, as the reference: (scaled: x times the scale first; masked: plus
+    the mask) each row's maximum, x - max, e^x, each row's sum, and the row times 1 / sum. The
+    ISA has no reciprocal, so 1 / sum is a division of ones (the sums times 0, plus 1) by the
+    sums: three operations per row rather than a division per element, which at a quarter of
+    the add rate would cost about a quarter more time than the counted multiplication."""
     scaled = (VectorStep("MUL", SLAB, float(layer.scale)),) if layer.scaled else ()
     source = TILE if layer.scaled else SLAB
     if layer.masked:  # + the mask of the tile's row: -inf where the key comes after the query
@@ -292,7 +296,10 @@ def softmax_steps(layer: Softmax) -> tuple[VectorStep, ...]:
             VectorStep("SUB", source, ROW_VALUES, rows=True),
             VectorStep("EXP", TILE),
             VectorStep("ADD", TILE, rows=True, c=ROW_VALUES),
-            VectorStep("DIV", TILE, ROW_VALUES, rows=True))
+            VectorStep("MUL", ROW_VALUES, 0.0, c=ROW_VALUES, c_set=1),
+            VectorStep("ADD", ROW_VALUES, 1.0, a_map=1, c=ROW_VALUES, c_set=1),
+            VectorStep("DIV", ROW_VALUES, ROW_VALUES, a_map=1, c=ROW_VALUES, c_set=1),
+            VectorStep("MUL", TILE, ROW_VALUES, b_map=1, rows=True))
 
 
 def layer_norm_steps(layer: LayerNorm) -> tuple[VectorStep, ...]:
@@ -305,11 +312,11 @@ def layer_norm_steps(layer: LayerNorm) -> tuple[VectorStep, ...]:
             VectorStep("MUL", ROW_VALUES, inverse, c=ROW_VALUES),
             VectorStep("SUB", SLAB, ROW_VALUES, rows=True),
             VectorStep("MUL", TILE, TILE, c=SLAB),
-            VectorStep("ADD", SLAB, rows=True, c=ROW_VALUES, row_set=1),
-            VectorStep("MUL", ROW_VALUES, inverse, c=ROW_VALUES, row_set=1),
-            VectorStep("ADD", ROW_VALUES, float(layer.epsilon), c=ROW_VALUES, row_set=1),
-            VectorStep("RSQRT", ROW_VALUES, c=ROW_VALUES, row_set=1),
-            VectorStep("MUL", TILE, ROW_VALUES, rows=True, row_set=1),
+            VectorStep("ADD", SLAB, rows=True, c=ROW_VALUES, c_set=1),
+            VectorStep("MUL", ROW_VALUES, inverse, a_map=1, c=ROW_VALUES, c_set=1),
+            VectorStep("ADD", ROW_VALUES, float(layer.epsilon), a_map=1, c=ROW_VALUES, c_set=1),
+            VectorStep("RSQRT", ROW_VALUES, a_map=1, c=ROW_VALUES, c_set=1),
+            VectorStep("MUL", TILE, ROW_VALUES, b_map=1, rows=True),
             VectorStep("MUL", TILE, VALUES, values=0),
             VectorStep("ADD", TILE, VALUES, values=1))
 
