@@ -11,6 +11,7 @@ from dlpsim.asm.program import (
     Loop,
     Move,
     Program,
+    Rows,
     Statement,
     Sync,
     Window,
@@ -20,5 +21,6 @@ from dlpsim.asm.program import (
 
 __all__ = [
     "MEMORY_CORE", "Barrier", "Compute", "CoreId", "Immediate", "Instruction", "Loop", "Move", "Program",
-    "Statement", "Sync", "Window", "assemble", "assemble_bytes", "assemble_file", "dynamic_count", "expand",
+    "Rows", "Statement", "Sync", "Window", "assemble", "assemble_bytes", "assemble_file", "dynamic_count",
+    "expand",
 ]
