@@ -4,7 +4,8 @@ Run from the repository root:
 
     .venv/bin/python benchmarks/verify.py [NETWORK ...]
 
-For LeNet-5, the MLP, AlexNet, ResNet-18 and the LSTM language model (or the networks named) on
+For LeNet-5, the MLP, AlexNet, ResNet-18, the LSTM language model and the transformers BERT-base,
+GPT-2 (prefill) and GPT-2 (one decoding step), these on 8 tokens (or the networks named) on
 dlp-s and dlp-m, each row verifies every layer as `dlpsim net verify` does (compiler caches cleared
 first) and prints the wall time, split into compiling (the compiler's search, which simulates its
 candidates) and verifying (drawing the data, packing it, executing the program functionally,
@@ -27,7 +28,8 @@ from dlpsim.run import compile as compilation
 from dlpsim.run.verify import verify_network
 from dlpsim.workloads import load_network
 
-NETWORKS = ("lenet5", "mlp", "alexnet", "resnet18", "lstm-lm")
+NETWORKS = ("lenet5", "mlp", "alexnet", "resnet18", "lstm-lm", "bert-base", "gpt2", "gpt2-decode")
+TOKENS = {"bert-base": 8, "gpt2": 8, "gpt2-decode": 8}  # a short sequence: the row work, quickly
 PRESETS = ("dlp-s", "dlp-m")
 LIMIT_SECONDS = {"resnet18": 60.0}  # issue 12's target
 
@@ -35,7 +37,7 @@ LIMIT_SECONDS = {"resnet18": 60.0}  # issue 12's target
 def row(network_name: str, preset: str) -> tuple[list[str], bool]:
     compilation._search.cache_clear()
     compilation._least.cache_clear()
-    network = load_network(network_name)
+    network = load_network(network_name, seq=TOKENS.get(network_name))
     machine = load_machine(preset)
     compiling = 0.0
 
