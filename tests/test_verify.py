@@ -91,7 +91,7 @@ def test_a_layer_without_an_executable_form_is_refused_up_front():
 @pytest.mark.parametrize("network", ["bert-base", "gpt2", "gpt2-decode"])
 def test_the_transformers_verify_with_eight_tokens(network):
     """Softmax (scaled; gpt2's masked) and layer norm are executable: every layer verifies
-    (benchmarks/verify.py times them on both presets, and ViT-B/16)."""
+    (benchmarks/verify.py times them on both presets; the README gives ViT-B/16's time)."""
     result = invoke("net", "verify", network, "--seq", "8")
     assert result.exit_code == 0, result.output
     assert re.search(r"^verified: \d+ layers within the tolerance$", result.output, re.MULTILINE)
