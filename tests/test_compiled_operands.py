@@ -146,7 +146,7 @@ def _check_dram_regions(compilation, streams) -> None:
     weights = _header_address(header, "weights") if layer.weight_bytes() else output
     if "mask at" in header:  # a masked softmax's causal mask: constants after the input
         weights = _header_address(header, "mask")
-        assert output - weights == layer.input_shape[-2] * layer.length * 4  # rows x length
+        assert output - weights == (layer.length + layer.input_shape[-2] - 1) * 4  # L zeros, T - 1 -infs
     else:
         assert output - weights == layer.weight_bytes()
     assert _merged(reads) == [(0, output)]

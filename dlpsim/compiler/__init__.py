@@ -376,10 +376,12 @@ def _dram_lines(layer: Layer, problem: Problem, dram: DramLayout, tensors: DramT
                      "read once")
     values = problem.per_channel_values
     if dram.blocks and problem.masked:
-        lines.append(f"        mask at {dram.weights:#x} (constants, not parameters: {problem.in_height} "
-                     f"rows x {problem.row_length} values, 0 where the row's query sees the key and -inf "
-                     f"after it): {len(dram.blocks)} block {_range(dram.weights, dram.output)}, each "
-                     "tile's row's values added to its runs")
+        lines.append(f"        mask at {dram.weights:#x} (constants, not parameters: {problem.row_length} "
+                     f"zeros, then {problem.mask_queries - 1} -infs): {len(dram.blocks)} block "
+                     f"{_range(dram.weights, dram.output)}; row t's mask, 0 where its query t mod "
+                     f"{problem.mask_queries} sees the key and -inf after it, is the {problem.row_length} "
+                     f"values from {problem.mask_queries - 1} - t mod {problem.mask_queries} on, added "
+                     "to its runs")
     elif dram.blocks and problem.activation_weights:
         second = format_shape(layer.input_shapes[1])
         lines.append(f"        second operand at {dram.weights:#x} ({second}, an activation: its "

@@ -170,6 +170,8 @@ class Task:
     # Row work (Problem.row_length): the elements of each row of its tile; its row values
     # (lowering.ROW_VALUES: ROW_SETS values per row) follow the tile in its NRAM buffer.
     row_length: int = 0
+    # A masked softmax's: where its one row's mask starts in its values (Problem.mask_queries).
+    mask_start: int = 0
 
     @property
     def row_values_bytes(self) -> int:
@@ -282,6 +284,7 @@ def tasks(mapping: Mapping) -> list[Task]:
             value_sets=problem.per_channel_values if k0 == 0 else 0,
             state_offset=(place[0] * problem.out_channels + n0) // problem.out_channel_unit * element,
             row_length=problem.row_length,
+            mask_start=problem.mask_queries - 1 - r0 % problem.mask_queries if problem.masked else 0,
         )
 
     for group in groups.ranges():
@@ -485,7 +488,7 @@ def _computes(task: Task, slab: int, block: int | None, tile: int, state: int = 
             if where == VALUES:
                 size = (values[2] - values[1]) // task.value_sets
                 if step.values_of_row:  # row_length values of the tile's one row (a mask)
-                    start = values[1] + task.output_key[2][1][0] * task.row_length * size
+                    start = values[1] + task.mask_start * size
                     return Memory.WRAM, start, start + task.row_length * size
                 if step.values_by_row:  # the sets of the tile's output rows, one per row
                     first, end = task.output_key[2][1]

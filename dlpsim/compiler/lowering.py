@@ -111,8 +111,8 @@ class VectorStep:
     rows: bool = False
     c: str = TILE
     c_set: int = 0
-    # B is the row_length values of the tile's one row (a masked softmax's mask for its query),
-    # broadcast over its runs: the tile holds one row of the problem (Problem.masked).
+    # B is the row_length values of the tile's one row (a masked softmax's mask for its query,
+    # Problem.mask_queries), broadcast over its runs: the tile holds one row of the problem.
     values_of_row: bool = False
 
     def count(self, outputs: int, row_length: int) -> int:
@@ -188,10 +188,16 @@ class Problem:
     # softmax's runs along the width; a layer norm's features, its groups), so a tile holds whole
     # rows: groups x columns a multiple of it (mapping). 0: no row work.
     row_length: int = 0
-    # A masked softmax: its causal mask, row_length values per row of the problem (0 for the keys a
-    # query sees, -inf for the later ones), is per-channel values the packer places (constants,
-    # not parameters), and a tile holds one row, whose mask its runs share.
-    masked: bool = False
+    # A masked softmax's queries T (0: no mask). Row t of the problem is query t mod T, which sees
+    # the keys k <= t mod T + L - T (L = row_length): its mask, 0 for those and -inf after them, is
+    # the L values from T - 1 - t mod T on of one vector of L zeros and T - 1 -infs, which the
+    # packer places as per-channel values (constants, not parameters). A tile holds one row,
+    # whose mask its runs share.
+    mask_queries: int = 0
+
+    @property
+    def masked(self) -> bool:
+        return self.mask_queries > 0
 
     @property
     def reach(self) -> tuple[int, int]:
@@ -428,10 +434,11 @@ def _lower(layer: Layer, batch: int = 1) -> Problem | None:
     shape = layer.input_shapes[0]
     if isinstance(layer, Softmax):  # the last axis' rows one after another: each run contiguous
         rows, width = _rows(shape)
+        queries = shape[-2] if len(shape) > 1 else 1
         return Problem(**base, groups=1, in_channels=1, out_channels=1, in_height=rows, in_width=width,
                        out_height=rows, out_width=width, kernel=(1, 1), stride=(1, 1), padding=(0, 0),
-                       matrix=False, per_channel_values=rows * layer.length if layer.masked else 0,
-                       masked=layer.masked)
+                       matrix=False, per_channel_values=layer.length + queries - 1 if layer.masked else 0,
+                       mask_queries=queries if layer.masked else 0)
     if isinstance(layer, Activation | Add | LocalResponseNorm) or (
             isinstance(layer, BatchNorm) and len(shape) == 3):
         channels, height, width = as_map(shape)

@@ -257,7 +257,7 @@ def weight_tensors(layer: Layer, problem: Problem, parameters: dict[str, np.ndar
     else:
         weights = None
     if isinstance(layer, Softmax) and layer.masked:
-        values = list(causal_mask(layer, problem.in_height).reshape(-1, 1, 1))
+        values = list(causal_mask(layer, problem.mask_queries).reshape(-1, 1, 1))
     elif isinstance(layer, BatchNorm | LayerNorm):
         values = [np.asarray(parameters[name]).reshape(groups, outs) for name in ("scale", "shift")]
     elif "bias" in parameters:
@@ -267,14 +267,11 @@ def weight_tensors(layer: Layer, problem: Problem, parameters: dict[str, np.ndar
     return weights, values
 
 
-def causal_mask(layer: Softmax, rows: int) -> np.ndarray:
-    """A masked softmax's mask for each of the problem's ``rows`` rows, ``length`` values each (as
-    reference.softmax): 0 for a key the row's query sees, -inf for a later one; the query is the
-    row's index along the input's second-to-last axis."""
-    queries = layer.input_shape[-2] if len(layer.input_shape) > 1 else 1
-    query = (np.arange(rows) % queries).reshape(rows, 1)
-    key = np.arange(layer.length).reshape(1, layer.length)
-    return np.where(key > query + layer.length - queries, -np.inf, 0.0).astype(np.float32)
+def causal_mask(layer: Softmax, queries: int) -> np.ndarray:
+    """A masked softmax's mask for all its rows at once (lowering.Problem.mask_queries): ``length``
+    zeros, then ``queries`` - 1 -infs. Query q sees the keys k <= q + length - queries (as
+    reference.softmax), and the length values from queries - 1 - q on are 0 exactly there."""
+    return np.concatenate([np.zeros(layer.length, np.float32), np.full(queries - 1, -np.inf, np.float32)])
 
 
 # -- packing and unpacking ------------------------------------------------------------------------
