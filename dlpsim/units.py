@@ -88,25 +88,31 @@ def _parse_rate(value: object, units: dict[str, int], what: str, example: str) -
 _READABLE_UNITS = (("TB", 1024**4), ("GB", 1024**3), ("MB", 1024**2), ("KB", 1024))
 
 
-def format_size(size: int) -> str:
-    """``131072`` -> ``"128 KB"``; exact, falling back to bytes."""
+def _exact_unit(size: int) -> tuple[int, str] | None:
+    """(count, unit) for the largest unit that divides ``size`` exactly, or None."""
     for unit, scale in _READABLE_UNITS:
         if size >= scale and size % scale == 0:
-            return f"{size // scale} {unit}"
-    return f"{size} B"
+            return size // scale, unit
+    return None
+
+
+def format_size(size: int) -> str:
+    """``131072`` -> ``"128 KB"``; exact, falling back to bytes."""
+    exact = _exact_unit(size)
+    return f"{size} B" if exact is None else f"{exact[0]} {exact[1]}"
 
 
 def describe_size(size: int) -> str:
     """Exact bytes, with the readable size beside them when it says more: ``"131072 B (128 KB)"``,
     ``"13770047488 B (about 12.8 GB)"`` (an exact count of many thousands of KB reads no better
     than the bytes)."""
-    readable = format_size(size)
-    if size < 1024**2 and readable == f"{size} B":
-        return readable
-    if readable == f"{size} B" or int(readable.split()[0]) >= 10_000:
+    exact = _exact_unit(size)
+    if exact is None and size < 1024**2:
+        return f"{size} B"
+    if exact is None or exact[0] >= 10_000:
         unit, scale = next((unit, scale) for unit, scale in _READABLE_UNITS if size >= scale)
-        readable = f"about {size / scale:.3g} {unit}"
-    return f"{size} B ({readable})"
+        return f"{size} B (about {size / scale:.3g} {unit})"
+    return f"{size} B ({exact[0]} {exact[1]})"
 
 
 # Past this many digits a number is counted, not read: messages print it as 1e+300.

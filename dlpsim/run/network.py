@@ -314,7 +314,7 @@ def check_within_limit(run: NetworkRun, network: Network, machine: MachineConfig
                        max_cycles: int | None) -> None:
     """A complete run made earlier (the result cache's) held to this run's ``max_cycles``: the
     RunLimitError :func:`run_network` would raise for it, naming the same layer, or nothing."""
-    if max_cycles is None or sum(layer.cycles for layer in run.layers) <= max_cycles:
+    if max_cycles is None or run.cycles <= max_cycles:
         # no layer's roofline bound exceeds its cycles, so a run that fits was never refused: the
         # compiler is not even loaded (a cached sweep's start-up)
         return

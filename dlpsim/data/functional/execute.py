@@ -302,7 +302,7 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 _UNARY = {
     "EXP": np.exp,
     "TANH": np.tanh,
-    "SIGMOID": lambda x: _sigmoid(x),
+    "SIGMOID": _sigmoid,
     "GELU": _gelu,
     "RSQRT": lambda x: np.float32(1) / np.sqrt(x),
 }
